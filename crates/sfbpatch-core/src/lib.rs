@@ -1,0 +1,19 @@
+//! sfbpatch's functional core: topology in, plan out.
+//!
+//! * [`topology`] reads a topology (the real `Get-CsTopology -AsXml` export, or a small TOML
+//!   format), validates it and derives what each server is.
+//! * [`runbook`] is the seed's procedure as typed data: stable step ids, commands, outage
+//!   window, timeouts and estimates.
+//! * [`plan`] turns a topology, a package and a selection of servers into the ordered steps
+//!   for every server in scope, with the step-11 variant chosen from the topology.
+//!
+//! Nothing here reads files, talks to the network, or looks at the clock.
+
+pub mod example;
+pub mod fqdn;
+pub mod plan;
+pub mod runbook;
+pub mod topology;
+
+pub use fqdn::Fqdn;
+pub use sfbpatch_i18n::Lang;

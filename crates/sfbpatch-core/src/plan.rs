@@ -1,0 +1,430 @@
+//! The planner: topology + package + selection → the ordered procedure for every server in
+//! scope. Pure: no I/O.
+
+use serde::Serialize;
+use sfbpatch_i18n::{Args, Lang, fmt as tr};
+use sfbpatch_pwsh::Word;
+
+use crate::fqdn::Fqdn;
+use crate::runbook::{self, CommandContext, DatabaseUpdate, Product, StepId};
+use crate::topology::{Role, Server, Topology};
+
+/// The resiliency threshold: a back end down this long puts its pool's users into
+/// resiliency mode (DOMAIN.md §1).
+pub const RESILIENCY_MINUTES: f64 = 30.0;
+
+/// A plan warns when its estimated outage leaves less than this margin to the budget.
+pub const OUTAGE_MARGIN_MINUTES: f64 = 5.0;
+
+/// Where packages are staged on a server unless told otherwise.
+pub const DEFAULT_STAGE_DIR: &str = r"C:\ProgramData\sfbpatch\stage";
+
+/// What to plan.
+#[derive(Clone, Debug)]
+pub struct PlanRequest {
+    /// The package as the operator named it (a local path).
+    pub package: String,
+    /// The product, for the installer's switches and the shell module.
+    pub product: Product,
+    /// Installer switches overriding the product's defaults.
+    pub installer_switches: Option<Vec<String>>,
+    /// Servers to plan (FQDNs); empty: every back end and Standard Edition server.
+    pub servers: Vec<String>,
+    /// Steps to leave out (what-if rehearsals).
+    pub skip: Vec<StepId>,
+    /// The folder on each server where the package is staged.
+    pub stage_dir: String,
+    /// The outage budget in minutes (default [`RESILIENCY_MINUTES`]).
+    pub outage_budget_minutes: f64,
+    /// The language of titles and warnings.
+    pub lang: Lang,
+}
+
+impl PlanRequest {
+    /// A request with every default: all servers in scope, Skype for Business Server 2019.
+    pub fn new(package: impl Into<String>) -> Self {
+        Self {
+            package: package.into(),
+            product: Product::default(),
+            installer_switches: None,
+            servers: Vec::new(),
+            skip: Vec::new(),
+            stage_dir: DEFAULT_STAGE_DIR.to_owned(),
+            outage_budget_minutes: RESILIENCY_MINUTES,
+            lang: Lang::En,
+        }
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// `--server` names a server the topology does not have.
+    UnknownServer {
+        /// The name given.
+        fqdn: String,
+        /// Servers in scope, for the message.
+        known: Vec<String>,
+    },
+    /// `--server` names a server this procedure does not apply to.
+    NotInScope {
+        /// The server.
+        fqdn: String,
+        /// Its role.
+        role: Role,
+    },
+    /// The topology has no back-end or Standard Edition server.
+    NothingToPlan,
+    /// The package path has no usable file name.
+    BadPackage {
+        /// The path given.
+        path: String,
+    },
+    /// The staging folder is not an absolute Windows path.
+    BadStageDir {
+        /// The path given.
+        path: String,
+    },
+    /// An installer switch is not a plain word.
+    BadSwitch {
+        /// The switch given.
+        switch: String,
+    },
+    /// The outage budget is not a positive number of minutes.
+    BadBudget,
+}
+
+impl PlanError {
+    /// The message in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            PlanError::UnknownServer { fqdn, known } => tr(
+                lang,
+                "plan.error.unknown-server",
+                &Args::new()
+                    .with("fqdn", fqdn)
+                    .with("known", known.join(", ")),
+            ),
+            PlanError::NotInScope { fqdn, role } => tr(
+                lang,
+                "plan.error.not-in-scope",
+                &Args::new().with("fqdn", fqdn).with("role", role),
+            ),
+            PlanError::NothingToPlan => tr(lang, "plan.error.nothing-to-plan", &Args::new()),
+            PlanError::BadPackage { path } => tr(
+                lang,
+                "plan.error.bad-package",
+                &Args::new().with("path", format!("{path:?}")),
+            ),
+            PlanError::BadStageDir { path } => tr(
+                lang,
+                "plan.error.bad-stage-dir",
+                &Args::new().with("path", format!("{path:?}")),
+            ),
+            PlanError::BadSwitch { switch } => tr(
+                lang,
+                "plan.error.bad-switch",
+                &Args::new().with("switch", format!("{switch:?}")),
+            ),
+            PlanError::BadBudget => tr(lang, "plan.error.bad-budget", &Args::new()),
+        }
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Something the operator should know about a server's plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanWarning {
+    /// Stable code: `outage-near-budget`, `outage-over-budget`, `users-signed-out`,
+    /// `collocated-stores-excluded`, `unexpected-installer-name`, `step-skipped`.
+    pub code: &'static str,
+    /// The sentence, in the plan's language.
+    pub message: String,
+}
+
+/// One step of one server's plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedStep {
+    /// Stable step id.
+    pub id: StepId,
+    /// The seed's step number (1–11), or null for the two steps the seed leaves out.
+    pub seed_step: Option<u8>,
+    /// Title in the plan's language.
+    pub title: String,
+    /// The PowerShell to run, or null when the step has no command.
+    pub command: Option<String>,
+    /// Inside the users' outage window.
+    pub in_outage: bool,
+    /// Safe to run twice.
+    pub safe_to_repeat: bool,
+    /// Default timeout.
+    pub timeout_seconds: u64,
+    /// Estimated duration.
+    pub estimated_minutes: f64,
+}
+
+/// One server's plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServerPlan {
+    /// The server.
+    pub fqdn: Fqdn,
+    /// `enterprise-backend` or `standard-edition`.
+    pub role: Role,
+    /// The (first) pool whose users it serves.
+    pub pool: Option<Fqdn>,
+    /// Every pool whose users it serves.
+    pub pools: Vec<Fqdn>,
+    /// The site's name.
+    pub site: String,
+    /// Step 11's `-SqlServerFqdn` (null for Standard Edition).
+    pub sql_server_fqdn: Option<Fqdn>,
+    /// Collocated stores found on this server.
+    pub collocated_stores: Vec<String>,
+    /// Step 11's variant.
+    pub database_update: &'static str,
+    /// Estimated users' outage (sum of the in-outage steps' estimates).
+    pub estimated_outage_minutes: f64,
+    /// Warnings.
+    pub warnings: Vec<PlanWarning>,
+    /// The steps, in order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A whole plan (`sfbpatch.plan/1`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    /// `sfbpatch.plan/1`.
+    pub schema: &'static str,
+    /// The package as given.
+    pub package: String,
+    /// The installer's path on each server once staged.
+    pub staged_installer: String,
+    /// The product.
+    pub product: Product,
+    /// The outage budget in minutes.
+    pub outage_budget_minutes: f64,
+    /// The language of titles and warnings.
+    pub lang: &'static str,
+    /// One entry per server in scope.
+    pub servers: Vec<ServerPlan>,
+}
+
+/// The schema name of [`Plan`]'s JSON.
+pub const PLAN_SCHEMA: &str = "sfbpatch.plan/1";
+
+/// The last component of a Windows or POSIX path.
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+fn valid_windows_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.ends_with(['.', ' '])
+        && !name.chars().any(|c| {
+            c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
+        })
+}
+
+fn valid_stage_dir(dir: &str) -> bool {
+    let b = dir.as_bytes();
+    if b.len() < 3 || !b[0].is_ascii_alphabetic() || b[1] != b':' || b[2] != b'\\' {
+        return false;
+    }
+    dir[3..]
+        .split('\\')
+        .filter(|p| !p.is_empty())
+        .all(valid_windows_name)
+}
+
+/// Step 11's variant for a server, from its role and its collocated stores.
+pub fn database_update_for(server: &Server) -> Option<DatabaseUpdate> {
+    match server.role {
+        Role::StandardEdition => Some(DatabaseUpdate::LocalDatabases),
+        Role::EnterpriseBackend => {
+            let sql_server_fqdn = server.sql_server_fqdn.clone()?;
+            Some(if server.collocated_stores.is_empty() {
+                DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn }
+            } else {
+                DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn }
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Plans the update of every server in scope.
+pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
+    if !(req.outage_budget_minutes.is_finite() && req.outage_budget_minutes > 0.0) {
+        return Err(PlanError::BadBudget);
+    }
+    let name = file_name(&req.package);
+    if !valid_windows_name(name) {
+        return Err(PlanError::BadPackage {
+            path: req.package.clone(),
+        });
+    }
+    let stage_dir = req.stage_dir.trim_end_matches('\\');
+    if !valid_stage_dir(&req.stage_dir) {
+        return Err(PlanError::BadStageDir {
+            path: req.stage_dir.clone(),
+        });
+    }
+    let staged_installer = format!("{stage_dir}\\{name}");
+    let switches: Vec<Word> = match &req.installer_switches {
+        Some(list) => list
+            .iter()
+            .map(|s| Word::new(s).map_err(|_| PlanError::BadSwitch { switch: s.clone() }))
+            .collect::<Result<_, _>>()?,
+        None => req
+            .product
+            .installer_switches()
+            .iter()
+            .map(|s| Word::fixed(s))
+            .collect(),
+    };
+
+    let in_scope: Vec<&Server> = topology
+        .servers
+        .iter()
+        .filter(|s| s.role.is_back_end_procedure())
+        .collect();
+    let selected: Vec<&Server> = if req.servers.is_empty() {
+        in_scope.clone()
+    } else {
+        let mut out: Vec<&Server> = Vec::new();
+        for want in &req.servers {
+            let Some(s) = topology.server(want.trim()) else {
+                return Err(PlanError::UnknownServer {
+                    fqdn: want.clone(),
+                    known: in_scope.iter().map(|s| s.fqdn.to_string()).collect(),
+                });
+            };
+            if !s.role.is_back_end_procedure() {
+                return Err(PlanError::NotInScope {
+                    fqdn: s.fqdn.to_string(),
+                    role: s.role,
+                });
+            }
+            if !out.iter().any(|o| o.fqdn == s.fqdn) {
+                out.push(s);
+            }
+        }
+        // Keep the topology's order, whatever order the flags came in.
+        in_scope
+            .into_iter()
+            .filter(|s| out.iter().any(|o| o.fqdn == s.fqdn))
+            .collect()
+    };
+    if selected.is_empty() {
+        return Err(PlanError::NothingToPlan);
+    }
+
+    let lang = req.lang;
+    let mut servers = Vec::with_capacity(selected.len());
+    for s in selected {
+        let Some(db) = database_update_for(s) else {
+            continue;
+        };
+        let cx = CommandContext {
+            product: req.product,
+            staged_installer: &staged_installer,
+            installer_switches: &switches,
+            database_update: &db,
+        };
+        let steps: Vec<PlannedStep> = StepId::ALL
+            .into_iter()
+            .filter(|id| !req.skip.contains(id))
+            .map(|id| {
+                let spec = id.spec();
+                PlannedStep {
+                    id,
+                    seed_step: id.seed_number(),
+                    title: id.title(lang),
+                    command: runbook::command_text(id, &cx),
+                    in_outage: spec.in_outage,
+                    safe_to_repeat: spec.safe_to_repeat,
+                    timeout_seconds: spec.timeout_seconds,
+                    estimated_minutes: spec.estimated_minutes,
+                }
+            })
+            .collect();
+        let outage: f64 = steps
+            .iter()
+            .filter(|st| st.in_outage)
+            .map(|st| st.estimated_minutes)
+            .sum();
+        let outage = (outage * 100.0).round() / 100.0;
+        let mut warnings = Vec::new();
+        let warn = |code: &'static str, args: Args<'_>| PlanWarning {
+            code,
+            message: tr(lang, &format!("plan.warning.{code}"), &args),
+        };
+        let budget = req.outage_budget_minutes;
+        if outage >= budget {
+            warnings.push(warn(
+                "outage-over-budget",
+                Args::new().with("estimate", outage).with("budget", budget),
+            ));
+        } else if outage >= budget - OUTAGE_MARGIN_MINUTES {
+            warnings.push(warn(
+                "outage-near-budget",
+                Args::new().with("estimate", outage).with("budget", budget),
+            ));
+        }
+        if s.role == Role::StandardEdition {
+            warnings.push(warn(
+                "users-signed-out",
+                Args::new().with("pool", &s.cluster),
+            ));
+        }
+        if matches!(db, DatabaseUpdate::ExcludeCollocatedStores { .. }) {
+            warnings.push(warn(
+                "collocated-stores-excluded",
+                Args::new().with("stores", s.collocated_stores.join(", ")),
+            ));
+        }
+        if !name.eq_ignore_ascii_case(req.product.installer_name()) {
+            warnings.push(warn(
+                "unexpected-installer-name",
+                Args::new()
+                    .with("found", name)
+                    .with("expected", req.product.installer_name())
+                    .with("product", req.product.as_str()),
+            ));
+        }
+        for skipped in &req.skip {
+            warnings.push(warn("step-skipped", Args::new().with("step", skipped)));
+        }
+        servers.push(ServerPlan {
+            fqdn: s.fqdn.clone(),
+            role: s.role,
+            pool: s.pools.first().cloned(),
+            pools: s.pools.clone(),
+            site: s.site.clone(),
+            sql_server_fqdn: s.sql_server_fqdn.clone(),
+            collocated_stores: s.collocated_stores.clone(),
+            database_update: db.name(),
+            estimated_outage_minutes: outage,
+            warnings,
+            steps,
+        });
+    }
+    Ok(Plan {
+        schema: PLAN_SCHEMA,
+        package: req.package.clone(),
+        staged_installer,
+        product: req.product,
+        outage_budget_minutes: req.outage_budget_minutes,
+        lang: lang.code(),
+        servers,
+    })
+}

@@ -1,0 +1,391 @@
+//! The seed's procedure as typed data.
+//!
+//! Thirteen steps with stable ids (a public contract: JSON, journal, reports and flags use
+//! them): the seed's eleven, plus `start-services` and `verify`, which the seed leaves out and
+//! every operator does. Each step knows whether it lies inside the users' outage window
+//! (from `stop-services` until `start-services` has succeeded), whether it is safe to run
+//! twice, its default timeout and its estimated duration. [`command`] renders the exact
+//! PowerShell for one server.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+use sfbpatch_i18n::{Lang, text};
+use sfbpatch_pwsh::{Arg, Command, Word};
+
+use crate::fqdn::Fqdn;
+
+/// A step of the procedure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StepId {
+    /// 1. Log on as a member of CsAdministrator.
+    CheckRole,
+    /// 2. Put the update on the server's local disk (and check it).
+    StagePackage,
+    /// 3. Start the Management Shell.
+    OpenShell,
+    /// 4. `Stop-CsWindowsService`: the users' outage starts here.
+    StopServices,
+    /// 5. `net stop w3svc`.
+    StopW3svc,
+    /// 6. Close every Management Shell.
+    CloseShells,
+    /// 7. Install the update.
+    InstallUpdate,
+    /// 8. Start a new Management Shell.
+    ReopenShell,
+    /// 9. `Stop-CsWindowsService` again (services the installer restarted; GAC assemblies).
+    StopServicesAgain,
+    /// 10. `net start w3svc`.
+    StartW3svc,
+    /// 11. `Install-CsDatabase -Update …`, one of three variants.
+    UpdateDatabases,
+    /// `Start-CsWindowsService`: the users' outage ends when this succeeds.
+    StartServices,
+    /// Every SfB service running and the new build installed.
+    Verify,
+}
+
+impl StepId {
+    /// Every step, in procedure order.
+    pub const ALL: [StepId; 13] = [
+        StepId::CheckRole,
+        StepId::StagePackage,
+        StepId::OpenShell,
+        StepId::StopServices,
+        StepId::StopW3svc,
+        StepId::CloseShells,
+        StepId::InstallUpdate,
+        StepId::ReopenShell,
+        StepId::StopServicesAgain,
+        StepId::StartW3svc,
+        StepId::UpdateDatabases,
+        StepId::StartServices,
+        StepId::Verify,
+    ];
+
+    /// The stable id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepId::CheckRole => "check-role",
+            StepId::StagePackage => "stage-package",
+            StepId::OpenShell => "open-shell",
+            StepId::StopServices => "stop-services",
+            StepId::StopW3svc => "stop-w3svc",
+            StepId::CloseShells => "close-shells",
+            StepId::InstallUpdate => "install-update",
+            StepId::ReopenShell => "reopen-shell",
+            StepId::StopServicesAgain => "stop-services-again",
+            StepId::StartW3svc => "start-w3svc",
+            StepId::UpdateDatabases => "update-databases",
+            StepId::StartServices => "start-services",
+            StepId::Verify => "verify",
+        }
+    }
+
+    /// The step's number in the seed document (1–11), if it is one of the seed's.
+    pub fn seed_number(self) -> Option<u8> {
+        let i = StepId::ALL.iter().position(|s| *s == self)?;
+        (i < 11).then(|| u8::try_from(i + 1).unwrap_or(0))
+    }
+
+    /// The step's title in `lang`.
+    pub fn title(self, lang: Lang) -> String {
+        text(lang, &format!("step.{}.title", self.as_str()))
+    }
+
+    /// A sentence on what the step does and why, in `lang`.
+    pub fn detail(self, lang: Lang) -> String {
+        text(lang, &format!("step.{}.detail", self.as_str()))
+    }
+
+    /// The fixed properties of this step.
+    pub fn spec(self) -> StepSpec {
+        // (in outage, safe to run twice, timeout minutes, estimated minutes)
+        let (in_outage, repeatable, timeout, estimate) = match self {
+            StepId::CheckRole => (false, true, 2, 0.2),
+            StepId::StagePackage => (false, true, 30, 1.0),
+            StepId::OpenShell => (false, true, 3, 0.3),
+            StepId::StopServices => (true, true, 15, 2.5),
+            StepId::StopW3svc => (true, true, 5, 0.5),
+            StepId::CloseShells => (true, true, 2, 0.1),
+            StepId::InstallUpdate => (true, false, 60, 12.0),
+            StepId::ReopenShell => (true, true, 3, 0.4),
+            StepId::StopServicesAgain => (true, true, 15, 1.5),
+            StepId::StartW3svc => (true, true, 5, 0.5),
+            StepId::UpdateDatabases => (true, true, 30, 3.0),
+            StepId::StartServices => (true, true, 20, 3.0),
+            StepId::Verify => (false, true, 5, 0.5),
+        };
+        StepSpec {
+            in_outage,
+            safe_to_repeat: repeatable,
+            timeout_seconds: timeout * 60,
+            estimated_minutes: estimate,
+        }
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StepId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Returned by [`StepId::from_str`] for an unknown id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown step {0:?}")]
+pub struct UnknownStep(pub String);
+
+impl FromStr for StepId {
+    type Err = UnknownStep;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        StepId::ALL
+            .into_iter()
+            .find(|id| id.as_str() == s)
+            .ok_or_else(|| UnknownStep(s.to_owned()))
+    }
+}
+
+/// Fixed properties of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct StepSpec {
+    /// Inside the users' outage window (from `stop-services` until `start-services` succeeds).
+    pub in_outage: bool,
+    /// Running it a second time does no harm (the engine may retry it, or re-run it on resume).
+    pub safe_to_repeat: bool,
+    /// Default timeout.
+    pub timeout_seconds: u64,
+    /// Typical duration, for outage projections.
+    pub estimated_minutes: f64,
+}
+
+/// The product being updated: it decides the installer's name and switches and the
+/// Management Shell module.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Product {
+    /// Lync Server 2013.
+    Lync2013,
+    /// Skype for Business Server 2015.
+    Sfb2015,
+    /// Skype for Business Server 2019 (the default).
+    #[default]
+    Sfb2019,
+    /// Skype for Business Server Subscription Edition.
+    SfbSe,
+}
+
+impl Product {
+    /// Every product, for help texts.
+    pub const ALL: [Product; 4] = [
+        Product::Lync2013,
+        Product::Sfb2015,
+        Product::Sfb2019,
+        Product::SfbSe,
+    ];
+
+    /// The command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::Lync2013 => "lync2013",
+            Product::Sfb2015 => "sfb2015",
+            Product::Sfb2019 => "sfb2019",
+            Product::SfbSe => "sfbse",
+        }
+    }
+
+    /// The cumulative-update installer's usual file name.
+    pub fn installer_name(self) -> &'static str {
+        match self {
+            Product::Lync2013 => "LyncServerUpdateInstaller.exe",
+            _ => "SkypeServerUpdateInstaller.exe",
+        }
+    }
+
+    /// The installer's default switches for an unattended run.
+    pub fn installer_switches(self) -> &'static [&'static str] {
+        &["/silentmode"]
+    }
+
+    /// The PowerShell module of the Management Shell.
+    pub fn shell_module(self) -> &'static str {
+        match self {
+            Product::Lync2013 => "Lync",
+            _ => "SkypeForBusiness",
+        }
+    }
+}
+
+impl FromStr for Product {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Product::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown product {s:?}"))
+    }
+}
+
+/// How the installer's exit code is read. The codes are Windows Installer's; the
+/// installer does not document its own, so `verify` confirms the build in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallOutcome {
+    /// Exit 0.
+    Succeeded,
+    /// Exit 3010 (reboot required) or 1641 (reboot started).
+    SucceededRebootPending,
+    /// Anything else.
+    Failed,
+}
+
+/// Classifies an installer exit code.
+pub fn classify_install_exit(code: i64) -> InstallOutcome {
+    match code {
+        0 => InstallOutcome::Succeeded,
+        3010 | 1641 => InstallOutcome::SucceededRebootPending,
+        _ => InstallOutcome::Failed,
+    }
+}
+
+/// Step 11's three variants, chosen from the topology.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "variant", rename_all = "kebab-case")]
+pub enum DatabaseUpdate {
+    /// An Enterprise back end with no collocated databases.
+    ConfiguredDatabases {
+        /// `-SqlServerFqdn`.
+        sql_server_fqdn: Fqdn,
+    },
+    /// An Enterprise back end with collocated databases (Archiving, Monitoring, …).
+    ExcludeCollocatedStores {
+        /// `-SqlServerFqdn`.
+        sql_server_fqdn: Fqdn,
+    },
+    /// A Standard Edition server.
+    LocalDatabases,
+}
+
+impl DatabaseUpdate {
+    /// The public name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DatabaseUpdate::ConfiguredDatabases { .. } => "configured-databases",
+            DatabaseUpdate::ExcludeCollocatedStores { .. } => "exclude-collocated-stores",
+            DatabaseUpdate::LocalDatabases => "local-databases",
+        }
+    }
+}
+
+/// What [`command`] needs to know about one server and the update.
+#[derive(Clone, Debug)]
+pub struct CommandContext<'a> {
+    /// The product (installer and module).
+    pub product: Product,
+    /// The installer's path on the server once staged.
+    pub staged_installer: &'a str,
+    /// The installer's switches (validated words).
+    pub installer_switches: &'a [Word],
+    /// Step 11's variant for this server.
+    pub database_update: &'a DatabaseUpdate,
+}
+
+fn word(s: &'static str) -> Word {
+    Word::fixed(s)
+}
+
+/// The PowerShell commands of `step` for one server, in order (empty when the step has
+/// none: the transport or the operator performs it).
+pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
+    match step {
+        StepId::CheckRole => vec![
+            Command::named(word("Get-CsAdminRoleAssignment"))
+                .arg(Arg::Switch(word("Identity")))
+                .arg(Arg::Raw("\"$env:USERDOMAIN\\$env:USERNAME\"")),
+        ],
+        StepId::StagePackage => vec![
+            Command::named(word("Get-FileHash"))
+                .arg(Arg::Named(word("Algorithm"), "SHA256".into()))
+                .arg(Arg::Named(
+                    word("LiteralPath"),
+                    cx.staged_installer.to_owned(),
+                )),
+        ],
+        StepId::OpenShell | StepId::ReopenShell => {
+            vec![
+                Command::named(word("Import-Module"))
+                    .arg(Arg::Value(cx.product.shell_module().to_owned())),
+            ]
+        }
+        StepId::StopServices | StepId::StopServicesAgain => {
+            vec![Command::named(word("Stop-CsWindowsService"))]
+        }
+        StepId::StopW3svc => vec![
+            Command::named(word("net"))
+                .arg(Arg::Bare(word("stop")))
+                .arg(Arg::Bare(word("w3svc"))),
+        ],
+        StepId::CloseShells => Vec::new(),
+        StepId::InstallUpdate => {
+            let mut c = Command::path(cx.staged_installer);
+            for s in cx.installer_switches {
+                c = c.arg(Arg::Bare(s.clone()));
+            }
+            vec![c]
+        }
+        StepId::StartW3svc => {
+            vec![
+                Command::named(word("net"))
+                    .arg(Arg::Bare(word("start")))
+                    .arg(Arg::Bare(word("w3svc"))),
+            ]
+        }
+        StepId::UpdateDatabases => {
+            let base = Command::named(word("Install-CsDatabase")).arg(Arg::Switch(word("Update")));
+            vec![match cx.database_update {
+                DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn } => base
+                    .arg(Arg::Switch(word("ConfiguredDatabases")))
+                    .arg(Arg::Named(
+                        word("SqlServerFqdn"),
+                        sql_server_fqdn.to_string(),
+                    )),
+                DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn } => base
+                    .arg(Arg::Switch(word("ConfiguredDatabases")))
+                    .arg(Arg::Named(
+                        word("SqlServerFqdn"),
+                        sql_server_fqdn.to_string(),
+                    ))
+                    .arg(Arg::Switch(word("ExcludeCollocatedStores"))),
+                DatabaseUpdate::LocalDatabases => base.arg(Arg::Switch(word("LocalDatabases"))),
+            }]
+        }
+        StepId::StartServices => vec![Command::named(word("Start-CsWindowsService"))],
+        StepId::Verify => vec![
+            Command::named(word("Get-CsWindowsService")),
+            Command::named(word("Get-CsServerPatchVersion")),
+        ],
+    }
+}
+
+/// Renders a step's commands as one line of PowerShell (`; `-separated), or `None`.
+pub fn command_text(step: StepId, cx: &CommandContext<'_>) -> Option<String> {
+    let cmds = command(step, cx);
+    if cmds.is_empty() {
+        None
+    } else {
+        Some(
+            cmds.iter()
+                .map(Command::render)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}

@@ -1,0 +1,138 @@
+//! The resolved topology: what each server is. Both readers (XML and TOML) end here, through
+//! [`super::resolve`], so a topology means the same whichever format it came in.
+
+use serde::Serialize;
+
+use crate::fqdn::Fqdn;
+
+/// What a server is, as DOMAIN.md §3 derives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A Standard Edition server: a pool whose UserStore is on its own SQL instance.
+    StandardEdition,
+    /// The SQL Server hosting an Enterprise pool's UserStore.
+    EnterpriseBackend,
+    /// A machine of an Enterprise pool.
+    FrontEnd,
+    /// A machine of a Director pool.
+    Director,
+    /// An Edge server.
+    Edge,
+    /// A standalone Mediation server.
+    Mediation,
+    /// A SQL Server hosting only other stores (Archiving, Monitoring, Persistent Chat, …).
+    SqlStore,
+    /// Anything else (file stores, Persistent Chat servers, Office Web Apps, …).
+    Other,
+}
+
+impl Role {
+    /// The public name, as in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::StandardEdition => "standard-edition",
+            Role::EnterpriseBackend => "enterprise-backend",
+            Role::FrontEnd => "front-end",
+            Role::Director => "director",
+            Role::Edge => "edge",
+            Role::Mediation => "mediation",
+            Role::SqlStore => "sql-store",
+            Role::Other => "other",
+        }
+    }
+
+    /// Whether the back-end procedure (the seed) applies to servers of this role.
+    pub fn is_back_end_procedure(self) -> bool {
+        matches!(self, Role::StandardEdition | Role::EnterpriseBackend)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of pool a user-facing cluster is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolKind {
+    /// An Enterprise Edition Front End pool with a separate back end.
+    Enterprise,
+    /// A Standard Edition server (a pool of one, with its databases local).
+    Standard,
+    /// A Director pool.
+    Director,
+}
+
+/// A site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Site {
+    /// `SiteId`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A pool that users or traffic are homed on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pool {
+    /// The pool's FQDN.
+    pub fqdn: Fqdn,
+    /// The site's name.
+    pub site: String,
+    /// Enterprise, Standard Edition or Director.
+    pub kind: PoolKind,
+    /// Its machines.
+    pub machines: Vec<Fqdn>,
+    /// The SQL Server hosting its UserStore (itself, for Standard Edition).
+    pub backend: Option<Fqdn>,
+}
+
+/// A computer and what it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Server {
+    /// The machine's FQDN.
+    pub fqdn: Fqdn,
+    /// What it is.
+    pub role: Role,
+    /// The site's name.
+    pub site: String,
+    /// The cluster (pool, or SQL Server name) it belongs to.
+    pub cluster: Fqdn,
+    /// The user pools it belongs to or serves (its own pool for a Front End or Standard
+    /// Edition server; the pools whose UserStore it hosts for a back end).
+    pub pools: Vec<Fqdn>,
+    /// For an Enterprise back end: the `<SQL Server FQDN>` of step 11 (its cluster's FQDN).
+    pub sql_server_fqdn: Option<Fqdn>,
+    /// Stores other than the back end's own (UserStore, ApplicationStore, CentralMgmtStore)
+    /// on any SQL instance of the same server: Archiving, Monitoring, Persistent Chat, ….
+    pub collocated_stores: Vec<String>,
+    /// Every topology role installed on its cluster or on its SQL instances.
+    pub topology_roles: Vec<String>,
+}
+
+/// A resolved topology.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Topology {
+    /// Sites, in document order.
+    pub sites: Vec<Site>,
+    /// User and Director pools, in document order.
+    pub pools: Vec<Pool>,
+    /// Every machine, in document order.
+    pub servers: Vec<Server>,
+}
+
+impl Topology {
+    /// The server with this FQDN (case-insensitive).
+    pub fn server(&self, fqdn: &str) -> Option<&Server> {
+        let want = fqdn.to_ascii_lowercase();
+        self.servers.iter().find(|s| s.fqdn.as_str() == want)
+    }
+
+    /// The pool with this FQDN.
+    pub fn pool(&self, fqdn: &Fqdn) -> Option<&Pool> {
+        self.pools.iter().find(|p| &p.fqdn == fqdn)
+    }
+}

@@ -1,0 +1,370 @@
+//! From a [`RawTopology`] to a [`Topology`]: validate every name and reference, then derive
+//! what each server is (DOMAIN.md §3). Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
+use super::model::{Pool, PoolKind, Role, Server, Site, Topology};
+use super::raw::{ClusterKey, InstalledOn, RawTopology, ServiceKey, SqlKey};
+use crate::fqdn::Fqdn;
+
+/// Stores that belong to an Enterprise pool's back end itself; any other store on the same
+/// SQL Server is a collocated database in the seed's sense (Archiving, Monitoring, …).
+pub const BACK_END_OWN_STORES: [&str; 3] = ["UserStore", "ApplicationStore", "CentralMgmtStore"];
+
+struct Ctx<'a> {
+    file: &'a str,
+    errors: Vec<TopologyError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, pos: Pos, kind: ErrorKind) {
+        self.errors.push(TopologyError::new(self.file, pos, kind));
+    }
+
+    fn fqdn(&mut self, text: &str, pos: Pos) -> Option<Fqdn> {
+        match Fqdn::parse(text) {
+            Ok(f) => Some(f),
+            Err(problem) => {
+                self.err(
+                    pos,
+                    ErrorKind::InvalidFqdn {
+                        value: text.to_owned(),
+                        problem,
+                    },
+                );
+                None
+            }
+        }
+    }
+}
+
+struct Cluster {
+    fqdn: Fqdn,
+    site: String,
+    machines: Vec<Fqdn>,
+}
+
+/// Validates `raw` (read from `file`) and derives every server's role.
+pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors> {
+    let mut cx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+
+    let mut sites: BTreeMap<&str, &str> = BTreeMap::new();
+    for s in &raw.sites {
+        sites.entry(s.id.as_str()).or_insert(s.name.as_str());
+    }
+
+    // Clusters and machines.
+    let mut clusters: BTreeMap<&ClusterKey, Cluster> = BTreeMap::new();
+    let mut first_key: HashMap<&ClusterKey, u32> = HashMap::new();
+    let mut first_fqdn: HashMap<Fqdn, u32> = HashMap::new();
+    let mut first_machine: HashMap<Fqdn, u32> = HashMap::new();
+    for c in &raw.clusters {
+        if !sites.contains_key(c.key.site.as_str()) {
+            cx.err(
+                c.pos,
+                ErrorKind::UnknownSite {
+                    site: c.key.site.clone(),
+                },
+            );
+        }
+        if let Some(line) = first_key.get(&c.key) {
+            cx.err(
+                c.pos,
+                ErrorKind::DuplicateCluster {
+                    id: c.key.to_string(),
+                    first_line: *line,
+                },
+            );
+            continue;
+        }
+        first_key.insert(&c.key, c.pos.line);
+        let fqdn = cx.fqdn(&c.fqdn, c.pos);
+        if let Some(f) = &fqdn {
+            if let Some(line) = first_fqdn.get(f) {
+                cx.err(
+                    c.pos,
+                    ErrorKind::DuplicateCluster {
+                        id: f.to_string(),
+                        first_line: *line,
+                    },
+                );
+            } else {
+                first_fqdn.insert(f.clone(), c.pos.line);
+            }
+        }
+        if c.machines.is_empty() {
+            cx.err(
+                c.pos,
+                ErrorKind::Missing {
+                    what: "Machine".into(),
+                    within: format!("Cluster {}", c.fqdn),
+                },
+            );
+        }
+        let mut machines = Vec::new();
+        for m in &c.machines {
+            let Some(mf) = cx.fqdn(&m.fqdn, m.pos) else {
+                continue;
+            };
+            if let Some(line) = first_machine.get(&mf) {
+                cx.err(
+                    m.pos,
+                    ErrorKind::DuplicateMachine {
+                        fqdn: mf.to_string(),
+                        first_line: *line,
+                    },
+                );
+                continue;
+            }
+            first_machine.insert(mf.clone(), m.pos.line);
+            machines.push(mf);
+        }
+        if let Some(fqdn) = fqdn {
+            let site = sites
+                .get(c.key.site.as_str())
+                .copied()
+                .unwrap_or(c.key.site.as_str());
+            let site = if site.is_empty() {
+                c.key.site.clone()
+            } else {
+                site.to_owned()
+            };
+            clusters.insert(
+                &c.key,
+                Cluster {
+                    fqdn,
+                    site,
+                    machines,
+                },
+            );
+        }
+    }
+
+    // SQL instances.
+    let mut sql: HashMap<&SqlKey, u32> = HashMap::new();
+    for s in &raw.sql_instances {
+        if !first_key.contains_key(&s.key.cluster) {
+            cx.err(
+                s.pos,
+                ErrorKind::UnknownCluster {
+                    id: s.key.cluster.to_string(),
+                },
+            );
+        }
+        if let Some(line) = sql.get(&s.key) {
+            cx.err(
+                s.pos,
+                ErrorKind::DuplicateSqlInstance {
+                    id: s.key.to_string(),
+                    first_line: *line,
+                },
+            );
+        } else {
+            sql.insert(&s.key, s.pos.line);
+        }
+    }
+
+    // Services and their references.
+    let mut services: HashMap<&ServiceKey, usize> = HashMap::new();
+    for (i, s) in raw.services.iter().enumerate() {
+        if let Some(&j) = services.get(&s.key) {
+            let first_line = raw.services[j].pos.line;
+            cx.err(
+                s.pos,
+                ErrorKind::DuplicateService {
+                    id: s.key.to_string(),
+                    first_line,
+                },
+            );
+            continue;
+        }
+        services.insert(&s.key, i);
+        match &s.installed_on {
+            InstalledOn::Cluster(k) if !first_key.contains_key(k) => cx.err(
+                s.installed_on_pos,
+                ErrorKind::UnknownCluster { id: k.to_string() },
+            ),
+            InstalledOn::Sql(k) if !sql.contains_key(k) => cx.err(
+                s.installed_on_pos,
+                ErrorKind::UnknownSqlInstance { id: k.to_string() },
+            ),
+            _ => {}
+        }
+    }
+    for s in &raw.services {
+        for (dep, pos) in &s.depends_on {
+            if !services.contains_key(dep) {
+                cx.err(
+                    *pos,
+                    ErrorKind::UnknownService {
+                        id: dep.to_string(),
+                    },
+                );
+            }
+        }
+    }
+    if !cx.errors.is_empty() {
+        return Err(TopologyErrors(cx.errors));
+    }
+
+    // What each cluster is.
+    let mut user_pools: BTreeMap<&ClusterKey, (PoolKind, &ClusterKey)> = BTreeMap::new();
+    let mut backends: BTreeMap<&ClusterKey, Vec<&ClusterKey>> = BTreeMap::new();
+    let mut directors: BTreeSet<&ClusterKey> = BTreeSet::new();
+    let mut roles_on: BTreeMap<&ClusterKey, BTreeSet<&str>> = BTreeMap::new();
+    let mut stores_on: BTreeMap<&ClusterKey, BTreeSet<&str>> = BTreeMap::new();
+    for s in &raw.services {
+        match &s.installed_on {
+            InstalledOn::Cluster(k) => {
+                roles_on.entry(k).or_default().insert(&s.key.role);
+            }
+            InstalledOn::Sql(k) => {
+                roles_on.entry(&k.cluster).or_default().insert(&s.key.role);
+                stores_on.entry(&k.cluster).or_default().insert(&s.key.role);
+            }
+        }
+    }
+    for s in &raw.services {
+        let InstalledOn::Cluster(pool) = &s.installed_on else {
+            continue;
+        };
+        if s.key.role == "Registrar" && s.is_director {
+            directors.insert(pool);
+        }
+        if s.key.role != "UserServices" {
+            continue;
+        }
+        let store = s
+            .depends_on
+            .iter()
+            .filter(|(d, _)| d.role == "UserStore")
+            .find_map(|(d, _)| services.get(d).map(|&i| &raw.services[i]));
+        let Some(store) = store else {
+            let name = clusters
+                .get(pool)
+                .map(|c| c.fqdn.to_string())
+                .unwrap_or_else(|| pool.to_string());
+            cx.err(s.pos, ErrorKind::PoolWithoutUserStore { pool: name });
+            continue;
+        };
+        let InstalledOn::Sql(at) = &store.installed_on else {
+            cx.err(
+                store.installed_on_pos,
+                ErrorKind::StoreNotOnSql {
+                    id: store.key.to_string(),
+                },
+            );
+            continue;
+        };
+        let backend = &at.cluster;
+        if backend == pool {
+            user_pools.insert(pool, (PoolKind::Standard, backend));
+        } else {
+            user_pools.insert(pool, (PoolKind::Enterprise, backend));
+            let served = backends.entry(backend).or_default();
+            if !served.contains(&pool) {
+                served.push(pool);
+            }
+        }
+    }
+    if !cx.errors.is_empty() {
+        return Err(TopologyErrors(cx.errors));
+    }
+
+    let mut topo = Topology {
+        sites: raw
+            .sites
+            .iter()
+            .map(|s| Site {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            })
+            .collect(),
+        ..Topology::default()
+    };
+    let fqdn_of = |k: &ClusterKey| clusters.get(k).map(|c| c.fqdn.clone());
+    for raw_c in &raw.clusters {
+        let key = &raw_c.key;
+        let Some(c) = clusters.get(key) else { continue };
+        let roles = roles_on.get(key);
+        let has = |r: &str| roles.is_some_and(|set| set.contains(r));
+        let (role, pools) = if let Some((kind, backend)) = user_pools.get(key) {
+            topo.pools.push(Pool {
+                fqdn: c.fqdn.clone(),
+                site: c.site.clone(),
+                kind: *kind,
+                machines: c.machines.clone(),
+                backend: fqdn_of(backend),
+            });
+            let role = if *kind == PoolKind::Standard {
+                Role::StandardEdition
+            } else {
+                Role::FrontEnd
+            };
+            (role, vec![c.fqdn.clone()])
+        } else if directors.contains(key) {
+            topo.pools.push(Pool {
+                fqdn: c.fqdn.clone(),
+                site: c.site.clone(),
+                kind: PoolKind::Director,
+                machines: c.machines.clone(),
+                backend: None,
+            });
+            (Role::Director, vec![c.fqdn.clone()])
+        } else if let Some(served) = backends.get(key) {
+            (
+                Role::EnterpriseBackend,
+                served.iter().filter_map(|p| fqdn_of(p)).collect(),
+            )
+        } else if has("EdgeServer") {
+            (Role::Edge, Vec::new())
+        } else if has("MediationServer") {
+            (Role::Mediation, Vec::new())
+        } else if stores_on.contains_key(key) {
+            (Role::SqlStore, Vec::new())
+        } else {
+            (Role::Other, Vec::new())
+        };
+        let collocated: Vec<String> = if role.is_back_end_procedure() {
+            stores_on
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter(|r| !BACK_END_OWN_STORES.contains(r))
+                .map(|r| (*r).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let sql_server_fqdn = (role == Role::EnterpriseBackend).then(|| c.fqdn.clone());
+        let topology_roles: Vec<String> = roles
+            .into_iter()
+            .flatten()
+            .map(|r| (*r).to_owned())
+            .collect();
+        for m in &c.machines {
+            topo.servers.push(Server {
+                fqdn: m.clone(),
+                role,
+                site: c.site.clone(),
+                cluster: c.fqdn.clone(),
+                pools: pools.clone(),
+                sql_server_fqdn: sql_server_fqdn.clone(),
+                collocated_stores: collocated.clone(),
+                topology_roles: topology_roles.clone(),
+            });
+        }
+    }
+    if topo.servers.is_empty() {
+        return Err(TopologyErrors::one(TopologyError::new(
+            file,
+            Pos::default(),
+            ErrorKind::NoServers,
+        )));
+    }
+    Ok(topo)
+}

@@ -1,0 +1,347 @@
+//! sfbpatch's hand-written TOML topology format, for operators without an export.
+//! It is lowered into the same [`RawTopology`] as the XML export, so both formats go through
+//! the same validation and role derivation. The README documents it with a full example.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
+use super::raw::{
+    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance,
+    RawTopology, ServiceKey, SqlKey,
+};
+use super::text::pos_at;
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id {
+    Int(u32),
+    Str(String),
+}
+
+impl Id {
+    fn text(&self) -> String {
+        match self {
+            Id::Int(i) => i.to_string(),
+            Id::Str(s) => s.trim().to_owned(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Doc {
+    #[serde(default)]
+    site: Vec<Spanned<SiteDef>>,
+    #[serde(default)]
+    pool: Vec<Spanned<PoolDef>>,
+    #[serde(default)]
+    sql_server: Vec<Spanned<HostDef>>,
+    #[serde(default)]
+    store: Vec<Spanned<StoreDef>>,
+    #[serde(default)]
+    server: Vec<Spanned<HostDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteDef {
+    id: Id,
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlRef {
+    sql_server: Spanned<String>,
+    #[serde(default)]
+    instance: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolDef {
+    fqdn: Spanned<String>,
+    site: Id,
+    #[serde(default)]
+    machines: Vec<Spanned<String>>,
+    user_store: Option<Spanned<SqlRef>>,
+    #[serde(default)]
+    director: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostDef {
+    fqdn: Spanned<String>,
+    site: Id,
+    #[serde(default)]
+    machines: Vec<Spanned<String>>,
+    #[serde(default)]
+    instances: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreDef {
+    role: Spanned<String>,
+    sql_server: Spanned<String>,
+    #[serde(default)]
+    instance: String,
+}
+
+/// Store roles a `[[store]]` entry may name.
+pub const STORE_ROLES: [&str; 7] = [
+    "ArchivingStore",
+    "MonitoringStore",
+    "PersistentChatStore",
+    "PersistentChatComplianceStore",
+    "ApplicationStore",
+    "CentralMgmtStore",
+    "UserStore",
+];
+
+struct Lowering<'a> {
+    file: &'a str,
+    text: &'a str,
+    raw: RawTopology,
+    errors: Vec<TopologyError>,
+    by_fqdn: HashMap<String, ClusterKey>,
+    next_cluster: HashMap<String, u32>,
+    next_service: HashMap<(String, String), u32>,
+}
+
+impl Lowering<'_> {
+    fn pos<T>(&self, s: &Spanned<T>) -> Pos {
+        pos_at(self.text, s.span().start)
+    }
+
+    fn cluster(
+        &mut self,
+        fqdn: &Spanned<String>,
+        site: &Id,
+        machines: &[Spanned<String>],
+        at: Pos,
+    ) -> ClusterKey {
+        let site = site.text();
+        let n = self.next_cluster.entry(site.clone()).or_insert(0);
+        *n += 1;
+        let key = ClusterKey { site, number: *n };
+        let machines = if machines.is_empty() {
+            vec![RawMachine {
+                fqdn: fqdn.get_ref().trim().to_owned(),
+                pos: self.pos(fqdn),
+            }]
+        } else {
+            machines
+                .iter()
+                .map(|m| RawMachine {
+                    fqdn: m.get_ref().trim().to_owned(),
+                    pos: self.pos(m),
+                })
+                .collect()
+        };
+        self.by_fqdn
+            .entry(fqdn.get_ref().trim().to_ascii_lowercase())
+            .or_insert_with(|| key.clone());
+        self.raw.clusters.push(RawCluster {
+            key: key.clone(),
+            fqdn: fqdn.get_ref().trim().to_owned(),
+            machines,
+            pos: at,
+        });
+        key
+    }
+
+    fn service_key(&mut self, site: &str, role: &str) -> ServiceKey {
+        let n = self
+            .next_service
+            .entry((site.to_owned(), role.to_owned()))
+            .or_insert(0);
+        *n += 1;
+        ServiceKey {
+            site: site.to_owned(),
+            role: role.to_owned(),
+            instance: *n,
+        }
+    }
+
+    /// The SQL instance `instance` on the server named `server`, declared on first use.
+    fn sql(&mut self, server: &Spanned<String>, instance: &str, at: Pos) -> Option<SqlKey> {
+        let name = server.get_ref().trim().to_ascii_lowercase();
+        let Some(cluster) = self.by_fqdn.get(&name).cloned() else {
+            let pos = self.pos(server);
+            self.errors.push(TopologyError::new(
+                self.file,
+                pos,
+                ErrorKind::UnknownServer { fqdn: name },
+            ));
+            return None;
+        };
+        let key = SqlKey {
+            name: instance.trim().to_ascii_lowercase(),
+            cluster,
+        };
+        if !self.raw.sql_instances.iter().any(|s| s.key == key) {
+            self.raw.sql_instances.push(RawSqlInstance {
+                key: key.clone(),
+                pos: at,
+            });
+        }
+        Some(key)
+    }
+
+    fn store_service(&mut self, role: &str, at_sql: SqlKey, at: Pos) -> ServiceKey {
+        if role == "UserStore" {
+            let existing = self.raw.services.iter().find(|s| {
+                s.key.role == "UserStore"
+                    && matches!(&s.installed_on, InstalledOn::Sql(k) if *k == at_sql)
+            });
+            if let Some(s) = existing {
+                return s.key.clone();
+            }
+        }
+        let key = self.service_key(&at_sql.cluster.site.clone(), role);
+        self.raw.services.push(RawService {
+            key: key.clone(),
+            installed_on: InstalledOn::Sql(at_sql),
+            installed_on_pos: at,
+            depends_on: Vec::new(),
+            is_director: false,
+            pos: at,
+        });
+        key
+    }
+}
+
+/// Reads the TOML topology format from `text`.
+pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
+    let doc: Doc = toml::from_str(text).map_err(|e| {
+        let pos = e
+            .span()
+            .map_or_else(Pos::default, |s| pos_at(text, s.start));
+        let detail = e.message().trim().to_owned();
+        TopologyErrors::one(TopologyError::new(file, pos, ErrorKind::Toml { detail }))
+    })?;
+    let mut lw = Lowering {
+        file,
+        text,
+        raw: RawTopology::default(),
+        errors: Vec::new(),
+        by_fqdn: HashMap::new(),
+        next_cluster: HashMap::new(),
+        next_service: HashMap::new(),
+    };
+    for s in &doc.site {
+        let pos = lw.pos(s);
+        lw.raw.sites.push(RawSite {
+            id: s.get_ref().id.text(),
+            name: s.get_ref().name.trim().to_owned(),
+            pos,
+        });
+    }
+    // Every host first, so that references may point forwards.
+    let mut pool_keys = Vec::new();
+    for p in &doc.pool {
+        let at = lw.pos(p);
+        let d = p.get_ref();
+        pool_keys.push(lw.cluster(&d.fqdn, &d.site, &d.machines, at));
+    }
+    for h in doc.sql_server.iter().chain(&doc.server) {
+        let at = lw.pos(h);
+        let d = h.get_ref();
+        let key = lw.cluster(&d.fqdn, &d.site, &d.machines, at);
+        for inst in &d.instances {
+            let k = SqlKey {
+                name: inst.trim().to_ascii_lowercase(),
+                cluster: key.clone(),
+            };
+            lw.raw
+                .sql_instances
+                .push(RawSqlInstance { key: k, pos: at });
+        }
+        for role in &d.roles {
+            let sk = lw.service_key(&key.site, role.trim());
+            lw.raw.services.push(RawService {
+                key: sk,
+                installed_on: InstalledOn::Cluster(key.clone()),
+                installed_on_pos: at,
+                depends_on: Vec::new(),
+                is_director: false,
+                pos: at,
+            });
+        }
+    }
+    for s in &doc.store {
+        let at = lw.pos(s);
+        let d = s.get_ref();
+        let role = d.role.get_ref().trim();
+        if !STORE_ROLES.contains(&role) {
+            let pos = lw.pos(&d.role);
+            lw.errors.push(TopologyError::new(
+                file,
+                pos,
+                ErrorKind::UnknownKind {
+                    value: role.to_owned(),
+                    allowed: STORE_ROLES.join(", "),
+                },
+            ));
+            continue;
+        }
+        if let Some(k) = lw.sql(&d.sql_server, &d.instance, at) {
+            lw.store_service(role, k, at);
+        }
+    }
+    for (p, key) in doc.pool.iter().zip(pool_keys) {
+        let at = lw.pos(p);
+        let d = p.get_ref();
+        let registrar = lw.service_key(&key.site, "Registrar");
+        if d.director {
+            lw.raw.services.push(RawService {
+                key: registrar,
+                installed_on: InstalledOn::Cluster(key.clone()),
+                installed_on_pos: at,
+                depends_on: Vec::new(),
+                is_director: true,
+                pos: at,
+            });
+            continue;
+        }
+        let mut depends_on = Vec::new();
+        if let Some(us) = &d.user_store {
+            let us_at = lw.pos(us);
+            if let Some(k) = lw.sql(&us.get_ref().sql_server, &us.get_ref().instance, us_at) {
+                depends_on.push((lw.store_service("UserStore", k, us_at), us_at));
+            } else {
+                continue;
+            }
+        }
+        let user_services = lw.service_key(&key.site, "UserServices");
+        lw.raw.services.push(RawService {
+            key: user_services.clone(),
+            installed_on: InstalledOn::Cluster(key.clone()),
+            installed_on_pos: at,
+            depends_on,
+            is_director: false,
+            pos: at,
+        });
+        lw.raw.services.push(RawService {
+            key: registrar,
+            installed_on: InstalledOn::Cluster(key),
+            installed_on_pos: at,
+            depends_on: vec![(user_services, at)],
+            is_director: false,
+            pos: at,
+        });
+    }
+    if lw.errors.is_empty() {
+        Ok(lw.raw)
+    } else {
+        Err(TopologyErrors(lw.errors))
+    }
+}
