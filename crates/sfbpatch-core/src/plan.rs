@@ -105,11 +105,14 @@ impl PlanError {
                     .with("fqdn", fqdn)
                     .with("known", known.join(", ")),
             ),
-            PlanError::NotInScope { fqdn, role } => tr(
-                lang,
-                "plan.error.not-in-scope",
-                &Args::new().with("fqdn", fqdn).with("role", role),
-            ),
+            PlanError::NotInScope { fqdn, role } => {
+                let role = sfbpatch_i18n::text(lang, &format!("role.{}", role.as_str()));
+                tr(
+                    lang,
+                    "plan.error.not-in-scope",
+                    &Args::new().with("fqdn", fqdn).with("role", role),
+                )
+            }
             PlanError::NothingToPlan => tr(lang, "plan.error.nothing-to-plan", &Args::new()),
             PlanError::BadPackage { path } => tr(
                 lang,

@@ -1,3 +1,156 @@
-fn main() {
-    println!("Hello, world!");
+//! `sfbpatch`: the command-line shell around sfbpatch-core. It reads files, parses flags,
+//! prints; every decision is made in the core.
+
+mod cli;
+mod input;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use sfbpatch_core::plan::{PlanRequest, plan};
+use sfbpatch_core::topology::{self, TopologyErrors};
+use sfbpatch_core::{Lang, example};
+use sfbpatch_i18n::{Args, fmt as tr};
+
+use cli::{Cli, Command, PlanFormat, ReportFormat, TopologyCommand};
+
+/// Why a command failed: rendered in the operator's language on stderr, exit code 1.
+pub enum Failure {
+    /// One sentence (already in the operator's language).
+    Message(String),
+    /// Every problem of a topology file.
+    Topology(TopologyErrors),
+}
+
+impl Failure {
+    fn render(&self, lang: Lang) -> String {
+        match self {
+            Failure::Message(m) => format!("sfbpatch: {m}\n"),
+            Failure::Topology(errs) => {
+                let file = errs.0.first().map(|e| e.file.clone()).unwrap_or_default();
+                let mut out = format!(
+                    "sfbpatch: {}\n",
+                    tr(
+                        lang,
+                        "cli.error.topology-invalid",
+                        &Args::new().with("file", file).with("count", errs.0.len())
+                    )
+                );
+                for e in &errs.0 {
+                    out.push_str("  ");
+                    out.push_str(&e.render(lang));
+                    out.push('\n');
+                }
+                out
+            }
+        }
+    }
+}
+
+fn language(flag: Option<&str>) -> Lang {
+    if let Some(l) = flag.and_then(|f| f.parse().ok()) {
+        return l;
+    }
+    for var in ["SFBPATCH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Some(l) = std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .and_then(|v| Lang::from_locale(&v))
+        {
+            return l;
+        }
+    }
+    Lang::En
+}
+
+fn run(command: Command, lang: Lang) -> Result<String, Failure> {
+    match command {
+        Command::Topology(TopologyCommand::Check { file }) => {
+            let t = input::load_topology(&file, lang)?;
+            Ok(render::topology_summary(
+                &file.display().to_string(),
+                &t,
+                lang,
+            ))
+        }
+        Command::Topology(TopologyCommand::Show { file, format }) => {
+            let t = input::load_topology(&file, lang)?;
+            Ok(match format {
+                ReportFormat::Text => render::topology_text(&t, lang),
+                ReportFormat::Json => render::json(&render::TopologyJson::new(&t)),
+            })
+        }
+        Command::Plan(args) => {
+            let t = match &args.file {
+                Some(f) => input::load_topology(f, lang)?,
+                None => topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes())
+                    .map_err(Failure::Topology)?,
+            };
+            let mut req = PlanRequest::new(args.package.clone());
+            req.product = args.product.into();
+            req.servers = args.servers.clone();
+            req.installer_switches =
+                (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());
+            req.stage_dir = args.stage_dir.clone();
+            req.outage_budget_minutes = args.outage_budget;
+            req.lang = lang;
+            let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+            Ok(match args.format {
+                PlanFormat::Text => render::plan_text(&p, lang),
+                PlanFormat::Json => render::json(&p),
+                PlanFormat::Markdown => render::plan_markdown(&p, lang),
+            })
+        }
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sfbpatch", &mut buf);
+            Ok(String::from_utf8_lossy(&buf).into_owned())
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`sfbpatch … | head`) is not an error.
+fn emit(text: &str) -> Result<(), std::io::Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn main() -> ExitCode {
+    // A bug must never show a Rust backtrace to an operator: one line, and a way to report it.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "sfbpatch: internal error ({info}); please report it."
+        );
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let lang = language(cli.lang.as_deref());
+    match run(cli.command, lang) {
+        Ok(text) => match emit(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "sfbpatch: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(f) => {
+            let _ = std::io::stderr().write_all(f.render(lang).as_bytes());
+            ExitCode::from(1)
+        }
+    }
 }

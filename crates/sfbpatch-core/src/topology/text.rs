@@ -51,7 +51,7 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<String, TopologyErrors> {
 }
 
 fn utf16(bytes: &[u8], from: fn([u8; 2]) -> u16) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();

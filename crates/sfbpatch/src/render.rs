@@ -1,0 +1,331 @@
+//! Text, Markdown and JSON renderings of topologies and plans. Pure functions of their
+//! input; every sentence comes from the catalogue.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use sfbpatch_core::Lang;
+use sfbpatch_core::plan::{Plan, ServerPlan};
+use sfbpatch_core::topology::{Role, Topology};
+use sfbpatch_i18n::{Args, fmt as tr, text};
+
+/// Pretty JSON with a final newline.
+pub fn json<T: Serialize>(value: &T) -> String {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => s + "\n",
+        // Serializing plain data structures cannot fail; keep the contract of "JSON out".
+        Err(e) => format!("{{\"error\":{:?}}}\n", e.to_string()),
+    }
+}
+
+fn role_name(role: Role, lang: Lang) -> String {
+    text(lang, &format!("role.{}", role.as_str()))
+}
+
+fn minutes(m: f64) -> String {
+    let s = format!("{m:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// `topology show --format json`.
+#[derive(Serialize)]
+pub struct TopologyJson<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    topology: &'a Topology,
+}
+
+impl<'a> TopologyJson<'a> {
+    /// Wraps a topology with its schema name.
+    pub fn new(topology: &'a Topology) -> Self {
+        Self {
+            schema: "sfbpatch.topology/1",
+            topology,
+        }
+    }
+}
+
+fn count(t: &Topology, role: Role) -> usize {
+    t.servers.iter().filter(|s| s.role == role).count()
+}
+
+/// `topology check`: one paragraph.
+pub fn topology_summary(file: &str, t: &Topology, lang: Lang) -> String {
+    let in_scope = t
+        .servers
+        .iter()
+        .filter(|s| s.role.is_back_end_procedure())
+        .count();
+    let args = Args::new()
+        .with("file", file)
+        .with("sites", t.sites.len())
+        .with("pools", t.pools.len())
+        .with("servers", t.servers.len())
+        .with("backends", count(t, Role::EnterpriseBackend))
+        .with("standard", count(t, Role::StandardEdition))
+        .with("in_scope", in_scope);
+    tr(lang, "cli.topology.summary", &args) + "\n"
+}
+
+/// `topology show`: sites, pools, then every server with its role.
+pub fn topology_text(t: &Topology, lang: Lang) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}", text(lang, "cli.topology.sites"));
+    for s in &t.sites {
+        let _ = writeln!(o, "  {}  {}", s.id, s.name);
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.topology.pools"));
+    for p in &t.pools {
+        let kind = text(
+            lang,
+            &format!(
+                "pool-kind.{}",
+                match p.kind {
+                    sfbpatch_core::topology::PoolKind::Enterprise => "enterprise",
+                    sfbpatch_core::topology::PoolKind::Standard => "standard",
+                    sfbpatch_core::topology::PoolKind::Director => "director",
+                }
+            ),
+        );
+        let backend = p
+            .backend
+            .as_ref()
+            .map(|b| format!("  → {b}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {}  [{}]  {}  ({}){}",
+            p.fqdn,
+            kind,
+            p.site,
+            p.machines.len(),
+            backend
+        );
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.topology.servers"));
+    let width = t
+        .servers
+        .iter()
+        .map(|s| s.fqdn.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for s in &t.servers {
+        let mut extra = Vec::new();
+        if !s.pools.is_empty() {
+            extra.push(
+                s.pools
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+        if !s.collocated_stores.is_empty() {
+            extra.push(tr(
+                lang,
+                "cli.topology.collocated",
+                &Args::new().with("stores", s.collocated_stores.join(", ")),
+            ));
+        }
+        let marker = if s.role.is_back_end_procedure() {
+            "*"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            o,
+            "{marker} {:width$}  {:<20}  {}  {}",
+            s.fqdn.as_str(),
+            role_name(s.role, lang),
+            s.site,
+            extra.join("; "),
+        );
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.topology.legend"));
+    o
+}
+
+fn outage_line(s: &ServerPlan, budget: f64, lang: Lang) -> String {
+    tr(
+        lang,
+        "cli.plan.outage",
+        &Args::new()
+            .with("estimate", minutes(s.estimated_outage_minutes))
+            .with("budget", minutes(budget)),
+    )
+}
+
+/// `plan --format text`.
+pub fn plan_text(p: &Plan, lang: Lang) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}",
+        tr(
+            lang,
+            "cli.plan.header",
+            &Args::new()
+                .with("package", &p.package)
+                .with("product", p.product.as_str())
+                .with("count", p.servers.len())
+                .with("budget", minutes(p.outage_budget_minutes)),
+        )
+    );
+    for s in &p.servers {
+        let _ = writeln!(o);
+        let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
+        let _ = writeln!(
+            o,
+            "{}  [{}]  {}  ({})",
+            s.fqdn,
+            role_name(s.role, lang),
+            pool,
+            s.site
+        );
+        let _ = writeln!(o, "  {}", variant_line(s, lang));
+        let _ = writeln!(o, "  {}", outage_line(s, p.outage_budget_minutes, lang));
+        for w in &s.warnings {
+            let _ = writeln!(o, "  ! {}", w.message);
+        }
+        for (i, st) in s.steps.iter().enumerate() {
+            let mark = if st.in_outage { "▌" } else { " " };
+            let _ = writeln!(
+                o,
+                "  {mark}{:>2}. {:<20} {}",
+                i + 1,
+                st.id.as_str(),
+                st.title
+            );
+            if let Some(c) = &st.command {
+                let _ = writeln!(o, "  {mark}     {c}");
+            }
+        }
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.plan.legend"));
+    o
+}
+
+fn variant_line(s: &ServerPlan, lang: Lang) -> String {
+    let stores = if s.collocated_stores.is_empty() {
+        "-".to_owned()
+    } else {
+        s.collocated_stores.join(", ")
+    };
+    tr(
+        lang,
+        &format!("cli.plan.variant.{}", s.database_update),
+        &Args::new()
+            .with(
+                "sql",
+                s.sql_server_fqdn
+                    .as_ref()
+                    .map(|f| f.as_str())
+                    .unwrap_or("-"),
+            )
+            .with("stores", stores),
+    )
+}
+
+/// `plan --format markdown`: a change checklist for a change ticket.
+pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
+    let t = |k: &str| text(lang, &format!("md.{k}"));
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", t("title"));
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| {} | `{}` |", t("package"), p.package);
+    let _ = writeln!(o, "| {} | {} |", t("product"), p.product.as_str());
+    let _ = writeln!(o, "| {} | `{}` |", t("staged"), p.staged_installer);
+    let _ = writeln!(
+        o,
+        "| {} | {} min |",
+        t("budget"),
+        minutes(p.outage_budget_minutes)
+    );
+    let _ = writeln!(o, "| {} | {} |", t("servers"), p.servers.len());
+    let _ = writeln!(o, "\n{}\n", t("resiliency"));
+
+    let _ = writeln!(o, "## {}\n", t("scope"));
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} |",
+        t("col.server"),
+        t("col.role"),
+        t("col.pool"),
+        t("col.site"),
+        t("col.variant"),
+        t("col.outage")
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for s in &p.servers {
+        let pool = s
+            .pools
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | `{}` | {} / {} min |",
+            s.fqdn,
+            role_name(s.role, lang),
+            pool,
+            s.site,
+            s.database_update,
+            minutes(s.estimated_outage_minutes),
+            minutes(p.outage_budget_minutes)
+        );
+    }
+
+    for s in &p.servers {
+        let _ = writeln!(o, "\n## {} — {}\n", s.fqdn, role_name(s.role, lang));
+        let _ = writeln!(o, "{}  ", variant_line(s, lang));
+        let _ = writeln!(o, "{}\n", outage_line(s, p.outage_budget_minutes, lang));
+        for w in &s.warnings {
+            let _ = writeln!(o, "> ⚠ {}", w.message);
+        }
+        if !s.warnings.is_empty() {
+            let _ = writeln!(o);
+        }
+        let mut in_outage = false;
+        for (i, st) in s.steps.iter().enumerate() {
+            if st.in_outage && !in_outage {
+                let _ = writeln!(o, "**{}**\n", t("outage-starts"));
+            }
+            if !st.in_outage && in_outage {
+                let _ = writeln!(o, "**{}**\n", t("outage-ends"));
+            }
+            in_outage = st.in_outage;
+            let _ = writeln!(
+                o,
+                "- [ ] **{}. {}** — {}",
+                i + 1,
+                st.title,
+                st.id.detail(lang)
+            );
+            if let Some(c) = &st.command {
+                let _ = writeln!(o, "\n  ```powershell\n  {c}\n  ```\n");
+            }
+            let _ = writeln!(o, "  {}: ____", t("done-at"));
+        }
+        let _ = writeln!(o, "\n### {}\n", t("recovery"));
+        let _ = writeln!(o, "{}\n", t("recovery-text"));
+        let _ = writeln!(
+            o,
+            "```powershell\nnet start w3svc\nStart-CsWindowsService\nGet-CsWindowsService\n```"
+        );
+    }
+
+    let _ = writeln!(o, "\n## {}\n", t("signoff"));
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} |\n|---|---|---|---|",
+        t("col.function"),
+        t("col.name"),
+        t("col.signature"),
+        t("col.date")
+    );
+    for who in ["requester", "approver", "implementer"] {
+        let _ = writeln!(o, "| {} | | | |", t(&format!("who.{who}")));
+    }
+    o
+}
