@@ -400,6 +400,28 @@ fn hostile_inputs_are_refused_cleanly() {
         );
     }
 
+    for (from, to, needle) in [
+        (
+            "<SqlInstanceId Name=\"mon\">\n          <ClusterId",
+            "<SqlInstanceId Name=\"nope\">\n          <ClusterId",
+            "SqlInstanceId nope on 1:3",
+        ),
+        (
+            "RoleName=\"UserStore\" Instance=\"1\" />\n        </Dependency>",
+            "RoleName=\"UserStore\" Instance=\"5\" />\n        </Dependency>",
+            "1:UserStore:5",
+        ),
+        (
+            "<ClusterId SiteId=\"1\" Number=\"1\" />\n      </InstalledOn>",
+            "<ClusterId SiteId=\"4\" Number=\"1\" />\n      </InstalledOn>",
+            "4:1",
+        ),
+    ] {
+        assert!(original.contains(from), "{from}");
+        let p = write_temp(&dir, "refs.xml", original.replacen(from, to, 1).as_bytes());
+        assert_refused(&run(&["topology", "check", &p]), needle);
+    }
+
     let toml = write_temp(
         &dir,
         "bad.toml",
