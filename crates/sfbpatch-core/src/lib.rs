@@ -12,6 +12,7 @@
 pub mod example;
 pub mod fqdn;
 pub mod plan;
+pub mod readback;
 pub mod runbook;
 pub mod topology;
 

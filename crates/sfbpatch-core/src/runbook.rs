@@ -370,6 +370,7 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         StepId::StartServices => vec![Command::named(word("Start-CsWindowsService"))],
         StepId::Verify => vec![
             Command::named(word("Get-CsWindowsService")),
+            Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),
             Command::named(word("Get-CsServerPatchVersion")),
         ],
     }

@@ -147,7 +147,7 @@ fn exact_commands_of_the_seed() {
     );
     assert_eq!(
         cmd("verify").as_deref(),
-        Some("Get-CsWindowsService; Get-CsServerPatchVersion")
+        Some("Get-CsWindowsService; Get-Service -Name 'W3SVC'; Get-CsServerPatchVersion")
     );
     assert_eq!(
         cmd("open-shell").as_deref(),

@@ -17,7 +17,7 @@ pub mod toml_format;
 pub mod xml;
 
 pub use error::{ErrorKind, Pos, TopologyError, TopologyErrors};
-pub use model::{Pool, PoolKind, Role, Server, Site, Topology};
+pub use model::{Pool, PoolKind, Role, Server, Site, StorePlacement, Topology};
 
 /// The two topology formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

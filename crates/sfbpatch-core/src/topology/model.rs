@@ -111,6 +111,17 @@ pub struct Server {
     pub collocated_stores: Vec<String>,
     /// Every topology role installed on its cluster or on its SQL instances.
     pub topology_roles: Vec<String>,
+    /// The database stores on its SQL instances, in document order.
+    pub stores: Vec<StorePlacement>,
+}
+
+/// A database store on one of a server's SQL instances.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct StorePlacement {
+    /// The SQL instance name (lower case).
+    pub instance: String,
+    /// The store's role name (`UserStore`, `MonitoringStore`, …).
+    pub role: String,
 }
 
 /// A resolved topology.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
-use super::model::{Pool, PoolKind, Role, Server, Site, Topology};
+use super::model::{Pool, PoolKind, Role, Server, Site, StorePlacement, Topology};
 use super::raw::{ClusterKey, InstalledOn, RawTopology, ServiceKey, SqlKey};
 use crate::fqdn::Fqdn;
 
@@ -346,6 +346,19 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             .flatten()
             .map(|r| (*r).to_owned())
             .collect();
+        let mut stores: Vec<StorePlacement> = raw
+            .services
+            .iter()
+            .filter_map(|s| match &s.installed_on {
+                InstalledOn::Sql(k) if &k.cluster == key => Some(StorePlacement {
+                    instance: k.name.clone(),
+                    role: s.key.role.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        stores.sort();
+        stores.dedup();
         for m in &c.machines {
             topo.servers.push(Server {
                 fqdn: m.clone(),
@@ -356,6 +369,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 sql_server_fqdn: sql_server_fqdn.clone(),
                 collocated_stores: collocated.clone(),
                 topology_roles: topology_roles.clone(),
+                stores: stores.clone(),
             });
         }
     }

@@ -1,0 +1,154 @@
+//! Reading back a server's state from the text its commands print: the same parsers serve
+//! the simulator's output and a real server's (PowerShell's default table formatting).
+//! Postconditions are checked from what the host says, never assumed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+/// A product build such as `7.0.2046.530`, compared part by part.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Build(pub [u32; 4]);
+
+impl FromStr for Build {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.trim().split('.').collect();
+        if parts.len() != 4 {
+            return Err(format!("{s:?} is not a build like 7.0.2046.0"));
+        }
+        let mut out = [0u32; 4];
+        for (o, p) in out.iter_mut().zip(&parts) {
+            *o = p
+                .parse()
+                .map_err(|_| format!("{s:?} is not a build like 7.0.2046.0"))?;
+        }
+        Ok(Build(out))
+    }
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.0;
+        write!(f, "{a}.{b}.{c}.{d}")
+    }
+}
+
+impl Serialize for Build {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A Windows service and its status, as `Get-CsWindowsService` or `Get-Service` print them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceStatus {
+    /// Service name (`RTCSRV`, `W3SVC`).
+    pub name: String,
+    /// Status (`Running`, `Stopped`, …).
+    pub status: String,
+}
+
+impl ServiceStatus {
+    /// Whether the status is `Running`.
+    pub fn is_running(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Running")
+    }
+}
+
+const STATUSES: [&str; 7] = [
+    "Running",
+    "Stopped",
+    "StartPending",
+    "StopPending",
+    "Paused",
+    "PausePending",
+    "ContinuePending",
+];
+
+/// Parses a service table (`Status Name …` columns). Header and rule lines are skipped.
+pub fn parse_services(text: &str) -> Vec<ServiceStatus> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let status = it.next()?;
+            let name = it.next()?;
+            STATUSES
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(status))
+                .map(|s| ServiceStatus {
+                    name: name.to_owned(),
+                    status: (*s).to_owned(),
+                })
+        })
+        .collect()
+}
+
+/// Parses `Get-CsServerPatchVersion` output: every line holding a build, as (component, build).
+pub fn parse_patch_versions(text: &str) -> Vec<(String, Build)> {
+    text.lines()
+        .filter_map(|l| {
+            let (i, b) = l
+                .split_whitespace()
+                .enumerate()
+                .find_map(|(i, t)| t.parse::<Build>().ok().map(|b| (i, b)))?;
+            let component: Vec<&str> = l.split_whitespace().take(i).collect();
+            Some((component.join(" "), b))
+        })
+        .collect()
+}
+
+/// Whether `Get-CsAdminRoleAssignment` output lists `role`.
+pub fn has_role(text: &str, role: &str) -> bool {
+    text.split_whitespace()
+        .any(|t| t.eq_ignore_ascii_case(role))
+}
+
+/// The SHA-256 in `Get-FileHash` output (upper- or lower-case hex), lower-cased.
+pub fn parse_file_hash(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|t| t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_powershell_service_tables() {
+        let t = "\nStatus   Name               ActivityLevel\n------   ----               -------------\nRunning  RTCCLSAGT\nStopped  RTCSRV             Inactive\n";
+        let s = parse_services(t);
+        assert_eq!(s.len(), 2);
+        assert!(s[0].is_running());
+        assert_eq!(s[1].name, "RTCSRV");
+        assert!(!s[1].is_running());
+    }
+
+    #[test]
+    fn parses_patch_versions_and_compares_builds() {
+        let t = "ComponentName    Version    Update\n-------------  -------  ------\nSkype for Business Server 2019, Core Components 7.0.2046.530 KB0000000\n";
+        let v = parse_patch_versions(t);
+        assert_eq!(
+            v,
+            [(
+                "Skype for Business Server 2019, Core Components".to_owned(),
+                Build([7, 0, 2046, 530])
+            )]
+        );
+        assert!("7.0.2046.530".parse::<Build>().ok() > "7.0.2046.99".parse::<Build>().ok());
+        assert!("7.0.2046".parse::<Build>().is_err());
+    }
+
+    #[test]
+    fn finds_roles_and_hashes() {
+        assert!(has_role("Identity : CsAdministrator\n", "CsAdministrator"));
+        assert!(!has_role("CsUserAdministrator", "CsAdministrator"));
+        let h = "A".repeat(64);
+        assert_eq!(
+            parse_file_hash(&format!("SHA256 {h} C:\\x")),
+            Some("a".repeat(64))
+        );
+    }
+}
