@@ -112,6 +112,14 @@ pub fn parse_file_hash(text: &str) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
+/// Whether a failed `net start` / `net stop` only says the service was already in the state
+/// asked for: `NET HELPMSG 2182` ("already been started") or `3521` ("is not started"). The
+/// message numbers do not depend on the server's language. The step's postcondition holds.
+pub fn net_already_in_state(start: bool, exit_code: i32, output: &str) -> bool {
+    let code = if start { "2182" } else { "3521" };
+    exit_code == 2 && output.contains(&format!("HELPMSG {code}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +147,26 @@ mod tests {
         );
         assert!("7.0.2046.530".parse::<Build>().ok() > "7.0.2046.99".parse::<Build>().ok());
         assert!("7.0.2046".parse::<Build>().is_err());
+    }
+
+    #[test]
+    fn net_already_started_or_stopped_is_recognised() {
+        assert!(net_already_in_state(
+            true,
+            2,
+            "The requested service has already been started.\n\nMore help is available by typing NET HELPMSG 2182."
+        ));
+        assert!(net_already_in_state(
+            false,
+            2,
+            "The service is not started.\n\nMore help is available by typing NET HELPMSG 3521."
+        ));
+        assert!(!net_already_in_state(
+            true,
+            2,
+            "More help is available by typing NET HELPMSG 3521."
+        ));
+        assert!(!net_already_in_state(true, 1, "NET HELPMSG 2182"));
     }
 
     #[test]

@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use sfbpatch_core::Fqdn;
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::Product;
 use sfbpatch_core::topology::resolve::BACK_END_OWN_STORES;
 use sfbpatch_core::topology::{Role, Topology};
-use sfbpatch_core::Fqdn;
 
+use crate::Ms;
 use crate::fault::Fault;
 use crate::rng::HostRng;
-use crate::Ms;
 
 /// What a Windows service is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -188,21 +188,41 @@ pub struct Estate {
 }
 
 fn svc(name: &str, display: &str, kind: ServiceKind) -> Service {
-    Service { name: name.to_owned(), display_name: display.to_owned(), kind, running: true, auto_start: true }
+    Service {
+        name: name.to_owned(),
+        display_name: display.to_owned(),
+        kind,
+        running: true,
+        auto_start: true,
+    }
 }
 
 fn sfb_services(role: Role) -> Vec<Service> {
     use ServiceKind::Sfb;
     let mut v = vec![
         svc("RTCSRV", "Skype for Business Server Front-End", Sfb),
-        svc("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent", Sfb),
-        svc("REPLICA", "Skype for Business Server Replica Replicator Agent", Sfb),
+        svc(
+            "RTCCLSAGT",
+            "Skype for Business Server Centralized Logging Service Agent",
+            Sfb,
+        ),
+        svc(
+            "REPLICA",
+            "Skype for Business Server Replica Replicator Agent",
+            Sfb,
+        ),
     ];
     if matches!(role, Role::StandardEdition | Role::FrontEnd) {
         for (n, d) in [
-            ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
+            (
+                "RTCMRAUTH",
+                "Skype for Business Server Audio/Video Authentication",
+            ),
             ("RTCASMCU", "Skype for Business Server Application Sharing"),
-            ("RTCAVMCU", "Skype for Business Server Audio/Video Conferencing"),
+            (
+                "RTCAVMCU",
+                "Skype for Business Server Audio/Video Conferencing",
+            ),
             ("RTCDATAMCU", "Skype for Business Server Web Conferencing"),
             ("RTCIMMCU", "Skype for Business Server IM Conferencing"),
             ("RTCMEDSRV", "Skype for Business Server Mediation"),
@@ -225,7 +245,10 @@ fn components(role: Role, product: Product, build: &Build) -> Vec<(String, Build
         Role::EnterpriseBackend => "Back End Server",
         _ => "Front End Server",
     });
-    parts.into_iter().map(|p| (format!("{name}, {p}"), build.clone())).collect()
+    parts
+        .into_iter()
+        .map(|p| (format!("{name}, {p}"), build.clone()))
+        .collect()
 }
 
 fn release_build(build: &Build) -> Build {
@@ -241,20 +264,41 @@ impl Estate {
             .iter()
             .map(|s| {
                 let mut services = sfb_services(s.role);
-                services.push(svc("W3SVC", "World Wide Web Publishing Service", ServiceKind::Iis));
-                let mut instances: Vec<&str> = s.stores.iter().map(|p| p.instance.as_str()).collect();
+                services.push(svc(
+                    "W3SVC",
+                    "World Wide Web Publishing Service",
+                    ServiceKind::Iis,
+                ));
+                let mut instances: Vec<&str> =
+                    s.stores.iter().map(|p| p.instance.as_str()).collect();
                 instances.dedup();
                 for i in instances {
-                    let upper = if i.is_empty() { "MSSQLSERVER".to_owned() } else { format!("MSSQL${}", i.to_ascii_uppercase()) };
-                    services.push(svc(&upper, &format!("SQL Server ({})", i.to_ascii_uppercase()), ServiceKind::Sql));
+                    let upper = if i.is_empty() {
+                        "MSSQLSERVER".to_owned()
+                    } else {
+                        format!("MSSQL${}", i.to_ascii_uppercase())
+                    };
+                    services.push(svc(
+                        &upper,
+                        &format!("SQL Server ({})", i.to_ascii_uppercase()),
+                        ServiceKind::Sql,
+                    ));
                 }
                 let databases = s
                     .stores
                     .iter()
-                    .map(|p| Database { instance: p.instance.clone(), store: p.role.clone(), schema: opts.initial_build.clone() })
+                    .map(|p| Database {
+                        instance: p.instance.clone(),
+                        store: p.role.clone(),
+                        schema: opts.initial_build.clone(),
+                    })
                     .collect();
                 let mut accounts = BTreeMap::new();
-                let roles = if opts.account_is_admin { vec!["CsAdministrator".to_owned()] } else { vec!["CsViewOnlyAdministrator".to_owned()] };
+                let roles = if opts.account_is_admin {
+                    vec!["CsAdministrator".to_owned()]
+                } else {
+                    vec!["CsViewOnlyAdministrator".to_owned()]
+                };
                 accounts.insert(opts.account.to_ascii_lowercase(), roles);
                 Host {
                     fqdn: s.fqdn.clone(),
@@ -284,7 +328,11 @@ impl Estate {
                 }
             })
             .collect();
-        Estate { seed: opts.seed, hosts, faults: Vec::new() }
+        Estate {
+            seed: opts.seed,
+            hosts,
+            faults: Vec::new(),
+        }
     }
 
     /// The host with this FQDN.
@@ -301,34 +349,54 @@ impl Estate {
 
     /// The time at which every host is idle: the end of the simulation so far.
     pub fn now(&self) -> Ms {
-        self.hosts.iter().map(|h| h.clock_ms.max(h.unreachable_until)).max().unwrap_or(0)
+        self.hosts
+            .iter()
+            .map(|h| h.clock_ms.max(h.unreachable_until))
+            .max()
+            .unwrap_or(0)
     }
 }
 
 impl Host {
     /// The lowest installed component build (the server's build).
     pub fn build(&self) -> Build {
-        self.components.iter().map(|(_, b)| b.clone()).min().unwrap_or(Build([0; 4]))
+        self.components
+            .iter()
+            .map(|(_, b)| b.clone())
+            .min()
+            .unwrap_or(Build([0; 4]))
     }
 
     /// Whether every Skype for Business service is running and the host is up.
     pub fn all_sfb_running(&self, at: Ms) -> bool {
-        at >= self.unreachable_until && self.services.iter().filter(|s| s.kind == ServiceKind::Sfb).all(|s| s.running)
+        at >= self.unreachable_until
+            && self
+                .services
+                .iter()
+                .filter(|s| s.kind == ServiceKind::Sfb)
+                .all(|s| s.running)
     }
 
     /// Whether any Skype for Business service or W3SVC runs.
     pub fn any_sfb_or_iis_running(&self) -> Option<&Service> {
-        self.services.iter().find(|s| s.running && s.kind != ServiceKind::Sql)
+        self.services
+            .iter()
+            .find(|s| s.running && s.kind != ServiceKind::Sql)
     }
 
     /// Whether every Skype for Business service and W3SVC runs.
     pub fn services_running(&self) -> bool {
-        self.services.iter().filter(|s| s.kind != ServiceKind::Sql).all(|s| s.running)
+        self.services
+            .iter()
+            .filter(|s| s.kind != ServiceKind::Sql)
+            .all(|s| s.running)
     }
 
     /// The stores that the server's own services depend on (rule 7 checks these).
     pub fn own_databases(&self) -> impl Iterator<Item = &Database> {
-        self.databases.iter().filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
+        self.databases
+            .iter()
+            .filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
     }
 
     /// Records a change of the down state at `at`.

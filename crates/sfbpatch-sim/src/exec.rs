@@ -11,9 +11,9 @@ use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::topology::Role;
 use sfbpatch_pwsh::syntax::{self, CommandName, Element, ParseError, ParsedCommand, Statement};
 
+use crate::Ms;
 use crate::estate::{Estate, Host, OpRecord, ServiceKind, Session, SimFile};
 use crate::fault::FaultKind;
-use crate::Ms;
 
 /// How an execution ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -91,10 +91,20 @@ struct Out {
 
 impl Out {
     fn ok(stdout: impl Into<String>, ms: Ms) -> Self {
-        Out { exit: 0, stdout: stdout.into(), stderr: String::new(), ms }
+        Out {
+            exit: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+            ms,
+        }
     }
     fn err(stderr: impl Into<String>, ms: Ms) -> Self {
-        Out { exit: 1, stdout: String::new(), stderr: stderr.into(), ms }
+        Out {
+            exit: 1,
+            stdout: String::new(),
+            stderr: stderr.into(),
+            ms,
+        }
     }
 }
 
@@ -127,7 +137,10 @@ struct Params {
 
 impl Params {
     fn get(&self, name: &str) -> Option<&str> {
-        self.named.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_deref())
+        self.named
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_deref())
     }
     fn has(&self, name: &str) -> bool {
         self.named.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -135,7 +148,10 @@ impl Params {
 }
 
 fn env_value(host: &Host, var: &str) -> Option<String> {
-    let (domain, user) = host.account.split_once('\\').unwrap_or(("", host.account.as_str()));
+    let (domain, user) = host
+        .account
+        .split_once('\\')
+        .unwrap_or(("", host.account.as_str()));
     match var.to_ascii_uppercase().as_str() {
         "USERDOMAIN" => Some(domain.to_owned()),
         "USERNAME" => Some(user.to_owned()),
@@ -149,16 +165,23 @@ fn env_value(host: &Host, var: &str) -> Option<String> {
 fn value(host: &Host, e: &Element) -> Result<String, String> {
     match e {
         Element::Literal(s) | Element::Bare(s) => Ok(s.clone()),
-        Element::Expression { text, .. } if text.starts_with('"') && text.ends_with('"') && text.len() >= 2 => {
+        Element::Expression { text, .. }
+            if text.starts_with('"') && text.ends_with('"') && text.len() >= 2 =>
+        {
             let inner = &text[1..text.len() - 1];
             let mut out = String::new();
             let mut rest = inner;
             while let Some(i) = rest.find("$env:") {
                 out.push_str(&rest[..i]);
                 let after = &rest[i + 5..];
-                let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
                 let var = &after[..end];
-                out.push_str(&env_value(host, var).ok_or_else(|| format!("the simulator does not know $env:{var}"))?);
+                out.push_str(
+                    &env_value(host, var)
+                        .ok_or_else(|| format!("the simulator does not know $env:{var}"))?,
+                );
                 rest = &after[end..];
             }
             out.push_str(rest);
@@ -173,8 +196,17 @@ fn value(host: &Host, e: &Element) -> Result<String, String> {
 }
 
 /// Binds `elements` to a cmdlet with these switch and value parameters.
-fn bind(host: &Host, cmdlet: &str, elements: &[Element], switches: &[&str], values: &[&str]) -> Result<Params, String> {
-    let mut p = Params { named: Vec::new(), positional: Vec::new() };
+fn bind(
+    host: &Host,
+    cmdlet: &str,
+    elements: &[Element],
+    switches: &[&str],
+    values: &[&str],
+) -> Result<Params, String> {
+    let mut p = Params {
+        named: Vec::new(),
+        positional: Vec::new(),
+    };
     let mut i = 0;
     while i < elements.len() {
         match &elements[i] {
@@ -202,7 +234,9 @@ fn bind(host: &Host, cmdlet: &str, elements: &[Element], switches: &[&str], valu
                     };
                     p.named.push((name.to_owned(), Some(v)));
                 } else {
-                    return Err(format!("{cmdlet} : A parameter cannot be found that matches parameter name '{name}'."));
+                    return Err(format!(
+                        "{cmdlet} : A parameter cannot be found that matches parameter name '{name}'."
+                    ));
                 }
             }
             e => p.positional.push(value(host, e)?),
@@ -213,12 +247,27 @@ fn bind(host: &Host, cmdlet: &str, elements: &[Element], switches: &[&str], valu
 }
 
 fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
-    let w0 = rows.iter().map(|r| r[0].len()).chain([header[0].len()]).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].len()).chain([header[1].len()]).max().unwrap_or(0);
+    let w0 = rows
+        .iter()
+        .map(|r| r[0].len())
+        .chain([header[0].len()])
+        .max()
+        .unwrap_or(0);
+    let w1 = rows
+        .iter()
+        .map(|r| r[1].len())
+        .chain([header[1].len()])
+        .max()
+        .unwrap_or(0);
     let mut s = String::from("\n");
-    let line = |a: &str, b: &str, c: &str| format!("{a:<w0$} {b:<w1$} {c}").trim_end().to_owned() + "\n";
+    let line =
+        |a: &str, b: &str, c: &str| format!("{a:<w0$} {b:<w1$} {c}").trim_end().to_owned() + "\n";
     s.push_str(&line(header[0], header[1], header[2]));
-    s.push_str(&line(&"-".repeat(header[0].len()), &"-".repeat(header[1].len()), &"-".repeat(header[2].len())));
+    s.push_str(&line(
+        &"-".repeat(header[0].len()),
+        &"-".repeat(header[1].len()),
+        &"-".repeat(header[2].len()),
+    ));
     for r in rows {
         s.push_str(&line(&r[0], &r[1], &r[2]));
     }
@@ -227,7 +276,11 @@ fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
 }
 
 fn status_word(running: bool) -> String {
-    if running { "Running".into() } else { "Stopped".into() }
+    if running {
+        "Running".into()
+    } else {
+        "Stopped".into()
+    }
 }
 
 const SFB_CMDLETS: [&str; 6] = [
@@ -269,10 +322,17 @@ The located assembly's manifest definition does not match the assembly reference
             }
             _ => {}
         }
-        let roles = self.accounts.get(&self.account.to_ascii_lowercase()).cloned().unwrap_or_default();
+        let roles = self
+            .accounts
+            .get(&self.account.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
         if !roles.iter().any(|r| r == "CsAdministrator") {
             return Err(Out::err(
-                format!("{cmdlet} : Access denied. The account {} is not a member of the CsAdministrator role.", self.account),
+                format!(
+                    "{cmdlet} : Access denied. The account {} is not a member of the CsAdministrator role.",
+                    self.account
+                ),
                 extra + self.rng.secs(1.0, 3.0),
             ));
         }
@@ -280,7 +340,11 @@ The located assembly's manifest definition does not match the assembly reference
     }
 
     fn set_sfb_services(&mut self, running: bool, at: Ms) {
-        for s in self.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+        for s in self
+            .services
+            .iter_mut()
+            .filter(|s| s.kind == ServiceKind::Sfb)
+        {
             s.running = running;
         }
         self.track(at);
@@ -290,7 +354,9 @@ The located assembly's manifest definition does not match the assembly reference
         let name = match &cmd.name {
             CommandName::Name(n) => n.clone(),
             CommandName::Path(p) => return self.run_installer(cx, p, &cmd.elements),
-            CommandName::Expression(e) => return Out::err(format!("the simulator cannot invoke {e}"), 1000),
+            CommandName::Expression(e) => {
+                return Out::err(format!("the simulator cannot invoke {e}"), 1000);
+            }
         };
         let lower = name.to_ascii_lowercase();
         let mut extra = 0;
@@ -305,24 +371,53 @@ The located assembly's manifest definition does not match the assembly reference
             "get-csadminroleassignment" => match bound(self, &[], &["Identity"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let who = p.get("Identity").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
+                    let who = p
+                        .get("Identity")
+                        .or(p.positional.first().map(String::as_str))
+                        .unwrap_or("")
+                        .to_owned();
                     match self.accounts.get(&who.to_ascii_lowercase()) {
-                        Some(roles) => Out::ok(format!("\n{}\n\n", roles.join("\n")), self.rng.secs(2.0, 6.0)),
-                        None => Out::err(format!("{name} : Management object not found for identity \"{who}\"."), self.rng.secs(2.0, 4.0)),
+                        Some(roles) => Out::ok(
+                            format!("\n{}\n\n", roles.join("\n")),
+                            self.rng.secs(2.0, 6.0),
+                        ),
+                        None => Out::err(
+                            format!("{name} : Management object not found for identity \"{who}\"."),
+                            self.rng.secs(2.0, 4.0),
+                        ),
                     }
                 }
             },
             "get-filehash" => match bound(self, &[], &["Algorithm", "LiteralPath", "Path"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let path = p.get("LiteralPath").or(p.get("Path")).or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
+                    let path = p
+                        .get("LiteralPath")
+                        .or(p.get("Path"))
+                        .or(p.positional.first().map(String::as_str))
+                        .unwrap_or("")
+                        .to_owned();
                     let algo = p.get("Algorithm").unwrap_or("SHA256").to_ascii_uppercase();
                     match (self.files.get(&path.to_ascii_lowercase()), algo.as_str()) {
-                        (_, a) if a != "SHA256" => Out::err(format!("the simulator computes SHA256 only, not {a}"), 1000),
-                        (None, _) => Out::err(format!("{name} : Cannot find path '{path}' because it does not exist."), self.rng.secs(1.0, 2.0)),
+                        (_, a) if a != "SHA256" => {
+                            Out::err(format!("the simulator computes SHA256 only, not {a}"), 1000)
+                        }
+                        (None, _) => Out::err(
+                            format!(
+                                "{name} : Cannot find path '{path}' because it does not exist."
+                            ),
+                            self.rng.secs(1.0, 2.0),
+                        ),
                         (Some(f), _) => {
-                            let rows = [["SHA256".to_owned(), f.sha256.to_ascii_uppercase(), path.clone()]];
-                            Out::ok(table(["Algorithm", "Hash", "Path"], &rows), self.rng.secs(4.0, 12.0))
+                            let rows = [[
+                                "SHA256".to_owned(),
+                                f.sha256.to_ascii_uppercase(),
+                                path.clone(),
+                            ]];
+                            Out::ok(
+                                table(["Algorithm", "Hash", "Path"], &rows),
+                                self.rng.secs(4.0, 12.0),
+                            )
                         }
                     }
                 }
@@ -330,7 +425,11 @@ The located assembly's manifest definition does not match the assembly reference
             "import-module" => match bound(self, &["Force"], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let module = p.get("Name").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
+                    let module = p
+                        .get("Name")
+                        .or(p.positional.first().map(String::as_str))
+                        .unwrap_or("")
+                        .to_owned();
                     if module.eq_ignore_ascii_case(self.module()) {
                         let g = self.install_generation;
                         if let Some(s) = self.session_mut(cx.session) {
@@ -339,7 +438,9 @@ The located assembly's manifest definition does not match the assembly reference
                         Out::ok("", self.rng.secs(8.0, 20.0))
                     } else {
                         Out::err(
-                            format!("{name} : The specified module '{module}' was not loaded because no valid module file was found in any module directory."),
+                            format!(
+                                "{name} : The specified module '{module}' was not loaded because no valid module file was found in any module directory."
+                            ),
                             self.rng.secs(1.0, 3.0),
                         )
                     }
@@ -348,8 +449,15 @@ The located assembly's manifest definition does not match the assembly reference
             "stop-cswindowsservice" => match bound(self, &["Graceful", "NoWait"], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(_) => {
-                    let any = self.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.running);
-                    let ms = if any { self.rng.secs(60.0, 180.0) } else { self.rng.secs(4.0, 10.0) };
+                    let any = self
+                        .services
+                        .iter()
+                        .any(|s| s.kind == ServiceKind::Sfb && s.running);
+                    let ms = if any {
+                        self.rng.secs(60.0, 180.0)
+                    } else {
+                        self.rng.secs(4.0, 10.0)
+                    };
                     self.set_sfb_services(false, cx.now);
                     Out::ok("", ms)
                 }
@@ -365,37 +473,88 @@ The located assembly's manifest definition does not match the assembly reference
                         .services
                         .iter()
                         .filter(|s| s.kind == ServiceKind::Sfb)
-                        .map(|s| [status_word(s.running), s.name.clone(), if s.running { "Active".into() } else { String::new() }])
+                        .map(|s| {
+                            [
+                                status_word(s.running),
+                                s.name.clone(),
+                                if s.running {
+                                    "Active".into()
+                                } else {
+                                    String::new()
+                                },
+                            ]
+                        })
                         .collect();
-                    Out::ok(table(["Status", "Name", "ActivityLevel"], &rows), self.rng.secs(2.0, 5.0))
+                    Out::ok(
+                        table(["Status", "Name", "ActivityLevel"], &rows),
+                        self.rng.secs(2.0, 5.0),
+                    )
                 }
             },
             "get-service" => match bound(self, &[], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let want = p.get("Name").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
-                    match self.services.iter().find(|s| s.name.eq_ignore_ascii_case(&want)) {
+                    let want = p
+                        .get("Name")
+                        .or(p.positional.first().map(String::as_str))
+                        .unwrap_or("")
+                        .to_owned();
+                    match self
+                        .services
+                        .iter()
+                        .find(|s| s.name.eq_ignore_ascii_case(&want))
+                    {
                         Some(s) => {
-                            let rows = [[status_word(s.running), s.name.clone(), s.display_name.clone()]];
-                            Out::ok(table(["Status", "Name", "DisplayName"], &rows), self.rng.secs(1.0, 2.0))
+                            let rows = [[
+                                status_word(s.running),
+                                s.name.clone(),
+                                s.display_name.clone(),
+                            ]];
+                            Out::ok(
+                                table(["Status", "Name", "DisplayName"], &rows),
+                                self.rng.secs(1.0, 2.0),
+                            )
                         }
-                        None => Out::err(format!("{name} : Cannot find any service with service name '{want}'."), 1000),
+                        None => Out::err(
+                            format!("{name} : Cannot find any service with service name '{want}'."),
+                            1000,
+                        ),
                     }
                 }
             },
             "get-csserverpatchversion" => match bound(self, &[], &[]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(_) => {
-                    let rows: Vec<[String; 3]> =
-                        self.components.iter().map(|(c, b)| [c.clone(), b.to_string(), String::new()]).collect();
-                    Out::ok(table(["ComponentName", "Version", "Update"], &rows), self.rng.secs(3.0, 8.0))
+                    let rows: Vec<[String; 3]> = self
+                        .components
+                        .iter()
+                        .map(|(c, b)| [c.clone(), b.to_string(), String::new()])
+                        .collect();
+                    Out::ok(
+                        table(["ComponentName", "Version", "Update"], &rows),
+                        self.rng.secs(3.0, 8.0),
+                    )
                 }
             },
             "get-csserverversion" => Out::ok(
-                format!("\n{} ({}): Volume license key installed.\n\n", self.product_name(), self.release_build),
+                format!(
+                    "\n{} ({}): Volume license key installed.\n\n",
+                    self.product_name(),
+                    self.release_build
+                ),
                 self.rng.secs(1.0, 3.0),
             ),
-            "install-csdatabase" => match bound(self, &["Update", "ConfiguredDatabases", "LocalDatabases", "ExcludeCollocatedStores", "Force"], &["SqlServerFqdn"]) {
+            "install-csdatabase" => match bound(
+                self,
+                &[
+                    "Update",
+                    "ConfiguredDatabases",
+                    "LocalDatabases",
+                    "ExcludeCollocatedStores",
+                    "Force",
+                ],
+                &["SqlServerFqdn"],
+            ) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => self.install_database(&name, &p),
             },
@@ -414,14 +573,24 @@ The located assembly's manifest definition does not match the assembly reference
         let ms = self.rng.secs(90.0, 210.0);
         if self.pending_reboot {
             return Out::err(
-                format!("{name} : The Skype for Business Server services cannot start: a restart of the computer is pending after the update. Restart the server."),
+                format!(
+                    "{name} : The Skype for Business Server services cannot start: a restart of the computer is pending after the update. Restart the server."
+                ),
                 self.rng.secs(10.0, 30.0),
             );
         }
         let build = self.build();
-        let stale: Vec<String> = self.own_databases().filter(|d| d.schema < build).map(|d| d.store.clone()).collect();
+        let stale: Vec<String> = self
+            .own_databases()
+            .filter(|d| d.schema < build)
+            .map(|d| d.store.clone())
+            .collect();
         let end = cx.now + cx.dur(ms);
-        for s in self.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+        for s in self
+            .services
+            .iter_mut()
+            .filter(|s| s.kind == ServiceKind::Sfb)
+        {
             s.running = !(s.name == "RTCSRV" && !stale.is_empty());
         }
         self.track(end);
@@ -444,9 +613,16 @@ The located assembly's manifest definition does not match the assembly reference
         if !p.has("Update") {
             return Out::err(format!("{name} : the simulator models only -Update."), 1000);
         }
-        if let Some(s) = self.services.iter().find(|s| s.kind == ServiceKind::Sfb && s.running) {
+        if let Some(s) = self
+            .services
+            .iter()
+            .find(|s| s.kind == ServiceKind::Sfb && s.running)
+        {
             return Out::err(
-                format!("{name} : Cannot update the databases while Skype for Business Server services are running on this computer ({} is running). Stop them with Stop-CsWindowsService.", s.name),
+                format!(
+                    "{name} : Cannot update the databases while Skype for Business Server services are running on this computer ({} is running). Stop them with Stop-CsWindowsService.",
+                    s.name
+                ),
                 self.rng.secs(10.0, 30.0),
             );
         }
@@ -454,19 +630,30 @@ The located assembly's manifest definition does not match the assembly reference
         let targets: Vec<usize> = if p.has("LocalDatabases") {
             if self.role != Role::StandardEdition {
                 return Out::err(
-                    format!("{name} : No local databases to update on this computer: -LocalDatabases applies to a Standard Edition server."),
+                    format!(
+                        "{name} : No local databases to update on this computer: -LocalDatabases applies to a Standard Edition server."
+                    ),
                     self.rng.secs(10.0, 30.0),
                 );
             }
             (0..self.databases.len()).collect()
         } else if p.has("ConfiguredDatabases") {
             let Some(sql) = p.get("SqlServerFqdn") else {
-                return Out::err(format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."), 1000);
+                return Out::err(
+                    format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."),
+                    1000,
+                );
             };
-            let own = self.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or(self.fqdn.as_str());
+            let own = self
+                .sql_server_fqdn
+                .as_ref()
+                .map(|f| f.as_str())
+                .unwrap_or(self.fqdn.as_str());
             if !sql.eq_ignore_ascii_case(own) {
                 return Out::err(
-                    format!("{name} : No configured databases were found on SQL Server '{sql}' from this computer."),
+                    format!(
+                        "{name} : No configured databases were found on SQL Server '{sql}' from this computer."
+                    ),
                     self.rng.secs(20.0, 60.0),
                 );
             }
@@ -484,7 +671,10 @@ The located assembly's manifest definition does not match the assembly reference
                 .filter(|&i| !exclude || !self.collocated_stores.contains(&self.databases[i].store))
                 .collect()
         } else {
-            return Out::err(format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."), 1000);
+            return Out::err(
+                format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."),
+                1000,
+            );
         };
         let mut updated = Vec::new();
         for i in &targets {
@@ -512,10 +702,19 @@ The located assembly's manifest definition does not match the assembly reference
             })
             .collect();
         let [verb, svc_name] = args.as_slice() else {
-            return Out { exit: 1, stdout: String::new(), stderr: "The syntax of this command is:\n\nNET STOP|START service\n".into(), ms: 500 };
+            return Out {
+                exit: 1,
+                stdout: String::new(),
+                stderr: "The syntax of this command is:\n\nNET STOP|START service\n".into(),
+                ms: 500,
+            };
         };
         let ms = self.rng.secs(8.0, 30.0);
-        let Some(i) = self.services.iter().position(|s| s.name.eq_ignore_ascii_case(svc_name)) else {
+        let Some(i) = self
+            .services
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(svc_name))
+        else {
             return Out { exit: 2, stdout: String::new(), stderr: "The service name is invalid.\n\nMore help is available by typing NET HELPMSG 2185.\n".into(), ms: 500 };
         };
         let display = self.services[i].display_name.clone();
@@ -539,7 +738,10 @@ The located assembly's manifest definition does not match the assembly reference
             return Out::err(not_recognized(path), 500);
         };
         let Some(target) = file.installs.clone() else {
-            return Out::err(format!("Program '{path}' failed to run: it is not an update package."), 500);
+            return Out::err(
+                format!("Program '{path}' failed to run: it is not an update package."),
+                500,
+            );
         };
         if !file.intact {
             return Out { exit: 1620, stdout: String::new(), stderr: "This installation package could not be opened. Verify that the package exists and is not damaged.\n".into(), ms: cx.dur(self.rng.secs(5.0, 20.0)) };
@@ -547,26 +749,39 @@ The located assembly's manifest definition does not match the assembly reference
         let silent = elements.iter().any(|e| matches!(e, Element::Bare(s) | Element::Literal(s) if s.eq_ignore_ascii_case("/silentmode")));
         if !silent {
             // Without /silentmode the installer opens its window and waits for a click.
-            return Out { exit: i32::MIN, stdout: String::new(), stderr: String::new(), ms: Ms::MAX / 4 };
+            return Out {
+                exit: i32::MIN,
+                stdout: String::new(),
+                stderr: String::new(),
+                ms: Ms::MAX / 4,
+            };
         }
         if let Some(s) = self.any_sfb_or_iis_running() {
             let s = s.name.clone();
             return Out {
                 exit: 1603,
                 stdout: "Checking for updates…\n".into(),
-                stderr: format!("Installation failed: files are in use by the running service {s}. Stop the Skype for Business Server services and W3SVC first. (1603)\n"),
+                stderr: format!(
+                    "Installation failed: files are in use by the running service {s}. Stop the Skype for Business Server services and W3SVC first. (1603)\n"
+                ),
                 ms: cx.dur(self.rng.secs(60.0, 180.0)),
             };
         }
         if self.build() >= target {
-            return Out::ok("No applicable updates were found on this server.\n", cx.dur(self.rng.secs(30.0, 90.0)));
+            return Out::ok(
+                "No applicable updates were found on this server.\n",
+                cx.dur(self.rng.secs(30.0, 90.0)),
+            );
         }
         let ms = cx.dur(self.rng.triangular_minutes(8.0, 12.0, 25.0));
         for c in &mut self.components {
             c.1 = target.clone();
         }
         self.install_generation += 1;
-        let shells_open = self.sessions.iter().any(|s| s.open && s.module_generation.is_some() && s.id != cx.session);
+        let shells_open = self
+            .sessions
+            .iter()
+            .any(|s| s.open && s.module_generation.is_some() && s.id != cx.session);
         let end = cx.now + ms;
         let reboot = cx.force_reboot || shells_open;
         if reboot {
@@ -576,10 +791,20 @@ The located assembly's manifest definition does not match the assembly reference
             } else {
                 "A restart is required to complete the update."
             };
-            return Out { exit: 3010, stdout: format!("Updates installed. {why}\n"), stderr: String::new(), ms };
+            return Out {
+                exit: 3010,
+                stdout: format!("Updates installed. {why}\n"),
+                stderr: String::new(),
+                ms,
+            };
         }
-        // Rule 3: the installer leaves some services running again.
-        let sfb: Vec<usize> = (0..self.services.len()).filter(|&i| self.services[i].kind == ServiceKind::Sfb).collect();
+        // Rule 3: the installer leaves some services running again; the Front-End service
+        // cannot come up on the old schema (rule 7), so it is never among them.
+        let sfb: Vec<usize> = (0..self.services.len())
+            .filter(|&i| {
+                self.services[i].kind == ServiceKind::Sfb && self.services[i].name != "RTCSRV"
+            })
+            .collect();
         let mut restarted = 0;
         for &i in &sfb {
             if self.rng.chance(0.5) {
@@ -593,7 +818,10 @@ The located assembly's manifest definition does not match the assembly reference
             }
         }
         self.track(end);
-        Out::ok(format!("Installing updates…\nUpdates were installed successfully ({target}).\n"), ms)
+        Out::ok(
+            format!("Installing updates…\nUpdates were installed successfully ({target}).\n"),
+            ms,
+        )
     }
 
     fn restart(&mut self, now: Ms) -> Out {
@@ -622,7 +850,10 @@ The located assembly's manifest definition does not match the assembly reference
 impl Estate {
     fn fault_for(&self, host: &str, step: Option<StepId>) -> Option<FaultKind> {
         let step = step?;
-        self.faults.iter().find(|f| f.server.as_str() == host && f.step == step).map(|f| f.kind.clone())
+        self.faults
+            .iter()
+            .find(|f| f.server.as_str() == host && f.step == step)
+            .map(|f| f.kind.clone())
     }
 
     /// Opens a PowerShell session on a host: its id, or `None` if the host does not answer.
@@ -633,7 +864,11 @@ impl Estate {
         }
         let id = h.next_session;
         h.next_session += 1;
-        h.sessions.push(Session { id, open: true, module_generation: None });
+        h.sessions.push(Session {
+            id,
+            open: true,
+            module_generation: None,
+        });
         Some(id)
     }
 
@@ -647,14 +882,40 @@ impl Estate {
     }
 
     /// Copies a file to a host's local disk (a transport action, not a command).
-    pub fn put_file(&mut self, host: &str, step: Option<StepId>, path: &str, file: SimFile, at: Ms, timeout_ms: Ms) -> Execution {
+    pub fn put_file(
+        &mut self,
+        host: &str,
+        step: Option<StepId>,
+        path: &str,
+        file: SimFile,
+        at: Ms,
+        timeout_ms: Ms,
+    ) -> Execution {
         let fault = self.fault_for(host, step);
         let Some(h) = self.host_mut(host) else {
-            return Execution { status: ExecStatus::Unreachable, exit_code: -1, stdout: String::new(), stderr: format!("no host {host}"), start_ms: at, end_ms: at };
+            return Execution {
+                status: ExecStatus::Unreachable,
+                exit_code: -1,
+                stdout: String::new(),
+                stderr: format!("no host {host}"),
+                start_ms: at,
+                end_ms: at,
+            };
         };
         let start = at.max(h.clock_ms);
         if start < h.unreachable_until {
-            return record(h, step, format!("copy {path}"), start, start, ExecStatus::Unreachable, -1, false, String::new(), "the host does not answer".into());
+            return record(
+                h,
+                step,
+                format!("copy {path}"),
+                start,
+                start,
+                ExecStatus::Unreachable,
+                -1,
+                false,
+                String::new(),
+                "the host does not answer".into(),
+            );
         }
         let mut ms = h.rng.secs(30.0, 90.0);
         let mut file = file;
@@ -663,12 +924,22 @@ impl Estate {
                 ms = timeout_ms;
                 (ExecStatus::TimedOut, -1, false, String::new())
             }
-            Some(FaultKind::Fail) => (ExecStatus::Completed, 1, false, format!("Copy of {path} failed: there is not enough space on the disk.")),
+            Some(FaultKind::Fail) => (
+                ExecStatus::Completed,
+                1,
+                false,
+                format!("Copy of {path} failed: there is not enough space on the disk."),
+            ),
             Some(FaultKind::Disconnect) => {
                 ms /= 2;
                 file.intact = false;
                 file.sha256 = format!("{:0>64}", "bad");
-                (ExecStatus::Disconnected, -1, true, "the connection dropped during the copy".into())
+                (
+                    ExecStatus::Disconnected,
+                    -1,
+                    true,
+                    "the connection dropped during the copy".into(),
+                )
             }
             Some(FaultKind::Slow(f)) => {
                 ms = ((ms as f64) * f).round() as Ms;
@@ -676,50 +947,130 @@ impl Estate {
             }
             _ => (ExecStatus::Completed, 0, true, String::new()),
         };
-        let (status, applied, ms) = if ms > timeout_ms { (ExecStatus::TimedOut, false, timeout_ms) } else { (status, applied, ms) };
+        let (status, applied, ms) = if ms > timeout_ms {
+            (ExecStatus::TimedOut, false, timeout_ms)
+        } else {
+            (status, applied, ms)
+        };
         if applied {
             h.files.insert(path.to_ascii_lowercase(), file);
         }
-        record(h, step, format!("copy {path}"), start, start + ms, status, exit, applied, String::new(), err)
+        record(
+            h,
+            step,
+            format!("copy {path}"),
+            start,
+            start + ms,
+            status,
+            exit,
+            applied,
+            String::new(),
+            err,
+        )
     }
 
     /// Runs a PowerShell script on a host.
     pub fn execute(&mut self, req: &Request<'_>) -> Execution {
         let fault = self.fault_for(req.host, req.step);
         let Some(h) = self.host_mut(req.host) else {
-            return Execution { status: ExecStatus::Unreachable, exit_code: -1, stdout: String::new(), stderr: format!("no host {}", req.host), start_ms: req.at, end_ms: req.at };
+            return Execution {
+                status: ExecStatus::Unreachable,
+                exit_code: -1,
+                stdout: String::new(),
+                stderr: format!("no host {}", req.host),
+                start_ms: req.at,
+                end_ms: req.at,
+            };
         };
         let start = req.at.max(h.clock_ms);
         let command = req.script.to_owned();
         if start < h.unreachable_until {
-            return record(h, req.step, command, start, start, ExecStatus::Unreachable, -1, false, String::new(), "the host does not answer".into());
+            return record(
+                h,
+                req.step,
+                command,
+                start,
+                start,
+                ExecStatus::Unreachable,
+                -1,
+                false,
+                String::new(),
+                "the host does not answer".into(),
+            );
         }
         // A script run without a session gets one of its own.
         let (session, temporary) = match req.session {
             Some(id) => {
                 if !h.sessions.iter().any(|s| s.id == id && s.open) {
-                    return record(h, req.step, command, start, start, ExecStatus::Disconnected, -1, false, String::new(), "the session is closed".into());
+                    return record(
+                        h,
+                        req.step,
+                        command,
+                        start,
+                        start,
+                        ExecStatus::Disconnected,
+                        -1,
+                        false,
+                        String::new(),
+                        "the session is closed".into(),
+                    );
                 }
                 (id, false)
             }
             None => {
                 let id = h.next_session;
                 h.next_session += 1;
-                h.sessions.push(Session { id, open: true, module_generation: None });
+                h.sessions.push(Session {
+                    id,
+                    open: true,
+                    module_generation: None,
+                });
                 (id, true)
             }
         };
-        let mut cx = Cx { now: start, session, slow: 1.0, force_reboot: false };
+        let mut cx = Cx {
+            now: start,
+            session,
+            slow: 1.0,
+            force_reboot: false,
+        };
         match &fault {
             Some(FaultKind::Hang) => {
                 close_temp(h, session, temporary);
-                return record(h, req.step, command, start, start + req.timeout_ms, ExecStatus::TimedOut, -1, false, String::new(), String::new());
+                return record(
+                    h,
+                    req.step,
+                    command,
+                    start,
+                    start + req.timeout_ms,
+                    ExecStatus::TimedOut,
+                    -1,
+                    false,
+                    String::new(),
+                    String::new(),
+                );
             }
             Some(FaultKind::Fail) => {
                 let ms = h.rng.secs(5.0, 30.0);
                 close_temp(h, session, temporary);
-                let first = req.script.split_whitespace().next().unwrap_or("command").to_owned();
-                return record(h, req.step, command, start, start + ms, ExecStatus::Completed, 1, false, String::new(), format!("{first} : The operation failed (simulated fault)."));
+                let first = req
+                    .script
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("command")
+                    .to_owned();
+                return record(
+                    h,
+                    req.step,
+                    command,
+                    start,
+                    start + ms,
+                    ExecStatus::Completed,
+                    1,
+                    false,
+                    String::new(),
+                    format!("{first} : The operation failed (simulated fault)."),
+                );
             }
             Some(FaultKind::Slow(f)) => cx.slow = *f,
             Some(FaultKind::Reboot) => cx.force_reboot = true,
@@ -730,18 +1081,43 @@ impl Estate {
             Ok(s) => s,
             Err(ParseError::Syntax(e)) => {
                 close_temp(h, session, temporary);
-                return record(h, req.step, command, start, start + 500, ExecStatus::Completed, 1, false, String::new(), format!("ParserError: {e}"));
+                return record(
+                    h,
+                    req.step,
+                    command,
+                    start,
+                    start + 500,
+                    ExecStatus::Completed,
+                    1,
+                    false,
+                    String::new(),
+                    format!("ParserError: {e}"),
+                );
             }
             Err(ParseError::Grammar(e)) => {
                 close_temp(h, session, temporary);
-                return record(h, req.step, command, start, start, ExecStatus::Completed, 1, false, String::new(), e.to_string());
+                return record(
+                    h,
+                    req.step,
+                    command,
+                    start,
+                    start,
+                    ExecStatus::Completed,
+                    1,
+                    false,
+                    String::new(),
+                    e.to_string(),
+                );
             }
         };
         let (mut stdout, mut stderr, mut exit) = (String::new(), String::new(), 0);
         for st in &statements {
             let out = match st {
                 Statement::Command(c) => h.run_command(&mut cx, c),
-                Statement::Other { kind, text } => Out::err(format!("the simulator does not execute {kind}: {text}"), 500),
+                Statement::Other { kind, text } => Out::err(
+                    format!("the simulator does not execute {kind}: {text}"),
+                    500,
+                ),
             };
             cx.now = cx.now.saturating_add(out.ms);
             stdout.push_str(&out.stdout);
@@ -757,7 +1133,18 @@ impl Estate {
             let rng = h.rng.clone();
             *h = snapshot;
             h.rng = rng;
-            return record(h, req.step, command, start, start + req.timeout_ms, ExecStatus::TimedOut, -1, false, String::new(), String::new());
+            return record(
+                h,
+                req.step,
+                command,
+                start,
+                start + req.timeout_ms,
+                ExecStatus::TimedOut,
+                -1,
+                false,
+                String::new(),
+                String::new(),
+            );
         }
         if fault == Some(FaultKind::Disconnect) {
             let applied = h.rng.chance(0.5);
@@ -773,10 +1160,32 @@ impl Estate {
                 h.sessions = sessions;
             }
             let at = if applied { end } else { cut };
-            return record(h, req.step, command, start, at, ExecStatus::Disconnected, -1, applied, String::new(), "the session dropped".into());
+            return record(
+                h,
+                req.step,
+                command,
+                start,
+                at,
+                ExecStatus::Disconnected,
+                -1,
+                applied,
+                String::new(),
+                "the session dropped".into(),
+            );
         }
         let changed = !same_state(&snapshot, h);
-        record(h, req.step, command, start, end, ExecStatus::Completed, exit, changed, stdout, stderr)
+        record(
+            h,
+            req.step,
+            command,
+            start,
+            end,
+            ExecStatus::Completed,
+            exit,
+            changed,
+            stdout,
+            stderr,
+        )
     }
 }
 
@@ -823,10 +1232,21 @@ fn record(
         status: status.as_str().to_owned(),
         applied,
     });
-    Execution { status, exit_code, stdout, stderr, start_ms: start, end_ms: end }
+    Execution {
+        status,
+        exit_code,
+        stdout,
+        stderr,
+        start_ms: start,
+        end_ms: end,
+    }
 }
 
 /// The build a file installs, for building [`SimFile`]s in tests and rehearsals.
 pub fn package(sha256: &str, installs: Build) -> SimFile {
-    SimFile { sha256: sha256.to_owned(), installs: Some(installs), intact: true }
+    SimFile {
+        sha256: sha256.to_owned(),
+        installs: Some(installs),
+        intact: true,
+    }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
-use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::Fqdn;
+use sfbpatch_core::runbook::StepId;
 
 /// What goes wrong.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,9 +76,15 @@ impl FromStr for Fault {
     type Err = FaultError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split(':').collect();
-        let [server, step, kind] = parts.as_slice() else { return Err(FaultError::Shape(s.to_owned())) };
-        let server = Fqdn::parse(server.trim()).map_err(|_| FaultError::Server((*server).to_owned()))?;
-        let step: StepId = step.trim().parse().map_err(|_| FaultError::Step((*step).to_owned()))?;
+        let [server, step, kind] = parts.as_slice() else {
+            return Err(FaultError::Shape(s.to_owned()));
+        };
+        let server =
+            Fqdn::parse(server.trim()).map_err(|_| FaultError::Server((*server).to_owned()))?;
+        let step: StepId = step
+            .trim()
+            .parse()
+            .map_err(|_| FaultError::Step((*step).to_owned()))?;
         let kind = match kind.trim() {
             "fail" => FaultKind::Fail,
             "hang" => FaultKind::Hang,
@@ -102,13 +108,28 @@ mod tests {
 
     #[test]
     fn parses_every_kind_and_refuses_nonsense() {
-        let f: Fault = "sql01.contoso.local:install-update:slow=2.5".parse().unwrap_or_else(|e| panic!("{e}"));
+        let f: Fault = "sql01.contoso.local:install-update:slow=2.5"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::Slow(2.5));
         assert_eq!(f.to_string(), "sql01.contoso.local:install-update:slow=2.5");
-        for ok in ["a.b:stop-services:fail", "a.b:verify:hang", "a.b:install-update:reboot", "a.b:start-w3svc:disconnect"] {
+        for ok in [
+            "a.b:stop-services:fail",
+            "a.b:verify:hang",
+            "a.b:install-update:reboot",
+            "a.b:start-w3svc:disconnect",
+        ] {
             assert!(ok.parse::<Fault>().is_ok(), "{ok}");
         }
-        for bad in ["a.b:stop-services", "a.b:nope:fail", "a b:verify:fail", "a.b:verify:slow=0", "a.b:verify:slow=x", "a.b:verify:reboot", "a.b:verify:explode"] {
+        for bad in [
+            "a.b:stop-services",
+            "a.b:nope:fail",
+            "a b:verify:fail",
+            "a.b:verify:slow=0",
+            "a.b:verify:slow=x",
+            "a.b:verify:reboot",
+            "a.b:verify:explode",
+        ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }

@@ -31,3 +31,8 @@ pub const MINUTE: Ms = 60_000;
 pub fn minutes(ms: Ms) -> f64 {
     ((ms as f64) / (MINUTE as f64) * 100.0).round() / 100.0
 }
+
+/// Minutes as a float, rounded *up* to 0.01: a positive duration never reads as zero.
+pub fn minutes_up(ms: Ms) -> f64 {
+    ((ms as f64) / (MINUTE as f64) * 100.0).ceil() / 100.0
+}

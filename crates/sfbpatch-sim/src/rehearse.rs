@@ -7,12 +7,12 @@
 //! This is the minimal sequential driver; the execution engine will replace it.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::readback::{self, Build};
 use sfbpatch_core::runbook::{InstallOutcome, StepId, classify_install_exit};
 use sfbpatch_core::topology::{Role, Topology};
-use sfbpatch_core::Fqdn;
+use sha2::{Digest, Sha256};
 
 use crate::estate::{Estate, EstateOptions};
 use crate::exec::{self, ExecStatus, Execution, Request};
@@ -121,7 +121,8 @@ impl Rehearsal {
 
 /// The SHA-256 of the simulated package.
 pub fn package_sha256(name: &str, build: &Build) -> String {
-    let digest = Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes());
+    let digest =
+        Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -137,7 +138,14 @@ enum StepEnd {
     Failed(String),
 }
 
-fn entry(step: &str, start: Ms, e: &Execution, in_outage: bool, status: &'static str, message: Option<String>) -> TimelineEntry {
+fn entry(
+    step: &str,
+    start: Ms,
+    e: &Execution,
+    in_outage: bool,
+    status: &'static str,
+    message: Option<String>,
+) -> TimelineEntry {
     let start = start.min(e.start_ms);
     TimelineEntry {
         step: step.to_owned(),
@@ -156,8 +164,16 @@ fn failure_text(e: &Execution) -> String {
         ExecStatus::Disconnected => "the session dropped during the step".to_owned(),
         ExecStatus::Unreachable => "the server did not answer".to_owned(),
         ExecStatus::Completed => {
-            let text = if e.stderr.trim().is_empty() { e.stdout.trim() } else { e.stderr.trim() };
-            format!("exit code {}: {}", e.exit_code, text.lines().next().unwrap_or(""))
+            let text = if e.stderr.trim().is_empty() {
+                e.stdout.trim()
+            } else {
+                e.stderr.trim()
+            };
+            format!(
+                "exit code {}: {}",
+                e.exit_code,
+                text.lines().next().unwrap_or("")
+            )
         }
     }
 }
@@ -173,8 +189,23 @@ fn status_of(e: &Execution) -> &'static str {
 }
 
 impl Driver<'_> {
-    fn run(&mut self, host: &str, session: Option<u64>, step: Option<StepId>, script: &str, at: Ms, timeout_ms: Ms) -> Execution {
-        self.estate.execute(&Request { host, session, step, script, at, timeout_ms })
+    fn run(
+        &mut self,
+        host: &str,
+        session: Option<u64>,
+        step: Option<StepId>,
+        script: &str,
+        at: Ms,
+        timeout_ms: Ms,
+    ) -> Execution {
+        self.estate.execute(&Request {
+            host,
+            session,
+            step,
+            script,
+            at,
+            timeout_ms,
+        })
     }
 
     /// Waits for a restarting host to answer again, polling every 30 seconds.
@@ -187,7 +218,12 @@ impl Driver<'_> {
         t
     }
 
-    fn server(&mut self, sp: &ServerPlan, start: Ms, timeline: &mut Vec<TimelineEntry>) -> (Ms, StepEnd, Option<String>) {
+    fn server(
+        &mut self,
+        sp: &ServerPlan,
+        start: Ms,
+        timeline: &mut Vec<TimelineEntry>,
+    ) -> (Ms, StepEnd, Option<String>) {
         let host = sp.fqdn.to_string();
         let mut t = start;
         let mut session: Option<u64> = None;
@@ -199,15 +235,37 @@ impl Driver<'_> {
             if id == StepId::CloseShells {
                 self.estate.close_sessions(&host);
                 session = None;
-                timeline.push(TimelineEntry { step: name.into(), start_minutes: minutes(t), duration_minutes: 0.0, status: "ok", exit_code: None, in_outage: st.in_outage, message: None });
+                timeline.push(TimelineEntry {
+                    step: name.into(),
+                    start_minutes: minutes(t),
+                    duration_minutes: 0.0,
+                    status: "ok",
+                    exit_code: None,
+                    in_outage: st.in_outage,
+                    message: None,
+                });
                 continue;
             }
             if id == StepId::StagePackage {
-                let copy = self.estate.put_file(&host, Some(id), &self.plan.staged_installer, exec::package(&self.sha256, self.build.clone()), t, timeout);
+                let copy = self.estate.put_file(
+                    &host,
+                    Some(id),
+                    &self.plan.staged_installer,
+                    exec::package(&self.sha256, self.build.clone()),
+                    t,
+                    timeout,
+                );
                 t = copy.end_ms;
                 if !copy.succeeded() {
                     let why = failure_text(&copy);
-                    timeline.push(entry(name, step_start, &copy, st.in_outage, status_of(&copy), Some(why.clone())));
+                    timeline.push(entry(
+                        name,
+                        step_start,
+                        &copy,
+                        st.in_outage,
+                        status_of(&copy),
+                        Some(why.clone()),
+                    ));
                     return (t, StepEnd::Failed(why), Some(name.into()));
                 }
             }
@@ -215,7 +273,15 @@ impl Driver<'_> {
                 session = self.estate.open_session(&host, t);
             }
             let Some(script) = &st.command else {
-                timeline.push(TimelineEntry { step: name.into(), start_minutes: minutes(t), duration_minutes: 0.0, status: "ok", exit_code: None, in_outage: st.in_outage, message: None });
+                timeline.push(TimelineEntry {
+                    step: name.into(),
+                    start_minutes: minutes(t),
+                    duration_minutes: 0.0,
+                    status: "ok",
+                    exit_code: None,
+                    in_outage: st.in_outage,
+                    message: None,
+                });
                 continue;
             };
             let e = self.run(&host, session, Some(id), script, t, timeout);
@@ -227,7 +293,14 @@ impl Driver<'_> {
             match verdict {
                 Check::Ok => timeline.push(entry(name, step_start, &e, st.in_outage, "ok", None)),
                 Check::RebootPending(msg) => {
-                    timeline.push(entry(name, step_start, &e, st.in_outage, "reboot-pending", Some(msg)));
+                    timeline.push(entry(
+                        name,
+                        step_start,
+                        &e,
+                        st.in_outage,
+                        "reboot-pending",
+                        Some(msg),
+                    ));
                     let r = self.run(&host, None, None, "Restart-Computer -Force", t, 60_000);
                     let back = self.wait_for(&host, r.end_ms);
                     timeline.push(TimelineEntry {
@@ -243,8 +316,19 @@ impl Driver<'_> {
                     session = None;
                 }
                 Check::Failed(why) => {
-                    let status = if e.status == ExecStatus::Completed { "failed" } else { status_of(&e) };
-                    timeline.push(entry(name, step_start, &e, st.in_outage, status, Some(why.clone())));
+                    let status = if e.status == ExecStatus::Completed {
+                        "failed"
+                    } else {
+                        status_of(&e)
+                    };
+                    timeline.push(entry(
+                        name,
+                        step_start,
+                        &e,
+                        st.in_outage,
+                        status,
+                        Some(why.clone()),
+                    ));
                     return (t, StepEnd::Failed(why), Some(name.into()));
                 }
             }
@@ -259,21 +343,40 @@ impl Driver<'_> {
         match id {
             StepId::InstallUpdate => match classify_install_exit(i64::from(e.exit_code)) {
                 InstallOutcome::Succeeded => Check::Ok,
-                InstallOutcome::SucceededRebootPending => Check::RebootPending(format!("the installer returned {}: a restart is required", e.exit_code)),
+                InstallOutcome::SucceededRebootPending => Check::RebootPending(format!(
+                    "the installer returned {}: a restart is required",
+                    e.exit_code
+                )),
                 InstallOutcome::Failed => Check::Failed(failure_text(e)),
             },
+            StepId::StartW3svc | StepId::StopW3svc
+                if readback::net_already_in_state(
+                    id == StepId::StartW3svc,
+                    e.exit_code,
+                    &e.stderr,
+                ) =>
+            {
+                Check::Ok
+            }
             _ if e.exit_code != 0 => Check::Failed(failure_text(e)),
             StepId::CheckRole if !readback::has_role(&e.stdout, "CsAdministrator") => {
                 Check::Failed("the account is not a member of CsAdministrator".into())
             }
             StepId::StagePackage => match readback::parse_file_hash(&e.stdout) {
                 Some(h) if h == self.sha256 => Check::Ok,
-                Some(h) => Check::Failed(format!("the staged package's SHA-256 is {h}, expected {}", self.sha256)),
+                Some(h) => Check::Failed(format!(
+                    "the staged package's SHA-256 is {h}, expected {}",
+                    self.sha256
+                )),
                 None => Check::Failed("no SHA-256 in the output".into()),
             },
             StepId::Verify => {
                 let services = readback::parse_services(&e.stdout);
-                let stopped: Vec<String> = services.iter().filter(|s| !s.is_running()).map(|s| s.name.clone()).collect();
+                let stopped: Vec<String> = services
+                    .iter()
+                    .filter(|s| !s.is_running())
+                    .map(|s| s.name.clone())
+                    .collect();
                 if services.is_empty() {
                     return Check::Failed("no service states in the output".into());
                 }
@@ -281,11 +384,19 @@ impl Driver<'_> {
                     return Check::Failed(format!("services not running: {}", stopped.join(", ")));
                 }
                 let builds = readback::parse_patch_versions(&e.stdout);
-                let old: Vec<String> = builds.iter().filter(|(_, b)| *b != self.build).map(|(c, b)| format!("{c} {b}")).collect();
+                let old: Vec<String> = builds
+                    .iter()
+                    .filter(|(_, b)| *b != self.build)
+                    .map(|(c, b)| format!("{c} {b}"))
+                    .collect();
                 if builds.is_empty() {
                     Check::Failed("no component builds in the output".into())
                 } else if !old.is_empty() {
-                    Check::Failed(format!("components not at {}: {}", self.build, old.join("; ")))
+                    Check::Failed(format!(
+                        "components not at {}: {}",
+                        self.build,
+                        old.join("; ")
+                    ))
                 } else {
                     Check::Ok
                 }
@@ -305,22 +416,53 @@ enum Check {
 pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Rehearsal, Estate) {
     let mut estate = Estate::new(topology, &opts.estate);
     estate.faults = opts.faults.clone();
-    let name = plan.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
+    let name = plan
+        .staged_installer
+        .rsplit('\\')
+        .next()
+        .unwrap_or("")
+        .to_owned();
     let sha256 = package_sha256(&name, &opts.package_build);
-    let before: Vec<Build> = plan.servers.iter().map(|s| estate.host(s.fqdn.as_str()).map(|h| h.build()).unwrap_or(Build([0; 4]))).collect();
+    let before: Vec<Build> = plan
+        .servers
+        .iter()
+        .map(|s| {
+            estate
+                .host(s.fqdn.as_str())
+                .map(|h| h.build())
+                .unwrap_or(Build([0; 4]))
+        })
+        .collect();
 
     // Lanes: one per pool; servers of a pool one after another.
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, s) in plan.servers.iter().enumerate() {
-        let key = s.pool.as_ref().map(|p| p.to_string()).unwrap_or_else(|| s.fqdn.to_string());
+        let key = s
+            .pool
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| s.fqdn.to_string());
         match lanes.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
             None => lanes.push((key, vec![i])),
         }
     }
-    let mut outcomes: Vec<(&'static str, Option<String>, Option<String>, Vec<TimelineEntry>)> =
-        plan.servers.iter().map(|_| ("not-started", None, None, Vec::new())).collect();
-    let mut driver = Driver { estate: &mut estate, plan, build: opts.package_build.clone(), sha256 };
+    let mut outcomes: Vec<(
+        &'static str,
+        Option<String>,
+        Option<String>,
+        Vec<TimelineEntry>,
+    )> = plan
+        .servers
+        .iter()
+        .map(|_| ("not-started", None, None, Vec::new()))
+        .collect();
+    let mut driver = Driver {
+        estate: &mut estate,
+        plan,
+        build: opts.package_build.clone(),
+        sha256,
+    };
     for (_, servers) in &lanes {
         let mut t: Ms = 0;
         for &i in servers {
@@ -343,25 +485,30 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
         .iter()
         .zip(outcomes)
         .zip(before)
-        .map(|((sp, (result, failed_step, error, timeline)), build_before)| {
-            let h = estate.host(sp.fqdn.as_str());
-            let intervals = h.map(|h| h.down_intervals_until(end)).unwrap_or_default();
-            ServerResult {
-                fqdn: sp.fqdn.clone(),
-                role: sp.role,
-                pool: sp.pool.clone(),
-                result,
-                failed_step,
-                error,
-                build_before,
-                build_after: h.map(|h| h.build()).unwrap_or(Build([0; 4])),
-                services_running: h.is_some_and(|h| h.services_running() && h.unreachable_until <= end),
-                reboot_pending: h.is_some_and(|h| h.pending_reboot),
-                outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
-                longest_outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0)),
-                timeline,
-            }
-        })
+        .map(
+            |((sp, (result, failed_step, error, timeline)), build_before)| {
+                let h = estate.host(sp.fqdn.as_str());
+                let intervals = h.map(|h| h.down_intervals_until(end)).unwrap_or_default();
+                ServerResult {
+                    fqdn: sp.fqdn.clone(),
+                    role: sp.role,
+                    pool: sp.pool.clone(),
+                    result,
+                    failed_step,
+                    error,
+                    build_before,
+                    build_after: h.map(|h| h.build()).unwrap_or(Build([0; 4])),
+                    services_running: h
+                        .is_some_and(|h| h.services_running() && h.unreachable_until <= end),
+                    reboot_pending: h.is_some_and(|h| h.pending_reboot),
+                    outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
+                    longest_outage_minutes: minutes(
+                        intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0),
+                    ),
+                    timeline,
+                }
+            },
+        )
         .collect();
     let pools = users::pool_users(topology, &estate, end);
     let mut skipped: Vec<String> = Vec::new();

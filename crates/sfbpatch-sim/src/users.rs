@@ -2,11 +2,11 @@
 //! (not from the plan): DOMAIN.md §4 rule 10.
 
 use serde::Serialize;
-use sfbpatch_core::topology::{PoolKind, Role, Topology};
 use sfbpatch_core::Fqdn;
+use sfbpatch_core::topology::{PoolKind, Role, Topology};
 
 use crate::estate::Estate;
-use crate::{MINUTE, Ms, minutes};
+use crate::{MINUTE, Ms, minutes_up};
 
 /// The resiliency threshold: users are unaffected for the first 30 minutes of a back-end
 /// outage, and in resiliency mode after that until it is back.
@@ -27,7 +27,10 @@ pub struct PoolUsers {
 
 /// Minutes in resiliency mode caused by these down intervals.
 pub fn resiliency_ms(intervals: &[(Ms, Ms)]) -> Ms {
-    intervals.iter().map(|(s, e)| e.saturating_sub(*s).saturating_sub(RESILIENCY_AFTER)).sum()
+    intervals
+        .iter()
+        .map(|(s, e)| e.saturating_sub(*s).saturating_sub(RESILIENCY_AFTER))
+        .sum()
 }
 
 /// Every user pool's minutes, counting open outages until `end`.
@@ -40,13 +43,21 @@ pub fn pool_users(topology: &Topology, estate: &Estate, end: Ms) -> Vec<PoolUser
             let (mut resiliency, mut signed_out) = (0, 0);
             match p.kind {
                 PoolKind::Enterprise => {
-                    for h in estate.hosts.iter().filter(|h| h.role == Role::EnterpriseBackend && h.pools.contains(&p.fqdn)) {
+                    for h in estate
+                        .hosts
+                        .iter()
+                        .filter(|h| h.role == Role::EnterpriseBackend && h.pools.contains(&p.fqdn))
+                    {
                         resiliency += resiliency_ms(&h.down_intervals_until(end));
                     }
                 }
                 PoolKind::Standard => {
                     for h in estate.hosts.iter().filter(|h| p.machines.contains(&h.fqdn)) {
-                        signed_out += h.down_intervals_until(end).iter().map(|(s, e)| e - s).sum::<Ms>();
+                        signed_out += h
+                            .down_intervals_until(end)
+                            .iter()
+                            .map(|(s, e)| e - s)
+                            .sum::<Ms>();
                     }
                 }
                 PoolKind::Director => {}
@@ -54,8 +65,8 @@ pub fn pool_users(topology: &Topology, estate: &Estate, end: Ms) -> Vec<PoolUser
             PoolUsers {
                 fqdn: p.fqdn.clone(),
                 kind: p.kind,
-                resiliency_minutes: minutes(resiliency),
-                signed_out_minutes: minutes(signed_out),
+                resiliency_minutes: minutes_up(resiliency),
+                signed_out_minutes: minutes_up(signed_out),
             }
         })
         .collect()
@@ -70,6 +81,10 @@ mod tests {
         assert_eq!(resiliency_ms(&[(0, 29 * MINUTE)]), 0);
         assert_eq!(resiliency_ms(&[(0, 30 * MINUTE)]), 0);
         assert_eq!(resiliency_ms(&[(0, 42 * MINUTE)]), 12 * MINUTE);
-        assert_eq!(resiliency_ms(&[(0, 20 * MINUTE), (25 * MINUTE, 45 * MINUTE)]), 0, "two short outages are not one long one");
+        assert_eq!(
+            resiliency_ms(&[(0, 20 * MINUTE), (25 * MINUTE, 45 * MINUTE)]),
+            0,
+            "two short outages are not one long one"
+        );
     }
 }

@@ -1,0 +1,115 @@
+//! Same seed, same rehearsal; resiliency exactly when a back end is down 30 minutes or more.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn the_same_seed_gives_identical_json() {
+    for seed in [0, 7, 123_456] {
+        let a = serde_json::to_string(&rehearsal(seed, &[], &[]).0).unwrap_or_default();
+        let b = serde_json::to_string(&rehearsal(seed, &[], &[]).0).unwrap_or_default();
+        assert_eq!(a, b);
+    }
+    let a = serde_json::to_string(&rehearsal(1, &[], &[]).0).unwrap_or_default();
+    let b = serde_json::to_string(&rehearsal(2, &[], &[]).0).unwrap_or_default();
+    assert_ne!(a, b, "different seeds, different durations");
+}
+
+/// Checks, from the estate's own service-state intervals (in milliseconds), that a pool's
+/// resiliency minutes are zero exactly when its back end was never down longer than 30 minutes.
+fn check_iff(
+    r: &sfbpatch_sim::rehearse::Rehearsal,
+    e: &sfbpatch_sim::estate::Estate,
+) -> (usize, usize) {
+    let (mut zero, mut positive) = (0, 0);
+    let end = e.now();
+    for (pool, be) in [
+        ("pool01.contoso.local", "sql01.contoso.local"),
+        ("pool02.contoso.local", "sql02.contoso.local"),
+    ] {
+        let p = r
+            .pools
+            .iter()
+            .find(|p| p.fqdn.as_str() == pool)
+            .unwrap_or_else(|| panic!("{pool}"));
+        let longest = e
+            .host(be)
+            .map(|h| {
+                h.down_intervals_until(end)
+                    .iter()
+                    .map(|(s, e)| e - s)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        assert_eq!(
+            p.resiliency_minutes == 0.0,
+            longest <= 30 * 60_000,
+            "seed {}: {p:?} vs {longest} ms",
+            r.seed
+        );
+        if p.resiliency_minutes == 0.0 {
+            zero += 1
+        } else {
+            positive += 1
+        }
+    }
+    (zero, positive)
+}
+
+#[test]
+fn resiliency_is_zero_exactly_when_every_back_end_outage_is_under_30_minutes() {
+    let (mut zero, mut positive) = (0, 0);
+    for seed in 0..300 {
+        let (r, e) = rehearsal(seed, &[], &[]);
+        let (z, p) = check_iff(&r, &e);
+        zero += z;
+        positive += p;
+    }
+    assert!(
+        zero > 0 && positive > 0,
+        "both cases seen: {zero} zero, {positive} positive"
+    );
+}
+
+#[test]
+fn slow_faults_push_one_back_end_past_the_threshold() {
+    let mut pushed = 0;
+    for seed in 0..30 {
+        let (base, _) = rehearsal(seed, &[], &[]);
+        let (r, e) = rehearsal(seed, &[], &["sql01.contoso.local:install-update:slow=2.5"]);
+        check_iff(&r, &e);
+        let s = server(&r, "sql01.contoso.local");
+        if s.result == "failed" {
+            // A 2.5× install can outrun the step's 60-minute timeout: that is the timeout's job.
+            assert_eq!(s.failed_step.as_deref(), Some("install-update"));
+            continue;
+        }
+        assert!(s.outage_minutes > server(&base, "sql01.contoso.local").outage_minutes);
+        let p = r
+            .pools
+            .iter()
+            .find(|p| p.fqdn.as_str() == "pool01.contoso.local")
+            .unwrap_or_else(|| panic!("pool"));
+        if p.resiliency_minutes > 0.0 {
+            pushed += 1;
+        }
+        // The other pool is untouched by the fault.
+        let other = r
+            .pools
+            .iter()
+            .find(|p| p.fqdn.as_str() == "pool02.contoso.local")
+            .unwrap_or_else(|| panic!("pool"));
+        let base_other = base
+            .pools
+            .iter()
+            .find(|p| p.fqdn.as_str() == "pool02.contoso.local")
+            .unwrap_or_else(|| panic!("pool"));
+        assert_eq!(other, base_other);
+    }
+    assert!(
+        pushed >= 25,
+        "only {pushed} of 30 seeds pushed past 30 minutes"
+    );
+}
