@@ -98,37 +98,23 @@ impl PlanError {
     /// The message in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         match self {
-            PlanError::UnknownServer { fqdn, known } => tr(
-                lang,
-                "plan.error.unknown-server",
-                &Args::new()
-                    .with("fqdn", fqdn)
-                    .with("known", known.join(", ")),
-            ),
+            PlanError::UnknownServer { fqdn, known } => {
+                tr(lang, "plan.error.unknown-server", &Args::new().with("fqdn", fqdn).with("known", known.join(", ")))
+            }
             PlanError::NotInScope { fqdn, role } => {
                 let role = sfbpatch_i18n::text(lang, &format!("role.{}", role.as_str()));
-                tr(
-                    lang,
-                    "plan.error.not-in-scope",
-                    &Args::new().with("fqdn", fqdn).with("role", role),
-                )
+                tr(lang, "plan.error.not-in-scope", &Args::new().with("fqdn", fqdn).with("role", role))
             }
             PlanError::NothingToPlan => tr(lang, "plan.error.nothing-to-plan", &Args::new()),
-            PlanError::BadPackage { path } => tr(
-                lang,
-                "plan.error.bad-package",
-                &Args::new().with("path", format!("{path:?}")),
-            ),
-            PlanError::BadStageDir { path } => tr(
-                lang,
-                "plan.error.bad-stage-dir",
-                &Args::new().with("path", format!("{path:?}")),
-            ),
-            PlanError::BadSwitch { switch } => tr(
-                lang,
-                "plan.error.bad-switch",
-                &Args::new().with("switch", format!("{switch:?}")),
-            ),
+            PlanError::BadPackage { path } => {
+                tr(lang, "plan.error.bad-package", &Args::new().with("path", format!("{path:?}")))
+            }
+            PlanError::BadStageDir { path } => {
+                tr(lang, "plan.error.bad-stage-dir", &Args::new().with("path", format!("{path:?}")))
+            }
+            PlanError::BadSwitch { switch } => {
+                tr(lang, "plan.error.bad-switch", &Args::new().with("switch", format!("{switch:?}")))
+            }
             PlanError::BadBudget => tr(lang, "plan.error.bad-budget", &Args::new()),
         }
     }
@@ -198,6 +184,59 @@ pub struct ServerPlan {
     pub warnings: Vec<PlanWarning>,
     /// The steps, in order.
     pub steps: Vec<PlannedStep>,
+    /// Step 11's variant with its data (for recovery commands).
+    #[serde(skip)]
+    pub variant: DatabaseUpdate,
+    /// The product (for recovery commands).
+    #[serde(skip)]
+    pub product: Product,
+}
+
+impl ServerPlan {
+    /// The commands that bring service back on this server after `failed` failed, in
+    /// order: the seed's own commands, all safe to run twice.
+    ///
+    /// Before the binaries changed (up to and including a failed install), starting IIS and
+    /// the services again is enough. After the install, the databases must match the new
+    /// build before the Front-End service can start, so the rest of the procedure is the
+    /// recovery: stop what the installer restarted, update the databases, start IIS and the
+    /// services. `verify`'s commands close the list so the operator sees the result.
+    pub fn recovery(&self, failed: StepId) -> Vec<String> {
+        let order = |id: StepId| StepId::ALL.iter().position(|s| *s == id).unwrap_or(0);
+        let started_outage = order(failed) >= order(StepId::StopServices);
+        if !started_outage {
+            return Vec::new();
+        }
+        let after_install = order(failed) > order(StepId::InstallUpdate);
+        let wanted: &[StepId] = if after_install {
+            &[
+                StepId::StopServicesAgain,
+                StepId::UpdateDatabases,
+                StepId::StartW3svc,
+                StepId::StartServices,
+                StepId::Verify,
+            ]
+        } else {
+            &[StepId::StartW3svc, StepId::StartServices, StepId::Verify]
+        };
+        let switches: [Word; 0] = [];
+        let cx = CommandContext {
+            product: self.product,
+            staged_installer: "",
+            installer_switches: &switches,
+            database_update: &self.variant,
+        };
+        wanted
+            .iter()
+            .filter_map(|id| {
+                self.steps
+                    .iter()
+                    .find(|s| s.id == *id)
+                    .and_then(|s| s.command.clone())
+                    .or_else(|| crate::runbook::command_text(*id, &cx))
+            })
+            .collect()
+    }
 }
 
 /// A whole plan (`sfbpatch.plan/1`).
@@ -232,9 +271,7 @@ fn valid_windows_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && !name.ends_with(['.', ' '])
-        && !name.chars().any(|c| {
-            c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
-        })
+        && !name.chars().any(|c| c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*'))
 }
 
 fn valid_stage_dir(dir: &str) -> bool {
@@ -242,10 +279,7 @@ fn valid_stage_dir(dir: &str) -> bool {
     if b.len() < 3 || !b[0].is_ascii_alphabetic() || b[1] != b':' || b[2] != b'\\' {
         return false;
     }
-    dir[3..]
-        .split('\\')
-        .filter(|p| !p.is_empty())
-        .all(valid_windows_name)
+    dir[3..].split('\\').filter(|p| !p.is_empty()).all(valid_windows_name)
 }
 
 /// Step 11's variant for a server, from its role and its collocated stores.
@@ -271,15 +305,11 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
     }
     let name = file_name(&req.package);
     if !valid_windows_name(name) {
-        return Err(PlanError::BadPackage {
-            path: req.package.clone(),
-        });
+        return Err(PlanError::BadPackage { path: req.package.clone() });
     }
     let stage_dir = req.stage_dir.trim_end_matches('\\');
     if !valid_stage_dir(&req.stage_dir) {
-        return Err(PlanError::BadStageDir {
-            path: req.stage_dir.clone(),
-        });
+        return Err(PlanError::BadStageDir { path: req.stage_dir.clone() });
     }
     let staged_installer = format!("{stage_dir}\\{name}");
     let switches: Vec<Word> = match &req.installer_switches {
@@ -287,19 +317,10 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             .iter()
             .map(|s| Word::new(s).map_err(|_| PlanError::BadSwitch { switch: s.clone() }))
             .collect::<Result<_, _>>()?,
-        None => req
-            .product
-            .installer_switches()
-            .iter()
-            .map(|s| Word::fixed(s))
-            .collect(),
+        None => req.product.installer_switches().iter().map(|s| Word::fixed(s)).collect(),
     };
 
-    let in_scope: Vec<&Server> = topology
-        .servers
-        .iter()
-        .filter(|s| s.role.is_back_end_procedure())
-        .collect();
+    let in_scope: Vec<&Server> = topology.servers.iter().filter(|s| s.role.is_back_end_procedure()).collect();
     let selected: Vec<&Server> = if req.servers.is_empty() {
         in_scope.clone()
     } else {
@@ -312,20 +333,14 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 });
             };
             if !s.role.is_back_end_procedure() {
-                return Err(PlanError::NotInScope {
-                    fqdn: s.fqdn.to_string(),
-                    role: s.role,
-                });
+                return Err(PlanError::NotInScope { fqdn: s.fqdn.to_string(), role: s.role });
             }
             if !out.iter().any(|o| o.fqdn == s.fqdn) {
                 out.push(s);
             }
         }
         // Keep the topology's order, whatever order the flags came in.
-        in_scope
-            .into_iter()
-            .filter(|s| out.iter().any(|o| o.fqdn == s.fqdn))
-            .collect()
+        in_scope.into_iter().filter(|s| out.iter().any(|o| o.fqdn == s.fqdn)).collect()
     };
     if selected.is_empty() {
         return Err(PlanError::NothingToPlan);
@@ -360,11 +375,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 }
             })
             .collect();
-        let outage: f64 = steps
-            .iter()
-            .filter(|st| st.in_outage)
-            .map(|st| st.estimated_minutes)
-            .sum();
+        let outage: f64 = steps.iter().filter(|st| st.in_outage).map(|st| st.estimated_minutes).sum();
         let outage = (outage * 100.0).round() / 100.0;
         let mut warnings = Vec::new();
         let warn = |code: &'static str, args: Args<'_>| PlanWarning {
@@ -373,27 +384,16 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         };
         let budget = req.outage_budget_minutes;
         if outage >= budget {
-            warnings.push(warn(
-                "outage-over-budget",
-                Args::new().with("estimate", outage).with("budget", budget),
-            ));
+            warnings.push(warn("outage-over-budget", Args::new().with("estimate", outage).with("budget", budget)));
         } else if outage >= budget - OUTAGE_MARGIN_MINUTES {
-            warnings.push(warn(
-                "outage-near-budget",
-                Args::new().with("estimate", outage).with("budget", budget),
-            ));
+            warnings.push(warn("outage-near-budget", Args::new().with("estimate", outage).with("budget", budget)));
         }
         if s.role == Role::StandardEdition {
-            warnings.push(warn(
-                "users-signed-out",
-                Args::new().with("pool", &s.cluster),
-            ));
+            warnings.push(warn("users-signed-out", Args::new().with("pool", &s.cluster)));
         }
         if matches!(db, DatabaseUpdate::ExcludeCollocatedStores { .. }) {
-            warnings.push(warn(
-                "collocated-stores-excluded",
-                Args::new().with("stores", s.collocated_stores.join(", ")),
-            ));
+            warnings
+                .push(warn("collocated-stores-excluded", Args::new().with("stores", s.collocated_stores.join(", "))));
         }
         if !name.eq_ignore_ascii_case(req.product.installer_name()) {
             warnings.push(warn(
@@ -419,6 +419,8 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             estimated_outage_minutes: outage,
             warnings,
             steps,
+            variant: db.clone(),
+            product: req.product,
         });
     }
     Ok(Plan {

@@ -20,9 +20,7 @@ impl FromStr for Build {
         }
         let mut out = [0u32; 4];
         for (o, p) in out.iter_mut().zip(&parts) {
-            *o = p
-                .parse()
-                .map_err(|_| format!("{s:?} is not a build like 7.0.2046.0"))?;
+            *o = p.parse().map_err(|_| format!("{s:?} is not a build like 7.0.2046.0"))?;
         }
         Ok(Build(out))
     }
@@ -57,15 +55,8 @@ impl ServiceStatus {
     }
 }
 
-const STATUSES: [&str; 7] = [
-    "Running",
-    "Stopped",
-    "StartPending",
-    "StopPending",
-    "Paused",
-    "PausePending",
-    "ContinuePending",
-];
+const STATUSES: [&str; 7] =
+    ["Running", "Stopped", "StartPending", "StopPending", "Paused", "PausePending", "ContinuePending"];
 
 /// Parses a service table (`Status Name …` columns). Header and rule lines are skipped.
 pub fn parse_services(text: &str) -> Vec<ServiceStatus> {
@@ -77,10 +68,7 @@ pub fn parse_services(text: &str) -> Vec<ServiceStatus> {
             STATUSES
                 .iter()
                 .find(|s| s.eq_ignore_ascii_case(status))
-                .map(|s| ServiceStatus {
-                    name: name.to_owned(),
-                    status: (*s).to_owned(),
-                })
+                .map(|s| ServiceStatus { name: name.to_owned(), status: (*s).to_owned() })
         })
         .collect()
 }
@@ -89,10 +77,7 @@ pub fn parse_services(text: &str) -> Vec<ServiceStatus> {
 pub fn parse_patch_versions(text: &str) -> Vec<(String, Build)> {
     text.lines()
         .filter_map(|l| {
-            let (i, b) = l
-                .split_whitespace()
-                .enumerate()
-                .find_map(|(i, t)| t.parse::<Build>().ok().map(|b| (i, b)))?;
+            let (i, b) = l.split_whitespace().enumerate().find_map(|(i, t)| t.parse::<Build>().ok().map(|b| (i, b)))?;
             let component: Vec<&str> = l.split_whitespace().take(i).collect();
             Some((component.join(" "), b))
         })
@@ -101,8 +86,7 @@ pub fn parse_patch_versions(text: &str) -> Vec<(String, Build)> {
 
 /// Whether `Get-CsAdminRoleAssignment` output lists `role`.
 pub fn has_role(text: &str, role: &str) -> bool {
-    text.split_whitespace()
-        .any(|t| t.eq_ignore_ascii_case(role))
+    text.split_whitespace().any(|t| t.eq_ignore_ascii_case(role))
 }
 
 /// The SHA-256 in `Get-FileHash` output (upper- or lower-case hex), lower-cased.
@@ -138,13 +122,7 @@ mod tests {
     fn parses_patch_versions_and_compares_builds() {
         let t = "ComponentName    Version    Update\n-------------  -------  ------\nSkype for Business Server 2019, Core Components 7.0.2046.530 KB0000000\n";
         let v = parse_patch_versions(t);
-        assert_eq!(
-            v,
-            [(
-                "Skype for Business Server 2019, Core Components".to_owned(),
-                Build([7, 0, 2046, 530])
-            )]
-        );
+        assert_eq!(v, [("Skype for Business Server 2019, Core Components".to_owned(), Build([7, 0, 2046, 530]))]);
         assert!("7.0.2046.530".parse::<Build>().ok() > "7.0.2046.99".parse::<Build>().ok());
         assert!("7.0.2046".parse::<Build>().is_err());
     }
@@ -161,11 +139,7 @@ mod tests {
             2,
             "The service is not started.\n\nMore help is available by typing NET HELPMSG 3521."
         ));
-        assert!(!net_already_in_state(
-            true,
-            2,
-            "More help is available by typing NET HELPMSG 3521."
-        ));
+        assert!(!net_already_in_state(true, 2, "More help is available by typing NET HELPMSG 3521."));
         assert!(!net_already_in_state(true, 1, "NET HELPMSG 2182"));
     }
 
@@ -174,9 +148,6 @@ mod tests {
         assert!(has_role("Identity : CsAdministrator\n", "CsAdministrator"));
         assert!(!has_role("CsUserAdministrator", "CsAdministrator"));
         let h = "A".repeat(64);
-        assert_eq!(
-            parse_file_hash(&format!("SHA256 {h} C:\\x")),
-            Some("a".repeat(64))
-        );
+        assert_eq!(parse_file_hash(&format!("SHA256 {h} C:\\x")), Some("a".repeat(64)));
     }
 }

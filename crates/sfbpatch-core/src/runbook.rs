@@ -118,12 +118,7 @@ impl StepId {
             StepId::StartServices => (true, true, 20, 3.0),
             StepId::Verify => (false, true, 5, 0.5),
         };
-        StepSpec {
-            in_outage,
-            safe_to_repeat: repeatable,
-            timeout_seconds: timeout * 60,
-            estimated_minutes: estimate,
-        }
+        StepSpec { in_outage, safe_to_repeat: repeatable, timeout_seconds: timeout * 60, estimated_minutes: estimate }
     }
 }
 
@@ -147,10 +142,7 @@ pub struct UnknownStep(pub String);
 impl FromStr for StepId {
     type Err = UnknownStep;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        StepId::ALL
-            .into_iter()
-            .find(|id| id.as_str() == s)
-            .ok_or_else(|| UnknownStep(s.to_owned()))
+        StepId::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| UnknownStep(s.to_owned()))
     }
 }
 
@@ -185,12 +177,7 @@ pub enum Product {
 
 impl Product {
     /// Every product, for help texts.
-    pub const ALL: [Product; 4] = [
-        Product::Lync2013,
-        Product::Sfb2015,
-        Product::Sfb2019,
-        Product::SfbSe,
-    ];
+    pub const ALL: [Product; 4] = [Product::Lync2013, Product::Sfb2015, Product::Sfb2019, Product::SfbSe];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
@@ -314,25 +301,17 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         StepId::StagePackage => vec![
             Command::named(word("Get-FileHash"))
                 .arg(Arg::Named(word("Algorithm"), "SHA256".into()))
-                .arg(Arg::Named(
-                    word("LiteralPath"),
-                    cx.staged_installer.to_owned(),
-                )),
+                .arg(Arg::Named(word("LiteralPath"), cx.staged_installer.to_owned())),
         ],
         StepId::OpenShell | StepId::ReopenShell => {
-            vec![
-                Command::named(word("Import-Module"))
-                    .arg(Arg::Value(cx.product.shell_module().to_owned())),
-            ]
+            vec![Command::named(word("Import-Module")).arg(Arg::Value(cx.product.shell_module().to_owned()))]
         }
         StepId::StopServices | StepId::StopServicesAgain => {
             vec![Command::named(word("Stop-CsWindowsService"))]
         }
-        StepId::StopW3svc => vec![
-            Command::named(word("net"))
-                .arg(Arg::Bare(word("stop")))
-                .arg(Arg::Bare(word("w3svc"))),
-        ],
+        StepId::StopW3svc => {
+            vec![Command::named(word("net")).arg(Arg::Bare(word("stop"))).arg(Arg::Bare(word("w3svc")))]
+        }
         StepId::CloseShells => Vec::new(),
         StepId::InstallUpdate => {
             let mut c = Command::path(cx.staged_installer);
@@ -342,27 +321,17 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
             vec![c]
         }
         StepId::StartW3svc => {
-            vec![
-                Command::named(word("net"))
-                    .arg(Arg::Bare(word("start")))
-                    .arg(Arg::Bare(word("w3svc"))),
-            ]
+            vec![Command::named(word("net")).arg(Arg::Bare(word("start"))).arg(Arg::Bare(word("w3svc")))]
         }
         StepId::UpdateDatabases => {
             let base = Command::named(word("Install-CsDatabase")).arg(Arg::Switch(word("Update")));
             vec![match cx.database_update {
                 DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn } => base
                     .arg(Arg::Switch(word("ConfiguredDatabases")))
-                    .arg(Arg::Named(
-                        word("SqlServerFqdn"),
-                        sql_server_fqdn.to_string(),
-                    )),
+                    .arg(Arg::Named(word("SqlServerFqdn"), sql_server_fqdn.to_string())),
                 DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn } => base
                     .arg(Arg::Switch(word("ConfiguredDatabases")))
-                    .arg(Arg::Named(
-                        word("SqlServerFqdn"),
-                        sql_server_fqdn.to_string(),
-                    ))
+                    .arg(Arg::Named(word("SqlServerFqdn"), sql_server_fqdn.to_string()))
                     .arg(Arg::Switch(word("ExcludeCollocatedStores"))),
                 DatabaseUpdate::LocalDatabases => base.arg(Arg::Switch(word("LocalDatabases"))),
             }]
@@ -379,14 +348,5 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
 /// Renders a step's commands as one line of PowerShell (`; `-separated), or `None`.
 pub fn command_text(step: StepId, cx: &CommandContext<'_>) -> Option<String> {
     let cmds = command(step, cx);
-    if cmds.is_empty() {
-        None
-    } else {
-        Some(
-            cmds.iter()
-                .map(Command::render)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    }
+    if cmds.is_empty() { None } else { Some(cmds.iter().map(Command::render).collect::<Vec<_>>().join("; ")) }
 }

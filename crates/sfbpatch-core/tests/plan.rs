@@ -11,8 +11,7 @@ use sfbpatch_pwsh::Word;
 use sfbpatch_pwsh::syntax::{self, Statement};
 
 fn example_topology() -> topology::Topology {
-    topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}"))
+    topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -62,11 +61,7 @@ fn steps_have_stable_ids_and_seed_numbers_in_order() {
 
 #[test]
 fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable_is_inside() {
-    let inside: Vec<&str> = StepId::ALL
-        .iter()
-        .filter(|s| s.spec().in_outage)
-        .map(|s| s.as_str())
-        .collect();
+    let inside: Vec<&str> = StepId::ALL.iter().filter(|s| s.spec().in_outage).map(|s| s.as_str()).collect();
     assert_eq!(
         inside,
         [
@@ -83,63 +78,33 @@ fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable
     );
     // Everything that can happen before the outage happens before it: role check, staging
     // (copy and hash) and the first shell are all ordered before stop-services.
-    let p = plan(
-        &example_topology(),
-        &PlanRequest::new("SkypeServerUpdateInstaller.exe"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(&example_topology(), &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
+        .unwrap_or_else(|e| panic!("{e}"));
     for s in &p.servers {
-        let first_outage = s
-            .steps
-            .iter()
-            .position(|st| st.in_outage)
-            .unwrap_or(usize::MAX);
+        let first_outage = s.steps.iter().position(|st| st.in_outage).unwrap_or(usize::MAX);
         assert_eq!(s.steps[first_outage].id, StepId::StopServices);
         let before: Vec<StepId> = s.steps[..first_outage].iter().map(|st| st.id).collect();
-        assert_eq!(
-            before,
-            [StepId::CheckRole, StepId::StagePackage, StepId::OpenShell]
-        );
+        assert_eq!(before, [StepId::CheckRole, StepId::StagePackage, StepId::OpenShell]);
     }
 }
 
 #[test]
 fn only_the_install_is_unsafe_to_repeat() {
-    let unsafe_steps: Vec<StepId> = StepId::ALL
-        .into_iter()
-        .filter(|s| !s.spec().safe_to_repeat)
-        .collect();
+    let unsafe_steps: Vec<StepId> = StepId::ALL.into_iter().filter(|s| !s.spec().safe_to_repeat).collect();
     assert_eq!(unsafe_steps, [StepId::InstallUpdate]);
 }
 
 #[test]
 fn exact_commands_of_the_seed() {
-    let p = plan(
-        &example_topology(),
-        &PlanRequest::new(r"D:\updates\SkypeServerUpdateInstaller.exe"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(&example_topology(), &PlanRequest::new(r"D:\updates\SkypeServerUpdateInstaller.exe"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let s = &p.servers[0];
-    let cmd = |id: &str| {
-        s.steps
-            .iter()
-            .find(|st| st.id.as_str() == id)
-            .and_then(|st| st.command.clone())
-    };
-    assert_eq!(
-        cmd("stop-services").as_deref(),
-        Some("Stop-CsWindowsService")
-    );
-    assert_eq!(
-        cmd("stop-services-again").as_deref(),
-        Some("Stop-CsWindowsService")
-    );
+    let cmd = |id: &str| s.steps.iter().find(|st| st.id.as_str() == id).and_then(|st| st.command.clone());
+    assert_eq!(cmd("stop-services").as_deref(), Some("Stop-CsWindowsService"));
+    assert_eq!(cmd("stop-services-again").as_deref(), Some("Stop-CsWindowsService"));
     assert_eq!(cmd("stop-w3svc").as_deref(), Some("net stop w3svc"));
     assert_eq!(cmd("start-w3svc").as_deref(), Some("net start w3svc"));
-    assert_eq!(
-        cmd("start-services").as_deref(),
-        Some("Start-CsWindowsService")
-    );
+    assert_eq!(cmd("start-services").as_deref(), Some("Start-CsWindowsService"));
     assert_eq!(cmd("close-shells"), None);
     assert_eq!(
         cmd("install-update").as_deref(),
@@ -149,10 +114,7 @@ fn exact_commands_of_the_seed() {
         cmd("verify").as_deref(),
         Some("Get-CsWindowsService; Get-Service -Name 'W3SVC'; Get-CsServerPatchVersion")
     );
-    assert_eq!(
-        cmd("open-shell").as_deref(),
-        Some("Import-Module 'SkypeForBusiness'")
-    );
+    assert_eq!(cmd("open-shell").as_deref(), Some("Import-Module 'SkypeForBusiness'"));
 }
 
 #[test]
@@ -172,69 +134,33 @@ fn lync_2013_uses_its_own_installer_and_module() {
     req.product = Product::Lync2013;
     let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
     let s = &p.servers[0];
-    assert!(
-        s.warnings
-            .iter()
-            .all(|w| w.code != "unexpected-installer-name")
-    );
-    let open = s
-        .steps
-        .iter()
-        .find(|st| st.id == StepId::OpenShell)
-        .and_then(|st| st.command.clone());
+    assert!(s.warnings.iter().all(|w| w.code != "unexpected-installer-name"));
+    let open = s.steps.iter().find(|st| st.id == StepId::OpenShell).and_then(|st| st.command.clone());
     assert_eq!(open.as_deref(), Some("Import-Module 'Lync'"));
-    let p = plan(
-        &example_topology(),
-        &PlanRequest::new("SkypeServerUpdateInstaller.exe"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        p.servers[0]
-            .warnings
-            .iter()
-            .all(|w| w.code != "unexpected-installer-name")
-    );
-    let p = plan(&example_topology(), &PlanRequest::new("KB5000000.exe"))
+    let p = plan(&example_topology(), &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        p.servers[0]
-            .warnings
-            .iter()
-            .any(|w| w.code == "unexpected-installer-name")
-    );
+    assert!(p.servers[0].warnings.iter().all(|w| w.code != "unexpected-installer-name"));
+    let p = plan(&example_topology(), &PlanRequest::new("KB5000000.exe")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.servers[0].warnings.iter().any(|w| w.code == "unexpected-installer-name"));
 }
 
 #[test]
 fn every_command_of_every_fixture_server_parses_as_powershell() {
     let mut count = 0;
-    for name in [
-        "enterprise.xml",
-        "enterprise-collocated.xml",
-        "standard-edition.xml",
-    ] {
+    for name in ["enterprise.xml", "enterprise-collocated.xml", "standard-edition.xml"] {
         let t = common::load(&format!("topology/{name}"));
         for lang in Lang::ALL {
-            let mut req =
-                PlanRequest::new(r"C:\Users\o'brien\Downloads\SkypeServerUpdateInstaller.exe");
+            let mut req = PlanRequest::new(r"C:\Users\o'brien\Downloads\SkypeServerUpdateInstaller.exe");
             req.lang = lang;
             let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
             for s in &p.servers {
                 for st in &s.steps {
                     let Some(c) = &st.command else { continue };
-                    let statements =
-                        syntax::parse(c).unwrap_or_else(|e| panic!("{name} {}: {c}: {e}", st.id));
-                    assert!(
-                        statements
-                            .iter()
-                            .all(|s| matches!(s, Statement::Command(_))),
-                        "{c}"
-                    );
+                    let statements = syntax::parse(c).unwrap_or_else(|e| panic!("{name} {}: {c}: {e}", st.id));
+                    assert!(statements.iter().all(|s| matches!(s, Statement::Command(_))), "{c}");
                     count += 1;
                 }
-                assert!(
-                    !s.steps.iter().any(|st| st.title.contains('⟦')),
-                    "missing title in {lang}"
-                );
+                assert!(!s.steps.iter().any(|st| st.title.contains('⟦')), "missing title in {lang}");
             }
         }
     }
@@ -244,15 +170,9 @@ fn every_command_of_every_fixture_server_parses_as_powershell() {
 #[test]
 fn estimated_outage_and_warnings() {
     let t = example_topology();
-    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
     for s in &p.servers {
-        let sum: f64 = s
-            .steps
-            .iter()
-            .filter(|st| st.in_outage)
-            .map(|st| st.estimated_minutes)
-            .sum();
+        let sum: f64 = s.steps.iter().filter(|st| st.in_outage).map(|st| st.estimated_minutes).sum();
         assert!((s.estimated_outage_minutes - sum).abs() < 0.01);
         assert!(
             s.estimated_outage_minutes > 15.0 && s.estimated_outage_minutes < 30.0,
@@ -264,27 +184,11 @@ fn estimated_outage_and_warnings() {
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
     req.outage_budget_minutes = 26.0;
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        p.servers[0]
-            .warnings
-            .iter()
-            .any(|w| w.code == "outage-near-budget"),
-        "{:?}",
-        p.servers[0].warnings
-    );
+    assert!(p.servers[0].warnings.iter().any(|w| w.code == "outage-near-budget"), "{:?}", p.servers[0].warnings);
     req.outage_budget_minutes = 20.0;
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        p.servers[0]
-            .warnings
-            .iter()
-            .any(|w| w.code == "outage-over-budget")
-    );
-    let se = p
-        .servers
-        .iter()
-        .find(|s| s.fqdn.as_str() == "se01.contoso.local")
-        .unwrap_or_else(|| panic!("no se01"));
+    assert!(p.servers[0].warnings.iter().any(|w| w.code == "outage-over-budget"));
+    let se = p.servers.iter().find(|s| s.fqdn.as_str() == "se01.contoso.local").unwrap_or_else(|| panic!("no se01"));
     assert!(se.warnings.iter().any(|w| w.code == "users-signed-out"));
 }
 
@@ -295,16 +199,9 @@ fn server_selection_narrows_and_refuses_what_it_cannot_plan() {
     req.servers = vec!["SE01.contoso.local".into(), "sql01.contoso.local".into()];
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = p.servers.iter().map(|s| s.fqdn.as_str()).collect();
-    assert_eq!(
-        names,
-        ["sql01.contoso.local", "se01.contoso.local"],
-        "topology order"
-    );
+    assert_eq!(names, ["sql01.contoso.local", "se01.contoso.local"], "topology order");
     req.servers = vec!["nosuch.contoso.local".into()];
-    assert!(matches!(
-        plan(&t, &req),
-        Err(PlanError::UnknownServer { .. })
-    ));
+    assert!(matches!(plan(&t, &req), Err(PlanError::UnknownServer { .. })));
     req.servers = vec!["fe01.contoso.local".into()];
     assert!(matches!(plan(&t, &req), Err(PlanError::NotInScope { .. })));
 }
@@ -313,13 +210,7 @@ fn server_selection_narrows_and_refuses_what_it_cannot_plan() {
 fn bad_package_stage_dir_and_switches_are_refused() {
     let t = example_topology();
     for bad in ["", "C:\\updates\\", "a/b/", "x\u{7}.exe", "a|b.exe"] {
-        assert!(
-            matches!(
-                plan(&t, &PlanRequest::new(bad)),
-                Err(PlanError::BadPackage { .. })
-            ),
-            "{bad:?}"
-        );
+        assert!(matches!(plan(&t, &PlanRequest::new(bad)), Err(PlanError::BadPackage { .. })), "{bad:?}");
     }
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
     req.stage_dir = "relative\\dir".into();
@@ -334,16 +225,8 @@ fn skipping_a_step_removes_it_and_says_so() {
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
     req.skip = vec![StepId::StopServicesAgain];
     let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        p.servers
-            .iter()
-            .all(|s| s.steps.iter().all(|st| st.id != StepId::StopServicesAgain))
-    );
-    assert!(
-        p.servers
-            .iter()
-            .all(|s| s.warnings.iter().any(|w| w.code == "step-skipped"))
-    );
+    assert!(p.servers.iter().all(|s| s.steps.iter().all(|st| st.id != StepId::StopServicesAgain)));
+    assert!(p.servers.iter().all(|s| s.warnings.iter().any(|w| w.code == "step-skipped")));
 }
 
 /// Counts the command elements PowerShell sees in `text` (which must be one command).
@@ -356,9 +239,7 @@ fn elements(text: &str) -> Result<usize, String> {
 }
 
 fn update_databases(fqdn: Fqdn) -> String {
-    let db = DatabaseUpdate::ExcludeCollocatedStores {
-        sql_server_fqdn: fqdn,
-    };
+    let db = DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn: fqdn };
     let switches = [Word::fixed("/silentmode")];
     let cx = CommandContext {
         product: Product::Sfb2019,

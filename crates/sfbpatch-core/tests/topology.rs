@@ -8,23 +8,15 @@ use sfbpatch_core::plan::{PlanRequest, plan};
 use sfbpatch_core::topology::{self, ErrorKind, Role};
 
 fn roles(t: &topology::Topology) -> Vec<(String, Role)> {
-    t.servers
-        .iter()
-        .map(|s| (s.fqdn.to_string(), s.role))
-        .collect()
+    t.servers.iter().map(|s| (s.fqdn.to_string(), s.role)).collect()
 }
 
 fn step11(t: &topology::Topology) -> Vec<(String, String)> {
-    let p = plan(t, &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
     p.servers
         .iter()
         .map(|s| {
-            let cmd = s
-                .steps
-                .iter()
-                .find(|st| st.id.as_str() == "update-databases")
-                .and_then(|st| st.command.clone());
+            let cmd = s.steps.iter().find(|st| st.id.as_str() == "update-databases").and_then(|st| st.command.clone());
             (s.fqdn.to_string(), cmd.unwrap_or_default())
         })
         .collect()
@@ -47,24 +39,14 @@ fn enterprise_fixture_has_a_dedicated_back_end_and_a_separate_monitoring_server(
             ("sqlmon01.fabrikam.local", Role::SqlStore),
         ])
     );
-    let be = t
-        .server("sql01.fabrikam.local")
-        .unwrap_or_else(|| panic!("no sql01"));
-    assert!(
-        be.collocated_stores.is_empty(),
-        "Monitoring lives on another server: {:?}",
-        be.collocated_stores
-    );
-    assert_eq!(
-        be.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        ["pool01.fabrikam.local"]
-    );
+    let be = t.server("sql01.fabrikam.local").unwrap_or_else(|| panic!("no sql01"));
+    assert!(be.collocated_stores.is_empty(), "Monitoring lives on another server: {:?}", be.collocated_stores);
+    assert_eq!(be.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["pool01.fabrikam.local"]);
     assert_eq!(
         step11(&t),
         [(
             "sql01.fabrikam.local".to_owned(),
-            "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.fabrikam.local'"
-                .to_owned()
+            "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.fabrikam.local'".to_owned()
         )]
     );
 }
@@ -80,9 +62,7 @@ fn collocated_fixture_uses_exclude_collocated_stores() {
             ("sql02.fabrikam.local", Role::EnterpriseBackend),
         ])
     );
-    let be = t
-        .server("sql02.fabrikam.local")
-        .unwrap_or_else(|| panic!("no sql02"));
+    let be = t.server("sql02.fabrikam.local").unwrap_or_else(|| panic!("no sql02"));
     assert_eq!(be.collocated_stores, ["ArchivingStore", "MonitoringStore"]);
     assert_eq!(
         step11(&t),
@@ -97,54 +77,30 @@ fn collocated_fixture_uses_exclude_collocated_stores() {
 #[test]
 fn standard_edition_fixture_uses_local_databases() {
     let t = load("topology/standard-edition.xml");
-    assert_eq!(
-        roles(&t),
-        own(&[("se01.fabrikam.local", Role::StandardEdition)])
-    );
+    assert_eq!(roles(&t), own(&[("se01.fabrikam.local", Role::StandardEdition)]));
     assert_eq!(
         step11(&t),
-        [(
-            "se01.fabrikam.local".to_owned(),
-            "Install-CsDatabase -Update -LocalDatabases".to_owned()
-        )]
+        [("se01.fabrikam.local".to_owned(), "Install-CsDatabase -Update -LocalDatabases".to_owned())]
     );
-    assert_eq!(
-        t.server("se01.fabrikam.local")
-            .and_then(|s| s.sql_server_fqdn.clone()),
-        None
-    );
+    assert_eq!(t.server("se01.fabrikam.local").and_then(|s| s.sql_server_fqdn.clone()), None);
 }
 
 #[test]
 fn stores_on_another_instance_of_the_same_sql_server_are_collocated() {
     // The example's sql01 hosts UserStore on instance `sfbbe` and Archiving/Monitoring on
     // instance `archmon`: still the same server, so still collocated.
-    let t = topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sql01 = t
-        .server("sql01.contoso.local")
-        .unwrap_or_else(|| panic!("no sql01"));
+    let t = topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let sql01 = t.server("sql01.contoso.local").unwrap_or_else(|| panic!("no sql01"));
     assert_eq!(sql01.role, Role::EnterpriseBackend);
-    assert_eq!(
-        sql01.collocated_stores,
-        ["ArchivingStore", "MonitoringStore"]
-    );
-    let sql02 = t
-        .server("sql02.contoso.local")
-        .unwrap_or_else(|| panic!("no sql02"));
+    assert_eq!(sql01.collocated_stores, ["ArchivingStore", "MonitoringStore"]);
+    let sql02 = t.server("sql02.contoso.local").unwrap_or_else(|| panic!("no sql02"));
     assert!(
         sql02.collocated_stores.is_empty(),
         "ApplicationStore is the back end's own: {:?}",
         sql02.collocated_stores
     );
-    assert_eq!(
-        t.server("edge01.contoso.local").map(|s| s.role),
-        Some(Role::Edge)
-    );
-    assert_eq!(
-        t.server("se01.contoso.local").map(|s| s.role),
-        Some(Role::StandardEdition)
-    );
+    assert_eq!(t.server("edge01.contoso.local").map(|s| s.role), Some(Role::Edge));
+    assert_eq!(t.server("se01.contoso.local").map(|s| s.role), Some(Role::StandardEdition));
     let variants: Vec<_> = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
         .unwrap_or_else(|e| panic!("{e}"))
         .servers
@@ -154,10 +110,7 @@ fn stores_on_another_instance_of_the_same_sql_server_are_collocated() {
     assert_eq!(
         variants,
         [
-            (
-                "sql01.contoso.local".to_owned(),
-                "exclude-collocated-stores"
-            ),
+            ("sql01.contoso.local".to_owned(), "exclude-collocated-stores"),
             ("sql02.contoso.local".to_owned(), "configured-databases"),
             ("se01.contoso.local".to_owned(), "local-databases"),
         ]
@@ -188,28 +141,15 @@ fn real_export_quirks_are_tolerated() {
     let t = load_str("quirky.xml", &quirky).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t, reference);
     // A prefixed default namespace means the same document.
-    let prefixed = original
-        .replace("<Topology xmlns=", "<t:Topology xmlns:t=")
-        .replace("</Topology>", "</t:Topology>");
+    let prefixed = original.replace("<Topology xmlns=", "<t:Topology xmlns:t=").replace("</Topology>", "</t:Topology>");
     let prefixed = prefix_topology_elements(&prefixed);
-    assert_eq!(
-        load_str("prefixed.xml", &prefixed).unwrap_or_else(|e| panic!("{e}")),
-        reference
-    );
+    assert_eq!(load_str("prefixed.xml", &prefixed).unwrap_or_else(|e| panic!("{e}")), reference);
     // UTF-16 LE with BOM, as Windows PowerShell 5.1's Out-File writes it.
     let utf16: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
-        .chain(
-            original
-                .replace("utf-8", "utf-16")
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes),
-        )
+        .chain(original.replace("utf-8", "utf-16").encode_utf16().flat_map(u16::to_le_bytes))
         .collect();
-    assert_eq!(
-        topology::load("utf16.xml", &utf16).unwrap_or_else(|e| panic!("{e}")),
-        reference
-    );
+    assert_eq!(topology::load("utf16.xml", &utf16).unwrap_or_else(|e| panic!("{e}")), reference);
 }
 
 /// Prefixes every element of the topology namespace with `t:` (elements in other namespaces,
@@ -221,15 +161,8 @@ fn prefix_topology_elements(doc: &str) -> String {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         let tail = &rest[1..];
-        let (slash, name_start) = if let Some(t) = tail.strip_prefix('/') {
-            ("/", t)
-        } else {
-            ("", tail)
-        };
-        let starts_name = name_start
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_uppercase());
+        let (slash, name_start) = if let Some(t) = tail.strip_prefix('/') { ("/", t) } else { ("", tail) };
+        let starts_name = name_start.chars().next().is_some_and(|c| c.is_ascii_uppercase());
         let foreign = name_start.starts_with("Ports") || name_start.starts_with("RegistrarService");
         if starts_name && !foreign {
             out.push('<');
@@ -253,8 +186,8 @@ fn kinds(r: Result<topology::Topology, topology::TopologyErrors>) -> Vec<(u32, E
 }
 
 fn fixture_with(from: &str, to: &str) -> String {
-    let original = std::fs::read_to_string(common::testdata("topology/enterprise.xml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let original =
+        std::fs::read_to_string(common::testdata("topology/enterprise.xml")).unwrap_or_else(|e| panic!("{e}"));
     assert!(original.contains(from), "fixture lacks {from:?}");
     original.replacen(from, to, 1)
 }
@@ -271,15 +204,11 @@ fn shell_metacharacters_in_a_machine_name_are_refused_with_the_line() {
     ] {
         let doc = fixture_with(
             "Machine OrdinalInCluster=\"1\" Fqdn=\"sql01.fabrikam.local\"",
-            &format!(
-                "Machine OrdinalInCluster=\"1\" Fqdn=\"{}\"",
-                bad.replace('"', "&quot;")
-            ),
+            &format!("Machine OrdinalInCluster=\"1\" Fqdn=\"{}\"", bad.replace('"', "&quot;")),
         );
         let ks = kinds(load_str("bad.xml", &doc));
         assert!(
-            ks.iter()
-                .any(|(line, k)| *line == 27 && matches!(k, ErrorKind::InvalidFqdn { .. })),
+            ks.iter().any(|(line, k)| *line == 27 && matches!(k, ErrorKind::InvalidFqdn { .. })),
             "{bad:?}: {ks:?}"
         );
     }
@@ -294,11 +223,7 @@ fn unresolved_references_are_reported_where_they_are() {
             "<ClusterId SiteId=\"1\" Number=\"9\" />\n      </SqlInstanceId>",
         ),
     ));
-    assert!(
-        ks.iter()
-            .any(|(_, k)| matches!(k, ErrorKind::UnknownCluster { id } if id == "1:9")),
-        "{ks:?}"
-    );
+    assert!(ks.iter().any(|(_, k)| matches!(k, ErrorKind::UnknownCluster { id } if id == "1:9")), "{ks:?}");
 
     let ks = kinds(load_str(
         "x.xml",
@@ -307,11 +232,7 @@ fn unresolved_references_are_reported_where_they_are() {
             "<SqlInstanceId Name=\"nope\">\n          <ClusterId SiteId=\"1\" Number=\"3\" />",
         ),
     ));
-    assert!(
-        ks.iter()
-            .any(|(_, k)| matches!(k, ErrorKind::UnknownSqlInstance { .. })),
-        "{ks:?}"
-    );
+    assert!(ks.iter().any(|(_, k)| matches!(k, ErrorKind::UnknownSqlInstance { .. })), "{ks:?}");
 
     let ks = kinds(load_str(
         "x.xml",
@@ -321,20 +242,22 @@ fn unresolved_references_are_reported_where_they_are() {
         ),
     ));
     assert!(
-        ks.iter().any(|(line, k)| *line == 64
-            && matches!(k, ErrorKind::UnknownService { id } if id == "1:UserStore:7")),
+        ks.iter()
+            .any(|(line, k)| *line == 64 && matches!(k, ErrorKind::UnknownService { id } if id == "1:UserStore:7")),
         "{ks:?}"
     );
 }
 
 #[test]
 fn duplicate_machines_are_refused() {
-    let doc = fixture_with(
-        "Fqdn=\"fe02.fabrikam.local\" FaultDomain",
-        "Fqdn=\"fe01.fabrikam.local\" FaultDomain",
-    );
+    let doc = fixture_with("Fqdn=\"fe02.fabrikam.local\" FaultDomain", "Fqdn=\"fe01.fabrikam.local\" FaultDomain");
     let ks = kinds(load_str("dup.xml", &doc));
-    assert!(ks.iter().any(|(_, k)| matches!(k, ErrorKind::DuplicateMachine { fqdn, first_line: 15 } if fqdn == "fe01.fabrikam.local")), "{ks:?}");
+    assert!(
+        ks.iter().any(
+            |(_, k)| matches!(k, ErrorKind::DuplicateMachine { fqdn, first_line: 15 } if fqdn == "fe01.fabrikam.local")
+        ),
+        "{ks:?}"
+    );
 }
 
 #[test]
@@ -344,10 +267,7 @@ fn entity_bombs_and_dtds_are_refused() {
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">&lol3;</Topology>"#;
     let ks = kinds(load_str("bomb.xml", bomb));
-    assert!(
-        matches!(ks.as_slice(), [(_, ErrorKind::DtdRefused)]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(_, ErrorKind::DtdRefused)]), "{ks:?}");
 }
 
 #[test]
@@ -355,27 +275,19 @@ fn deep_nesting_is_refused_without_recursion() {
     let depth = 200_000;
     let doc = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
     let ks = kinds(load_str("deep.xml", &doc));
-    assert!(
-        matches!(ks.as_slice(), [(1, ErrorKind::TooDeep { .. })]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(1, ErrorKind::TooDeep { .. })]), "{ks:?}");
 }
 
 #[test]
 fn oversized_input_is_refused_before_parsing() {
     let big = vec![b' '; (topology::text::MAX_BYTES + 1) as usize];
     let ks = kinds(topology::load("big.xml", &big));
-    assert!(
-        matches!(ks.as_slice(), [(0, ErrorKind::TooLarge { .. })]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(0, ErrorKind::TooLarge { .. })]), "{ks:?}");
 }
 
 #[test]
 fn binary_garbage_is_refused() {
-    let garbage: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let ks = kinds(topology::load("garbage.bin", &garbage));
     assert!(matches!(ks.as_slice(), [(_, ErrorKind::NotText)]), "{ks:?}");
 }
@@ -384,19 +296,13 @@ fn binary_garbage_is_refused() {
 fn malformed_xml_reports_line_and_column() {
     let doc = fixture_with("<Name>Lisboa</Name>", "<Name>Lisboa</Nam>");
     let ks = kinds(load_str("broken.xml", &doc));
-    assert!(
-        matches!(ks.as_slice(), [(8, ErrorKind::Xml { .. })]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(8, ErrorKind::Xml { .. })]), "{ks:?}");
 }
 
 #[test]
 fn wrong_root_is_not_a_topology() {
     let ks = kinds(load_str("x.xml", "<Topology><Sites/></Topology>"));
-    assert!(
-        matches!(ks.as_slice(), [(1, ErrorKind::NotATopology { .. })]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(1, ErrorKind::NotATopology { .. })]), "{ks:?}");
 }
 
 #[test]
@@ -405,27 +311,14 @@ fn toml_errors_name_the_line() {
         "t.toml",
         "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01.contoso.local\"\nsite = 1\nbogus = 3\n",
     ));
-    assert!(
-        matches!(ks.as_slice(), [(_, ErrorKind::Toml { .. })]),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(_, ErrorKind::Toml { .. })]), "{ks:?}");
     let ks = kinds(load_str(
         "t.toml",
         "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01.contoso.local\"\nsite = 1\nuser_store = { sql_server = \"nosuch.contoso.local\", instance = \"a\" }\n",
     ));
-    assert!(
-        matches!(ks.as_slice(), [(7, ErrorKind::UnknownServer { .. })]),
-        "{ks:?}"
-    );
-    let ks = kinds(load_str(
-        "t.toml",
-        "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01;rm.contoso.local\"\nsite = 1\n",
-    ));
-    assert!(
-        ks.iter()
-            .any(|(line, k)| *line == 5 && matches!(k, ErrorKind::InvalidFqdn { .. })),
-        "{ks:?}"
-    );
+    assert!(matches!(ks.as_slice(), [(7, ErrorKind::UnknownServer { .. })]), "{ks:?}");
+    let ks = kinds(load_str("t.toml", "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01;rm.contoso.local\"\nsite = 1\n"));
+    assert!(ks.iter().any(|(line, k)| *line == 5 && matches!(k, ErrorKind::InvalidFqdn { .. })), "{ks:?}");
 }
 
 #[test]
@@ -437,10 +330,7 @@ fn every_error_renders_in_both_languages_without_missing_keys() {
         topology::load("d.bin", &[0, 1, 2]),
         load_str(
             "e.xml",
-            &fixture_with(
-                "Fqdn=\"fe02.fabrikam.local\" FaultDomain",
-                "Fqdn=\"fe01.fabrikam.local\" FaultDomain",
-            ),
+            &fixture_with("Fqdn=\"fe02.fabrikam.local\" FaultDomain", "Fqdn=\"fe01.fabrikam.local\" FaultDomain"),
         ),
         load_str(
             "f.xml",

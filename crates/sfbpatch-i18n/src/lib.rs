@@ -90,11 +90,7 @@ pub type Catalogue = BTreeMap<String, String>;
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut Catalogue) -> Result<(), String> {
     for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::String(s) => {
                 out.insert(key, s.clone());

@@ -91,14 +91,8 @@ impl Word {
     pub fn new(text: &str) -> Result<Self, NotAWord> {
         let ok = !text.is_empty()
             && !text.starts_with([':', '.'])
-            && text.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | ':' | '.' | '_' | '=')
-            });
-        if ok {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(NotAWord(text.to_owned()))
-        }
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | ':' | '.' | '_' | '='));
+        if ok { Ok(Self(text.to_owned())) } else { Err(NotAWord(text.to_owned())) }
     }
 
     /// A word written into sfbpatch's own source (a cmdlet, parameter or switch name).
@@ -157,18 +151,12 @@ pub struct Command {
 impl Command {
     /// A command invoked by name.
     pub fn named(name: Word) -> Self {
-        Self {
-            invocation: Invocation::Name(name),
-            args: Vec::new(),
-        }
+        Self { invocation: Invocation::Name(name), args: Vec::new() }
     }
 
     /// A program invoked by path with the call operator.
     pub fn path(path: impl Into<String>) -> Self {
-        Self {
-            invocation: Invocation::Path(path.into()),
-            args: Vec::new(),
-        }
+        Self { invocation: Invocation::Path(path.into()), args: Vec::new() }
     }
 
     /// Appends an argument.
@@ -241,18 +229,10 @@ mod tests {
 
     #[test]
     fn words_refuse_token_breaking_characters() {
-        for bad in [
-            "", "a b", "a;b", "a'b", "$x", "a`b", "a\"b", ".x", "a|b", "a(b",
-        ] {
+        for bad in ["", "a b", "a;b", "a'b", "$x", "a`b", "a\"b", ".x", "a|b", "a(b"] {
             assert!(Word::new(bad).is_err(), "{bad:?} accepted");
         }
-        for good in [
-            "Stop-CsWindowsService",
-            "/silentmode",
-            "w3svc",
-            "-x",
-            "/log:a.txt",
-        ] {
+        for good in ["Stop-CsWindowsService", "/silentmode", "w3svc", "-x", "/log:a.txt"] {
             assert!(Word::new(good).is_ok(), "{good:?} refused");
         }
     }
@@ -262,10 +242,7 @@ mod tests {
         let c = Command::named(w("Install-CsDatabase"))
             .arg(Arg::Switch(w("Update")))
             .arg(Arg::Named(w("SqlServerFqdn"), "sql01.contoso.com".into()));
-        assert_eq!(
-            c.render(),
-            "Install-CsDatabase -Update -SqlServerFqdn 'sql01.contoso.com'"
-        );
+        assert_eq!(c.render(), "Install-CsDatabase -Update -SqlServerFqdn 'sql01.contoso.com'");
         assert_eq!(c.element_count(), 3);
         let c = Command::path(r"C:\stage\x.exe").arg(Arg::Bare(w("/silentmode")));
         assert_eq!(c.render(), r"& 'C:\stage\x.exe' /silentmode");

@@ -23,11 +23,7 @@ pub struct SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "PowerShell syntax error at line {}, column {}, near {:?}",
-            self.line, self.column, self.near
-        )
+        write!(f, "PowerShell syntax error at line {}, column {}, near {:?}", self.line, self.column, self.near)
     }
 }
 
@@ -109,8 +105,7 @@ fn with_parser<T>(f: impl FnOnce(&mut Parser) -> Result<T, ParseError>) -> Resul
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             let mut p = Parser::new();
-            p.set_language(&tree_sitter_powershell::LANGUAGE.into())
-                .map_err(|e| GrammarError(e.to_string()))?;
+            p.set_language(&tree_sitter_powershell::LANGUAGE.into()).map_err(|e| GrammarError(e.to_string()))?;
             *slot = Some(p);
         }
         match slot.as_mut() {
@@ -123,9 +118,7 @@ fn with_parser<T>(f: impl FnOnce(&mut Parser) -> Result<T, ParseError>) -> Resul
 /// Parses `src` and returns its top-level statements, or the first syntax error.
 pub fn parse(src: &str) -> Result<Vec<Statement>, ParseError> {
     with_parser(|p| {
-        let tree = p
-            .parse(src, None)
-            .ok_or_else(|| GrammarError("the parser returned no tree".into()))?;
+        let tree = p.parse(src, None).ok_or_else(|| GrammarError("the parser returned no tree".into()))?;
         let root = tree.root_node();
         if root.has_error() {
             return Err(first_error(root, src).into());
@@ -182,19 +175,13 @@ fn collect_statements(n: Node, src: &str, out: &mut Vec<Statement>) {
             "statement_list" => collect_statements(child, src, out),
             "empty_statement" | "comment" => {}
             "pipeline" => out.push(pipeline(child, src)),
-            kind => out.push(Statement::Other {
-                kind: kind.to_owned(),
-                text: text(child, src).to_owned(),
-            }),
+            kind => out.push(Statement::Other { kind: kind.to_owned(), text: text(child, src).to_owned() }),
         }
     }
 }
 
 fn other(n: Node, src: &str) -> Statement {
-    Statement::Other {
-        kind: n.kind().to_owned(),
-        text: text(n, src).to_owned(),
-    }
+    Statement::Other { kind: n.kind().to_owned(), text: text(n, src).to_owned() }
 }
 
 fn named_children(n: Node) -> Vec<Node> {
@@ -243,9 +230,7 @@ fn command(n: Node, src: &str) -> Option<ParsedCommand> {
                         "command_argument_sep" => {}
                         "command_parameter" => {
                             let t = text(e, src);
-                            elements.push(Element::Parameter(
-                                t.strip_prefix('-').unwrap_or(t).to_owned(),
-                            ));
+                            elements.push(Element::Parameter(t.strip_prefix('-').unwrap_or(t).to_owned()));
                         }
                         "generic_token" => elements.push(Element::Bare(text(e, src).to_owned())),
                         "redirection" | "redirections" => return None,
@@ -254,10 +239,7 @@ fn command(n: Node, src: &str) -> Option<ParsedCommand> {
                             let lit = crate::unliteral(t).filter(|_| is_verbatim(e));
                             elements.push(match lit {
                                 Some(v) => Element::Literal(v),
-                                None => Element::Expression {
-                                    kind: e.kind().to_owned(),
-                                    text: t.to_owned(),
-                                },
+                                None => Element::Expression { kind: e.kind().to_owned(), text: t.to_owned() },
                             });
                         }
                     }
@@ -302,9 +284,7 @@ mod tests {
 
     #[test]
     fn parses_cmdlet_with_parameters_and_literal() {
-        let c = one(
-            "Install-CsDatabase -Update -SqlServerFqdn 'sql01.contoso.com' -ExcludeCollocatedStores",
-        );
+        let c = one("Install-CsDatabase -Update -SqlServerFqdn 'sql01.contoso.com' -ExcludeCollocatedStores");
         assert_eq!(c.name, CommandName::Name("Install-CsDatabase".into()));
         assert_eq!(
             c.elements,
@@ -341,9 +321,6 @@ mod tests {
     #[test]
     fn double_quoted_string_is_an_expression_not_a_literal() {
         let c = one("Get-CsAdminRoleAssignment -Identity \"$env:USERDOMAIN\\$env:USERNAME\"");
-        assert!(
-            matches!(&c.elements[1], Element::Expression { .. }),
-            "{c:?}"
-        );
+        assert!(matches!(&c.elements[1], Element::Expression { .. }), "{c:?}");
     }
 }

@@ -185,44 +185,27 @@ pub struct Estate {
     pub hosts: Vec<Host>,
     /// Injected faults.
     pub faults: Vec<Fault>,
+    /// Host index by FQDN.
+    #[serde(skip)]
+    index: std::collections::HashMap<String, usize>,
 }
 
 fn svc(name: &str, display: &str, kind: ServiceKind) -> Service {
-    Service {
-        name: name.to_owned(),
-        display_name: display.to_owned(),
-        kind,
-        running: true,
-        auto_start: true,
-    }
+    Service { name: name.to_owned(), display_name: display.to_owned(), kind, running: true, auto_start: true }
 }
 
 fn sfb_services(role: Role) -> Vec<Service> {
     use ServiceKind::Sfb;
     let mut v = vec![
         svc("RTCSRV", "Skype for Business Server Front-End", Sfb),
-        svc(
-            "RTCCLSAGT",
-            "Skype for Business Server Centralized Logging Service Agent",
-            Sfb,
-        ),
-        svc(
-            "REPLICA",
-            "Skype for Business Server Replica Replicator Agent",
-            Sfb,
-        ),
+        svc("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent", Sfb),
+        svc("REPLICA", "Skype for Business Server Replica Replicator Agent", Sfb),
     ];
     if matches!(role, Role::StandardEdition | Role::FrontEnd) {
         for (n, d) in [
-            (
-                "RTCMRAUTH",
-                "Skype for Business Server Audio/Video Authentication",
-            ),
+            ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
             ("RTCASMCU", "Skype for Business Server Application Sharing"),
-            (
-                "RTCAVMCU",
-                "Skype for Business Server Audio/Video Conferencing",
-            ),
+            ("RTCAVMCU", "Skype for Business Server Audio/Video Conferencing"),
             ("RTCDATAMCU", "Skype for Business Server Web Conferencing"),
             ("RTCIMMCU", "Skype for Business Server IM Conferencing"),
             ("RTCMEDSRV", "Skype for Business Server Mediation"),
@@ -245,10 +228,7 @@ fn components(role: Role, product: Product, build: &Build) -> Vec<(String, Build
         Role::EnterpriseBackend => "Back End Server",
         _ => "Front End Server",
     });
-    parts
-        .into_iter()
-        .map(|p| (format!("{name}, {p}"), build.clone()))
-        .collect()
+    parts.into_iter().map(|p| (format!("{name}, {p}"), build.clone())).collect()
 }
 
 fn release_build(build: &Build) -> Build {
@@ -264,13 +244,8 @@ impl Estate {
             .iter()
             .map(|s| {
                 let mut services = sfb_services(s.role);
-                services.push(svc(
-                    "W3SVC",
-                    "World Wide Web Publishing Service",
-                    ServiceKind::Iis,
-                ));
-                let mut instances: Vec<&str> =
-                    s.stores.iter().map(|p| p.instance.as_str()).collect();
+                services.push(svc("W3SVC", "World Wide Web Publishing Service", ServiceKind::Iis));
+                let mut instances: Vec<&str> = s.stores.iter().map(|p| p.instance.as_str()).collect();
                 instances.dedup();
                 for i in instances {
                     let upper = if i.is_empty() {
@@ -278,11 +253,7 @@ impl Estate {
                     } else {
                         format!("MSSQL${}", i.to_ascii_uppercase())
                     };
-                    services.push(svc(
-                        &upper,
-                        &format!("SQL Server ({})", i.to_ascii_uppercase()),
-                        ServiceKind::Sql,
-                    ));
+                    services.push(svc(&upper, &format!("SQL Server ({})", i.to_ascii_uppercase()), ServiceKind::Sql));
                 }
                 let databases = s
                     .stores
@@ -327,76 +298,53 @@ impl Estate {
                     next_session: 1,
                 }
             })
-            .collect();
-        Estate {
-            seed: opts.seed,
-            hosts,
-            faults: Vec::new(),
-        }
+            .collect::<Vec<Host>>();
+        let index = hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
+        Estate { seed: opts.seed, hosts, faults: Vec::new(), index }
     }
 
     /// The host with this FQDN.
     pub fn host(&self, fqdn: &str) -> Option<&Host> {
-        let f = fqdn.to_ascii_lowercase();
-        self.hosts.iter().find(|h| h.fqdn.as_str() == f)
+        let i = *self.index.get(&fqdn.to_ascii_lowercase())?;
+        self.hosts.get(i)
     }
 
     /// The host with this FQDN, mutable.
     pub fn host_mut(&mut self, fqdn: &str) -> Option<&mut Host> {
-        let f = fqdn.to_ascii_lowercase();
-        self.hosts.iter_mut().find(|h| h.fqdn.as_str() == f)
+        let i = *self.index.get(&fqdn.to_ascii_lowercase())?;
+        self.hosts.get_mut(i)
     }
 
     /// The time at which every host is idle: the end of the simulation so far.
     pub fn now(&self) -> Ms {
-        self.hosts
-            .iter()
-            .map(|h| h.clock_ms.max(h.unreachable_until))
-            .max()
-            .unwrap_or(0)
+        self.hosts.iter().map(|h| h.clock_ms.max(h.unreachable_until)).max().unwrap_or(0)
     }
 }
 
 impl Host {
     /// The lowest installed component build (the server's build).
     pub fn build(&self) -> Build {
-        self.components
-            .iter()
-            .map(|(_, b)| b.clone())
-            .min()
-            .unwrap_or(Build([0; 4]))
+        self.components.iter().map(|(_, b)| b.clone()).min().unwrap_or(Build([0; 4]))
     }
 
     /// Whether every Skype for Business service is running and the host is up.
     pub fn all_sfb_running(&self, at: Ms) -> bool {
-        at >= self.unreachable_until
-            && self
-                .services
-                .iter()
-                .filter(|s| s.kind == ServiceKind::Sfb)
-                .all(|s| s.running)
+        at >= self.unreachable_until && self.services.iter().filter(|s| s.kind == ServiceKind::Sfb).all(|s| s.running)
     }
 
     /// Whether any Skype for Business service or W3SVC runs.
     pub fn any_sfb_or_iis_running(&self) -> Option<&Service> {
-        self.services
-            .iter()
-            .find(|s| s.running && s.kind != ServiceKind::Sql)
+        self.services.iter().find(|s| s.running && s.kind != ServiceKind::Sql)
     }
 
     /// Whether every Skype for Business service and W3SVC runs.
     pub fn services_running(&self) -> bool {
-        self.services
-            .iter()
-            .filter(|s| s.kind != ServiceKind::Sql)
-            .all(|s| s.running)
+        self.services.iter().filter(|s| s.kind != ServiceKind::Sql).all(|s| s.running)
     }
 
     /// The stores that the server's own services depend on (rule 7 checks these).
     pub fn own_databases(&self) -> impl Iterator<Item = &Database> {
-        self.databases
-            .iter()
-            .filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
+        self.databases.iter().filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
     }
 
     /// Records a change of the down state at `at`.

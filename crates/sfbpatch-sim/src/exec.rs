@@ -91,20 +91,10 @@ struct Out {
 
 impl Out {
     fn ok(stdout: impl Into<String>, ms: Ms) -> Self {
-        Out {
-            exit: 0,
-            stdout: stdout.into(),
-            stderr: String::new(),
-            ms,
-        }
+        Out { exit: 0, stdout: stdout.into(), stderr: String::new(), ms }
     }
     fn err(stderr: impl Into<String>, ms: Ms) -> Self {
-        Out {
-            exit: 1,
-            stdout: String::new(),
-            stderr: stderr.into(),
-            ms,
-        }
+        Out { exit: 1, stdout: String::new(), stderr: stderr.into(), ms }
     }
 }
 
@@ -137,10 +127,7 @@ struct Params {
 
 impl Params {
     fn get(&self, name: &str) -> Option<&str> {
-        self.named
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_deref())
+        self.named.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_deref())
     }
     fn has(&self, name: &str) -> bool {
         self.named.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -148,10 +135,7 @@ impl Params {
 }
 
 fn env_value(host: &Host, var: &str) -> Option<String> {
-    let (domain, user) = host
-        .account
-        .split_once('\\')
-        .unwrap_or(("", host.account.as_str()));
+    let (domain, user) = host.account.split_once('\\').unwrap_or(("", host.account.as_str()));
     match var.to_ascii_uppercase().as_str() {
         "USERDOMAIN" => Some(domain.to_owned()),
         "USERNAME" => Some(user.to_owned()),
@@ -165,23 +149,16 @@ fn env_value(host: &Host, var: &str) -> Option<String> {
 fn value(host: &Host, e: &Element) -> Result<String, String> {
     match e {
         Element::Literal(s) | Element::Bare(s) => Ok(s.clone()),
-        Element::Expression { text, .. }
-            if text.starts_with('"') && text.ends_with('"') && text.len() >= 2 =>
-        {
+        Element::Expression { text, .. } if text.starts_with('"') && text.ends_with('"') && text.len() >= 2 => {
             let inner = &text[1..text.len() - 1];
             let mut out = String::new();
             let mut rest = inner;
             while let Some(i) = rest.find("$env:") {
                 out.push_str(&rest[..i]);
                 let after = &rest[i + 5..];
-                let end = after
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(after.len());
+                let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
                 let var = &after[..end];
-                out.push_str(
-                    &env_value(host, var)
-                        .ok_or_else(|| format!("the simulator does not know $env:{var}"))?,
-                );
+                out.push_str(&env_value(host, var).ok_or_else(|| format!("the simulator does not know $env:{var}"))?);
                 rest = &after[end..];
             }
             out.push_str(rest);
@@ -196,17 +173,8 @@ fn value(host: &Host, e: &Element) -> Result<String, String> {
 }
 
 /// Binds `elements` to a cmdlet with these switch and value parameters.
-fn bind(
-    host: &Host,
-    cmdlet: &str,
-    elements: &[Element],
-    switches: &[&str],
-    values: &[&str],
-) -> Result<Params, String> {
-    let mut p = Params {
-        named: Vec::new(),
-        positional: Vec::new(),
-    };
+fn bind(host: &Host, cmdlet: &str, elements: &[Element], switches: &[&str], values: &[&str]) -> Result<Params, String> {
+    let mut p = Params { named: Vec::new(), positional: Vec::new() };
     let mut i = 0;
     while i < elements.len() {
         match &elements[i] {
@@ -247,27 +215,12 @@ fn bind(
 }
 
 fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
-    let w0 = rows
-        .iter()
-        .map(|r| r[0].len())
-        .chain([header[0].len()])
-        .max()
-        .unwrap_or(0);
-    let w1 = rows
-        .iter()
-        .map(|r| r[1].len())
-        .chain([header[1].len()])
-        .max()
-        .unwrap_or(0);
+    let w0 = rows.iter().map(|r| r[0].len()).chain([header[0].len()]).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].len()).chain([header[1].len()]).max().unwrap_or(0);
     let mut s = String::from("\n");
-    let line =
-        |a: &str, b: &str, c: &str| format!("{a:<w0$} {b:<w1$} {c}").trim_end().to_owned() + "\n";
+    let line = |a: &str, b: &str, c: &str| format!("{a:<w0$} {b:<w1$} {c}").trim_end().to_owned() + "\n";
     s.push_str(&line(header[0], header[1], header[2]));
-    s.push_str(&line(
-        &"-".repeat(header[0].len()),
-        &"-".repeat(header[1].len()),
-        &"-".repeat(header[2].len()),
-    ));
+    s.push_str(&line(&"-".repeat(header[0].len()), &"-".repeat(header[1].len()), &"-".repeat(header[2].len())));
     for r in rows {
         s.push_str(&line(&r[0], &r[1], &r[2]));
     }
@@ -276,11 +229,7 @@ fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
 }
 
 fn status_word(running: bool) -> String {
-    if running {
-        "Running".into()
-    } else {
-        "Stopped".into()
-    }
+    if running { "Running".into() } else { "Stopped".into() }
 }
 
 const SFB_CMDLETS: [&str; 6] = [
@@ -322,11 +271,7 @@ The located assembly's manifest definition does not match the assembly reference
             }
             _ => {}
         }
-        let roles = self
-            .accounts
-            .get(&self.account.to_ascii_lowercase())
-            .cloned()
-            .unwrap_or_default();
+        let roles = self.accounts.get(&self.account.to_ascii_lowercase()).cloned().unwrap_or_default();
         if !roles.iter().any(|r| r == "CsAdministrator") {
             return Err(Out::err(
                 format!(
@@ -340,11 +285,7 @@ The located assembly's manifest definition does not match the assembly reference
     }
 
     fn set_sfb_services(&mut self, running: bool, at: Ms) {
-        for s in self
-            .services
-            .iter_mut()
-            .filter(|s| s.kind == ServiceKind::Sfb)
-        {
+        for s in self.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
             s.running = running;
         }
         self.track(at);
@@ -371,16 +312,9 @@ The located assembly's manifest definition does not match the assembly reference
             "get-csadminroleassignment" => match bound(self, &[], &["Identity"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let who = p
-                        .get("Identity")
-                        .or(p.positional.first().map(String::as_str))
-                        .unwrap_or("")
-                        .to_owned();
+                    let who = p.get("Identity").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
                     match self.accounts.get(&who.to_ascii_lowercase()) {
-                        Some(roles) => Out::ok(
-                            format!("\n{}\n\n", roles.join("\n")),
-                            self.rng.secs(2.0, 6.0),
-                        ),
+                        Some(roles) => Out::ok(format!("\n{}\n\n", roles.join("\n")), self.rng.secs(2.0, 6.0)),
                         None => Out::err(
                             format!("{name} : Management object not found for identity \"{who}\"."),
                             self.rng.secs(2.0, 4.0),
@@ -403,21 +337,12 @@ The located assembly's manifest definition does not match the assembly reference
                             Out::err(format!("the simulator computes SHA256 only, not {a}"), 1000)
                         }
                         (None, _) => Out::err(
-                            format!(
-                                "{name} : Cannot find path '{path}' because it does not exist."
-                            ),
+                            format!("{name} : Cannot find path '{path}' because it does not exist."),
                             self.rng.secs(1.0, 2.0),
                         ),
                         (Some(f), _) => {
-                            let rows = [[
-                                "SHA256".to_owned(),
-                                f.sha256.to_ascii_uppercase(),
-                                path.clone(),
-                            ]];
-                            Out::ok(
-                                table(["Algorithm", "Hash", "Path"], &rows),
-                                self.rng.secs(4.0, 12.0),
-                            )
+                            let rows = [["SHA256".to_owned(), f.sha256.to_ascii_uppercase(), path.clone()]];
+                            Out::ok(table(["Algorithm", "Hash", "Path"], &rows), self.rng.secs(4.0, 12.0))
                         }
                     }
                 }
@@ -425,11 +350,7 @@ The located assembly's manifest definition does not match the assembly reference
             "import-module" => match bound(self, &["Force"], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let module = p
-                        .get("Name")
-                        .or(p.positional.first().map(String::as_str))
-                        .unwrap_or("")
-                        .to_owned();
+                    let module = p.get("Name").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
                     if module.eq_ignore_ascii_case(self.module()) {
                         let g = self.install_generation;
                         if let Some(s) = self.session_mut(cx.session) {
@@ -449,15 +370,8 @@ The located assembly's manifest definition does not match the assembly reference
             "stop-cswindowsservice" => match bound(self, &["Graceful", "NoWait"], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(_) => {
-                    let any = self
-                        .services
-                        .iter()
-                        .any(|s| s.kind == ServiceKind::Sfb && s.running);
-                    let ms = if any {
-                        self.rng.secs(60.0, 180.0)
-                    } else {
-                        self.rng.secs(4.0, 10.0)
-                    };
+                    let any = self.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.running);
+                    let ms = if any { self.rng.secs(60.0, 180.0) } else { self.rng.secs(4.0, 10.0) };
                     self.set_sfb_services(false, cx.now);
                     Out::ok("", ms)
                 }
@@ -477,82 +391,41 @@ The located assembly's manifest definition does not match the assembly reference
                             [
                                 status_word(s.running),
                                 s.name.clone(),
-                                if s.running {
-                                    "Active".into()
-                                } else {
-                                    String::new()
-                                },
+                                if s.running { "Active".into() } else { String::new() },
                             ]
                         })
                         .collect();
-                    Out::ok(
-                        table(["Status", "Name", "ActivityLevel"], &rows),
-                        self.rng.secs(2.0, 5.0),
-                    )
+                    Out::ok(table(["Status", "Name", "ActivityLevel"], &rows), self.rng.secs(2.0, 5.0))
                 }
             },
             "get-service" => match bound(self, &[], &["Name"]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(p) => {
-                    let want = p
-                        .get("Name")
-                        .or(p.positional.first().map(String::as_str))
-                        .unwrap_or("")
-                        .to_owned();
-                    match self
-                        .services
-                        .iter()
-                        .find(|s| s.name.eq_ignore_ascii_case(&want))
-                    {
+                    let want = p.get("Name").or(p.positional.first().map(String::as_str)).unwrap_or("").to_owned();
+                    match self.services.iter().find(|s| s.name.eq_ignore_ascii_case(&want)) {
                         Some(s) => {
-                            let rows = [[
-                                status_word(s.running),
-                                s.name.clone(),
-                                s.display_name.clone(),
-                            ]];
-                            Out::ok(
-                                table(["Status", "Name", "DisplayName"], &rows),
-                                self.rng.secs(1.0, 2.0),
-                            )
+                            let rows = [[status_word(s.running), s.name.clone(), s.display_name.clone()]];
+                            Out::ok(table(["Status", "Name", "DisplayName"], &rows), self.rng.secs(1.0, 2.0))
                         }
-                        None => Out::err(
-                            format!("{name} : Cannot find any service with service name '{want}'."),
-                            1000,
-                        ),
+                        None => Out::err(format!("{name} : Cannot find any service with service name '{want}'."), 1000),
                     }
                 }
             },
             "get-csserverpatchversion" => match bound(self, &[], &[]) {
                 Err(e) => Out::err(e, 1000),
                 Ok(_) => {
-                    let rows: Vec<[String; 3]> = self
-                        .components
-                        .iter()
-                        .map(|(c, b)| [c.clone(), b.to_string(), String::new()])
-                        .collect();
-                    Out::ok(
-                        table(["ComponentName", "Version", "Update"], &rows),
-                        self.rng.secs(3.0, 8.0),
-                    )
+                    let rows: Vec<[String; 3]> =
+                        self.components.iter().map(|(c, b)| [c.clone(), b.to_string(), String::new()]).collect();
+                    Out::ok(table(["ComponentName", "Version", "Update"], &rows), self.rng.secs(3.0, 8.0))
                 }
             },
             "get-csserverversion" => Out::ok(
-                format!(
-                    "\n{} ({}): Volume license key installed.\n\n",
-                    self.product_name(),
-                    self.release_build
-                ),
+                format!("\n{} ({}): Volume license key installed.\n\n", self.product_name(), self.release_build),
                 self.rng.secs(1.0, 3.0),
             ),
             "install-csdatabase" => match bound(
                 self,
-                &[
-                    "Update",
-                    "ConfiguredDatabases",
-                    "LocalDatabases",
-                    "ExcludeCollocatedStores",
-                    "Force",
-                ],
+                &["Update", "ConfiguredDatabases", "LocalDatabases", "ExcludeCollocatedStores", "Force"],
                 &["SqlServerFqdn"],
             ) {
                 Err(e) => Out::err(e, 1000),
@@ -580,18 +453,10 @@ The located assembly's manifest definition does not match the assembly reference
             );
         }
         let build = self.build();
-        let stale: Vec<String> = self
-            .own_databases()
-            .filter(|d| d.schema < build)
-            .map(|d| d.store.clone())
-            .collect();
+        let stale: Vec<String> = self.own_databases().filter(|d| d.schema < build).map(|d| d.store.clone()).collect();
         let end = cx.now + cx.dur(ms);
-        for s in self
-            .services
-            .iter_mut()
-            .filter(|s| s.kind == ServiceKind::Sfb)
-        {
-            s.running = !(s.name == "RTCSRV" && !stale.is_empty());
+        for s in self.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+            s.running = s.name != "RTCSRV" || stale.is_empty();
         }
         self.track(end);
         if stale.is_empty() {
@@ -613,11 +478,7 @@ The located assembly's manifest definition does not match the assembly reference
         if !p.has("Update") {
             return Out::err(format!("{name} : the simulator models only -Update."), 1000);
         }
-        if let Some(s) = self
-            .services
-            .iter()
-            .find(|s| s.kind == ServiceKind::Sfb && s.running)
-        {
+        if let Some(s) = self.services.iter().find(|s| s.kind == ServiceKind::Sfb && s.running) {
             return Out::err(
                 format!(
                     "{name} : Cannot update the databases while Skype for Business Server services are running on this computer ({} is running). Stop them with Stop-CsWindowsService.",
@@ -639,21 +500,12 @@ The located assembly's manifest definition does not match the assembly reference
             (0..self.databases.len()).collect()
         } else if p.has("ConfiguredDatabases") {
             let Some(sql) = p.get("SqlServerFqdn") else {
-                return Out::err(
-                    format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."),
-                    1000,
-                );
+                return Out::err(format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."), 1000);
             };
-            let own = self
-                .sql_server_fqdn
-                .as_ref()
-                .map(|f| f.as_str())
-                .unwrap_or(self.fqdn.as_str());
+            let own = self.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or(self.fqdn.as_str());
             if !sql.eq_ignore_ascii_case(own) {
                 return Out::err(
-                    format!(
-                        "{name} : No configured databases were found on SQL Server '{sql}' from this computer."
-                    ),
+                    format!("{name} : No configured databases were found on SQL Server '{sql}' from this computer."),
                     self.rng.secs(20.0, 60.0),
                 );
             }
@@ -671,10 +523,7 @@ The located assembly's manifest definition does not match the assembly reference
                 .filter(|&i| !exclude || !self.collocated_stores.contains(&self.databases[i].store))
                 .collect()
         } else {
-            return Out::err(
-                format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."),
-                1000,
-            );
+            return Out::err(format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."), 1000);
         };
         let mut updated = Vec::new();
         for i in &targets {
@@ -710,12 +559,13 @@ The located assembly's manifest definition does not match the assembly reference
             };
         };
         let ms = self.rng.secs(8.0, 30.0);
-        let Some(i) = self
-            .services
-            .iter()
-            .position(|s| s.name.eq_ignore_ascii_case(svc_name))
-        else {
-            return Out { exit: 2, stdout: String::new(), stderr: "The service name is invalid.\n\nMore help is available by typing NET HELPMSG 2185.\n".into(), ms: 500 };
+        let Some(i) = self.services.iter().position(|s| s.name.eq_ignore_ascii_case(svc_name)) else {
+            return Out {
+                exit: 2,
+                stdout: String::new(),
+                stderr: "The service name is invalid.\n\nMore help is available by typing NET HELPMSG 2185.\n".into(),
+                ms: 500,
+            };
         };
         let display = self.services[i].display_name.clone();
         match (verb.to_ascii_lowercase().as_str(), self.services[i].running) {
@@ -738,23 +588,17 @@ The located assembly's manifest definition does not match the assembly reference
             return Out::err(not_recognized(path), 500);
         };
         let Some(target) = file.installs.clone() else {
-            return Out::err(
-                format!("Program '{path}' failed to run: it is not an update package."),
-                500,
-            );
+            return Out::err(format!("Program '{path}' failed to run: it is not an update package."), 500);
         };
         if !file.intact {
             return Out { exit: 1620, stdout: String::new(), stderr: "This installation package could not be opened. Verify that the package exists and is not damaged.\n".into(), ms: cx.dur(self.rng.secs(5.0, 20.0)) };
         }
-        let silent = elements.iter().any(|e| matches!(e, Element::Bare(s) | Element::Literal(s) if s.eq_ignore_ascii_case("/silentmode")));
+        let silent = elements
+            .iter()
+            .any(|e| matches!(e, Element::Bare(s) | Element::Literal(s) if s.eq_ignore_ascii_case("/silentmode")));
         if !silent {
             // Without /silentmode the installer opens its window and waits for a click.
-            return Out {
-                exit: i32::MIN,
-                stdout: String::new(),
-                stderr: String::new(),
-                ms: Ms::MAX / 4,
-            };
+            return Out { exit: i32::MIN, stdout: String::new(), stderr: String::new(), ms: Ms::MAX / 4 };
         }
         if let Some(s) = self.any_sfb_or_iis_running() {
             let s = s.name.clone();
@@ -768,20 +612,14 @@ The located assembly's manifest definition does not match the assembly reference
             };
         }
         if self.build() >= target {
-            return Out::ok(
-                "No applicable updates were found on this server.\n",
-                cx.dur(self.rng.secs(30.0, 90.0)),
-            );
+            return Out::ok("No applicable updates were found on this server.\n", cx.dur(self.rng.secs(30.0, 90.0)));
         }
         let ms = cx.dur(self.rng.triangular_minutes(8.0, 12.0, 25.0));
         for c in &mut self.components {
             c.1 = target.clone();
         }
         self.install_generation += 1;
-        let shells_open = self
-            .sessions
-            .iter()
-            .any(|s| s.open && s.module_generation.is_some() && s.id != cx.session);
+        let shells_open = self.sessions.iter().any(|s| s.open && s.module_generation.is_some() && s.id != cx.session);
         let end = cx.now + ms;
         let reboot = cx.force_reboot || shells_open;
         if reboot {
@@ -791,19 +629,12 @@ The located assembly's manifest definition does not match the assembly reference
             } else {
                 "A restart is required to complete the update."
             };
-            return Out {
-                exit: 3010,
-                stdout: format!("Updates installed. {why}\n"),
-                stderr: String::new(),
-                ms,
-            };
+            return Out { exit: 3010, stdout: format!("Updates installed. {why}\n"), stderr: String::new(), ms };
         }
         // Rule 3: the installer leaves some services running again; the Front-End service
         // cannot come up on the old schema (rule 7), so it is never among them.
         let sfb: Vec<usize> = (0..self.services.len())
-            .filter(|&i| {
-                self.services[i].kind == ServiceKind::Sfb && self.services[i].name != "RTCSRV"
-            })
+            .filter(|&i| self.services[i].kind == ServiceKind::Sfb && self.services[i].name != "RTCSRV")
             .collect();
         let mut restarted = 0;
         for &i in &sfb {
@@ -812,16 +643,11 @@ The located assembly's manifest definition does not match the assembly reference
                 restarted += 1;
             }
         }
-        if restarted == 0 {
-            if let Some(&i) = sfb.first() {
-                self.services[i].running = true;
-            }
+        if let (0, Some(&i)) = (restarted, sfb.first()) {
+            self.services[i].running = true;
         }
         self.track(end);
-        Out::ok(
-            format!("Installing updates…\nUpdates were installed successfully ({target}).\n"),
-            ms,
-        )
+        Out::ok(format!("Installing updates…\nUpdates were installed successfully ({target}).\n"), ms)
     }
 
     fn restart(&mut self, now: Ms) -> Out {
@@ -850,10 +676,7 @@ The located assembly's manifest definition does not match the assembly reference
 impl Estate {
     fn fault_for(&self, host: &str, step: Option<StepId>) -> Option<FaultKind> {
         let step = step?;
-        self.faults
-            .iter()
-            .find(|f| f.server.as_str() == host && f.step == step)
-            .map(|f| f.kind.clone())
+        self.faults.iter().find(|f| f.server.as_str() == host && f.step == step).map(|f| f.kind.clone())
     }
 
     /// Opens a PowerShell session on a host: its id, or `None` if the host does not answer.
@@ -864,11 +687,7 @@ impl Estate {
         }
         let id = h.next_session;
         h.next_session += 1;
-        h.sessions.push(Session {
-            id,
-            open: true,
-            module_generation: None,
-        });
+        h.sessions.push(Session { id, open: true, module_generation: None });
         Some(id)
     }
 
@@ -934,12 +753,7 @@ impl Estate {
                 ms /= 2;
                 file.intact = false;
                 file.sha256 = format!("{:0>64}", "bad");
-                (
-                    ExecStatus::Disconnected,
-                    -1,
-                    true,
-                    "the connection dropped during the copy".into(),
-                )
+                (ExecStatus::Disconnected, -1, true, "the connection dropped during the copy".into())
             }
             Some(FaultKind::Slow(f)) => {
                 ms = ((ms as f64) * f).round() as Ms;
@@ -947,26 +761,12 @@ impl Estate {
             }
             _ => (ExecStatus::Completed, 0, true, String::new()),
         };
-        let (status, applied, ms) = if ms > timeout_ms {
-            (ExecStatus::TimedOut, false, timeout_ms)
-        } else {
-            (status, applied, ms)
-        };
+        let (status, applied, ms) =
+            if ms > timeout_ms { (ExecStatus::TimedOut, false, timeout_ms) } else { (status, applied, ms) };
         if applied {
             h.files.insert(path.to_ascii_lowercase(), file);
         }
-        record(
-            h,
-            step,
-            format!("copy {path}"),
-            start,
-            start + ms,
-            status,
-            exit,
-            applied,
-            String::new(),
-            err,
-        )
+        record(h, step, format!("copy {path}"), start, start + ms, status, exit, applied, String::new(), err)
     }
 
     /// Runs a PowerShell script on a host.
@@ -1020,20 +820,11 @@ impl Estate {
             None => {
                 let id = h.next_session;
                 h.next_session += 1;
-                h.sessions.push(Session {
-                    id,
-                    open: true,
-                    module_generation: None,
-                });
+                h.sessions.push(Session { id, open: true, module_generation: None });
                 (id, true)
             }
         };
-        let mut cx = Cx {
-            now: start,
-            session,
-            slow: 1.0,
-            force_reboot: false,
-        };
+        let mut cx = Cx { now: start, session, slow: 1.0, force_reboot: false };
         match &fault {
             Some(FaultKind::Hang) => {
                 close_temp(h, session, temporary);
@@ -1053,12 +844,7 @@ impl Estate {
             Some(FaultKind::Fail) => {
                 let ms = h.rng.secs(5.0, 30.0);
                 close_temp(h, session, temporary);
-                let first = req
-                    .script
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("command")
-                    .to_owned();
+                let first = req.script.split_whitespace().next().unwrap_or("command").to_owned();
                 return record(
                     h,
                     req.step,
@@ -1114,10 +900,9 @@ impl Estate {
         for st in &statements {
             let out = match st {
                 Statement::Command(c) => h.run_command(&mut cx, c),
-                Statement::Other { kind, text } => Out::err(
-                    format!("the simulator does not execute {kind}: {text}"),
-                    500,
-                ),
+                Statement::Other { kind, text } => {
+                    Out::err(format!("the simulator does not execute {kind}: {text}"), 500)
+                }
             };
             cx.now = cx.now.saturating_add(out.ms);
             stdout.push_str(&out.stdout);
@@ -1174,18 +959,7 @@ impl Estate {
             );
         }
         let changed = !same_state(&snapshot, h);
-        record(
-            h,
-            req.step,
-            command,
-            start,
-            end,
-            ExecStatus::Completed,
-            exit,
-            changed,
-            stdout,
-            stderr,
-        )
+        record(h, req.step, command, start, end, ExecStatus::Completed, exit, changed, stdout, stderr)
     }
 }
 
@@ -1200,10 +974,8 @@ fn same_state(a: &Host, b: &Host) -> bool {
 }
 
 fn close_temp(h: &mut Host, session: u64, temporary: bool) {
-    if temporary {
-        if let Some(s) = h.sessions.iter_mut().find(|s| s.id == session) {
-            s.open = false;
-        }
+    if let (true, Some(s)) = (temporary, h.sessions.iter_mut().find(|s| s.id == session)) {
+        s.open = false;
     }
 }
 
@@ -1232,21 +1004,10 @@ fn record(
         status: status.as_str().to_owned(),
         applied,
     });
-    Execution {
-        status,
-        exit_code,
-        stdout,
-        stderr,
-        start_ms: start,
-        end_ms: end,
-    }
+    Execution { status, exit_code, stdout, stderr, start_ms: start, end_ms: end }
 }
 
 /// The build a file installs, for building [`SimFile`]s in tests and rehearsals.
 pub fn package(sha256: &str, installs: Build) -> SimFile {
-    SimFile {
-        sha256: sha256.to_owned(),
-        installs: Some(installs),
-        intact: true,
-    }
+    SimFile { sha256: sha256.to_owned(), installs: Some(installs), intact: true }
 }

@@ -79,12 +79,8 @@ impl FromStr for Fault {
         let [server, step, kind] = parts.as_slice() else {
             return Err(FaultError::Shape(s.to_owned()));
         };
-        let server =
-            Fqdn::parse(server.trim()).map_err(|_| FaultError::Server((*server).to_owned()))?;
-        let step: StepId = step
-            .trim()
-            .parse()
-            .map_err(|_| FaultError::Step((*step).to_owned()))?;
+        let server = Fqdn::parse(server.trim()).map_err(|_| FaultError::Server((*server).to_owned()))?;
+        let step: StepId = step.trim().parse().map_err(|_| FaultError::Step((*step).to_owned()))?;
         let kind = match kind.trim() {
             "fail" => FaultKind::Fail,
             "hang" => FaultKind::Hang,
@@ -108,17 +104,12 @@ mod tests {
 
     #[test]
     fn parses_every_kind_and_refuses_nonsense() {
-        let f: Fault = "sql01.contoso.local:install-update:slow=2.5"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let f: Fault = "sql01.contoso.local:install-update:slow=2.5".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::Slow(2.5));
         assert_eq!(f.to_string(), "sql01.contoso.local:install-update:slow=2.5");
-        for ok in [
-            "a.b:stop-services:fail",
-            "a.b:verify:hang",
-            "a.b:install-update:reboot",
-            "a.b:start-w3svc:disconnect",
-        ] {
+        for ok in
+            ["a.b:stop-services:fail", "a.b:verify:hang", "a.b:install-update:reboot", "a.b:start-w3svc:disconnect"]
+        {
             assert!(ok.parse::<Fault>().is_ok(), "{ok}");
         }
         for bad in [

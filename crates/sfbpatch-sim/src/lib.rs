@@ -17,6 +17,7 @@
 pub mod estate;
 pub mod exec;
 pub mod fault;
+pub mod generate;
 pub mod rehearse;
 mod rng;
 pub mod users;

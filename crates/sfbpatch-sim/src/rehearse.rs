@@ -80,6 +80,8 @@ pub struct ServerResult {
     pub outage_minutes: f64,
     /// The longest single outage, in minutes.
     pub longest_outage_minutes: f64,
+    /// When the server failed inside its outage: the commands that bring service back.
+    pub recovery: Vec<String>,
     /// What happened, step by step.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -119,10 +121,20 @@ impl Rehearsal {
     }
 }
 
+/// The simulation's default builds for a product: (servers before, package).
+pub fn default_builds(product: sfbpatch_core::runbook::Product) -> (Build, Build) {
+    use sfbpatch_core::runbook::Product::*;
+    match product {
+        Lync2013 => (Build([5, 0, 8308, 1001]), Build([5, 0, 8308, 1182])),
+        Sfb2015 => (Build([6, 0, 9319, 606]), Build([6, 0, 9319, 640])),
+        Sfb2019 => (Build([7, 0, 2046, 385]), Build([7, 0, 2046, 530])),
+        SfbSe => (Build([16, 0, 19512, 100]), Build([16, 0, 19512, 200])),
+    }
+}
+
 /// The SHA-256 of the simulated package.
 pub fn package_sha256(name: &str, build: &Build) -> String {
-    let digest =
-        Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes());
+    let digest = Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -164,16 +176,8 @@ fn failure_text(e: &Execution) -> String {
         ExecStatus::Disconnected => "the session dropped during the step".to_owned(),
         ExecStatus::Unreachable => "the server did not answer".to_owned(),
         ExecStatus::Completed => {
-            let text = if e.stderr.trim().is_empty() {
-                e.stdout.trim()
-            } else {
-                e.stderr.trim()
-            };
-            format!(
-                "exit code {}: {}",
-                e.exit_code,
-                text.lines().next().unwrap_or("")
-            )
+            let text = if e.stderr.trim().is_empty() { e.stdout.trim() } else { e.stderr.trim() };
+            format!("exit code {}: {}", e.exit_code, text.lines().next().unwrap_or(""))
         }
     }
 }
@@ -198,14 +202,7 @@ impl Driver<'_> {
         at: Ms,
         timeout_ms: Ms,
     ) -> Execution {
-        self.estate.execute(&Request {
-            host,
-            session,
-            step,
-            script,
-            at,
-            timeout_ms,
-        })
+        self.estate.execute(&Request { host, session, step, script, at, timeout_ms })
     }
 
     /// Waits for a restarting host to answer again, polling every 30 seconds.
@@ -258,14 +255,7 @@ impl Driver<'_> {
                 t = copy.end_ms;
                 if !copy.succeeded() {
                     let why = failure_text(&copy);
-                    timeline.push(entry(
-                        name,
-                        step_start,
-                        &copy,
-                        st.in_outage,
-                        status_of(&copy),
-                        Some(why.clone()),
-                    ));
+                    timeline.push(entry(name, step_start, &copy, st.in_outage, status_of(&copy), Some(why.clone())));
                     return (t, StepEnd::Failed(why), Some(name.into()));
                 }
             }
@@ -293,14 +283,7 @@ impl Driver<'_> {
             match verdict {
                 Check::Ok => timeline.push(entry(name, step_start, &e, st.in_outage, "ok", None)),
                 Check::RebootPending(msg) => {
-                    timeline.push(entry(
-                        name,
-                        step_start,
-                        &e,
-                        st.in_outage,
-                        "reboot-pending",
-                        Some(msg),
-                    ));
+                    timeline.push(entry(name, step_start, &e, st.in_outage, "reboot-pending", Some(msg)));
                     let r = self.run(&host, None, None, "Restart-Computer -Force", t, 60_000);
                     let back = self.wait_for(&host, r.end_ms);
                     timeline.push(TimelineEntry {
@@ -316,19 +299,8 @@ impl Driver<'_> {
                     session = None;
                 }
                 Check::Failed(why) => {
-                    let status = if e.status == ExecStatus::Completed {
-                        "failed"
-                    } else {
-                        status_of(&e)
-                    };
-                    timeline.push(entry(
-                        name,
-                        step_start,
-                        &e,
-                        st.in_outage,
-                        status,
-                        Some(why.clone()),
-                    ));
+                    let status = if e.status == ExecStatus::Completed { "failed" } else { status_of(&e) };
+                    timeline.push(entry(name, step_start, &e, st.in_outage, status, Some(why.clone())));
                     return (t, StepEnd::Failed(why), Some(name.into()));
                 }
             }
@@ -343,18 +315,13 @@ impl Driver<'_> {
         match id {
             StepId::InstallUpdate => match classify_install_exit(i64::from(e.exit_code)) {
                 InstallOutcome::Succeeded => Check::Ok,
-                InstallOutcome::SucceededRebootPending => Check::RebootPending(format!(
-                    "the installer returned {}: a restart is required",
-                    e.exit_code
-                )),
+                InstallOutcome::SucceededRebootPending => {
+                    Check::RebootPending(format!("the installer returned {}: a restart is required", e.exit_code))
+                }
                 InstallOutcome::Failed => Check::Failed(failure_text(e)),
             },
             StepId::StartW3svc | StepId::StopW3svc
-                if readback::net_already_in_state(
-                    id == StepId::StartW3svc,
-                    e.exit_code,
-                    &e.stderr,
-                ) =>
+                if readback::net_already_in_state(id == StepId::StartW3svc, e.exit_code, &e.stderr) =>
             {
                 Check::Ok
             }
@@ -364,19 +331,13 @@ impl Driver<'_> {
             }
             StepId::StagePackage => match readback::parse_file_hash(&e.stdout) {
                 Some(h) if h == self.sha256 => Check::Ok,
-                Some(h) => Check::Failed(format!(
-                    "the staged package's SHA-256 is {h}, expected {}",
-                    self.sha256
-                )),
+                Some(h) => Check::Failed(format!("the staged package's SHA-256 is {h}, expected {}", self.sha256)),
                 None => Check::Failed("no SHA-256 in the output".into()),
             },
             StepId::Verify => {
                 let services = readback::parse_services(&e.stdout);
-                let stopped: Vec<String> = services
-                    .iter()
-                    .filter(|s| !s.is_running())
-                    .map(|s| s.name.clone())
-                    .collect();
+                let stopped: Vec<String> =
+                    services.iter().filter(|s| !s.is_running()).map(|s| s.name.clone()).collect();
                 if services.is_empty() {
                     return Check::Failed("no service states in the output".into());
                 }
@@ -384,19 +345,12 @@ impl Driver<'_> {
                     return Check::Failed(format!("services not running: {}", stopped.join(", ")));
                 }
                 let builds = readback::parse_patch_versions(&e.stdout);
-                let old: Vec<String> = builds
-                    .iter()
-                    .filter(|(_, b)| *b != self.build)
-                    .map(|(c, b)| format!("{c} {b}"))
-                    .collect();
+                let old: Vec<String> =
+                    builds.iter().filter(|(_, b)| *b != self.build).map(|(c, b)| format!("{c} {b}")).collect();
                 if builds.is_empty() {
                     Check::Failed("no component builds in the output".into())
                 } else if !old.is_empty() {
-                    Check::Failed(format!(
-                        "components not at {}: {}",
-                        self.build,
-                        old.join("; ")
-                    ))
+                    Check::Failed(format!("components not at {}: {}", self.build, old.join("; ")))
                 } else {
                     Check::Ok
                 }
@@ -405,6 +359,9 @@ impl Driver<'_> {
         }
     }
 }
+
+/// (result, failed step, error, timeline) of one server.
+type Outcome = (&'static str, Option<String>, Option<String>, Vec<TimelineEntry>);
 
 enum Check {
     Ok,
@@ -416,53 +373,22 @@ enum Check {
 pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Rehearsal, Estate) {
     let mut estate = Estate::new(topology, &opts.estate);
     estate.faults = opts.faults.clone();
-    let name = plan
-        .staged_installer
-        .rsplit('\\')
-        .next()
-        .unwrap_or("")
-        .to_owned();
+    let name = plan.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
     let sha256 = package_sha256(&name, &opts.package_build);
-    let before: Vec<Build> = plan
-        .servers
-        .iter()
-        .map(|s| {
-            estate
-                .host(s.fqdn.as_str())
-                .map(|h| h.build())
-                .unwrap_or(Build([0; 4]))
-        })
-        .collect();
+    let before: Vec<Build> =
+        plan.servers.iter().map(|s| estate.host(s.fqdn.as_str()).map(|h| h.build()).unwrap_or(Build([0; 4]))).collect();
 
     // Lanes: one per pool; servers of a pool one after another.
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, s) in plan.servers.iter().enumerate() {
-        let key = s
-            .pool
-            .as_ref()
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| s.fqdn.to_string());
+        let key = s.pool.as_ref().map(|p| p.to_string()).unwrap_or_else(|| s.fqdn.to_string());
         match lanes.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
             None => lanes.push((key, vec![i])),
         }
     }
-    let mut outcomes: Vec<(
-        &'static str,
-        Option<String>,
-        Option<String>,
-        Vec<TimelineEntry>,
-    )> = plan
-        .servers
-        .iter()
-        .map(|_| ("not-started", None, None, Vec::new()))
-        .collect();
-    let mut driver = Driver {
-        estate: &mut estate,
-        plan,
-        build: opts.package_build.clone(),
-        sha256,
-    };
+    let mut outcomes: Vec<Outcome> = plan.servers.iter().map(|_| ("not-started", None, None, Vec::new())).collect();
+    let mut driver = Driver { estate: &mut estate, plan, build: opts.package_build.clone(), sha256 };
     for (_, servers) in &lanes {
         let mut t: Ms = 0;
         for &i in servers {
@@ -485,30 +411,31 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
         .iter()
         .zip(outcomes)
         .zip(before)
-        .map(
-            |((sp, (result, failed_step, error, timeline)), build_before)| {
-                let h = estate.host(sp.fqdn.as_str());
-                let intervals = h.map(|h| h.down_intervals_until(end)).unwrap_or_default();
-                ServerResult {
-                    fqdn: sp.fqdn.clone(),
-                    role: sp.role,
-                    pool: sp.pool.clone(),
-                    result,
-                    failed_step,
-                    error,
-                    build_before,
-                    build_after: h.map(|h| h.build()).unwrap_or(Build([0; 4])),
-                    services_running: h
-                        .is_some_and(|h| h.services_running() && h.unreachable_until <= end),
-                    reboot_pending: h.is_some_and(|h| h.pending_reboot),
-                    outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
-                    longest_outage_minutes: minutes(
-                        intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0),
-                    ),
-                    timeline,
-                }
-            },
-        )
+        .map(|((sp, (result, failed_step, error, timeline)), build_before)| {
+            let h = estate.host(sp.fqdn.as_str());
+            let intervals = h.map(|h| h.down_intervals_until(end)).unwrap_or_default();
+            let services_running = h.is_some_and(|h| h.services_running() && h.unreachable_until <= end);
+            let recovery = match failed_step.as_deref().map(str::parse::<StepId>) {
+                Some(Ok(step)) if !services_running => sp.recovery(step),
+                _ => Vec::new(),
+            };
+            ServerResult {
+                fqdn: sp.fqdn.clone(),
+                role: sp.role,
+                pool: sp.pool.clone(),
+                result,
+                failed_step,
+                error,
+                build_before,
+                build_after: h.map(|h| h.build()).unwrap_or(Build([0; 4])),
+                services_running,
+                recovery,
+                reboot_pending: h.is_some_and(|h| h.pending_reboot),
+                outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
+                longest_outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0)),
+                timeline,
+            }
+        })
         .collect();
     let pools = users::pool_users(topology, &estate, end);
     let mut skipped: Vec<String> = Vec::new();

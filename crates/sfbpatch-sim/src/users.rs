@@ -27,10 +27,7 @@ pub struct PoolUsers {
 
 /// Minutes in resiliency mode caused by these down intervals.
 pub fn resiliency_ms(intervals: &[(Ms, Ms)]) -> Ms {
-    intervals
-        .iter()
-        .map(|(s, e)| e.saturating_sub(*s).saturating_sub(RESILIENCY_AFTER))
-        .sum()
+    intervals.iter().map(|(s, e)| e.saturating_sub(*s).saturating_sub(RESILIENCY_AFTER)).sum()
 }
 
 /// Every user pool's minutes, counting open outages until `end`.
@@ -43,21 +40,15 @@ pub fn pool_users(topology: &Topology, estate: &Estate, end: Ms) -> Vec<PoolUser
             let (mut resiliency, mut signed_out) = (0, 0);
             match p.kind {
                 PoolKind::Enterprise => {
-                    for h in estate
-                        .hosts
-                        .iter()
-                        .filter(|h| h.role == Role::EnterpriseBackend && h.pools.contains(&p.fqdn))
+                    for h in
+                        estate.hosts.iter().filter(|h| h.role == Role::EnterpriseBackend && h.pools.contains(&p.fqdn))
                     {
                         resiliency += resiliency_ms(&h.down_intervals_until(end));
                     }
                 }
                 PoolKind::Standard => {
                     for h in estate.hosts.iter().filter(|h| p.machines.contains(&h.fqdn)) {
-                        signed_out += h
-                            .down_intervals_until(end)
-                            .iter()
-                            .map(|(s, e)| e - s)
-                            .sum::<Ms>();
+                        signed_out += h.down_intervals_until(end).iter().map(|(s, e)| e - s).sum::<Ms>();
                     }
                 }
                 PoolKind::Director => {}

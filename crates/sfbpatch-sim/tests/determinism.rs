@@ -18,42 +18,16 @@ fn the_same_seed_gives_identical_json() {
 
 /// Checks, from the estate's own service-state intervals (in milliseconds), that a pool's
 /// resiliency minutes are zero exactly when its back end was never down longer than 30 minutes.
-fn check_iff(
-    r: &sfbpatch_sim::rehearse::Rehearsal,
-    e: &sfbpatch_sim::estate::Estate,
-) -> (usize, usize) {
+fn check_iff(r: &sfbpatch_sim::rehearse::Rehearsal, e: &sfbpatch_sim::estate::Estate) -> (usize, usize) {
     let (mut zero, mut positive) = (0, 0);
     let end = e.now();
-    for (pool, be) in [
-        ("pool01.contoso.local", "sql01.contoso.local"),
-        ("pool02.contoso.local", "sql02.contoso.local"),
-    ] {
-        let p = r
-            .pools
-            .iter()
-            .find(|p| p.fqdn.as_str() == pool)
-            .unwrap_or_else(|| panic!("{pool}"));
-        let longest = e
-            .host(be)
-            .map(|h| {
-                h.down_intervals_until(end)
-                    .iter()
-                    .map(|(s, e)| e - s)
-                    .max()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(0);
-        assert_eq!(
-            p.resiliency_minutes == 0.0,
-            longest <= 30 * 60_000,
-            "seed {}: {p:?} vs {longest} ms",
-            r.seed
-        );
-        if p.resiliency_minutes == 0.0 {
-            zero += 1
-        } else {
-            positive += 1
-        }
+    for (pool, be) in [("pool01.contoso.local", "sql01.contoso.local"), ("pool02.contoso.local", "sql02.contoso.local")]
+    {
+        let p = r.pools.iter().find(|p| p.fqdn.as_str() == pool).unwrap_or_else(|| panic!("{pool}"));
+        let longest =
+            e.host(be).map(|h| h.down_intervals_until(end).iter().map(|(s, e)| e - s).max().unwrap_or(0)).unwrap_or(0);
+        assert_eq!(p.resiliency_minutes == 0.0, longest <= 30 * 60_000, "seed {}: {p:?} vs {longest} ms", r.seed);
+        if p.resiliency_minutes == 0.0 { zero += 1 } else { positive += 1 }
     }
     (zero, positive)
 }
@@ -67,10 +41,7 @@ fn resiliency_is_zero_exactly_when_every_back_end_outage_is_under_30_minutes() {
         zero += z;
         positive += p;
     }
-    assert!(
-        zero > 0 && positive > 0,
-        "both cases seen: {zero} zero, {positive} positive"
-    );
+    assert!(zero > 0 && positive > 0, "both cases seen: {zero} zero, {positive} positive");
 }
 
 #[test]
@@ -87,29 +58,16 @@ fn slow_faults_push_one_back_end_past_the_threshold() {
             continue;
         }
         assert!(s.outage_minutes > server(&base, "sql01.contoso.local").outage_minutes);
-        let p = r
-            .pools
-            .iter()
-            .find(|p| p.fqdn.as_str() == "pool01.contoso.local")
-            .unwrap_or_else(|| panic!("pool"));
+        let p = r.pools.iter().find(|p| p.fqdn.as_str() == "pool01.contoso.local").unwrap_or_else(|| panic!("pool"));
         if p.resiliency_minutes > 0.0 {
             pushed += 1;
         }
         // The other pool is untouched by the fault.
-        let other = r
-            .pools
-            .iter()
-            .find(|p| p.fqdn.as_str() == "pool02.contoso.local")
-            .unwrap_or_else(|| panic!("pool"));
-        let base_other = base
-            .pools
-            .iter()
-            .find(|p| p.fqdn.as_str() == "pool02.contoso.local")
-            .unwrap_or_else(|| panic!("pool"));
+        let other =
+            r.pools.iter().find(|p| p.fqdn.as_str() == "pool02.contoso.local").unwrap_or_else(|| panic!("pool"));
+        let base_other =
+            base.pools.iter().find(|p| p.fqdn.as_str() == "pool02.contoso.local").unwrap_or_else(|| panic!("pool"));
         assert_eq!(other, base_other);
     }
-    assert!(
-        pushed >= 25,
-        "only {pushed} of 30 seeds pushed past 30 minutes"
-    );
+    assert!(pushed >= 25, "only {pushed} of 30 seeds pushed past 30 minutes");
 }

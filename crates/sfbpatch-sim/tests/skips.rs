@@ -19,13 +19,7 @@ fn skipped(step: StepId) -> Vec<ServerResult> {
 fn assert_failed_at(servers: &[ServerResult], step: &str, needle: &str) {
     for s in servers {
         assert_eq!(s.result, "failed", "{}: {:?}", s.fqdn, s.timeline);
-        assert_eq!(
-            s.failed_step.as_deref(),
-            Some(step),
-            "{}: {:?}",
-            s.fqdn,
-            s.error
-        );
+        assert_eq!(s.failed_step.as_deref(), Some(step), "{}: {:?}", s.fqdn, s.error);
         let err = s.error.clone().unwrap_or_default();
         assert!(err.contains(needle), "{}: {err}", s.fqdn);
     }
@@ -61,12 +55,7 @@ fn skip_check_role_is_harmless_for_an_administrator_but_it_is_what_catches_a_wro
     // …and without the check, the first SfB cmdlet fails (rule 8): still before the outage.
     let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &make_plan(&[StepId::CheckRole]), &o);
     for s in &r.servers {
-        assert_eq!(
-            s.failed_step.as_deref(),
-            Some("stop-services"),
-            "{:?}",
-            s.error
-        );
+        assert_eq!(s.failed_step.as_deref(), Some("stop-services"), "{:?}", s.error);
         assert_eq!(s.outage_minutes, 0.0);
     }
 }
@@ -75,11 +64,7 @@ fn skip_check_role_is_harmless_for_an_administrator_but_it_is_what_catches_a_wro
 fn skip_stage_package_fails_the_install_inside_the_outage() {
     let servers = skipped(StepId::StagePackage);
     assert_failed_at(&servers, "install-update", "is not recognized");
-    assert!(
-        servers
-            .iter()
-            .all(|s| !s.services_running && s.build_after == s.build_before)
-    );
+    assert!(servers.iter().all(|s| !s.services_running && s.build_after == s.build_before));
 }
 
 #[test]
@@ -108,20 +93,13 @@ fn skip_close_shells_forces_a_restart_and_lengthens_the_outage() {
     let servers = skipped(StepId::CloseShells);
     for s in &servers {
         assert!(
-            s.timeline
-                .iter()
-                .any(|t| t.step == "install-update" && t.status == "reboot-pending"),
+            s.timeline.iter().any(|t| t.step == "install-update" && t.status == "reboot-pending"),
             "{:?}",
             s.timeline
         );
         assert!(s.timeline.iter().any(|t| t.step == "reboot"));
         let before = server(&base, s.fqdn.as_str()).outage_minutes;
-        assert!(
-            s.outage_minutes > before + 2.0,
-            "{}: {} vs {before}",
-            s.fqdn,
-            s.outage_minutes
-        );
+        assert!(s.outage_minutes > before + 2.0, "{}: {} vs {before}", s.fqdn, s.outage_minutes);
     }
     assert_updated(&servers);
 }
@@ -142,11 +120,7 @@ fn skip_reopen_shell_is_harmless_because_the_old_shells_are_already_closed() {
 
 #[test]
 fn skip_stop_services_again_fails_the_database_update() {
-    assert_failed_at(
-        &skipped(StepId::StopServicesAgain),
-        "update-databases",
-        "services are running",
-    );
+    assert_failed_at(&skipped(StepId::StopServicesAgain), "update-databases", "services are running");
 }
 
 #[test]
@@ -166,10 +140,7 @@ fn skip_start_services_leaves_the_outage_open() {
     let (r, _) = rehearsal(SEED, &[StepId::StartServices], &[]);
     assert_failed_at(&r.servers, "verify", "services not running");
     let be = server(&r, BE);
-    assert!(
-        be.outage_minutes >= r.makespan_minutes - be.timeline[3].start_minutes - 0.02,
-        "outage runs to the end"
-    );
+    assert!(be.outage_minutes >= r.makespan_minutes - be.timeline[3].start_minutes - 0.02, "outage runs to the end");
 }
 
 #[test]

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
-use sfbpatch_core::runbook::Product;
+use sfbpatch_core::readback::Build;
+use sfbpatch_core::runbook::{Product, StepId};
+use sfbpatch_sim::fault::Fault;
 
 /// Plans, rehearses and runs the documented update of Skype for Business Server back-end and
 /// Standard Edition servers, from the topology you already have.
@@ -26,6 +28,9 @@ pub enum Command {
     Topology(TopologyCommand),
     /// Plan the update of back-end and Standard Edition servers: the exact steps per server.
     Plan(PlanArgs),
+    /// Rehearse the update against a simulated estate: the whole procedure, in virtual time.
+    #[command(disable_version_flag = true)]
+    Rehearse(RehearseArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -109,11 +114,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
     pub product: ProductArg,
     /// Installer switch replacing the product's defaults (repeatable), e.g. /silentmode.
-    #[arg(
-        long = "installer-switch",
-        value_name = "SWITCH",
-        allow_hyphen_values = true
-    )]
+    #[arg(long = "installer-switch", value_name = "SWITCH", allow_hyphen_values = true)]
     pub installer_switches: Vec<String>,
     /// Folder on each server where the package is staged.
     #[arg(long, value_name = "DIR", default_value = sfbpatch_core::plan::DEFAULT_STAGE_DIR)]
@@ -121,4 +122,55 @@ pub struct PlanArgs {
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// Topology file (.xml export or .toml); without it, the bundled example estate.
+    pub file: Option<PathBuf>,
+    /// The update package, as a local path (default: the product's installer name).
+    #[arg(long, value_name = "PATH")]
+    pub package: Option<String>,
+    /// The build the package installs (default: the product's simulation default).
+    #[arg(long = "version", value_name = "BUILD", value_parser = parse_build)]
+    pub target_build: Option<Build>,
+    /// The build the simulated servers start at (default: the product's simulation default).
+    #[arg(long = "from-build", value_name = "BUILD", value_parser = parse_build)]
+    pub from_build: Option<Build>,
+    /// Rehearse only this server (repeatable); default: every back-end and Standard Edition server.
+    #[arg(long = "server", value_name = "FQDN")]
+    pub servers: Vec<String>,
+    /// Seed of every random duration and choice: the same seed gives the same rehearsal.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Inject a fault: SERVER:STEP:KIND, KIND one of fail, hang, slow=F, reboot, disconnect (repeatable).
+    #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// Leave a step out, to see what breaks (repeatable), e.g. stop-services-again.
+    #[arg(long = "skip-step", value_name = "ID", value_parser = parse_step)]
+    pub skip: Vec<StepId>,
+    /// The product being updated.
+    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
+    pub product: ProductArg,
+    /// Users' outage budget in minutes (the resiliency threshold is 30).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    pub outage_budget: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+fn parse_build(s: &str) -> Result<Build, String> {
+    s.parse()
+}
+
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    s.parse().map_err(|e: sfbpatch_sim::fault::FaultError| e.to_string())
+}
+
+fn parse_step(s: &str) -> Result<StepId, String> {
+    s.parse().map_err(|_| {
+        let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown step {s:?}; steps: {}", ids.join(", "))
+    })
 }

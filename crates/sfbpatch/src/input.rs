@@ -13,35 +13,19 @@ use crate::Failure;
 pub fn read_limited(path: &Path, lang: Lang) -> Result<(String, Vec<u8>), Failure> {
     let name = path.display().to_string();
     let io_err = |e: std::io::Error| {
-        Failure::Message(tr(
-            lang,
-            "cli.error.read",
-            &Args::new().with("file", &name).with("reason", e),
-        ))
+        Failure::Message(tr(lang, "cli.error.read", &Args::new().with("file", &name).with("reason", e)))
     };
     let mut buf = Vec::new();
     if name == "-" {
-        std::io::stdin()
-            .lock()
-            .take(MAX_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(io_err)?;
+        std::io::stdin().lock().take(MAX_BYTES + 1).read_to_end(&mut buf).map_err(io_err)?;
         return Ok(("<stdin>".to_owned(), buf));
     }
     let meta = std::fs::metadata(path).map_err(io_err)?;
     if meta.is_dir() {
-        return Err(Failure::Message(tr(
-            lang,
-            "cli.error.is-directory",
-            &Args::new().with("file", &name),
-        )));
+        return Err(Failure::Message(tr(lang, "cli.error.is-directory", &Args::new().with("file", &name))));
     }
     topology::text::check_size(&name, meta.len()).map_err(Failure::Topology)?;
-    std::fs::File::open(path)
-        .map_err(io_err)?
-        .take(MAX_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err)?;
+    std::fs::File::open(path).map_err(io_err)?.take(MAX_BYTES + 1).read_to_end(&mut buf).map_err(io_err)?;
     Ok((name, buf))
 }
 

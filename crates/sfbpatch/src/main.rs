@@ -32,11 +32,7 @@ impl Failure {
                 let file = errs.0.first().map(|e| e.file.clone()).unwrap_or_default();
                 let mut out = format!(
                     "sfbpatch: {}\n",
-                    tr(
-                        lang,
-                        "cli.error.topology-invalid",
-                        &Args::new().with("file", file).with("count", errs.0.len())
-                    )
+                    tr(lang, "cli.error.topology-invalid", &Args::new().with("file", file).with("count", errs.0.len()))
                 );
                 for e in &errs.0 {
                     out.push_str("  ");
@@ -54,45 +50,104 @@ fn language(flag: Option<&str>) -> Lang {
         return l;
     }
     for var in ["SFBPATCH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
-        if let Some(l) = std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .and_then(|v| Lang::from_locale(&v))
-        {
+        if let Some(l) = std::env::var(var).ok().filter(|v| !v.is_empty()).and_then(|v| Lang::from_locale(&v)) {
             return l;
         }
     }
     Lang::En
 }
 
-fn run(command: Command, lang: Lang) -> Result<String, Failure> {
+/// What a command printed and whether it succeeded (a rehearsal prints its report either
+/// way and exits 1 when a server was not updated).
+pub struct Output {
+    text: String,
+    success: bool,
+}
+
+impl From<String> for Output {
+    fn from(text: String) -> Self {
+        Output { text, success: true }
+    }
+}
+
+fn load_or_example(file: Option<&std::path::Path>, lang: Lang) -> Result<topology::Topology, Failure> {
+    match file {
+        Some(f) => input::load_topology(f, lang),
+        None => topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).map_err(Failure::Topology),
+    }
+}
+
+fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
+    use sfbpatch_sim::estate::EstateOptions;
+    use sfbpatch_sim::rehearse::{RehearseOptions, default_builds};
+    let t = load_or_example(args.file.as_deref(), lang)?;
+    let product: sfbpatch_core::runbook::Product = args.product.into();
+    let mut req = PlanRequest::new(args.package.clone().unwrap_or_else(|| product.installer_name().to_owned()));
+    req.product = product;
+    req.servers = args.servers.clone();
+    req.skip = args.skip.clone();
+    req.outage_budget_minutes = args.outage_budget;
+    req.lang = lang;
+    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    let (from, to) = default_builds(product);
+    let from = args.from_build.clone().unwrap_or(from);
+    let to = args.target_build.clone().unwrap_or(to);
+    if to <= from {
+        return Err(Failure::Message(tr(
+            lang,
+            "cli.error.build-not-newer",
+            &Args::new().with("to", &to).with("from", &from),
+        )));
+    }
+    for f in &args.faults {
+        if !p.servers.iter().any(|s| s.fqdn == f.server) {
+            return Err(Failure::Message(tr(
+                lang,
+                "cli.error.fault-server",
+                &Args::new().with("fault", f).with("server", &f.server),
+            )));
+        }
+        if !p.servers.iter().any(|s| s.steps.iter().any(|st| st.id == f.step)) {
+            return Err(Failure::Message(tr(
+                lang,
+                "cli.error.fault-step",
+                &Args::new().with("fault", f).with("step", f.step),
+            )));
+        }
+    }
+    let opts = RehearseOptions {
+        estate: EstateOptions { seed: args.seed, initial_build: from, product, ..EstateOptions::default() },
+        package_build: to,
+        faults: args.faults.clone(),
+    };
+    let (r, _) = sfbpatch_sim::rehearse::rehearse(&t, &p, &opts);
+    let text = match args.format {
+        ReportFormat::Text => render::rehearsal_text(&r, lang),
+        ReportFormat::Json => render::json(&r),
+    };
+    Ok(Output { text, success: r.all_updated() })
+}
+
+fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
     match command {
         Command::Topology(TopologyCommand::Check { file }) => {
             let t = input::load_topology(&file, lang)?;
-            Ok(render::topology_summary(
-                &file.display().to_string(),
-                &t,
-                lang,
-            ))
+            Ok(render::topology_summary(&file.display().to_string(), &t, lang).into())
         }
         Command::Topology(TopologyCommand::Show { file, format }) => {
             let t = input::load_topology(&file, lang)?;
             Ok(match format {
                 ReportFormat::Text => render::topology_text(&t, lang),
                 ReportFormat::Json => render::json(&render::TopologyJson::new(&t)),
-            })
+            }
+            .into())
         }
         Command::Plan(args) => {
-            let t = match &args.file {
-                Some(f) => input::load_topology(f, lang)?,
-                None => topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes())
-                    .map_err(Failure::Topology)?,
-            };
+            let t = load_or_example(args.file.as_deref(), lang)?;
             let mut req = PlanRequest::new(args.package.clone());
             req.product = args.product.into();
             req.servers = args.servers.clone();
-            req.installer_switches =
-                (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());
+            req.installer_switches = (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());
             req.stage_dir = args.stage_dir.clone();
             req.outage_budget_minutes = args.outage_budget;
             req.lang = lang;
@@ -101,12 +156,14 @@ fn run(command: Command, lang: Lang) -> Result<String, Failure> {
                 PlanFormat::Text => render::plan_text(&p, lang),
                 PlanFormat::Json => render::json(&p),
                 PlanFormat::Markdown => render::plan_markdown(&p, lang),
-            })
+            }
+            .into())
         }
+        Command::Rehearse(args) => rehearse(args, lang),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sfbpatch", &mut buf);
-            Ok(String::from_utf8_lossy(&buf).into_owned())
+            Ok(String::from_utf8_lossy(&buf).into_owned().into())
         }
     }
 }
@@ -123,26 +180,20 @@ fn emit(text: &str) -> Result<(), std::io::Error> {
 fn main() -> ExitCode {
     // A bug must never show a Rust backtrace to an operator: one line, and a way to report it.
     std::panic::set_hook(Box::new(|info| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "sfbpatch: internal error ({info}); please report it."
-        );
+        let _ = writeln!(std::io::stderr(), "sfbpatch: internal error ({info}); please report it.");
     }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     let lang = language(cli.lang.as_deref());
     match run(cli.command, lang) {
-        Ok(text) => match emit(&text) {
-            Ok(()) => ExitCode::SUCCESS,
+        Ok(out) => match emit(&out.text) {
+            Ok(()) if out.success => ExitCode::SUCCESS,
+            Ok(()) => ExitCode::from(1),
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "sfbpatch: {e}");
                 ExitCode::from(1)

@@ -38,10 +38,7 @@ pub struct TopologyJson<'a> {
 impl<'a> TopologyJson<'a> {
     /// Wraps a topology with its schema name.
     pub fn new(topology: &'a Topology) -> Self {
-        Self {
-            schema: "sfbpatch.topology/1",
-            topology,
-        }
+        Self { schema: "sfbpatch.topology/1", topology }
     }
 }
 
@@ -51,11 +48,7 @@ fn count(t: &Topology, role: Role) -> usize {
 
 /// `topology check`: one paragraph.
 pub fn topology_summary(file: &str, t: &Topology, lang: Lang) -> String {
-    let in_scope = t
-        .servers
-        .iter()
-        .filter(|s| s.role.is_back_end_procedure())
-        .count();
+    let in_scope = t.servers.iter().filter(|s| s.role.is_back_end_procedure()).count();
     let args = Args::new()
         .with("file", file)
         .with("sites", t.sites.len())
@@ -87,38 +80,15 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
                 }
             ),
         );
-        let backend = p
-            .backend
-            .as_ref()
-            .map(|b| format!("  → {b}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            o,
-            "  {}  [{}]  {}  ({}){}",
-            p.fqdn,
-            kind,
-            p.site,
-            p.machines.len(),
-            backend
-        );
+        let backend = p.backend.as_ref().map(|b| format!("  → {b}")).unwrap_or_default();
+        let _ = writeln!(o, "  {}  [{}]  {}  ({}){}", p.fqdn, kind, p.site, p.machines.len(), backend);
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.topology.servers"));
-    let width = t
-        .servers
-        .iter()
-        .map(|s| s.fqdn.as_str().len())
-        .max()
-        .unwrap_or(0);
+    let width = t.servers.iter().map(|s| s.fqdn.as_str().len()).max().unwrap_or(0);
     for s in &t.servers {
         let mut extra = Vec::new();
         if !s.pools.is_empty() {
-            extra.push(
-                s.pools
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            extra.push(s.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
         }
         if !s.collocated_stores.is_empty() {
             extra.push(tr(
@@ -127,11 +97,7 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
                 &Args::new().with("stores", s.collocated_stores.join(", ")),
             ));
         }
-        let marker = if s.role.is_back_end_procedure() {
-            "*"
-        } else {
-            " "
-        };
+        let marker = if s.role.is_back_end_procedure() { "*" } else { " " };
         let _ = writeln!(
             o,
             "{marker} {:width$}  {:<20}  {}  {}",
@@ -149,9 +115,7 @@ fn outage_line(s: &ServerPlan, budget: f64, lang: Lang) -> String {
     tr(
         lang,
         "cli.plan.outage",
-        &Args::new()
-            .with("estimate", minutes(s.estimated_outage_minutes))
-            .with("budget", minutes(budget)),
+        &Args::new().with("estimate", minutes(s.estimated_outage_minutes)).with("budget", minutes(budget)),
     )
 }
 
@@ -174,14 +138,7 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
     for s in &p.servers {
         let _ = writeln!(o);
         let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
-        let _ = writeln!(
-            o,
-            "{}  [{}]  {}  ({})",
-            s.fqdn,
-            role_name(s.role, lang),
-            pool,
-            s.site
-        );
+        let _ = writeln!(o, "{}  [{}]  {}  ({})", s.fqdn, role_name(s.role, lang), pool, s.site);
         let _ = writeln!(o, "  {}", variant_line(s, lang));
         let _ = writeln!(o, "  {}", outage_line(s, p.outage_budget_minutes, lang));
         for w in &s.warnings {
@@ -189,13 +146,7 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
         }
         for (i, st) in s.steps.iter().enumerate() {
             let mark = if st.in_outage { "▌" } else { " " };
-            let _ = writeln!(
-                o,
-                "  {mark}{:>2}. {:<20} {}",
-                i + 1,
-                st.id.as_str(),
-                st.title
-            );
+            let _ = writeln!(o, "  {mark}{:>2}. {:<20} {}", i + 1, st.id.as_str(), st.title);
             if let Some(c) = &st.command {
                 let _ = writeln!(o, "  {mark}     {c}");
             }
@@ -206,23 +157,11 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
 }
 
 fn variant_line(s: &ServerPlan, lang: Lang) -> String {
-    let stores = if s.collocated_stores.is_empty() {
-        "-".to_owned()
-    } else {
-        s.collocated_stores.join(", ")
-    };
+    let stores = if s.collocated_stores.is_empty() { "-".to_owned() } else { s.collocated_stores.join(", ") };
     tr(
         lang,
         &format!("cli.plan.variant.{}", s.database_update),
-        &Args::new()
-            .with(
-                "sql",
-                s.sql_server_fqdn
-                    .as_ref()
-                    .map(|f| f.as_str())
-                    .unwrap_or("-"),
-            )
-            .with("stores", stores),
+        &Args::new().with("sql", s.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or("-")).with("stores", stores),
     )
 }
 
@@ -235,12 +174,7 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
     let _ = writeln!(o, "| {} | `{}` |", t("package"), p.package);
     let _ = writeln!(o, "| {} | {} |", t("product"), p.product.as_str());
     let _ = writeln!(o, "| {} | `{}` |", t("staged"), p.staged_installer);
-    let _ = writeln!(
-        o,
-        "| {} | {} min |",
-        t("budget"),
-        minutes(p.outage_budget_minutes)
-    );
+    let _ = writeln!(o, "| {} | {} min |", t("budget"), minutes(p.outage_budget_minutes));
     let _ = writeln!(o, "| {} | {} |", t("servers"), p.servers.len());
     let _ = writeln!(o, "\n{}\n", t("resiliency"));
 
@@ -257,12 +191,7 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|");
     for s in &p.servers {
-        let pool = s
-            .pools
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let pool = s.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | `{}` | {} / {} min |",
@@ -295,13 +224,7 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
                 let _ = writeln!(o, "**{}**\n", t("outage-ends"));
             }
             in_outage = st.in_outage;
-            let _ = writeln!(
-                o,
-                "- [ ] **{}. {}** — {}",
-                i + 1,
-                st.title,
-                st.id.detail(lang)
-            );
+            let _ = writeln!(o, "- [ ] **{}. {}** — {}", i + 1, st.title, st.id.detail(lang));
             if let Some(c) = &st.command {
                 let _ = writeln!(o, "\n  ```powershell\n  {c}\n  ```\n");
             }
@@ -309,10 +232,7 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
         }
         let _ = writeln!(o, "\n### {}\n", t("recovery"));
         let _ = writeln!(o, "{}\n", t("recovery-text"));
-        let _ = writeln!(
-            o,
-            "```powershell\nnet start w3svc\nStart-CsWindowsService\nGet-CsWindowsService\n```"
-        );
+        let _ = writeln!(o, "```powershell\nnet start w3svc\nStart-CsWindowsService\nGet-CsWindowsService\n```");
     }
 
     let _ = writeln!(o, "\n## {}\n", t("signoff"));
@@ -328,4 +248,135 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
         let _ = writeln!(o, "| {} | | | |", t(&format!("who.{who}")));
     }
     o
+}
+
+/// `rehearse --format text`: a timeline per server, the outage against the budget line, the
+/// users per pool, and a summary that cannot be missed.
+pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, lang: Lang) -> String {
+    let mut o = String::new();
+    let build_before = r.servers.first().map(|s| s.build_before.to_string()).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "{}",
+        tr(
+            lang,
+            "cli.rehearse.header",
+            &Args::new()
+                .with("package", &r.package)
+                .with("from", build_before)
+                .with("to", &r.build_target)
+                .with("seed", r.seed)
+                .with("count", r.servers.len())
+                .with("makespan", minutes(r.makespan_minutes)),
+        )
+    );
+    for f in &r.faults {
+        let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.fault", &Args::new().with("fault", f)));
+    }
+    for s in &r.skipped_steps {
+        let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.skipped", &Args::new().with("step", s)));
+    }
+    for s in &r.servers {
+        let _ = writeln!(o);
+        let result = text(lang, &format!("cli.rehearse.result.{}", s.result));
+        let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
+        let _ = writeln!(
+            o,
+            "{}  [{}]  {}: {}, {} → {}",
+            s.fqdn,
+            role_name(s.role, lang),
+            pool,
+            result,
+            s.build_before,
+            s.build_after
+        );
+        let _ = writeln!(o, "  {}", text(lang, "cli.rehearse.columns"));
+        for e in &s.timeline {
+            let mark = if e.in_outage { "▌" } else { " " };
+            let status = text(lang, &format!("cli.rehearse.status.{}", e.status));
+            let _ =
+                writeln!(o, "  {mark}{:>7.1} {:>6.1}  {:<20} {}", e.start_minutes, e.duration_minutes, e.step, status);
+            if let Some(m) = &e.message {
+                let _ = writeln!(o, "  {mark}{:>15}{m}", "");
+            }
+        }
+        let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
+        if let Some(err) = &s.error {
+            let step = s.failed_step.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                o,
+                "  ✗ {}",
+                tr(lang, "cli.rehearse.failed-at", &Args::new().with("step", step).with("error", err))
+            );
+        }
+        if !s.services_running && s.result != "not-started" {
+            let _ =
+                writeln!(o, "  !!! {}", tr(lang, "cli.rehearse.services-down", &Args::new().with("server", &s.fqdn)));
+            for c in &s.recovery {
+                let _ = writeln!(o, "      {c}");
+            }
+        }
+        if s.reboot_pending {
+            let _ =
+                writeln!(o, "  ! {}", tr(lang, "cli.rehearse.reboot-pending", &Args::new().with("server", &s.fqdn)));
+        }
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.rehearse.pools"));
+    for p in &r.pools {
+        let key = match p.kind {
+            sfbpatch_core::topology::PoolKind::Standard => "cli.rehearse.signed-out",
+            _ => "cli.rehearse.resiliency",
+        };
+        let minutes_value = if p.kind == sfbpatch_core::topology::PoolKind::Standard {
+            p.signed_out_minutes
+        } else {
+            p.resiliency_minutes
+        };
+        let _ = writeln!(
+            o,
+            "  {:<28} {}",
+            p.fqdn.as_str(),
+            tr(lang, key, &Args::new().with("minutes", minutes(minutes_value)))
+        );
+    }
+    let count = |r#what: &str| r.servers.iter().filter(|s| s.result == what).count();
+    let _ = writeln!(
+        o,
+        "\n{}",
+        tr(
+            lang,
+            "cli.rehearse.summary",
+            &Args::new()
+                .with("updated", count("updated"))
+                .with("total", r.servers.len())
+                .with("failed", count("failed"))
+                .with("not_started", count("not-started")),
+        )
+    );
+    o
+}
+
+/// `Outage 28.2 min  ████████████████████████████▏··|·····  budget 30`.
+fn outage_bar(outage: f64, budget: f64, lang: Lang) -> String {
+    const WIDTH: usize = 45;
+    let scale = (budget * 1.5).max(outage).max(1.0);
+    let col = |m: f64| ((m / scale) * WIDTH as f64).round() as usize;
+    let filled = col(outage).min(WIDTH);
+    let mark = col(budget).min(WIDTH - 1);
+    let bar: String = (0..WIDTH)
+        .map(|i| {
+            if i == mark {
+                '|'
+            } else if i < filled {
+                '█'
+            } else {
+                '·'
+            }
+        })
+        .collect();
+    tr(
+        lang,
+        "cli.rehearse.outage",
+        &Args::new().with("minutes", minutes(outage)).with("bar", bar).with("budget", minutes(budget)),
+    )
 }

@@ -6,19 +6,12 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 fn testdata(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-        .display()
-        .to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel).display().to_string()
 }
 
 fn sfbpatch() -> Command {
     let mut c = Command::cargo_bin("sfbpatch").unwrap_or_else(|e| panic!("{e}"));
-    c.env_remove("SFBPATCH_LANG")
-        .env("LANG", "C.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES");
+    c.env_remove("SFBPATCH_LANG").env("LANG", "C.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
     c
 }
 
@@ -29,10 +22,7 @@ struct Out {
 }
 
 fn run(args: &[&str]) -> Out {
-    let o = sfbpatch()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let o = sfbpatch().args(args).output().unwrap_or_else(|e| panic!("{e}"));
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -50,11 +40,7 @@ fn json(args: &[&str]) -> Value {
 fn assert_refused(o: &Out, needle: &str) {
     assert_eq!(o.code, 1, "stderr: {}", o.stderr);
     assert!(o.stderr.starts_with("sfbpatch: "), "{}", o.stderr);
-    assert!(
-        o.stderr.contains(needle),
-        "expected {needle:?} in {}",
-        o.stderr
-    );
+    assert!(o.stderr.contains(needle), "expected {needle:?} in {}", o.stderr);
     for bad in ["panicked", "RUST_BACKTRACE", "internal error", "⟦"] {
         assert!(!o.stderr.contains(bad), "{bad} in {}", o.stderr);
     }
@@ -68,41 +54,23 @@ fn roles(file: &str) -> Vec<(String, String)> {
         .as_array()
         .unwrap_or_else(|| panic!("no servers"))
         .iter()
-        .map(|s| {
-            (
-                s["fqdn"].as_str().unwrap_or("").to_owned(),
-                s["role"].as_str().unwrap_or("").to_owned(),
-            )
-        })
+        .map(|s| (s["fqdn"].as_str().unwrap_or("").to_owned(), s["role"].as_str().unwrap_or("").to_owned()))
         .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
+    v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
 }
 
 fn step11(file: &str) -> Vec<(String, String)> {
-    let v = json(&[
-        "plan",
-        &testdata(file),
-        "--package",
-        "SkypeServerUpdateInstaller.exe",
-        "--format",
-        "json",
-    ]);
+    let v = json(&["plan", &testdata(file), "--package", "SkypeServerUpdateInstaller.exe", "--format", "json"]);
     v["servers"]
         .as_array()
         .unwrap_or_else(|| panic!("no servers"))
         .iter()
         .map(|s| {
-            let step = s["steps"]
-                .as_array()
-                .and_then(|st| st.iter().find(|x| x["id"] == "update-databases").cloned());
-            let cmd = step
-                .and_then(|x| x["command"].as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let step = s["steps"].as_array().and_then(|st| st.iter().find(|x| x["id"] == "update-databases").cloned());
+            let cmd = step.and_then(|x| x["command"].as_str().map(str::to_owned)).unwrap_or_default();
             (s["fqdn"].as_str().unwrap_or("").to_owned(), cmd)
         })
         .collect()
@@ -142,51 +110,25 @@ fn fixture_roles_and_step_11_through_the_binary() {
             "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql02.fabrikam.local' -ExcludeCollocatedStores"
         )])
     );
-    assert_eq!(
-        roles("topology/standard-edition.xml"),
-        pairs(&[("se01.fabrikam.local", "standard-edition")])
-    );
+    assert_eq!(roles("topology/standard-edition.xml"), pairs(&[("se01.fabrikam.local", "standard-edition")]));
     assert_eq!(
         step11("topology/standard-edition.xml"),
-        pairs(&[(
-            "se01.fabrikam.local",
-            "Install-CsDatabase -Update -LocalDatabases"
-        )])
+        pairs(&[("se01.fabrikam.local", "Install-CsDatabase -Update -LocalDatabases")])
     );
 }
 
 #[test]
 fn toml_topologies_plan_the_same_as_their_xml() {
     for name in ["enterprise", "enterprise-collocated", "standard-edition"] {
-        let a = json(&[
-            "plan",
-            &testdata(&format!("topology/{name}.xml")),
-            "--package",
-            "p.exe",
-            "--format",
-            "json",
-        ]);
-        let b = json(&[
-            "plan",
-            &testdata(&format!("topology/{name}.toml")),
-            "--package",
-            "p.exe",
-            "--format",
-            "json",
-        ]);
+        let a = json(&["plan", &testdata(&format!("topology/{name}.xml")), "--package", "p.exe", "--format", "json"]);
+        let b = json(&["plan", &testdata(&format!("topology/{name}.toml")), "--package", "p.exe", "--format", "json"]);
         assert_eq!(a, b, "{name}");
     }
 }
 
 #[test]
 fn plan_json_contract() {
-    let v = json(&[
-        "plan",
-        "--package",
-        r"D:\cu\SkypeServerUpdateInstaller.exe",
-        "--format",
-        "json",
-    ]);
+    let v = json(&["plan", "--package", r"D:\cu\SkypeServerUpdateInstaller.exe", "--format", "json"]);
     assert_eq!(v["schema"], "sfbpatch.plan/1");
     assert_eq!(v["package"], r"D:\cu\SkypeServerUpdateInstaller.exe");
     let servers = v["servers"].as_array().unwrap_or_else(|| panic!("servers"));
@@ -196,15 +138,8 @@ fn plan_json_contract() {
     assert_eq!(be["role"], "enterprise-backend");
     assert_eq!(be["pool"], "pool01.contoso.local");
     assert_eq!(be["sql_server_fqdn"], "sql01.contoso.local");
-    assert_eq!(
-        be["collocated_stores"],
-        serde_json::json!(["ArchivingStore", "MonitoringStore"])
-    );
-    assert!(
-        be["estimated_outage_minutes"]
-            .as_f64()
-            .is_some_and(|m| m > 0.0 && m < 30.0)
-    );
+    assert_eq!(be["collocated_stores"], serde_json::json!(["ArchivingStore", "MonitoringStore"]));
+    assert!(be["estimated_outage_minutes"].as_f64().is_some_and(|m| m > 0.0 && m < 30.0));
     let steps = be["steps"].as_array().unwrap_or_else(|| panic!("steps"));
     assert_eq!(steps.len(), 13);
     let stop = &steps[3];
@@ -222,40 +157,12 @@ fn plan_json_contract() {
 
 #[test]
 fn server_selection_through_the_binary() {
-    let v = json(&[
-        "plan",
-        "--package",
-        "p.exe",
-        "--server",
-        "sql02.contoso.local",
-        "--format",
-        "json",
-    ]);
-    let names: Vec<&str> = v["servers"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s["fqdn"].as_str()).collect())
-        .unwrap_or_default();
+    let v = json(&["plan", "--package", "p.exe", "--server", "sql02.contoso.local", "--format", "json"]);
+    let names: Vec<&str> =
+        v["servers"].as_array().map(|a| a.iter().filter_map(|s| s["fqdn"].as_str()).collect()).unwrap_or_default();
     assert_eq!(names, ["sql02.contoso.local"]);
-    assert_refused(
-        &run(&[
-            "plan",
-            "--package",
-            "p.exe",
-            "--server",
-            "nosuch.contoso.local",
-        ]),
-        "nosuch.contoso.local",
-    );
-    assert_refused(
-        &run(&[
-            "plan",
-            "--package",
-            "p.exe",
-            "--server",
-            "fe01.contoso.local",
-        ]),
-        "Front End",
-    );
+    assert_refused(&run(&["plan", "--package", "p.exe", "--server", "nosuch.contoso.local"]), "nosuch.contoso.local");
+    assert_refused(&run(&["plan", "--package", "p.exe", "--server", "fe01.contoso.local"]), "Front End");
 }
 
 #[test]
@@ -311,20 +218,12 @@ fn language_comes_from_flag_then_environment() {
 fn topology_check_summarises_or_lists_every_error() {
     let o = run(&["topology", "check", &testdata("topology/enterprise.xml")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(
-        o.stdout.contains("valid topology") && o.stdout.contains("1 to update"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("valid topology") && o.stdout.contains("1 to update"), "{}", o.stdout);
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let original = std::fs::read_to_string(testdata("topology/enterprise.xml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let original = std::fs::read_to_string(testdata("topology/enterprise.xml")).unwrap_or_else(|e| panic!("{e}"));
     let broken = original
-        .replace(
-            "Fqdn=\"fe02.fabrikam.local\" FaultDomain",
-            "Fqdn=\"fe01.fabrikam.local\" FaultDomain",
-        )
+        .replace("Fqdn=\"fe02.fabrikam.local\" FaultDomain", "Fqdn=\"fe01.fabrikam.local\" FaultDomain")
         .replace(
             "<SqlInstanceId Name=\"mon\">\n          <ClusterId SiteId=\"1\" Number=\"3\" />",
             "<SqlInstanceId Name=\"mon\">\n          <ClusterId SiteId=\"1\" Number=\"8\" />",
@@ -335,9 +234,7 @@ fn topology_check_summarises_or_lists_every_error() {
     let o = run(&["topology", "check", &p]);
     assert_refused(&o, "2 problem(s)");
     assert!(
-        o.stderr.contains(&format!(
-            "{p}:18:7: machine fe01.fabrikam.local is defined twice (first at line 15)"
-        )),
+        o.stderr.contains(&format!("{p}:18:7: machine fe01.fabrikam.local is defined twice (first at line 15)")),
         "{}",
         o.stderr
     );
@@ -353,36 +250,29 @@ fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
 #[test]
 fn hostile_inputs_are_refused_cleanly() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let bomb = write_temp(&dir, "bomb.xml", br#"<?xml version="1.0"?>
+    let bomb = write_temp(
+        &dir,
+        "bomb.xml",
+        br#"<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
-<Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">&lol2;</Topology>"#);
+<Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">&lol2;</Topology>"#,
+    );
     assert_refused(&run(&["topology", "check", &bomb]), "DTD");
 
-    let deep = write_temp(
-        &dir,
-        "deep.xml",
-        format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000)).as_bytes(),
-    );
+    let deep = write_temp(&dir, "deep.xml", format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000)).as_bytes());
     assert_refused(&run(&["topology", "check", &deep]), "nested");
 
-    let garbage: Vec<u8> = (0..65_536u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
+    let garbage: Vec<u8> = (0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let garbage = write_temp(&dir, "garbage.xml", &garbage);
     assert_refused(&run(&["topology", "check", &garbage]), "not text");
 
     // 100 MB, sparse: refused from its size before a byte is read.
     let huge = dir.path().join("huge.xml");
     let f = std::fs::File::create(&huge).unwrap_or_else(|e| panic!("{e}"));
-    f.set_len(100 * 1024 * 1024)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_refused(
-        &run(&["topology", "check", &huge.display().to_string()]),
-        "MiB",
-    );
+    f.set_len(100 * 1024 * 1024).unwrap_or_else(|e| panic!("{e}"));
+    assert_refused(&run(&["topology", "check", &huge.display().to_string()]), "MiB");
 
-    let original = std::fs::read_to_string(testdata("topology/enterprise.xml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let original = std::fs::read_to_string(testdata("topology/enterprise.xml")).unwrap_or_else(|e| panic!("{e}"));
     for evil in [
         "sql01.fabrikam.local&apos;; Remove-Item C:\\ -Recurse; &apos;",
         "sql01.fabrikam.local`$(calc)",
@@ -393,11 +283,7 @@ fn hostile_inputs_are_refused_cleanly() {
         let p = write_temp(&dir, "evil.xml", doc.as_bytes());
         let o = run(&["plan", &p, "--package", "p.exe"]);
         assert_refused(&o, "is not a valid FQDN");
-        assert!(
-            o.stderr.contains("evil.xml:2"),
-            "line number missing: {}",
-            o.stderr
-        );
+        assert!(o.stderr.contains("evil.xml:2"), "line number missing: {}", o.stderr);
     }
 
     for (from, to, needle) in [
@@ -422,32 +308,17 @@ fn hostile_inputs_are_refused_cleanly() {
         assert_refused(&run(&["topology", "check", &p]), needle);
     }
 
-    let toml = write_temp(
-        &dir,
-        "bad.toml",
-        b"[[site]]\nid = 1\n[[pool]]\nfqdn = 'a.b'\nsite = 1\nmachines = 3\n",
-    );
+    let toml = write_temp(&dir, "bad.toml", b"[[site]]\nid = 1\n[[pool]]\nfqdn = 'a.b'\nsite = 1\nmachines = 3\n");
     assert_refused(&run(&["topology", "check", &toml]), "bad.toml:6");
 
-    assert_refused(
-        &run(&[
-            "topology",
-            "check",
-            &dir.path().join("missing.xml").display().to_string(),
-        ]),
-        "cannot read",
-    );
-    assert_refused(
-        &run(&["topology", "check", &dir.path().display().to_string()]),
-        "folder",
-    );
+    assert_refused(&run(&["topology", "check", &dir.path().join("missing.xml").display().to_string()]), "cannot read");
+    assert_refused(&run(&["topology", "check", &dir.path().display().to_string()]), "folder");
     assert_refused(&run(&["plan", "--package", "a|b.exe"]), "file name");
 }
 
 #[test]
 fn topology_from_standard_input() {
-    let xml =
-        std::fs::read(testdata("topology/standard-edition.xml")).unwrap_or_else(|e| panic!("{e}"));
+    let xml = std::fs::read(testdata("topology/standard-edition.xml")).unwrap_or_else(|e| panic!("{e}"));
     let o = sfbpatch()
         .args(["topology", "show", "-", "--format", "json"])
         .write_stdin(xml)
@@ -498,11 +369,7 @@ fn completions_are_generated() {
 
 #[test]
 fn every_plan_command_in_every_language_and_format_parses() {
-    for file in [
-        "topology/enterprise.xml",
-        "topology/enterprise-collocated.xml",
-        "topology/standard-edition.xml",
-    ] {
+    for file in ["topology/enterprise.xml", "topology/enterprise-collocated.xml", "topology/standard-edition.xml"] {
         for lang in ["en", "es"] {
             let v = json(&[
                 "plan",
@@ -522,22 +389,9 @@ fn every_plan_command_in_every_language_and_format_parses() {
                 }
             }
             for format in ["text", "markdown"] {
-                let o = run(&[
-                    "plan",
-                    &testdata(file),
-                    "--package",
-                    "p.exe",
-                    "--lang",
-                    lang,
-                    "--format",
-                    format,
-                ]);
+                let o = run(&["plan", &testdata(file), "--package", "p.exe", "--lang", lang, "--format", format]);
                 assert_eq!(o.code, 0);
-                assert!(
-                    !o.stdout.contains('⟦') && !o.stdout.contains("{"),
-                    "{file} {lang} {format}:\n{}",
-                    o.stdout
-                );
+                assert!(!o.stdout.contains('⟦') && !o.stdout.contains("{"), "{file} {lang} {format}:\n{}", o.stdout);
             }
         }
     }

@@ -194,14 +194,10 @@ impl ErrorKind {
             ErrorKind::TooLarge { limit_mib } => a.with("limit", limit_mib),
             ErrorKind::NotText | ErrorKind::DtdRefused | ErrorKind::NoServers => a,
             ErrorKind::Xml { detail } | ErrorKind::Toml { detail } => a.with("detail", detail),
-            ErrorKind::TooManyNodes { limit } | ErrorKind::TooDeep { limit } => {
-                a.with("limit", limit)
-            }
+            ErrorKind::TooManyNodes { limit } | ErrorKind::TooDeep { limit } => a.with("limit", limit),
             ErrorKind::NotATopology { found } => a.with("found", found),
             ErrorKind::Missing { what, within } => a.with("what", what).with("within", within),
-            ErrorKind::BadNumber { attribute, value } => {
-                a.with("attribute", attribute).with("value", value)
-            }
+            ErrorKind::BadNumber { attribute, value } => a.with("attribute", attribute).with("value", value),
             ErrorKind::InvalidFqdn { value, problem } => {
                 let bad = match problem {
                     FqdnProblem::BadCharacter(c) => format!("{c:?}"),
@@ -210,14 +206,10 @@ impl ErrorKind {
                 let why = sfbpatch_i18n::fmt(lang, problem.key(), &Args::new().with("char", bad));
                 a.with("value", format!("{value:?}")).with("why", why)
             }
-            ErrorKind::DuplicateMachine { fqdn, first_line } => {
-                a.with("fqdn", fqdn).with("first_line", first_line)
-            }
+            ErrorKind::DuplicateMachine { fqdn, first_line } => a.with("fqdn", fqdn).with("first_line", first_line),
             ErrorKind::DuplicateCluster { id, first_line }
             | ErrorKind::DuplicateSqlInstance { id, first_line }
-            | ErrorKind::DuplicateService { id, first_line } => {
-                a.with("id", id).with("first_line", first_line)
-            }
+            | ErrorKind::DuplicateService { id, first_line } => a.with("id", id).with("first_line", first_line),
             ErrorKind::UnknownSite { site } => a.with("site", site),
             ErrorKind::UnknownCluster { id }
             | ErrorKind::UnknownSqlInstance { id }
@@ -225,9 +217,7 @@ impl ErrorKind {
             | ErrorKind::StoreNotOnSql { id } => a.with("id", id),
             ErrorKind::PoolWithoutUserStore { pool } => a.with("pool", pool),
             ErrorKind::UnknownServer { fqdn } => a.with("fqdn", fqdn),
-            ErrorKind::UnknownKind { value, allowed } => {
-                a.with("value", value).with("allowed", allowed)
-            }
+            ErrorKind::UnknownKind { value, allowed } => a.with("value", value).with("allowed", allowed),
         }
     }
 }
@@ -246,11 +236,7 @@ pub struct TopologyError {
 impl TopologyError {
     /// A new error.
     pub fn new(file: &str, pos: Pos, kind: ErrorKind) -> Self {
-        Self {
-            file: file.to_owned(),
-            pos,
-            kind,
-        }
+        Self { file: file.to_owned(), pos, kind }
     }
 
     /// `file:line:column: message. fix` in `lang`.

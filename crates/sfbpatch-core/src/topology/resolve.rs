@@ -26,13 +26,7 @@ impl Ctx<'_> {
         match Fqdn::parse(text) {
             Ok(f) => Some(f),
             Err(problem) => {
-                self.err(
-                    pos,
-                    ErrorKind::InvalidFqdn {
-                        value: text.to_owned(),
-                        problem,
-                    },
-                );
+                self.err(pos, ErrorKind::InvalidFqdn { value: text.to_owned(), problem });
                 None
             }
         }
@@ -47,10 +41,7 @@ struct Cluster {
 
 /// Validates `raw` (read from `file`) and derives every server's role.
 pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors> {
-    let mut cx = Ctx {
-        file,
-        errors: Vec::new(),
-    };
+    let mut cx = Ctx { file, errors: Vec::new() };
 
     let mut sites: BTreeMap<&str, &str> = BTreeMap::new();
     for s in &raw.sites {
@@ -64,46 +55,23 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
     let mut first_machine: HashMap<Fqdn, u32> = HashMap::new();
     for c in &raw.clusters {
         if !sites.contains_key(c.key.site.as_str()) {
-            cx.err(
-                c.pos,
-                ErrorKind::UnknownSite {
-                    site: c.key.site.clone(),
-                },
-            );
+            cx.err(c.pos, ErrorKind::UnknownSite { site: c.key.site.clone() });
         }
         if let Some(line) = first_key.get(&c.key) {
-            cx.err(
-                c.pos,
-                ErrorKind::DuplicateCluster {
-                    id: c.key.to_string(),
-                    first_line: *line,
-                },
-            );
+            cx.err(c.pos, ErrorKind::DuplicateCluster { id: c.key.to_string(), first_line: *line });
             continue;
         }
         first_key.insert(&c.key, c.pos.line);
         let fqdn = cx.fqdn(&c.fqdn, c.pos);
         if let Some(f) = &fqdn {
             if let Some(line) = first_fqdn.get(f) {
-                cx.err(
-                    c.pos,
-                    ErrorKind::DuplicateCluster {
-                        id: f.to_string(),
-                        first_line: *line,
-                    },
-                );
+                cx.err(c.pos, ErrorKind::DuplicateCluster { id: f.to_string(), first_line: *line });
             } else {
                 first_fqdn.insert(f.clone(), c.pos.line);
             }
         }
         if c.machines.is_empty() {
-            cx.err(
-                c.pos,
-                ErrorKind::Missing {
-                    what: "Machine".into(),
-                    within: format!("Cluster {}", c.fqdn),
-                },
-            );
+            cx.err(c.pos, ErrorKind::Missing { what: "Machine".into(), within: format!("Cluster {}", c.fqdn) });
         }
         let mut machines = Vec::new();
         for m in &c.machines {
@@ -111,36 +79,16 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 continue;
             };
             if let Some(line) = first_machine.get(&mf) {
-                cx.err(
-                    m.pos,
-                    ErrorKind::DuplicateMachine {
-                        fqdn: mf.to_string(),
-                        first_line: *line,
-                    },
-                );
+                cx.err(m.pos, ErrorKind::DuplicateMachine { fqdn: mf.to_string(), first_line: *line });
                 continue;
             }
             first_machine.insert(mf.clone(), m.pos.line);
             machines.push(mf);
         }
         if let Some(fqdn) = fqdn {
-            let site = sites
-                .get(c.key.site.as_str())
-                .copied()
-                .unwrap_or(c.key.site.as_str());
-            let site = if site.is_empty() {
-                c.key.site.clone()
-            } else {
-                site.to_owned()
-            };
-            clusters.insert(
-                &c.key,
-                Cluster {
-                    fqdn,
-                    site,
-                    machines,
-                },
-            );
+            let site = sites.get(c.key.site.as_str()).copied().unwrap_or(c.key.site.as_str());
+            let site = if site.is_empty() { c.key.site.clone() } else { site.to_owned() };
+            clusters.insert(&c.key, Cluster { fqdn, site, machines });
         }
     }
 
@@ -148,21 +96,10 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
     let mut sql: HashMap<&SqlKey, u32> = HashMap::new();
     for s in &raw.sql_instances {
         if !first_key.contains_key(&s.key.cluster) {
-            cx.err(
-                s.pos,
-                ErrorKind::UnknownCluster {
-                    id: s.key.cluster.to_string(),
-                },
-            );
+            cx.err(s.pos, ErrorKind::UnknownCluster { id: s.key.cluster.to_string() });
         }
         if let Some(line) = sql.get(&s.key) {
-            cx.err(
-                s.pos,
-                ErrorKind::DuplicateSqlInstance {
-                    id: s.key.to_string(),
-                    first_line: *line,
-                },
-            );
+            cx.err(s.pos, ErrorKind::DuplicateSqlInstance { id: s.key.to_string(), first_line: *line });
         } else {
             sql.insert(&s.key, s.pos.line);
         }
@@ -173,37 +110,24 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
     for (i, s) in raw.services.iter().enumerate() {
         if let Some(&j) = services.get(&s.key) {
             let first_line = raw.services[j].pos.line;
-            cx.err(
-                s.pos,
-                ErrorKind::DuplicateService {
-                    id: s.key.to_string(),
-                    first_line,
-                },
-            );
+            cx.err(s.pos, ErrorKind::DuplicateService { id: s.key.to_string(), first_line });
             continue;
         }
         services.insert(&s.key, i);
         match &s.installed_on {
-            InstalledOn::Cluster(k) if !first_key.contains_key(k) => cx.err(
-                s.installed_on_pos,
-                ErrorKind::UnknownCluster { id: k.to_string() },
-            ),
-            InstalledOn::Sql(k) if !sql.contains_key(k) => cx.err(
-                s.installed_on_pos,
-                ErrorKind::UnknownSqlInstance { id: k.to_string() },
-            ),
+            InstalledOn::Cluster(k) if !first_key.contains_key(k) => {
+                cx.err(s.installed_on_pos, ErrorKind::UnknownCluster { id: k.to_string() })
+            }
+            InstalledOn::Sql(k) if !sql.contains_key(k) => {
+                cx.err(s.installed_on_pos, ErrorKind::UnknownSqlInstance { id: k.to_string() })
+            }
             _ => {}
         }
     }
     for s in &raw.services {
         for (dep, pos) in &s.depends_on {
             if !services.contains_key(dep) {
-                cx.err(
-                    *pos,
-                    ErrorKind::UnknownService {
-                        id: dep.to_string(),
-                    },
-                );
+                cx.err(*pos, ErrorKind::UnknownService { id: dep.to_string() });
             }
         }
     }
@@ -244,20 +168,12 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             .filter(|(d, _)| d.role == "UserStore")
             .find_map(|(d, _)| services.get(d).map(|&i| &raw.services[i]));
         let Some(store) = store else {
-            let name = clusters
-                .get(pool)
-                .map(|c| c.fqdn.to_string())
-                .unwrap_or_else(|| pool.to_string());
+            let name = clusters.get(pool).map(|c| c.fqdn.to_string()).unwrap_or_else(|| pool.to_string());
             cx.err(s.pos, ErrorKind::PoolWithoutUserStore { pool: name });
             continue;
         };
         let InstalledOn::Sql(at) = &store.installed_on else {
-            cx.err(
-                store.installed_on_pos,
-                ErrorKind::StoreNotOnSql {
-                    id: store.key.to_string(),
-                },
-            );
+            cx.err(store.installed_on_pos, ErrorKind::StoreNotOnSql { id: store.key.to_string() });
             continue;
         };
         let backend = &at.cluster;
@@ -276,14 +192,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
     }
 
     let mut topo = Topology {
-        sites: raw
-            .sites
-            .iter()
-            .map(|s| Site {
-                id: s.id.clone(),
-                name: s.name.clone(),
-            })
-            .collect(),
+        sites: raw.sites.iter().map(|s| Site { id: s.id.clone(), name: s.name.clone() }).collect(),
         ..Topology::default()
     };
     let fqdn_of = |k: &ClusterKey| clusters.get(k).map(|c| c.fqdn.clone());
@@ -300,11 +209,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 machines: c.machines.clone(),
                 backend: fqdn_of(backend),
             });
-            let role = if *kind == PoolKind::Standard {
-                Role::StandardEdition
-            } else {
-                Role::FrontEnd
-            };
+            let role = if *kind == PoolKind::Standard { Role::StandardEdition } else { Role::FrontEnd };
             (role, vec![c.fqdn.clone()])
         } else if directors.contains(key) {
             topo.pools.push(Pool {
@@ -316,10 +221,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             });
             (Role::Director, vec![c.fqdn.clone()])
         } else if let Some(served) = backends.get(key) {
-            (
-                Role::EnterpriseBackend,
-                served.iter().filter_map(|p| fqdn_of(p)).collect(),
-            )
+            (Role::EnterpriseBackend, served.iter().filter_map(|p| fqdn_of(p)).collect())
         } else if has("EdgeServer") {
             (Role::Edge, Vec::new())
         } else if has("MediationServer") {
@@ -341,19 +243,14 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             Vec::new()
         };
         let sql_server_fqdn = (role == Role::EnterpriseBackend).then(|| c.fqdn.clone());
-        let topology_roles: Vec<String> = roles
-            .into_iter()
-            .flatten()
-            .map(|r| (*r).to_owned())
-            .collect();
+        let topology_roles: Vec<String> = roles.into_iter().flatten().map(|r| (*r).to_owned()).collect();
         let mut stores: Vec<StorePlacement> = raw
             .services
             .iter()
             .filter_map(|s| match &s.installed_on {
-                InstalledOn::Sql(k) if &k.cluster == key => Some(StorePlacement {
-                    instance: k.name.clone(),
-                    role: s.key.role.clone(),
-                }),
+                InstalledOn::Sql(k) if &k.cluster == key => {
+                    Some(StorePlacement { instance: k.name.clone(), role: s.key.role.clone() })
+                }
                 _ => None,
             })
             .collect();
@@ -374,11 +271,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         }
     }
     if topo.servers.is_empty() {
-        return Err(TopologyErrors::one(TopologyError::new(
-            file,
-            Pos::default(),
-            ErrorKind::NoServers,
-        )));
+        return Err(TopologyErrors::one(TopologyError::new(file, Pos::default(), ErrorKind::NoServers)));
     }
     Ok(topo)
 }

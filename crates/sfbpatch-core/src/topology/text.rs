@@ -16,9 +16,7 @@ pub fn check_size(file: &str, len: u64) -> Result<(), TopologyErrors> {
         return Err(TopologyErrors::one(TopologyError::new(
             file,
             Pos::default(),
-            ErrorKind::TooLarge {
-                limit_mib: MAX_BYTES / (1024 * 1024),
-            },
+            ErrorKind::TooLarge { limit_mib: MAX_BYTES / (1024 * 1024) },
         )));
     }
     Ok(())
@@ -29,22 +27,15 @@ pub fn check_size(file: &str, len: u64) -> Result<(), TopologyErrors> {
 pub fn decode(file: &str, bytes: &[u8]) -> Result<String, TopologyErrors> {
     check_size(file, bytes.len() as u64)?;
     let text = if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        std::str::from_utf8(rest)
-            .map_err(|_| not_text(file))?
-            .to_owned()
+        std::str::from_utf8(rest).map_err(|_| not_text(file))?.to_owned()
     } else if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         utf16(rest, u16::from_le_bytes).ok_or_else(|| not_text(file))?
     } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
         utf16(rest, u16::from_be_bytes).ok_or_else(|| not_text(file))?
     } else {
-        std::str::from_utf8(bytes)
-            .map_err(|_| not_text(file))?
-            .to_owned()
+        std::str::from_utf8(bytes).map_err(|_| not_text(file))?.to_owned()
     };
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
         return Err(not_text(file));
     }
     Ok(text)
@@ -58,6 +49,32 @@ fn utf16(bytes: &[u8], from: fn([u8; 2]) -> u16) -> Option<String> {
     String::from_utf16(&units).ok()
 }
 
+/// Line starts of a text, for turning byte offsets into line and column in O(log n).
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes `text`.
+    pub fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Self { text, starts }
+    }
+
+    /// 1-based line and column (in characters) of byte offset `at`.
+    pub fn pos(&self, at: usize) -> Pos {
+        let mut at = at.min(self.text.len());
+        while !self.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= at).max(1);
+        let start = self.starts[line - 1];
+        let col = self.text.get(start..at).map_or(0, |s| s.chars().count()) + 1;
+        Pos::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
+    }
+}
+
 /// 1-based line and column (in characters) of byte offset `at` in `text`.
 pub fn pos_at(text: &str, at: usize) -> Pos {
     let mut at = at.min(text.len());
@@ -67,10 +84,7 @@ pub fn pos_at(text: &str, at: usize) -> Pos {
     let before = text.get(..at).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Pos::new(
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(col).unwrap_or(u32::MAX),
-    )
+    Pos::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
@@ -79,19 +93,10 @@ mod tests {
 
     #[test]
     fn strips_utf8_bom_and_decodes_utf16() {
-        assert_eq!(
-            decode("f", b"\xEF\xBB\xBF<a/>").ok().as_deref(),
-            Some("<a/>")
-        );
-        let le: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("<a/>".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
+        assert_eq!(decode("f", b"\xEF\xBB\xBF<a/>").ok().as_deref(), Some("<a/>"));
+        let le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("<a/>".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(decode("f", &le).ok().as_deref(), Some("<a/>"));
-        let be: Vec<u8> = [0xFE, 0xFF]
-            .into_iter()
-            .chain("<a/>".encode_utf16().flat_map(u16::to_be_bytes))
-            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("<a/>".encode_utf16().flat_map(u16::to_be_bytes)).collect();
         assert_eq!(decode("f", &be).ok().as_deref(), Some("<a/>"));
     }
 
@@ -99,6 +104,15 @@ mod tests {
     fn refuses_binary() {
         assert!(decode("f", &[0x00, 0x01, 0xFF, 0x80]).is_err());
         assert!(decode("f", b"<a>\x00</a>").is_err());
+    }
+
+    #[test]
+    fn line_index_agrees_with_pos_at() {
+        let t = "ab\ncñd\n\nxyz";
+        let idx = LineIndex::new(t);
+        for at in 0..=t.len() {
+            assert_eq!(idx.pos(at), pos_at(t, at), "offset {at}");
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
 use super::raw::{
-    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance,
-    RawTopology, ServiceKey, SqlKey,
+    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance, RawTopology, ServiceKey,
+    SqlKey,
 };
 use super::text::pos_at;
 
@@ -108,7 +108,7 @@ pub const STORE_ROLES: [&str; 7] = [
 
 struct Lowering<'a> {
     file: &'a str,
-    text: &'a str,
+    lines: super::text::LineIndex<'a>,
     raw: RawTopology,
     errors: Vec<TopologyError>,
     by_fqdn: HashMap<String, ClusterKey>,
@@ -118,37 +118,20 @@ struct Lowering<'a> {
 
 impl Lowering<'_> {
     fn pos<T>(&self, s: &Spanned<T>) -> Pos {
-        pos_at(self.text, s.span().start)
+        self.lines.pos(s.span().start)
     }
 
-    fn cluster(
-        &mut self,
-        fqdn: &Spanned<String>,
-        site: &Id,
-        machines: &[Spanned<String>],
-        at: Pos,
-    ) -> ClusterKey {
+    fn cluster(&mut self, fqdn: &Spanned<String>, site: &Id, machines: &[Spanned<String>], at: Pos) -> ClusterKey {
         let site = site.text();
         let n = self.next_cluster.entry(site.clone()).or_insert(0);
         *n += 1;
         let key = ClusterKey { site, number: *n };
         let machines = if machines.is_empty() {
-            vec![RawMachine {
-                fqdn: fqdn.get_ref().trim().to_owned(),
-                pos: self.pos(fqdn),
-            }]
+            vec![RawMachine { fqdn: fqdn.get_ref().trim().to_owned(), pos: self.pos(fqdn) }]
         } else {
-            machines
-                .iter()
-                .map(|m| RawMachine {
-                    fqdn: m.get_ref().trim().to_owned(),
-                    pos: self.pos(m),
-                })
-                .collect()
+            machines.iter().map(|m| RawMachine { fqdn: m.get_ref().trim().to_owned(), pos: self.pos(m) }).collect()
         };
-        self.by_fqdn
-            .entry(fqdn.get_ref().trim().to_ascii_lowercase())
-            .or_insert_with(|| key.clone());
+        self.by_fqdn.entry(fqdn.get_ref().trim().to_ascii_lowercase()).or_insert_with(|| key.clone());
         self.raw.clusters.push(RawCluster {
             key: key.clone(),
             fqdn: fqdn.get_ref().trim().to_owned(),
@@ -159,16 +142,9 @@ impl Lowering<'_> {
     }
 
     fn service_key(&mut self, site: &str, role: &str) -> ServiceKey {
-        let n = self
-            .next_service
-            .entry((site.to_owned(), role.to_owned()))
-            .or_insert(0);
+        let n = self.next_service.entry((site.to_owned(), role.to_owned())).or_insert(0);
         *n += 1;
-        ServiceKey {
-            site: site.to_owned(),
-            role: role.to_owned(),
-            instance: *n,
-        }
+        ServiceKey { site: site.to_owned(), role: role.to_owned(), instance: *n }
     }
 
     /// The SQL instance `instance` on the server named `server`, declared on first use.
@@ -176,32 +152,22 @@ impl Lowering<'_> {
         let name = server.get_ref().trim().to_ascii_lowercase();
         let Some(cluster) = self.by_fqdn.get(&name).cloned() else {
             let pos = self.pos(server);
-            self.errors.push(TopologyError::new(
-                self.file,
-                pos,
-                ErrorKind::UnknownServer { fqdn: name },
-            ));
+            self.errors.push(TopologyError::new(self.file, pos, ErrorKind::UnknownServer { fqdn: name }));
             return None;
         };
-        let key = SqlKey {
-            name: instance.trim().to_ascii_lowercase(),
-            cluster,
-        };
+        let key = SqlKey { name: instance.trim().to_ascii_lowercase(), cluster };
         if !self.raw.sql_instances.iter().any(|s| s.key == key) {
-            self.raw.sql_instances.push(RawSqlInstance {
-                key: key.clone(),
-                pos: at,
-            });
+            self.raw.sql_instances.push(RawSqlInstance { key: key.clone(), pos: at });
         }
         Some(key)
     }
 
     fn store_service(&mut self, role: &str, at_sql: SqlKey, at: Pos) -> ServiceKey {
         if role == "UserStore" {
-            let existing = self.raw.services.iter().find(|s| {
-                s.key.role == "UserStore"
-                    && matches!(&s.installed_on, InstalledOn::Sql(k) if *k == at_sql)
-            });
+            let existing =
+                self.raw.services.iter().find(|s| {
+                    s.key.role == "UserStore" && matches!(&s.installed_on, InstalledOn::Sql(k) if *k == at_sql)
+                });
             if let Some(s) = existing {
                 return s.key.clone();
             }
@@ -222,15 +188,13 @@ impl Lowering<'_> {
 /// Reads the TOML topology format from `text`.
 pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
     let doc: Doc = toml::from_str(text).map_err(|e| {
-        let pos = e
-            .span()
-            .map_or_else(Pos::default, |s| pos_at(text, s.start));
+        let pos = e.span().map_or_else(Pos::default, |s| pos_at(text, s.start));
         let detail = e.message().trim().to_owned();
         TopologyErrors::one(TopologyError::new(file, pos, ErrorKind::Toml { detail }))
     })?;
     let mut lw = Lowering {
         file,
-        text,
+        lines: super::text::LineIndex::new(text),
         raw: RawTopology::default(),
         errors: Vec::new(),
         by_fqdn: HashMap::new(),
@@ -239,11 +203,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
     };
     for s in &doc.site {
         let pos = lw.pos(s);
-        lw.raw.sites.push(RawSite {
-            id: s.get_ref().id.text(),
-            name: s.get_ref().name.trim().to_owned(),
-            pos,
-        });
+        lw.raw.sites.push(RawSite { id: s.get_ref().id.text(), name: s.get_ref().name.trim().to_owned(), pos });
     }
     // Every host first, so that references may point forwards.
     let mut pool_keys = Vec::new();
@@ -257,13 +217,8 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
         let d = h.get_ref();
         let key = lw.cluster(&d.fqdn, &d.site, &d.machines, at);
         for inst in &d.instances {
-            let k = SqlKey {
-                name: inst.trim().to_ascii_lowercase(),
-                cluster: key.clone(),
-            };
-            lw.raw
-                .sql_instances
-                .push(RawSqlInstance { key: k, pos: at });
+            let k = SqlKey { name: inst.trim().to_ascii_lowercase(), cluster: key.clone() };
+            lw.raw.sql_instances.push(RawSqlInstance { key: k, pos: at });
         }
         for role in &d.roles {
             let sk = lw.service_key(&key.site, role.trim());
@@ -286,10 +241,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             lw.errors.push(TopologyError::new(
                 file,
                 pos,
-                ErrorKind::UnknownKind {
-                    value: role.to_owned(),
-                    allowed: STORE_ROLES.join(", "),
-                },
+                ErrorKind::UnknownKind { value: role.to_owned(), allowed: STORE_ROLES.join(", ") },
             ));
             continue;
         }
@@ -339,9 +291,5 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             pos: at,
         });
     }
-    if lw.errors.is_empty() {
-        Ok(lw.raw)
-    } else {
-        Err(TopologyErrors(lw.errors))
-    }
+    if lw.errors.is_empty() { Ok(lw.raw) } else { Err(TopologyErrors(lw.errors)) }
 }

@@ -9,8 +9,8 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
 use super::raw::{
-    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance,
-    RawTopology, ServiceKey, SqlKey,
+    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance, RawTopology, ServiceKey,
+    SqlKey,
 };
 
 /// The topology document's namespace.
@@ -24,14 +24,14 @@ pub const MAX_DEPTH: u32 = 256;
 
 struct Reader<'a, 'input> {
     file: &'a str,
-    doc: &'a Document<'input>,
+    lines: super::text::LineIndex<'a>,
     errors: Vec<TopologyError>,
+    _doc: std::marker::PhantomData<&'a Document<'input>>,
 }
 
 impl<'a, 'input> Reader<'a, 'input> {
     fn pos(&self, n: Node) -> Pos {
-        let p = self.doc.text_pos_at(n.range().start);
-        Pos::new(p.row, p.col)
+        self.lines.pos(n.range().start)
     }
 
     fn err(&mut self, n: Node, kind: ErrorKind) {
@@ -43,13 +43,7 @@ impl<'a, 'input> Reader<'a, 'input> {
         let found = n.children().find(|c| c.has_tag_name((NS, local)));
         if found.is_none() {
             let within = describe(n);
-            self.err(
-                n,
-                ErrorKind::Missing {
-                    what: format!("<{local}>"),
-                    within,
-                },
-            );
+            self.err(n, ErrorKind::Missing { what: format!("<{local}>"), within });
         }
         found
     }
@@ -58,13 +52,7 @@ impl<'a, 'input> Reader<'a, 'input> {
         let v = n.attribute(name);
         if v.is_none() {
             let within = describe(n);
-            self.err(
-                n,
-                ErrorKind::Missing {
-                    what: format!("{name}=\"…\""),
-                    within,
-                },
-            );
+            self.err(n, ErrorKind::Missing { what: format!("{name}=\"…\""), within });
         }
         v
     }
@@ -74,13 +62,7 @@ impl<'a, 'input> Reader<'a, 'input> {
         match v.trim().parse::<u32>() {
             Ok(x) => Some(x),
             Err(_) => {
-                self.err(
-                    n,
-                    ErrorKind::BadNumber {
-                        attribute: name.to_owned(),
-                        value: v.to_owned(),
-                    },
-                );
+                self.err(n, ErrorKind::BadNumber { attribute: name.to_owned(), value: v.to_owned() });
                 None
             }
         }
@@ -89,30 +71,20 @@ impl<'a, 'input> Reader<'a, 'input> {
     fn cluster_key(&mut self, n: Node<'a, 'input>) -> Option<ClusterKey> {
         let site = self.attr(n, "SiteId");
         let number = self.number(n, "Number");
-        Some(ClusterKey {
-            site: site?.trim().to_owned(),
-            number: number?,
-        })
+        Some(ClusterKey { site: site?.trim().to_owned(), number: number? })
     }
 
     fn sql_key(&mut self, n: Node<'a, 'input>) -> Option<SqlKey> {
         let name = self.attr(n, "Name");
         let cluster = self.child(n, "ClusterId").and_then(|c| self.cluster_key(c));
-        Some(SqlKey {
-            name: name?.trim().to_ascii_lowercase(),
-            cluster: cluster?,
-        })
+        Some(SqlKey { name: name?.trim().to_ascii_lowercase(), cluster: cluster? })
     }
 
     fn service_key(&mut self, n: Node<'a, 'input>) -> Option<ServiceKey> {
         let site = self.attr(n, "SiteId");
         let role = self.attr(n, "RoleName");
         let instance = self.number(n, "Instance");
-        Some(ServiceKey {
-            site: site?.trim().to_owned(),
-            role: role?.trim().to_owned(),
-            instance: instance?,
-        })
+        Some(ServiceKey { site: site?.trim().to_owned(), role: role?.trim().to_owned(), instance: instance? })
     }
 }
 
@@ -124,10 +96,7 @@ fn describe(n: Node) -> String {
     }
 }
 
-fn elements<'a, 'input>(
-    n: Node<'a, 'input>,
-    local: &'a str,
-) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
+fn elements<'a, 'input>(n: Node<'a, 'input>, local: &'a str) -> impl Iterator<Item = Node<'a, 'input>> + 'a {
     n.children().filter(move |c| c.has_tag_name((NS, local)))
 }
 
@@ -137,33 +106,19 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
     if let Some(pos) = too_deep(text) {
         return Err(one(pos, ErrorKind::TooDeep { limit: MAX_DEPTH }));
     }
-    let opts = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
+    let opts = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(text, opts).map_err(|e| {
         let p = e.pos();
         let pos = Pos::new(p.row, p.col);
         match e {
             roxmltree::Error::DtdDetected => one(pos, ErrorKind::DtdRefused),
-            roxmltree::Error::NodesLimitReached => {
-                one(Pos::default(), ErrorKind::TooManyNodes { limit: MAX_NODES })
-            }
-            other => one(
-                pos,
-                ErrorKind::Xml {
-                    detail: other.to_string(),
-                },
-            ),
+            roxmltree::Error::NodesLimitReached => one(Pos::default(), ErrorKind::TooManyNodes { limit: MAX_NODES }),
+            other => one(pos, ErrorKind::Xml { detail: other.to_string() }),
         }
     })?;
     let root = doc.root_element();
-    let mut r = Reader {
-        file,
-        doc: &doc,
-        errors: Vec::new(),
-    };
+    let mut r =
+        Reader { file, lines: super::text::LineIndex::new(text), errors: Vec::new(), _doc: std::marker::PhantomData };
     if !root.has_tag_name((NS, "Topology")) {
         let found = match root.tag_name().namespace() {
             Some(ns) => format!("<{}> ({ns})", root.tag_name().name()),
@@ -175,25 +130,13 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
     let mut raw = RawTopology::default();
 
     if let Some(sites) = r.child(root, "Sites") {
-        for s in sites
-            .children()
-            .filter(|c| c.is_element() && c.tag_name().namespace() == Some(NS))
-        {
+        for s in sites.children().filter(|c| c.is_element() && c.tag_name().namespace() == Some(NS)) {
             let Some(id) = r.attr(s, "SiteId") else {
                 continue;
             };
-            let name = elements(s, "Name")
-                .next()
-                .and_then(|n| n.text())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
+            let name = elements(s, "Name").next().and_then(|n| n.text()).unwrap_or("").trim().to_owned();
             let pos = r.pos(s);
-            raw.sites.push(RawSite {
-                id: id.trim().to_owned(),
-                name,
-                pos,
-            });
+            raw.sites.push(RawSite { id: id.trim().to_owned(), name, pos });
         }
     }
 
@@ -205,20 +148,12 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             for m in elements(c, "Machine") {
                 if let Some(f) = r.attr(m, "Fqdn") {
                     let pos = r.pos(m);
-                    machines.push(RawMachine {
-                        fqdn: f.trim().to_owned(),
-                        pos,
-                    });
+                    machines.push(RawMachine { fqdn: f.trim().to_owned(), pos });
                 }
             }
             if let (Some(fqdn), Some(key)) = (fqdn, key) {
                 let pos = r.pos(c);
-                raw.clusters.push(RawCluster {
-                    key,
-                    fqdn: fqdn.trim().to_owned(),
-                    machines,
-                    pos,
-                });
+                raw.clusters.push(RawCluster { key, fqdn: fqdn.trim().to_owned(), machines, pos });
             }
         }
     }
@@ -264,29 +199,17 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             }
             let is_director = s.children().any(|c| {
                 c.tag_name().name() == "RegistrarService"
-                    && c.attribute("IsDirector")
-                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+                    && c.attribute("IsDirector").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
             });
             if let (Some(key), Some(installed_on), Some(on)) = (key, installed_on, installed) {
                 let installed_on_pos = r.pos(on);
                 let pos = r.pos(s);
-                raw.services.push(RawService {
-                    key,
-                    installed_on,
-                    installed_on_pos,
-                    depends_on,
-                    is_director,
-                    pos,
-                });
+                raw.services.push(RawService { key, installed_on, installed_on_pos, depends_on, is_director, pos });
             }
         }
     }
 
-    if r.errors.is_empty() {
-        Ok(raw)
-    } else {
-        Err(TopologyErrors(r.errors))
-    }
+    if r.errors.is_empty() { Ok(raw) } else { Err(TopologyErrors(r.errors)) }
 }
 
 /// A cheap scan for element nesting deeper than [`MAX_DEPTH`], before any tree is built.
@@ -302,11 +225,7 @@ fn too_deep(text: &str) -> Option<Pos> {
             continue;
         }
         let rest = &b[i..];
-        let skip_to = |end: &[u8]| {
-            rest.windows(end.len())
-                .position(|w| w == end)
-                .map(|p| p + end.len())
-        };
+        let skip_to = |end: &[u8]| rest.windows(end.len()).position(|w| w == end).map(|p| p + end.len());
         if rest.starts_with(b"<!--") {
             i += skip_to(b"-->").unwrap_or(rest.len());
         } else if rest.starts_with(b"<![CDATA[") {

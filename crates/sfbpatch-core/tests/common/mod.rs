@@ -7,9 +7,7 @@ use sfbpatch_core::topology::{self, Topology, TopologyErrors};
 
 /// The repository's test data folder.
 pub fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel)
 }
 
 /// Loads a topology from the test data folder, failing the test with the errors.

@@ -15,18 +15,11 @@ use sfbpatch_sim::rehearse::{Rehearsal, RehearseOptions, ServerResult, rehearse}
 pub const TARGET: Build = Build([7, 0, 2046, 530]);
 
 pub fn example() -> Topology {
-    topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}"))
+    topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn estate(seed: u64) -> Estate {
-    Estate::new(
-        &example(),
-        &EstateOptions {
-            seed,
-            ..EstateOptions::default()
-        },
-    )
+    Estate::new(&example(), &EstateOptions { seed, ..EstateOptions::default() })
 }
 
 pub fn make_plan(skip: &[StepId]) -> Plan {
@@ -37,15 +30,9 @@ pub fn make_plan(skip: &[StepId]) -> Plan {
 
 pub fn opts(seed: u64, faults: &[&str]) -> RehearseOptions {
     RehearseOptions {
-        estate: EstateOptions {
-            seed,
-            ..EstateOptions::default()
-        },
+        estate: EstateOptions { seed, ..EstateOptions::default() },
         package_build: TARGET,
-        faults: faults
-            .iter()
-            .map(|f| f.parse::<Fault>().unwrap_or_else(|e| panic!("{e}")))
-            .collect(),
+        faults: faults.iter().map(|f| f.parse::<Fault>().unwrap_or_else(|e| panic!("{e}"))).collect(),
     }
 }
 
@@ -54,21 +41,11 @@ pub fn rehearsal(seed: u64, skip: &[StepId], faults: &[&str]) -> (Rehearsal, Est
 }
 
 pub fn server<'a>(r: &'a Rehearsal, fqdn: &str) -> &'a ServerResult {
-    r.servers
-        .iter()
-        .find(|s| s.fqdn.as_str() == fqdn)
-        .unwrap_or_else(|| panic!("no {fqdn}"))
+    r.servers.iter().find(|s| s.fqdn.as_str() == fqdn).unwrap_or_else(|| panic!("no {fqdn}"))
 }
 
 /// Runs one script in a session at the host's current time.
 pub fn run(e: &mut Estate, host: &str, session: Option<u64>, script: &str) -> Execution {
     let at = e.host(host).map_or(0, |h| h.clock_ms);
-    e.execute(&Request {
-        host,
-        session,
-        step: None,
-        script,
-        at,
-        timeout_ms: 3_600_000,
-    })
+    e.execute(&Request { host, session, step: None, script, at, timeout_ms: 3_600_000 })
 }
