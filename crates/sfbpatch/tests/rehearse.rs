@@ -1,0 +1,141 @@
+//! `sfbpatch rehearse` through the built binary: flags, JSON contract, exit codes.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn sfbpatch() -> Command {
+    let mut c = Command::cargo_bin("sfbpatch").unwrap_or_else(|e| panic!("{e}"));
+    c.env_remove("SFBPATCH_LANG").env("LANG", "C.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
+    c
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = sfbpatch().args(args).output().unwrap_or_else(|e| panic!("{e}"));
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    (code, v)
+}
+
+#[test]
+fn default_rehearsal_updates_every_server_and_reports_pools() {
+    let (code, out, err) = run(&["rehearse"]);
+    assert_eq!(code, 0, "{err}");
+    for want in ["sql01.contoso.local", "sql02.contoso.local", "se01.contoso.local", "Users by pool:", "resiliency mode", "signed out", "Summary: 3 of 3 server(s) updated, 0 failed, 0 not started."] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    assert!(!out.contains('⟦') && !out.contains("!!!"), "{out}");
+}
+
+#[test]
+fn json_contract() {
+    let (code, v) = json(&["rehearse", "--seed", "7", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema"], "sfbpatch.rehearsal/1");
+    assert_eq!(v["seed"], 7);
+    assert!(v["makespan_minutes"].as_f64().is_some_and(|m| m > 10.0));
+    let servers = v["servers"].as_array().unwrap_or_else(|| panic!("servers"));
+    assert_eq!(servers.len(), 3);
+    for s in servers {
+        for field in ["fqdn", "role", "result", "failed_step", "error", "build_before", "build_after", "services_running", "outage_minutes"] {
+            assert!(s.get(field).is_some(), "missing {field} in {s}");
+        }
+        assert_eq!(s["result"], "updated");
+        assert!(s["failed_step"].is_null() && s["error"].is_null());
+        assert_eq!(s["build_before"], "7.0.2046.385");
+        assert_eq!(s["build_after"], "7.0.2046.530");
+        assert_eq!(s["services_running"], true);
+        assert!(s["outage_minutes"].as_f64().is_some_and(|m| m > 0.0));
+    }
+    let pools = v["pools"].as_array().unwrap_or_else(|| panic!("pools"));
+    let names: Vec<&str> = pools.iter().filter_map(|p| p["fqdn"].as_str()).collect();
+    assert_eq!(names, ["pool01.contoso.local", "pool02.contoso.local", "se01.contoso.local"]);
+    for p in pools {
+        assert!(p["resiliency_minutes"].is_f64() && p["signed_out_minutes"].is_f64(), "{p}");
+    }
+}
+
+#[test]
+fn the_same_seed_prints_the_same_bytes() {
+    let a = run(&["rehearse", "--seed", "99", "--format", "json"]).1;
+    let b = run(&["rehearse", "--seed", "99", "--format", "json"]).1;
+    assert_eq!(a, b);
+    let c = run(&["rehearse", "--seed", "100", "--format", "json"]).1;
+    assert_ne!(a, c);
+    assert_eq!(run(&["rehearse", "--seed", "99"]).1, run(&["rehearse", "--seed", "99"]).1);
+}
+
+#[test]
+fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
+    let (code, v) = json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
+    assert_eq!(code, 1);
+    let s = &v["servers"][0];
+    assert_eq!(s["result"], "failed");
+    assert_eq!(s["failed_step"], "start-services");
+    assert!(s["error"].as_str().is_some_and(|e| e.contains("RTCSRV")));
+    assert_eq!(s["services_running"], false);
+    assert!(s["recovery"].as_array().is_some_and(|r| r.iter().any(|c| c.as_str().is_some_and(|c| c.starts_with("Install-CsDatabase")))));
+    let (code, out, _) = run(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("SERVICES ARE NOT RUNNING on sql02.contoso.local"), "{out}");
+}
+
+#[test]
+fn faults_and_versions_through_the_binary() {
+    let (code, v) = json(&["rehearse", "--fault", "sql01.contoso.local:install-update:slow=2.2", "--seed", "3", "--format", "json"]);
+    assert_eq!(code, 0);
+    let pool01 = v["pools"].as_array().and_then(|p| p.iter().find(|p| p["fqdn"] == "pool01.contoso.local").cloned()).unwrap_or_default();
+    assert!(pool01["resiliency_minutes"].as_f64().is_some_and(|m| m > 0.0), "{pool01}");
+    assert_eq!(v["faults"][0], "sql01.contoso.local:install-update:slow=2.2");
+
+    let (code, v) = json(&["rehearse", "--fault", "se01.contoso.local:verify:hang", "--format", "json"]);
+    assert_eq!(code, 1);
+    let se = v["servers"].as_array().and_then(|s| s.iter().find(|s| s["fqdn"] == "se01.contoso.local").cloned()).unwrap_or_default();
+    assert_eq!(se["failed_step"], "verify");
+    assert!(se["error"].as_str().is_some_and(|e| e.contains("timeout")));
+
+    let (code, v) = json(&["rehearse", "--version", "7.0.2046.600", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["servers"][0]["build_after"], "7.0.2046.600");
+    let (code, _, err) = run(&["rehearse", "--version", "7.0.2046.100"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not newer"), "{err}");
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("sfbpatch "));
+}
+
+#[test]
+fn bad_flags_are_usage_errors_and_bad_references_are_input_errors() {
+    for args in [
+        &["rehearse", "--fault", "sql01.contoso.local:install-update"][..],
+        &["rehearse", "--fault", "sql01.contoso.local:install-update:explode"],
+        &["rehearse", "--fault", "sql01.contoso.local:verify:reboot"],
+        &["rehearse", "--skip-step", "step-9"],
+        &["rehearse", "--seed", "-1"],
+        &["rehearse", "--version", "7.0"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+    let (code, out, err) = run(&["rehearse", "--fault", "nosuch.contoso.local:verify:fail"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty() && err.contains("nosuch.contoso.local"), "{err}");
+    let (code, _, err) = run(&["rehearse", "--server", "fe01.contoso.local"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("fe01.contoso.local"));
+}
+
+#[test]
+fn rehearse_a_fixture_in_spanish() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/topology/enterprise-collocated.xml");
+    let (code, out, err) = run(&["rehearse", &file.display().to_string(), "--lang", "es"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Resumen: 1 de 1 servidor(es) actualizados"), "{out}");
+    assert!(out.contains("Usuarios por grupo"), "{out}");
+}
