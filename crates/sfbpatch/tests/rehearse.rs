@@ -13,7 +13,11 @@ fn sfbpatch() -> Command {
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let o = sfbpatch().args(args).output().unwrap_or_else(|e| panic!("{e}"));
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn json(args: &[&str]) -> (i32, Value) {
@@ -26,7 +30,15 @@ fn json(args: &[&str]) -> (i32, Value) {
 fn default_rehearsal_updates_every_server_and_reports_pools() {
     let (code, out, err) = run(&["rehearse"]);
     assert_eq!(code, 0, "{err}");
-    for want in ["sql01.contoso.local", "sql02.contoso.local", "se01.contoso.local", "Users by pool:", "resiliency mode", "signed out", "Summary: 3 of 3 server(s) updated, 0 failed, 0 not started."] {
+    for want in [
+        "sql01.contoso.local",
+        "sql02.contoso.local",
+        "se01.contoso.local",
+        "Users by pool:",
+        "resiliency mode",
+        "signed out",
+        "Summary: 3 of 3 server(s) updated, 0 failed, 0 not started.",
+    ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     assert!(!out.contains('⟦') && !out.contains("!!!"), "{out}");
@@ -42,7 +54,17 @@ fn json_contract() {
     let servers = v["servers"].as_array().unwrap_or_else(|| panic!("servers"));
     assert_eq!(servers.len(), 3);
     for s in servers {
-        for field in ["fqdn", "role", "result", "failed_step", "error", "build_before", "build_after", "services_running", "outage_minutes"] {
+        for field in [
+            "fqdn",
+            "role",
+            "result",
+            "failed_step",
+            "error",
+            "build_before",
+            "build_after",
+            "services_running",
+            "outage_minutes",
+        ] {
             assert!(s.get(field).is_some(), "missing {field} in {s}");
         }
         assert_eq!(s["result"], "updated");
@@ -72,14 +94,19 @@ fn the_same_seed_prints_the_same_bytes() {
 
 #[test]
 fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
-    let (code, v) = json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
+    let (code, v) =
+        json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
     assert_eq!(code, 1);
     let s = &v["servers"][0];
     assert_eq!(s["result"], "failed");
     assert_eq!(s["failed_step"], "start-services");
     assert!(s["error"].as_str().is_some_and(|e| e.contains("RTCSRV")));
     assert_eq!(s["services_running"], false);
-    assert!(s["recovery"].as_array().is_some_and(|r| r.iter().any(|c| c.as_str().is_some_and(|c| c.starts_with("Install-CsDatabase")))));
+    assert!(
+        s["recovery"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|c| c.as_str().is_some_and(|c| c.starts_with("Install-CsDatabase"))))
+    );
     let (code, out, _) = run(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local"]);
     assert_eq!(code, 1);
     assert!(out.contains("SERVICES ARE NOT RUNNING on sql02.contoso.local"), "{out}");
@@ -87,15 +114,29 @@ fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
 
 #[test]
 fn faults_and_versions_through_the_binary() {
-    let (code, v) = json(&["rehearse", "--fault", "sql01.contoso.local:install-update:slow=2.2", "--seed", "3", "--format", "json"]);
+    let (code, v) = json(&[
+        "rehearse",
+        "--fault",
+        "sql01.contoso.local:install-update:slow=2.2",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 0);
-    let pool01 = v["pools"].as_array().and_then(|p| p.iter().find(|p| p["fqdn"] == "pool01.contoso.local").cloned()).unwrap_or_default();
+    let pool01 = v["pools"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["fqdn"] == "pool01.contoso.local").cloned())
+        .unwrap_or_default();
     assert!(pool01["resiliency_minutes"].as_f64().is_some_and(|m| m > 0.0), "{pool01}");
     assert_eq!(v["faults"][0], "sql01.contoso.local:install-update:slow=2.2");
 
     let (code, v) = json(&["rehearse", "--fault", "se01.contoso.local:verify:hang", "--format", "json"]);
     assert_eq!(code, 1);
-    let se = v["servers"].as_array().and_then(|s| s.iter().find(|s| s["fqdn"] == "se01.contoso.local").cloned()).unwrap_or_default();
+    let se = v["servers"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["fqdn"] == "se01.contoso.local").cloned())
+        .unwrap_or_default();
     assert_eq!(se["failed_step"], "verify");
     assert!(se["error"].as_str().is_some_and(|e| e.contains("timeout")));
 
