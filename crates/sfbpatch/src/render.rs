@@ -280,15 +280,18 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, lang: Lang) -> Stri
         let _ = writeln!(o);
         let result = text(lang, &format!("cli.rehearse.result.{}", s.result));
         let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
+        let services =
+            text(lang, if s.services_running { "cli.rehearse.services-up" } else { "cli.rehearse.services-stopped" });
         let _ = writeln!(
             o,
-            "{}  [{}]  {}: {}, {} → {}",
+            "{}  [{}]  {}: {}, {} → {}, {}",
             s.fqdn,
             role_name(s.role, lang),
             pool,
             result,
             s.build_before,
-            s.build_after
+            s.build_after,
+            services
         );
         let _ = writeln!(o, "  {}", text(lang, "cli.rehearse.columns"));
         for e in &s.timeline {

@@ -34,6 +34,7 @@ fn default_rehearsal_updates_every_server_and_reports_pools() {
         "sql01.contoso.local",
         "sql02.contoso.local",
         "se01.contoso.local",
+        "updated, 7.0.2046.385 → 7.0.2046.530, services running",
         "Users by pool:",
         "resiliency mode",
         "signed out",
