@@ -32,6 +32,7 @@ fn once(xml: &str) -> (Duration, usize, f64) {
         estate: EstateOptions { seed: 42, ..EstateOptions::default() },
         package_build: Build([7, 0, 2046, 530]),
         faults: Vec::new(),
+        run: Default::default(),
     };
     let t1 = start.elapsed();
     let (r, _) = rehearse(&t, &p, &opts);

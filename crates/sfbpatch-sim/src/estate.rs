@@ -185,6 +185,9 @@ pub struct Estate {
     pub hosts: Vec<Host>,
     /// Injected faults.
     pub faults: Vec<Fault>,
+    /// Indices of the faults that have fired: each fires once, on the first attempt of its
+    /// step, so that a retry can show whether the engine recovers.
+    pub fired: Vec<usize>,
     /// Host index by FQDN.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
@@ -300,7 +303,7 @@ impl Estate {
             })
             .collect::<Vec<Host>>();
         let index = hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
-        Estate { seed: opts.seed, hosts, faults: Vec::new(), index }
+        Estate { seed: opts.seed, hosts, faults: Vec::new(), fired: Vec::new(), index }
     }
 
     /// The host with this FQDN.

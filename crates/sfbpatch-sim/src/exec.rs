@@ -550,6 +550,21 @@ The located assembly's manifest definition does not match the assembly reference
                 _ => None,
             })
             .collect();
+        if let [a, b] = args.as_slice()
+            && a.eq_ignore_ascii_case("statistics")
+            && b.eq_ignore_ascii_case("workstation")
+        {
+            let secs = self.boot_ms / 1000;
+            let (d, h, m, sec) = (secs / 86_400, (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+            return Out::ok(
+                format!(
+                    "Workstation Statistics for \\\\{}\n\n\nStatistics since 1/{}/2026 {h}:{m:02}:{sec:02}\n\n",
+                    self.fqdn.host().to_ascii_uppercase(),
+                    d + 1
+                ),
+                self.rng.secs(0.5, 1.5),
+            );
+        }
         let [verb, svc_name] = args.as_slice() else {
             return Out {
                 exit: 1,
@@ -674,9 +689,14 @@ The located assembly's manifest definition does not match the assembly reference
 }
 
 impl Estate {
-    fn fault_for(&self, host: &str, step: Option<StepId>) -> Option<FaultKind> {
+    /// The fault for this host and step, if one is set and has not fired yet; it fires now.
+    fn fault_for(&mut self, host: &str, step: Option<StepId>) -> Option<FaultKind> {
         let step = step?;
-        self.faults.iter().find(|f| f.server.as_str() == host && f.step == step).map(|f| f.kind.clone())
+        let i = (0..self.faults.len()).find(|&i| {
+            !self.fired.contains(&i) && self.faults[i].server.as_str() == host && self.faults[i].step == step
+        })?;
+        self.fired.push(i);
+        Some(self.faults[i].kind.clone())
     }
 
     /// Opens a PowerShell session on a host: its id, or `None` if the host does not answer.

@@ -20,6 +20,7 @@ pub mod fault;
 pub mod generate;
 pub mod rehearse;
 mod rng;
+pub mod transport;
 pub mod users;
 
 /// Virtual time, in milliseconds since the start of the simulation.

@@ -9,14 +9,17 @@
 use serde::Serialize;
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
-use sfbpatch_core::readback::{self, Build};
-use sfbpatch_core::runbook::{InstallOutcome, StepId, classify_install_exit};
+use sfbpatch_core::readback::Build;
+use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::topology::{Role, Topology};
+use sfbpatch_engine::event::{Event, Recorder, StepOutcome};
+use sfbpatch_engine::{RunOptions, engine};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::estate::{Estate, EstateOptions};
-use crate::exec::{self, ExecStatus, Execution, Request};
 use crate::fault::Fault;
+use crate::transport::SimTransport;
 use crate::users::{self, PoolUsers};
 use crate::{Ms, minutes};
 
@@ -32,18 +35,22 @@ pub struct RehearseOptions {
     pub package_build: Build,
     /// Faults to inject.
     pub faults: Vec<Fault>,
+    /// How the engine runs (retries, on-failure, guard…).
+    pub run: RunOptions,
 }
 
 /// One line of a server's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimelineEntry {
-    /// Step id (or `reboot`).
+    /// Step id (or `reboot`, `recovery`, `pre-hook`, `post-hook`).
     pub step: String,
+    /// Attempt, from 1 (0: settled from the host's state on resume).
+    pub attempt: u32,
     /// Virtual start, in minutes from the start of the rehearsal.
     pub start_minutes: f64,
     /// Duration in minutes.
     pub duration_minutes: f64,
-    /// `ok`, `reboot-pending`, `failed`, `timed-out`, `disconnected`, `unreachable`.
+    /// `ok`, `reboot-pending`, `failed`.
     pub status: &'static str,
     /// Exit code, when the command completed.
     pub exit_code: Option<i32>,
@@ -138,238 +145,8 @@ pub fn package_sha256(name: &str, build: &Build) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-struct Driver<'a> {
-    estate: &'a mut Estate,
-    plan: &'a Plan,
-    build: Build,
-    sha256: String,
-}
-
-enum StepEnd {
-    Ok,
-    Failed(String),
-}
-
-fn entry(
-    step: &str,
-    start: Ms,
-    e: &Execution,
-    in_outage: bool,
-    status: &'static str,
-    message: Option<String>,
-) -> TimelineEntry {
-    let start = start.min(e.start_ms);
-    TimelineEntry {
-        step: step.to_owned(),
-        start_minutes: minutes(start),
-        duration_minutes: minutes(e.end_ms.saturating_sub(start)),
-        status,
-        exit_code: (e.status == ExecStatus::Completed).then_some(e.exit_code),
-        in_outage,
-        message,
-    }
-}
-
-fn failure_text(e: &Execution) -> String {
-    match e.status {
-        ExecStatus::TimedOut => "the step did not finish within its timeout".to_owned(),
-        ExecStatus::Disconnected => "the session dropped during the step".to_owned(),
-        ExecStatus::Unreachable => "the server did not answer".to_owned(),
-        ExecStatus::Completed => {
-            let text = if e.stderr.trim().is_empty() { e.stdout.trim() } else { e.stderr.trim() };
-            format!("exit code {}: {}", e.exit_code, text.lines().next().unwrap_or(""))
-        }
-    }
-}
-
-fn status_of(e: &Execution) -> &'static str {
-    match e.status {
-        ExecStatus::Completed if e.exit_code == 0 => "ok",
-        ExecStatus::Completed => "failed",
-        ExecStatus::TimedOut => "timed-out",
-        ExecStatus::Disconnected => "disconnected",
-        ExecStatus::Unreachable => "unreachable",
-    }
-}
-
-impl Driver<'_> {
-    fn run(
-        &mut self,
-        host: &str,
-        session: Option<u64>,
-        step: Option<StepId>,
-        script: &str,
-        at: Ms,
-        timeout_ms: Ms,
-    ) -> Execution {
-        self.estate.execute(&Request { host, session, step, script, at, timeout_ms })
-    }
-
-    /// Waits for a restarting host to answer again, polling every 30 seconds.
-    fn wait_for(&self, host: &str, from: Ms) -> Ms {
-        let back = self.estate.host(host).map_or(from, |h| h.unreachable_until);
-        let mut t = from;
-        while t < back {
-            t += 30_000;
-        }
-        t
-    }
-
-    fn server(
-        &mut self,
-        sp: &ServerPlan,
-        start: Ms,
-        timeline: &mut Vec<TimelineEntry>,
-    ) -> (Ms, StepEnd, Option<String>) {
-        let host = sp.fqdn.to_string();
-        let mut t = start;
-        let mut session: Option<u64> = None;
-        for st in &sp.steps {
-            let id = st.id;
-            let timeout = st.timeout_seconds * 1000;
-            let name = id.as_str();
-            let step_start = t;
-            if id == StepId::CloseShells {
-                self.estate.close_sessions(&host);
-                session = None;
-                timeline.push(TimelineEntry {
-                    step: name.into(),
-                    start_minutes: minutes(t),
-                    duration_minutes: 0.0,
-                    status: "ok",
-                    exit_code: None,
-                    in_outage: st.in_outage,
-                    message: None,
-                });
-                continue;
-            }
-            if id == StepId::StagePackage {
-                let copy = self.estate.put_file(
-                    &host,
-                    Some(id),
-                    &self.plan.staged_installer,
-                    exec::package(&self.sha256, self.build.clone()),
-                    t,
-                    timeout,
-                );
-                t = copy.end_ms;
-                if !copy.succeeded() {
-                    let why = failure_text(&copy);
-                    timeline.push(entry(name, step_start, &copy, st.in_outage, status_of(&copy), Some(why.clone())));
-                    return (t, StepEnd::Failed(why), Some(name.into()));
-                }
-            }
-            if matches!(id, StepId::OpenShell | StepId::ReopenShell) || session.is_none() {
-                session = self.estate.open_session(&host, t);
-            }
-            let Some(script) = &st.command else {
-                timeline.push(TimelineEntry {
-                    step: name.into(),
-                    start_minutes: minutes(t),
-                    duration_minutes: 0.0,
-                    status: "ok",
-                    exit_code: None,
-                    in_outage: st.in_outage,
-                    message: None,
-                });
-                continue;
-            };
-            let e = self.run(&host, session, Some(id), script, t, timeout);
-            t = e.end_ms;
-            if e.status == ExecStatus::Disconnected {
-                session = None;
-            }
-            let verdict = self.check(id, &e);
-            match verdict {
-                Check::Ok => timeline.push(entry(name, step_start, &e, st.in_outage, "ok", None)),
-                Check::RebootPending(msg) => {
-                    timeline.push(entry(name, step_start, &e, st.in_outage, "reboot-pending", Some(msg)));
-                    let r = self.run(&host, None, None, "Restart-Computer -Force", t, 60_000);
-                    let back = self.wait_for(&host, r.end_ms);
-                    timeline.push(TimelineEntry {
-                        step: "reboot".into(),
-                        start_minutes: minutes(t),
-                        duration_minutes: minutes(back - t),
-                        status: status_of(&r),
-                        exit_code: Some(r.exit_code),
-                        in_outage: st.in_outage,
-                        message: None,
-                    });
-                    t = back;
-                    session = None;
-                }
-                Check::Failed(why) => {
-                    let status = if e.status == ExecStatus::Completed { "failed" } else { status_of(&e) };
-                    timeline.push(entry(name, step_start, &e, st.in_outage, status, Some(why.clone())));
-                    return (t, StepEnd::Failed(why), Some(name.into()));
-                }
-            }
-        }
-        (t, StepEnd::Ok, None)
-    }
-
-    fn check(&self, id: StepId, e: &Execution) -> Check {
-        if e.status != ExecStatus::Completed {
-            return Check::Failed(failure_text(e));
-        }
-        match id {
-            StepId::InstallUpdate => match classify_install_exit(i64::from(e.exit_code)) {
-                InstallOutcome::Succeeded => Check::Ok,
-                InstallOutcome::SucceededRebootPending => {
-                    Check::RebootPending(format!("the installer returned {}: a restart is required", e.exit_code))
-                }
-                InstallOutcome::Failed => Check::Failed(failure_text(e)),
-            },
-            StepId::StartW3svc | StepId::StopW3svc
-                if readback::net_already_in_state(id == StepId::StartW3svc, e.exit_code, &e.stderr) =>
-            {
-                Check::Ok
-            }
-            _ if e.exit_code != 0 => Check::Failed(failure_text(e)),
-            StepId::CheckRole if !readback::has_role(&e.stdout, "CsAdministrator") => {
-                Check::Failed("the account is not a member of CsAdministrator".into())
-            }
-            StepId::StagePackage => match readback::parse_file_hash(&e.stdout) {
-                Some(h) if h == self.sha256 => Check::Ok,
-                Some(h) => Check::Failed(format!("the staged package's SHA-256 is {h}, expected {}", self.sha256)),
-                None => Check::Failed("no SHA-256 in the output".into()),
-            },
-            StepId::Verify => {
-                let services = readback::parse_services(&e.stdout);
-                let stopped: Vec<String> =
-                    services.iter().filter(|s| !s.is_running()).map(|s| s.name.clone()).collect();
-                if services.is_empty() {
-                    return Check::Failed("no service states in the output".into());
-                }
-                if !stopped.is_empty() {
-                    return Check::Failed(format!("services not running: {}", stopped.join(", ")));
-                }
-                let builds = readback::parse_patch_versions(&e.stdout);
-                let old: Vec<String> =
-                    builds.iter().filter(|(_, b)| *b != self.build).map(|(c, b)| format!("{c} {b}")).collect();
-                if builds.is_empty() {
-                    Check::Failed("no component builds in the output".into())
-                } else if !old.is_empty() {
-                    Check::Failed(format!("components not at {}: {}", self.build, old.join("; ")))
-                } else {
-                    Check::Ok
-                }
-            }
-            _ => Check::Ok,
-        }
-    }
-}
-
-/// (result, failed step, error, timeline) of one server.
-type Outcome = (&'static str, Option<String>, Option<String>, Vec<TimelineEntry>);
-
-enum Check {
-    Ok,
-    RebootPending(String),
-    Failed(String),
-}
-
-/// Runs `plan` against a fresh estate made from `topology`.
+/// Runs `plan` through the execution engine against a fresh estate made from `topology`, on
+/// a paused (virtual) clock.
 pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Rehearsal, Estate) {
     let mut estate = Estate::new(topology, &opts.estate);
     estate.faults = opts.faults.clone();
@@ -377,65 +154,28 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
     let sha256 = package_sha256(&name, &opts.package_build);
     let before: Vec<Build> =
         plan.servers.iter().map(|s| estate.host(s.fqdn.as_str()).map(|h| h.build()).unwrap_or(Build([0; 4]))).collect();
-
-    // Lanes: one per pool; servers of a pool one after another.
-    let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, s) in plan.servers.iter().enumerate() {
-        let key = s.pool.as_ref().map(|p| p.to_string()).unwrap_or_else(|| s.fqdn.to_string());
-        match lanes.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(i),
-            None => lanes.push((key, vec![i])),
+    let recorder = Recorder::default();
+    let mut run_opts = opts.run.clone();
+    run_opts.target_build = Some(opts.package_build.clone());
+    run_opts.outage_budget_minutes = plan.outage_budget_minutes;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build();
+    let estate = match runtime {
+        Ok(rt) => {
+            let transport = SimTransport::new(estate, sha256, opts.package_build.clone(), 1.0);
+            let (_tx, rx) = watch::channel(false);
+            rt.block_on(engine::run(plan, &transport, &recorder, &run_opts, None, rx));
+            transport.into_estate()
         }
-    }
-    let mut outcomes: Vec<Outcome> = plan.servers.iter().map(|_| ("not-started", None, None, Vec::new())).collect();
-    let mut driver = Driver { estate: &mut estate, plan, build: opts.package_build.clone(), sha256 };
-    for (_, servers) in &lanes {
-        let mut t: Ms = 0;
-        for &i in servers {
-            let mut timeline = Vec::new();
-            let (end, result, failed_step) = driver.server(&plan.servers[i], t, &mut timeline);
-            t = end;
-            let failed = matches!(result, StepEnd::Failed(_));
-            outcomes[i] = match result {
-                StepEnd::Ok => ("updated", None, None, timeline),
-                StepEnd::Failed(why) => ("failed", failed_step, Some(why), timeline),
-            };
-            if failed {
-                break;
-            }
-        }
-    }
+        // Without a runtime nothing ran: every server is reported not started.
+        Err(_) => estate,
+    };
+    let events = recorder.events();
     let end = estate.now();
     let servers = plan
         .servers
         .iter()
-        .zip(outcomes)
         .zip(before)
-        .map(|((sp, (result, failed_step, error, timeline)), build_before)| {
-            let h = estate.host(sp.fqdn.as_str());
-            let intervals = h.map(|h| h.down_intervals_until(end)).unwrap_or_default();
-            let services_running = h.is_some_and(|h| h.services_running() && h.unreachable_until <= end);
-            let recovery = match failed_step.as_deref().map(str::parse::<StepId>) {
-                Some(Ok(step)) if !services_running => sp.recovery(step),
-                _ => Vec::new(),
-            };
-            ServerResult {
-                fqdn: sp.fqdn.clone(),
-                role: sp.role,
-                pool: sp.pool.clone(),
-                result,
-                failed_step,
-                error,
-                build_before,
-                build_after: h.map(|h| h.build()).unwrap_or(Build([0; 4])),
-                services_running,
-                recovery,
-                reboot_pending: h.is_some_and(|h| h.pending_reboot),
-                outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
-                longest_outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0)),
-                timeline,
-            }
-        })
+        .map(|(sp, build_before)| server_result(sp, build_before, &events, &estate, end))
         .collect();
     let pools = users::pool_users(topology, &estate, end);
     let mut skipped: Vec<String> = Vec::new();
@@ -459,4 +199,74 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
         pools,
     };
     (rehearsal, estate)
+}
+
+fn server_result(sp: &ServerPlan, build_before: Build, events: &[Event], estate: &Estate, end: Ms) -> ServerResult {
+    let host = estate.host(sp.fqdn.as_str());
+    let intervals = host.map(|h| h.down_intervals_until(end)).unwrap_or_default();
+    let mut timeline = Vec::new();
+    let mut open: Option<(String, u32, u64)> = None;
+    let mut last_failed: Option<String> = None;
+    let (mut result, mut error, mut recovery) = ("not-started", None, Vec::new());
+    let mut outage = false;
+    for e in events {
+        match e {
+            Event::StepStarted { server, step, attempt, at_ms, .. } if *server == sp.fqdn => {
+                open = Some((step.clone(), *attempt, *at_ms));
+            }
+            Event::OutageOpened { server, .. } if *server == sp.fqdn => outage = true,
+            Event::OutageClosed { server, .. } if *server == sp.fqdn => outage = false,
+            Event::StepFinished { server, step, attempt, at_ms, outcome, exit_code } if *server == sp.fqdn => {
+                let start = open.take().filter(|(s, a, _)| s == step && a == attempt).map_or(*at_ms, |(_, _, t)| t);
+                let in_outage = sp.steps.iter().find(|s| s.id.as_str() == step).map_or(outage, |s| s.in_outage);
+                let (status, message) = match outcome {
+                    StepOutcome::Succeeded => ("ok", None),
+                    StepOutcome::SucceededRebootPending => ("reboot-pending", Some("a restart is required".to_owned())),
+                    StepOutcome::Failed { reason } => {
+                        if step != "recovery" {
+                            last_failed = Some(step.clone());
+                        }
+                        ("failed", Some(reason.clone()))
+                    }
+                };
+                timeline.push(TimelineEntry {
+                    step: step.clone(),
+                    attempt: *attempt,
+                    start_minutes: minutes(start),
+                    duration_minutes: minutes(at_ms.saturating_sub(start)),
+                    status,
+                    exit_code: *exit_code,
+                    in_outage,
+                    message,
+                });
+            }
+            Event::ServerFinished { server, result: r, error: err, recovery: rec, .. } if *server == sp.fqdn => {
+                result = match *r {
+                    "updated" => "updated",
+                    "failed" => "failed",
+                    _ => "not-started",
+                };
+                error = err.clone();
+                recovery = rec.clone();
+            }
+            _ => {}
+        }
+    }
+    let services_running = host.is_some_and(|h| h.services_running() && h.unreachable_until <= end);
+    ServerResult {
+        fqdn: sp.fqdn.clone(),
+        role: sp.role,
+        pool: sp.pool.clone(),
+        result,
+        failed_step: if result == "updated" { None } else { last_failed },
+        error,
+        build_before,
+        build_after: host.map(|h| h.build()).unwrap_or(Build([0; 4])),
+        services_running,
+        reboot_pending: host.is_some_and(|h| h.pending_reboot),
+        outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
+        longest_outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0)),
+        recovery,
+        timeline,
+    }
 }

@@ -155,9 +155,49 @@ pub struct RehearseArgs {
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// How the engine runs: shared by `rehearse` and `run`.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// At most this many servers at once (default: one per pool, every pool at once).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// Open a server's outage even when its projection reaches the budget.
+    #[arg(long)]
+    pub accept_resiliency: bool,
+    /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
+    #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
+    pub on_failure: OnFailureArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnFailureArg {
+    /// Start IIS and the services again where the server's state allows, then report.
+    Restore,
+    /// Leave the server as it is and report the commands to run.
+    Stop,
+}
+
+impl EngineArgs {
+    /// The engine's options.
+    pub fn options(&self, budget: f64) -> sfbpatch_engine::RunOptions {
+        sfbpatch_engine::RunOptions {
+            max_parallel: self.max_parallel.map(|n| n as usize),
+            accept_resiliency: self.accept_resiliency,
+            on_failure: match self.on_failure {
+                OnFailureArg::Restore => sfbpatch_engine::OnFailure::Restore,
+                OnFailureArg::Stop => sfbpatch_engine::OnFailure::Stop,
+            },
+            outage_budget_minutes: budget,
+            ..sfbpatch_engine::RunOptions::default()
+        }
+    }
 }
 
 fn parse_build(s: &str) -> Result<Build, String> {

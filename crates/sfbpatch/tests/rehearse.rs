@@ -95,8 +95,17 @@ fn the_same_seed_prints_the_same_bytes() {
 
 #[test]
 fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
-    let (code, v) =
-        json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
+    let (code, v) = json(&[
+        "rehearse",
+        "--skip-step",
+        "update-databases",
+        "--server",
+        "sql02.contoso.local",
+        "--on-failure",
+        "stop",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 1);
     let s = &v["servers"][0];
     assert_eq!(s["result"], "failed");
@@ -108,9 +117,23 @@ fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
             .as_array()
             .is_some_and(|r| r.iter().any(|c| c.as_str().is_some_and(|c| c.starts_with("Install-CsDatabase"))))
     );
-    let (code, out, _) = run(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local"]);
+    let (code, out, _) = run(&[
+        "rehearse",
+        "--skip-step",
+        "update-databases",
+        "--server",
+        "sql02.contoso.local",
+        "--on-failure",
+        "stop",
+    ]);
     assert_eq!(code, 1);
     assert!(out.contains("SERVICES ARE NOT RUNNING on sql02.contoso.local"), "{out}");
+    // By default the engine brings service back and says the server is not updated.
+    let (code, v) =
+        json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["servers"][0]["result"], "failed");
+    assert_eq!(v["servers"][0]["services_running"], true);
 }
 
 #[test]
@@ -132,14 +155,19 @@ fn faults_and_versions_through_the_binary() {
     assert!(pool01["resiliency_minutes"].as_f64().is_some_and(|m| m > 0.0), "{pool01}");
     assert_eq!(v["faults"][0], "sql01.contoso.local:install-update:slow=2.2");
 
-    let (code, v) = json(&["rehearse", "--fault", "se01.contoso.local:verify:hang", "--format", "json"]);
+    // A hang on a step safe to repeat: the timeout catches it, the retry completes.
+    let (code, _) = json(&["rehearse", "--fault", "se01.contoso.local:verify:hang", "--format", "json"]);
+    assert_eq!(code, 0);
+    // A hang of the install (not safe to repeat): failed, service brought back.
+    let (code, v) = json(&["rehearse", "--fault", "se01.contoso.local:install-update:hang", "--format", "json"]);
     assert_eq!(code, 1);
     let se = v["servers"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["fqdn"] == "se01.contoso.local").cloned())
         .unwrap_or_default();
-    assert_eq!(se["failed_step"], "verify");
-    assert!(se["error"].as_str().is_some_and(|e| e.contains("timeout")));
+    assert_eq!(se["failed_step"], "install-update");
+    assert!(se["error"].as_str().is_some_and(|e| e.contains("timeout")), "{se}");
+    assert_eq!(se["services_running"], true);
 
     let (code, v) = json(&["rehearse", "--version", "7.0.2046.600", "--format", "json"]);
     assert_eq!(code, 0);

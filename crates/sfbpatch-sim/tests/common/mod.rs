@@ -33,6 +33,7 @@ pub fn opts(seed: u64, faults: &[&str]) -> RehearseOptions {
         estate: EstateOptions { seed, ..EstateOptions::default() },
         package_build: TARGET,
         faults: faults.iter().map(|f| f.parse::<Fault>().unwrap_or_else(|e| panic!("{e}"))).collect(),
+        run: Default::default(),
     }
 }
 

@@ -1,0 +1,176 @@
+//! The typed event stream.
+
+use serde::Serialize;
+use sfbpatch_core::Fqdn;
+
+/// How a step ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// It did what it should (postcondition read back).
+    Succeeded,
+    /// It succeeded and the server needs a restart (installer 3010/1641, or detected).
+    SucceededRebootPending,
+    /// It failed.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StepOutcome {
+    /// Succeeded, with or without a restart pending.
+    pub fn is_success(&self) -> bool {
+        !matches!(self, StepOutcome::Failed { .. })
+    }
+
+    /// The public name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepOutcome::Succeeded => "succeeded",
+            StepOutcome::SucceededRebootPending => "succeeded-reboot-pending",
+            StepOutcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Something that happened during a run. `at_ms` counts from the transport's epoch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// When.
+        at_ms: u64,
+        /// Servers in scope.
+        servers: Vec<Fqdn>,
+    },
+    /// A server's procedure began (or resumed).
+    ServerStarted {
+        /// The server.
+        server: Fqdn,
+        /// When.
+        at_ms: u64,
+        /// The build installed before this run touched it, if known.
+        build_before: Option<String>,
+    },
+    /// A step (or `reboot`, `pre-hook`, `post-hook`, `recovery`, `probe`) began.
+    StepStarted {
+        /// The server.
+        server: Fqdn,
+        /// Step id.
+        step: String,
+        /// Attempt, from 1.
+        attempt: u32,
+        /// When.
+        at_ms: u64,
+        /// The command, if any.
+        command: Option<String>,
+    },
+    /// Output of a step.
+    StepOutput {
+        /// The server.
+        server: Fqdn,
+        /// Step id.
+        step: String,
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The text.
+        text: String,
+    },
+    /// A step ended.
+    StepFinished {
+        /// The server.
+        server: Fqdn,
+        /// Step id.
+        step: String,
+        /// Attempt.
+        attempt: u32,
+        /// When.
+        at_ms: u64,
+        /// How.
+        outcome: StepOutcome,
+        /// Exit code, when the command completed.
+        exit_code: Option<i32>,
+    },
+    /// The users' outage on a server began (services being stopped).
+    OutageOpened {
+        /// The server.
+        server: Fqdn,
+        /// When.
+        at_ms: u64,
+    },
+    /// The outage ended (services started).
+    OutageClosed {
+        /// The server.
+        server: Fqdn,
+        /// When.
+        at_ms: u64,
+    },
+    /// Something the operator should know.
+    Warning {
+        /// The server, if it concerns one.
+        server: Option<Fqdn>,
+        /// When.
+        at_ms: u64,
+        /// The sentence.
+        message: String,
+    },
+    /// A server's procedure ended.
+    ServerFinished {
+        /// The server.
+        server: Fqdn,
+        /// When.
+        at_ms: u64,
+        /// `updated`, `failed`, `not-started`, `interrupted`.
+        result: &'static str,
+        /// Why it failed.
+        error: Option<String>,
+        /// Commands an operator runs next to bring service back, if it is still down.
+        recovery: Vec<String>,
+    },
+    /// The run ended.
+    RunFinished {
+        /// When.
+        at_ms: u64,
+        /// `completed`, `failed`, `interrupted`.
+        state: &'static str,
+    },
+}
+
+/// A consumer of events. A sink that fails (a journal that cannot write) stops the run
+/// before the next step.
+pub trait EventSink {
+    /// Takes one event.
+    fn emit(&self, event: &Event) -> Result<(), String>;
+}
+
+/// Several sinks in order.
+pub struct Fanout<'a>(pub Vec<&'a dyn EventSink>);
+
+impl EventSink for Fanout<'_> {
+    fn emit(&self, event: &Event) -> Result<(), String> {
+        for s in &self.0 {
+            s.emit(event)?;
+        }
+        Ok(())
+    }
+}
+
+/// A sink that keeps every event in memory (rehearsals, tests).
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<Event>>);
+
+impl EventSink for Recorder {
+    fn emit(&self, event: &Event) -> Result<(), String> {
+        self.0.lock().map_err(|e| e.to_string())?.push(event.clone());
+        Ok(())
+    }
+}
+
+impl Recorder {
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,78 @@
+//! How commands reach servers. The simulator, the local shell and SSH implement it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::runbook::StepId;
+
+/// A PowerShell session on a host.
+pub type SessionId = u64;
+
+/// What a completed command printed and returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Exit code.
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Why a command did not complete.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The host does not answer (restarting, down, unreachable).
+    #[error("{0} does not answer")]
+    Unreachable(String),
+    /// The session dropped while the command ran: it may or may not have been applied.
+    #[error("the session to {0} dropped")]
+    Disconnected(String),
+    /// Anything else (configuration, authentication, host key…).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A way to run commands on servers.
+///
+/// The engine wraps every call in the step's timeout and drops the future when it passes;
+/// `timeout` is passed too so that a transport can end the remote command.
+pub trait Transport {
+    /// Opens a new PowerShell session on `host`.
+    fn open_session(&self, host: &Fqdn) -> impl Future<Output = Result<SessionId, TransportError>>;
+
+    /// Ends every session on `host` (the seed's "close every Management Shell").
+    fn close_sessions(&self, host: &Fqdn) -> impl Future<Output = Result<(), TransportError>>;
+
+    /// Runs `script` on `host`, in `session` or in a session of its own.
+    fn run(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        script: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<CommandOutput, TransportError>>;
+
+    /// Puts the package on `host` at `remote_path` (staging, before the outage).
+    fn stage(
+        &self,
+        host: &Fqdn,
+        step: Option<StepId>,
+        remote_path: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TransportError>>;
+
+    /// The SHA-256 (lower-case hex) the staged package must have.
+    fn package_sha256(&self) -> String;
+
+    /// The server this transport executes on, if it is one of the estate's (a local shell on
+    /// a server). The engine refuses to patch that server together with others.
+    fn executes_on(&self) -> Option<Fqdn> {
+        None
+    }
+
+    /// Milliseconds since the transport's epoch (virtual for the simulator).
+    fn now_ms(&self) -> u64;
+}
