@@ -7,7 +7,6 @@ use common::*;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_sim::rehearse::ServerResult;
 
-const BE: &str = "sql01.contoso.local";
 const SEED: u64 = 11;
 
 fn skipped(step: StepId) -> Vec<ServerResult> {
