@@ -138,6 +138,23 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The server an event concerns, if any.
+    pub fn server(&self) -> Option<&Fqdn> {
+        match self {
+            Event::ServerStarted { server, .. }
+            | Event::StepStarted { server, .. }
+            | Event::StepOutput { server, .. }
+            | Event::StepFinished { server, .. }
+            | Event::OutageOpened { server, .. }
+            | Event::OutageClosed { server, .. }
+            | Event::ServerFinished { server, .. } => Some(server),
+            Event::Warning { server, .. } => server.as_ref(),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        }
+    }
+}
+
 /// A consumer of events. A sink that fails (a journal that cannot write) stops the run
 /// before the next step.
 pub trait EventSink {

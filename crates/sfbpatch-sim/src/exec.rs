@@ -882,7 +882,11 @@ impl Estate {
             Some(FaultKind::Reboot) => cx.force_reboot = true,
             _ => {}
         }
+        // A snapshot without the operation log (which only grows): cloning it per command
+        // would make long runs quadratic.
+        let oplog = std::mem::take(&mut h.oplog);
         let snapshot = h.clone();
+        h.oplog = oplog;
         let statements = match syntax::parse(req.script) {
             Ok(s) => s,
             Err(ParseError::Syntax(e)) => {
@@ -936,8 +940,10 @@ impl Estate {
         let end = cx.now;
         if end.saturating_sub(start) > req.timeout_ms {
             let rng = h.rng.clone();
+            let oplog = std::mem::take(&mut h.oplog);
             *h = snapshot;
             h.rng = rng;
+            h.oplog = oplog;
             return record(
                 h,
                 req.step,
@@ -960,9 +966,11 @@ impl Estate {
             if !applied {
                 let rng = h.rng.clone();
                 let sessions = h.sessions.clone();
+                let oplog = std::mem::take(&mut h.oplog);
                 *h = snapshot;
                 h.rng = rng;
                 h.sessions = sessions;
+                h.oplog = oplog;
             }
             let at = if applied { end } else { cut };
             return record(

@@ -170,12 +170,21 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
         Err(_) => estate,
     };
     let events = recorder.events();
+    let mut by_server: std::collections::HashMap<&Fqdn, Vec<&Event>> = std::collections::HashMap::new();
+    for e in &events {
+        if let Some(server) = e.server() {
+            by_server.entry(server).or_default().push(e);
+        }
+    }
     let end = estate.now();
     let servers = plan
         .servers
         .iter()
         .zip(before)
-        .map(|(sp, build_before)| server_result(sp, build_before, &events, &estate, end))
+        .map(|(sp, build_before)| {
+            let evs = by_server.get(&sp.fqdn).map(Vec::as_slice).unwrap_or(&[]);
+            server_result(sp, build_before, evs, &estate, end)
+        })
         .collect();
     let pools = users::pool_users(topology, &estate, end);
     let mut skipped: Vec<String> = Vec::new();
@@ -201,7 +210,7 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
     (rehearsal, estate)
 }
 
-fn server_result(sp: &ServerPlan, build_before: Build, events: &[Event], estate: &Estate, end: Ms) -> ServerResult {
+fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate: &Estate, end: Ms) -> ServerResult {
     let host = estate.host(sp.fqdn.as_str());
     let intervals = host.map(|h| h.down_intervals_until(end)).unwrap_or_default();
     let mut timeline = Vec::new();
@@ -210,7 +219,7 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[Event], estate:
     let (mut result, mut error, mut recovery) = ("not-started", None, Vec::new());
     let mut outage = false;
     for e in events {
-        match e {
+        match *e {
             Event::StepStarted { server, step, attempt, at_ms, .. } if *server == sp.fqdn => {
                 open = Some((step.clone(), *attempt, *at_ms));
             }
