@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A fully qualified domain name that passed [`Fqdn::parse`]: RFC 1123 labels (letters,
 /// digits, inner hyphens, 1–63 characters), at least two labels, at most 253 characters,
@@ -95,6 +95,13 @@ impl fmt::Display for Fqdn {
 impl Serialize for Fqdn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fqdn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Fqdn::parse(&s).map_err(|p| serde::de::Error::custom(format!("{s:?} is not a valid FQDN ({p:?})")))
     }
 }
 

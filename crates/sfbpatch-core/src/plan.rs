@@ -1,7 +1,7 @@
 //! The planner: topology + package + selection → the ordered procedure for every server in
 //! scope. Pure: no I/O.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sfbpatch_i18n::{Args, Lang, fmt as tr};
 use sfbpatch_pwsh::Word;
 
@@ -129,17 +129,17 @@ impl std::fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 /// Something the operator should know about a server's plan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanWarning {
     /// Stable code: `outage-near-budget`, `outage-over-budget`, `users-signed-out`,
     /// `collocated-stores-excluded`, `unexpected-installer-name`, `step-skipped`.
-    pub code: &'static str,
+    pub code: String,
     /// The sentence, in the plan's language.
     pub message: String,
 }
 
 /// One step of one server's plan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
     /// Stable step id.
     pub id: StepId,
@@ -160,7 +160,7 @@ pub struct PlannedStep {
 }
 
 /// One server's plan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerPlan {
     /// The server.
     pub fqdn: Fqdn,
@@ -177,22 +177,30 @@ pub struct ServerPlan {
     /// Collocated stores found on this server.
     pub collocated_stores: Vec<String>,
     /// Step 11's variant.
-    pub database_update: &'static str,
+    pub database_update: String,
     /// Estimated users' outage (sum of the in-outage steps' estimates).
     pub estimated_outage_minutes: f64,
     /// Warnings.
     pub warnings: Vec<PlanWarning>,
     /// The steps, in order.
     pub steps: Vec<PlannedStep>,
-    /// Step 11's variant with its data (for recovery commands).
-    #[serde(skip)]
-    pub variant: DatabaseUpdate,
-    /// The product (for recovery commands).
-    #[serde(skip)]
+    /// The product (installer, shell module).
+    #[serde(default)]
     pub product: Product,
 }
 
 impl ServerPlan {
+    /// Step 11's variant with its data.
+    pub fn variant(&self) -> DatabaseUpdate {
+        match (self.database_update.as_str(), &self.sql_server_fqdn) {
+            ("exclude-collocated-stores", Some(f)) => {
+                DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn: f.clone() }
+            }
+            (_, Some(f)) => DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn: f.clone() },
+            _ => DatabaseUpdate::LocalDatabases,
+        }
+    }
+
     /// The commands that bring service back on this server after `failed` failed, in
     /// order: the seed's own commands, all safe to run twice.
     ///
@@ -220,11 +228,12 @@ impl ServerPlan {
             &[StepId::StartW3svc, StepId::StartServices, StepId::Verify]
         };
         let switches: [Word; 0] = [];
+        let variant = self.variant();
         let cx = CommandContext {
             product: self.product,
             staged_installer: "",
             installer_switches: &switches,
-            database_update: &self.variant,
+            database_update: &variant,
         };
         wanted
             .iter()
@@ -240,10 +249,10 @@ impl ServerPlan {
 }
 
 /// A whole plan (`sfbpatch.plan/1`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// `sfbpatch.plan/1`.
-    pub schema: &'static str,
+    pub schema: String,
     /// The package as given.
     pub package: String,
     /// The installer's path on each server once staged.
@@ -253,7 +262,7 @@ pub struct Plan {
     /// The outage budget in minutes.
     pub outage_budget_minutes: f64,
     /// The language of titles and warnings.
-    pub lang: &'static str,
+    pub lang: String,
     /// One entry per server in scope.
     pub servers: Vec<ServerPlan>,
 }
@@ -379,7 +388,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         let outage = (outage * 100.0).round() / 100.0;
         let mut warnings = Vec::new();
         let warn = |code: &'static str, args: Args<'_>| PlanWarning {
-            code,
+            code: code.to_owned(),
             message: tr(lang, &format!("plan.warning.{code}"), &args),
         };
         let budget = req.outage_budget_minutes;
@@ -415,21 +424,20 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             site: s.site.clone(),
             sql_server_fqdn: s.sql_server_fqdn.clone(),
             collocated_stores: s.collocated_stores.clone(),
-            database_update: db.name(),
+            database_update: db.name().to_owned(),
             estimated_outage_minutes: outage,
             warnings,
             steps,
-            variant: db.clone(),
             product: req.product,
         });
     }
     Ok(Plan {
-        schema: PLAN_SCHEMA,
+        schema: PLAN_SCHEMA.to_owned(),
         package: req.package.clone(),
         staged_installer,
         product: req.product,
         outage_budget_minutes: req.outage_budget_minutes,
-        lang: lang.code(),
+        lang: lang.code().to_owned(),
         servers,
     })
 }

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use sfbpatch_i18n::{Lang, text};
 use sfbpatch_pwsh::{Arg, Command, Word};
 
@@ -134,6 +134,12 @@ impl Serialize for StepId {
     }
 }
 
+impl<'de> Deserialize<'de> for StepId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Returned by [`StepId::from_str`] for an unknown id.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown step {0:?}")]
@@ -161,7 +167,7 @@ pub struct StepSpec {
 
 /// The product being updated: it decides the installer's name and switches and the
 /// Management Shell module.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Product {
     /// Lync Server 2013.

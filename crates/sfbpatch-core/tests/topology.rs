@@ -105,14 +105,14 @@ fn stores_on_another_instance_of_the_same_sql_server_are_collocated() {
         .unwrap_or_else(|e| panic!("{e}"))
         .servers
         .iter()
-        .map(|s| (s.fqdn.to_string(), s.database_update))
+        .map(|s| (s.fqdn.to_string(), s.database_update.clone()))
         .collect();
     assert_eq!(
         variants,
         [
-            ("sql01.contoso.local".to_owned(), "exclude-collocated-stores"),
-            ("sql02.contoso.local".to_owned(), "configured-databases"),
-            ("se01.contoso.local".to_owned(), "local-databases"),
+            ("sql01.contoso.local".to_owned(), "exclude-collocated-stores".to_owned()),
+            ("sql02.contoso.local".to_owned(), "configured-databases".to_owned()),
+            ("se01.contoso.local".to_owned(), "local-databases".to_owned()),
         ]
     );
 }

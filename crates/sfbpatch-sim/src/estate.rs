@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::Product;
@@ -14,7 +14,7 @@ use crate::fault::Fault;
 use crate::rng::HostRng;
 
 /// What a Windows service is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceKind {
     /// A Skype for Business Server service (stopped by `Stop-CsWindowsService`).
@@ -26,7 +26,7 @@ pub enum ServiceKind {
 }
 
 /// A Windows service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     /// Service name (`RTCSRV`).
     pub name: String,
@@ -41,7 +41,7 @@ pub struct Service {
 }
 
 /// A file on the host's local disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimFile {
     /// SHA-256 of its content, lower-case hex.
     pub sha256: String,
@@ -52,7 +52,7 @@ pub struct SimFile {
 }
 
 /// A PowerShell session on the host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Its id.
     pub id: u64,
@@ -65,7 +65,7 @@ pub struct Session {
 }
 
 /// A database store with its schema version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
     /// SQL instance.
     pub instance: String,
@@ -76,7 +76,7 @@ pub struct Database {
 }
 
 /// One command (or transport action) applied to a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpRecord {
     /// Sequence number on this host, from 1.
     pub seq: u64,
@@ -97,7 +97,7 @@ pub struct OpRecord {
 }
 
 /// A simulated server.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Host {
     /// Its FQDN.
     pub fqdn: Fqdn,
@@ -143,9 +143,7 @@ pub struct Host {
     pub down_intervals: Vec<(Ms, Ms)>,
     /// Every command applied.
     pub oplog: Vec<OpRecord>,
-    #[serde(skip)]
     pub(crate) rng: HostRng,
-    #[serde(skip)]
     pub(crate) next_session: u64,
 }
 
@@ -177,7 +175,7 @@ impl Default for EstateOptions {
 }
 
 /// The simulated estate.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Estate {
     /// The seed it was made with.
     pub seed: u64,
@@ -188,7 +186,7 @@ pub struct Estate {
     /// Indices of the faults that have fired: each fires once, on the first attempt of its
     /// step, so that a retry can show whether the engine recovers.
     pub fired: Vec<usize>,
-    /// Host index by FQDN.
+    /// Host index by FQDN (rebuilt on load).
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
 }
@@ -304,6 +302,11 @@ impl Estate {
             .collect::<Vec<Host>>();
         let index = hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
         Estate { seed: opts.seed, hosts, faults: Vec::new(), fired: Vec::new(), index }
+    }
+
+    /// Rebuilds the host index (after deserializing).
+    pub fn reindex(&mut self) {
+        self.index = self.hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
     }
 
     /// The host with this FQDN.

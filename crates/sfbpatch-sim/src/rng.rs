@@ -7,7 +7,7 @@ use rand_core::{Rng, SeedableRng};
 use crate::Ms;
 
 /// A host's generator.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct HostRng(ChaCha8Rng);
 
 impl HostRng {

@@ -1,12 +1,12 @@
 //! The resolved topology: what each server is. Both readers (XML and TOML) end here, through
 //! [`super::resolve`], so a topology means the same whichever format it came in.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fqdn::Fqdn;
 
 /// What a server is, as DOMAIN.md §3 derives it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// A Standard Edition server: a pool whose UserStore is on its own SQL instance.
@@ -55,7 +55,7 @@ impl std::fmt::Display for Role {
 }
 
 /// What kind of pool a user-facing cluster is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PoolKind {
     /// An Enterprise Edition Front End pool with a separate back end.
