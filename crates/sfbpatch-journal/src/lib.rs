@@ -102,6 +102,15 @@ fn truncate(s: &str) -> String {
     format!("{}\n[… {} more bytes not kept]", &s[..end], s.len() - end)
 }
 
+/// (server, state, current step, error, recovery JSON) of one server row.
+type ServerRow = (String, String, Option<String>, Option<String>, Option<String>);
+
+/// ((server, step), mean minutes).
+pub type StepMinutes = ((String, String), f64);
+
+/// (server, step, attempt, outcome) of one attempt.
+pub type AttemptRow = (String, String, u32, Option<String>);
+
 /// A run as listed by `history`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRow {
@@ -298,7 +307,7 @@ impl Journal {
     /// `status` for a run.
     pub fn status(&self, run_id: &str) -> Result<RunStatus, JournalError> {
         let run = self.run(run_id)?;
-        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = self.with(|c| {
+        let rows: Vec<ServerRow> = self.with(|c| {
             let mut st = c.prepare(
                 "SELECT server, state, current_step, error, recovery FROM servers WHERE run_id = ?1 ORDER BY rowid",
             )?;
@@ -356,7 +365,7 @@ impl Journal {
     }
 
     /// Mean measured minutes of each (server, step) that succeeded in earlier runs.
-    pub fn step_history(&self) -> Result<Vec<((String, String), f64)>, JournalError> {
+    pub fn step_history(&self) -> Result<Vec<StepMinutes>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT server, step, AVG(finished_ms - started_ms) / 60000.0 FROM attempts
@@ -377,7 +386,7 @@ impl Journal {
     }
 
     /// Every attempt of a run: (server, step, attempt, outcome).
-    pub fn attempts(&self, run_id: &str) -> Result<Vec<(String, String, u32, Option<String>)>, JournalError> {
+    pub fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRow>, JournalError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT server, step, attempt, outcome FROM attempts WHERE run_id = ?1 ORDER BY started_ms, rowid",
@@ -505,10 +514,8 @@ impl EventSink for JournalSink<'_> {
 /// `%LOCALAPPDATA%\sfbpatch\journal.db` on Windows, `$XDG_STATE_HOME/sfbpatch/journal.db`
 /// (default `~/.local/state/sfbpatch/journal.db`) elsewhere.
 pub fn default_path() -> PathBuf {
-    if cfg!(windows) {
-        if let Some(d) = std::env::var_os("LOCALAPPDATA") {
-            return PathBuf::from(d).join("sfbpatch").join("journal.db");
-        }
+    if let (true, Some(d)) = (cfg!(windows), std::env::var_os("LOCALAPPDATA")) {
+        return PathBuf::from(d).join("sfbpatch").join("journal.db");
     }
     if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(d).join("sfbpatch").join("journal.db");

@@ -31,6 +31,18 @@ pub enum Command {
     /// Rehearse the update against a simulated estate: the whole procedure, in virtual time.
     #[command(disable_version_flag = true)]
     Rehearse(RehearseArgs),
+    /// Run the update for real through a transport, with a durable journal.
+    #[command(disable_version_flag = true)]
+    Run(RunArgs),
+    /// Continue a run that was interrupted (crash, Ctrl-C, lost connection).
+    Resume(ResumeArgs),
+    /// Show a run's state (default: the latest run).
+    Status(StatusArgs),
+    /// List the runs in the journal.
+    History(HistoryArgs),
+    /// A simulated estate persisted in a directory (for runs, crash tests and demos).
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -213,4 +225,125 @@ fn parse_step(s: &str) -> Result<StepId, String> {
         let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
         format!("unknown step {s:?}; steps: {}", ids.join(", "))
     })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// The simulated estate (in memory, or persisted with --estate).
+    Sim,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArg {
+    /// The journal file (default: SFBPATCH_JOURNAL, else the per-user default; see README).
+    #[arg(long, value_name = "FILE", env = "SFBPATCH_JOURNAL")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Topology file (.xml export or .toml); without it, the bundled example estate.
+    pub file: Option<PathBuf>,
+    /// The update package, as a local path.
+    #[arg(long, value_name = "PATH")]
+    pub package: String,
+    /// The build the package installs (checked with Get-CsServerPatchVersion after the install).
+    #[arg(long = "version", value_name = "BUILD", value_parser = parse_build)]
+    pub target_build: Option<Build>,
+    /// Patch only this server (repeatable); default: every back-end and Standard Edition server.
+    #[arg(long = "server", value_name = "FQDN")]
+    pub servers: Vec<String>,
+    /// How commands reach the servers.
+    #[arg(long, value_enum)]
+    pub transport: TransportArg,
+    /// A persisted simulated estate (see `sfbpatch sim init`); without it, a fresh one in memory.
+    #[arg(long, value_name = "DIR")]
+    pub estate: Option<PathBuf>,
+    /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub time_scale: f64,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Users' outage budget in minutes (the resiliency threshold is 30).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    pub outage_budget: f64,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The product being updated.
+    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
+    pub product: ProductArg,
+    /// Break another run's leases on these servers (recorded in the journal).
+    #[arg(long)]
+    pub force_recover: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run to continue (see `sfbpatch history`).
+    pub run_id: String,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run (default: the latest).
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Create a simulated estate from a topology, persisted in DIR.
+    #[command(disable_version_flag = true)]
+    Init {
+        /// Topology file (.xml export or .toml); without it, the bundled example estate.
+        file: Option<PathBuf>,
+        /// The directory to create it in.
+        #[arg(long, value_name = "DIR")]
+        estate: PathBuf,
+        /// The build every server starts at (default: the product's simulation default).
+        #[arg(long = "version", value_name = "BUILD", value_parser = parse_build)]
+        version: Option<Build>,
+        /// Seed of every random duration and choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The product installed.
+        #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
+        product: ProductArg,
+        /// Inject a fault (as for rehearse), kept with the estate (repeatable).
+        #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+    },
+    /// Show a persisted estate: services, builds, databases, operation log.
+    Show {
+        /// The estate directory.
+        #[arg(long, value_name = "DIR")]
+        estate: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
 }

@@ -2,8 +2,10 @@
 //! prints; every decision is made in the core.
 
 mod cli;
+mod estate_dir;
 mod input;
 mod render;
+mod runner;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -60,8 +62,8 @@ fn language(flag: Option<&str>) -> Lang {
 /// What a command printed and whether it succeeded (a rehearsal prints its report either
 /// way and exits 1 when a server was not updated).
 pub struct Output {
-    text: String,
-    success: bool,
+    pub(crate) text: String,
+    pub(crate) success: bool,
 }
 
 impl From<String> for Output {
@@ -70,7 +72,7 @@ impl From<String> for Output {
     }
 }
 
-fn load_or_example(file: Option<&std::path::Path>, lang: Lang) -> Result<topology::Topology, Failure> {
+pub(crate) fn load_or_example(file: Option<&std::path::Path>, lang: Lang) -> Result<topology::Topology, Failure> {
     match file {
         Some(f) => input::load_topology(f, lang),
         None => topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).map_err(Failure::Topology),
@@ -161,6 +163,11 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
             .into())
         }
         Command::Rehearse(args) => rehearse(args, lang),
+        Command::Run(args) => runner::run(args, lang),
+        Command::Resume(args) => runner::resume(args, lang),
+        Command::Status(args) => runner::status(args, lang),
+        Command::History(args) => runner::history(args, lang),
+        Command::Sim(cmd) => runner::sim(cmd, lang),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sfbpatch", &mut buf);

@@ -383,3 +383,130 @@ fn outage_bar(outage: f64, budget: f64, lang: Lang) -> String {
         &Args::new().with("minutes", minutes(outage)).with("bar", bar).with("budget", minutes(budget)),
     )
 }
+
+/// `run --format json`: the run's end.
+#[derive(Serialize)]
+pub struct RunJson<'a> {
+    schema: &'static str,
+    run_id: &'a str,
+    state: &'a str,
+    servers: Vec<RunServerJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunServerJson<'a> {
+    fqdn: &'a str,
+    result: &'a str,
+    error: Option<&'a str>,
+    recovery: &'a [String],
+}
+
+impl<'a> RunJson<'a> {
+    /// From the engine's summary.
+    pub fn new(run_id: &'a str, s: &'a sfbpatch_engine::RunSummary) -> Self {
+        Self {
+            schema: "sfbpatch.run/1",
+            run_id,
+            state: s.state,
+            servers: s
+                .servers
+                .iter()
+                .map(|x| RunServerJson {
+                    fqdn: x.fqdn.as_str(),
+                    result: x.result,
+                    error: x.error.as_deref(),
+                    recovery: &x.recovery,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The summary that ends every run: cannot be missed.
+pub fn run_summary(run_id: &str, s: &sfbpatch_engine::RunSummary, journal: &std::path::Path, lang: Lang) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}", tr(lang, &format!("cli.run.end.{}", s.state), &Args::new().with("id", run_id)));
+    for x in &s.servers {
+        let result = text(lang, &format!("cli.run.result.{}", x.result));
+        let _ = writeln!(o, "  {:<28} {}", x.fqdn.as_str(), result);
+        if let Some(e) = &x.error {
+            let _ = writeln!(o, "      {e}");
+        }
+        if !x.recovery.is_empty() {
+            let _ =
+                writeln!(o, "  !!! {}", tr(lang, "cli.rehearse.services-down", &Args::new().with("server", &x.fqdn)));
+            for c in &x.recovery {
+                let _ = writeln!(o, "      {c}");
+            }
+        }
+    }
+    if s.state != "completed" {
+        let _ = writeln!(
+            o,
+            "{}\n  sfbpatch resume {run_id} --journal '{}'",
+            text(lang, "cli.run.resume-hint"),
+            journal.display()
+        );
+    }
+    o
+}
+
+/// `status` as text.
+pub fn status_text(s: &sfbpatch_journal::RunStatus, lang: Lang) -> String {
+    let mut o = String::new();
+    let _ =
+        writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", &s.state)));
+    for x in &s.servers {
+        let current = x.current_step.clone().unwrap_or_else(|| "-".into());
+        let _ = writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state, current, x.completed_steps.len());
+        if let Some(e) = &x.error {
+            let _ = writeln!(o, "      {e}");
+        }
+    }
+    o
+}
+
+/// `history` as text.
+pub fn history_text(rows: &[sfbpatch_journal::RunRow], lang: Lang) -> String {
+    let mut o = String::new();
+    if rows.is_empty() {
+        let _ = writeln!(o, "{}", text(lang, "cli.run.no-runs"));
+    }
+    for r in rows {
+        let _ = writeln!(
+            o,
+            "{}  {:<12} {} {}  {}",
+            r.run_id,
+            r.state,
+            r.servers,
+            text(lang, "cli.history.servers"),
+            r.started_at
+        );
+    }
+    o
+}
+
+/// `sim show` as text.
+pub fn estate_text(e: &sfbpatch_sim::estate::Estate, lang: Lang) -> String {
+    let mut o = String::new();
+    let _ =
+        writeln!(o, "{}", tr(lang, "cli.sim.header", &Args::new().with("seed", e.seed).with("count", e.hosts.len())));
+    for h in &e.hosts {
+        let stopped: Vec<&str> = h.services.iter().filter(|s| !s.running).map(|s| s.name.as_str()).collect();
+        let services = if stopped.is_empty() {
+            text(lang, "cli.rehearse.services-up")
+        } else {
+            format!("stopped: {}", stopped.join(", "))
+        };
+        let _ = writeln!(
+            o,
+            "  {:<28} {:<20} {}  {}  ({} ops)",
+            h.fqdn.as_str(),
+            h.role.as_str(),
+            h.build(),
+            services,
+            h.oplog.len()
+        );
+    }
+    o
+}

@@ -1,0 +1,76 @@
+//! A simulated estate persisted in a directory: `estate.json`, written atomically (temporary
+//! file, fsync, rename) after every operation, and `estate.lock`, held exclusively by the one
+//! process driving it.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sfbpatch_sim::estate::Estate;
+
+/// An estate directory, locked for this process.
+pub struct EstateDir {
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+fn file(dir: &Path) -> PathBuf {
+    dir.join("estate.json")
+}
+
+impl EstateDir {
+    /// Creates `dir` with `estate` in it; refuses to overwrite an existing estate.
+    pub fn create(dir: &Path, estate: &Estate) -> Result<(), String> {
+        if file(dir).exists() {
+            return Err(format!("{} already holds an estate; remove it or choose another directory", dir.display()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        save(dir, estate)
+    }
+
+    /// Opens `dir` and takes its lock; refuses if another process holds it.
+    pub fn open(dir: &Path) -> Result<(Self, Estate), String> {
+        let lock_path = dir.join("estate.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!("the estate {} is in use by another sfbpatch process", dir.display()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", lock_path.display())),
+        }
+        let estate = load(dir)?;
+        Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads the estate in `dir` (no lock: for `sim show`).
+pub fn load(dir: &Path) -> Result<Estate, String> {
+    let p = file(dir);
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| format!("cannot read {}: {e} (create it with `sfbpatch sim init`)", p.display()))?;
+    let mut estate: Estate =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a sfbpatch estate: {e}", p.display()))?;
+    estate.reindex();
+    Ok(estate)
+}
+
+/// Writes the estate atomically.
+pub fn save(dir: &Path, estate: &Estate) -> Result<(), String> {
+    let p = file(dir);
+    let tmp = dir.join("estate.json.tmp");
+    let text = serde_json::to_vec(estate).map_err(|e| e.to_string())?;
+    let mut f = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(&text).and_then(|()| f.sync_all()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &p).map_err(|e| format!("cannot replace {}: {e}", p.display()))
+}

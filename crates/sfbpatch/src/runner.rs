@@ -1,0 +1,346 @@
+//! `run`, `resume`, `status`, `history`, `sim init`, `sim show`: the imperative shell around
+//! the engine, the journal and a persisted (or in-memory) simulated estate.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sfbpatch_core::Lang;
+use sfbpatch_core::plan::{Plan, PlanRequest, plan};
+use sfbpatch_core::readback::Build;
+use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
+use sfbpatch_engine::{OnFailure, ResumeState, RunOptions, RunSummary};
+use sfbpatch_i18n::{Args, fmt as tr, text};
+use sfbpatch_journal::Journal;
+use sfbpatch_sim::estate::{Estate, EstateOptions};
+use sfbpatch_sim::rehearse::{default_builds, package_sha256};
+use sfbpatch_sim::transport::SimTransport;
+use tokio::sync::watch;
+
+use crate::cli::{HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs};
+use crate::estate_dir::{self, EstateDir};
+use crate::{Failure, Output, load_or_example, render};
+
+/// What a run needs to be resumed, stored in the journal with the plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RunParams {
+    transport: String,
+    estate: Option<PathBuf>,
+    time_scale: f64,
+    target_build: Option<Build>,
+    max_parallel: Option<u32>,
+    outage_budget: f64,
+    accept_resiliency: bool,
+    on_failure: String,
+}
+
+fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
+    arg.cloned().unwrap_or_else(sfbpatch_journal::default_path)
+}
+
+fn open_journal(path: &Path) -> Result<Journal, Failure> {
+    Journal::open(path).map_err(|e| Failure::Message(e.to_string()))
+}
+
+fn run_id() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("run-{}-{:04x}", d.as_secs(), (d.subsec_nanos() ^ std::process::id()) & 0xffff)
+}
+
+fn holder() -> String {
+    let user = std::env::var("USERNAME").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    let host =
+        std::env::var("COMPUTERNAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host} pid {}", std::process::id())
+}
+
+/// Plain progress lines on stderr: one per step start and end, outages, warnings.
+struct Display {
+    lang: Lang,
+}
+
+impl EventSink for Display {
+    fn emit(&self, e: &Event) -> Result<(), String> {
+        let lang = self.lang;
+        let line = match e {
+            Event::StepStarted { server, step, attempt, .. } => Some(tr(
+                lang,
+                "cli.run.step-started",
+                &Args::new().with("server", server).with("step", step).with("attempt", attempt),
+            )),
+            Event::StepFinished { server, step, outcome, .. } => {
+                let what = match outcome {
+                    StepOutcome::Succeeded => text(lang, "cli.run.ok"),
+                    StepOutcome::SucceededRebootPending => text(lang, "cli.run.ok-reboot"),
+                    StepOutcome::Failed { reason } => tr(lang, "cli.run.failed", &Args::new().with("reason", reason)),
+                };
+                Some(format!("[{server}] {step}: {what}"))
+            }
+            Event::OutageOpened { server, .. } => {
+                Some(tr(lang, "cli.run.outage-opened", &Args::new().with("server", server)))
+            }
+            Event::OutageClosed { server, .. } => {
+                Some(tr(lang, "cli.run.outage-closed", &Args::new().with("server", server)))
+            }
+            Event::Warning { server, message, .. } => {
+                let who = server.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default();
+                Some(format!("{who}! {message}"))
+            }
+            _ => None,
+        };
+        if let Some(l) = line {
+            let _ = writeln!(std::io::stderr(), "{l}");
+        }
+        Ok(())
+    }
+}
+
+fn confirm(p: &Plan, yes: bool, lang: Lang) -> Result<(), Failure> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Message(text(lang, "cli.run.need-yes")));
+    }
+    let _ = write!(std::io::stderr(), "{}", render::plan_text(p, lang));
+    let _ = write!(std::io::stderr(), "{} ", text(lang, "cli.run.confirm"));
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    let a = answer.trim().to_ascii_lowercase();
+    if a == "y" || a == "yes" || a == "s" || a == "si" || a == "sí" {
+        Ok(())
+    } else {
+        Err(Failure::Message(text(lang, "cli.run.cancelled")))
+    }
+}
+
+/// The run's transport, over an in-memory or persisted estate.
+fn transport(params: &RunParams, estate: Estate, dir: Option<&EstateDir>, p: &Plan) -> SimTransport {
+    let (_, default_to) = default_builds(p.product);
+    let build = params.target_build.clone().unwrap_or(default_to);
+    let name = p.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
+    let sha = package_sha256(&name, &build);
+    let scale = if params.time_scale > 0.0 { params.time_scale } else { 1.0 };
+    let t = SimTransport::new(estate, sha, build, scale);
+    match dir {
+        Some(d) => {
+            let path = d.path().to_owned();
+            t.with_save(Box::new(move |e: &Estate| estate_dir::save(&path, e)))
+        }
+        None => t,
+    }
+}
+
+fn options(params: &RunParams, journal: &Journal) -> RunOptions {
+    let mut o = RunOptions {
+        max_parallel: params.max_parallel.map(|n| n as usize),
+        outage_budget_minutes: params.outage_budget,
+        accept_resiliency: params.accept_resiliency,
+        on_failure: if params.on_failure == "stop" { OnFailure::Stop } else { OnFailure::Restore },
+        target_build: params.target_build.clone(),
+        ..RunOptions::default()
+    };
+    if let Ok(h) = journal.step_history() {
+        o.history_minutes = h.into_iter().collect();
+    }
+    o
+}
+
+/// Drives the engine to the end (or a clean interruption on Ctrl-C).
+fn drive(
+    p: &Plan,
+    params: &RunParams,
+    journal: &Journal,
+    id: &str,
+    resume: Option<&ResumeState>,
+    lang: Lang,
+) -> Result<RunSummary, Failure> {
+    let dir_and_estate = match &params.estate {
+        Some(dir) => Some(EstateDir::open(dir).map_err(Failure::Message)?),
+        None => None,
+    };
+    let (dir, estate) = match dir_and_estate {
+        Some((d, e)) => (Some(d), e),
+        None => return Err(Failure::Message(text(lang, "cli.run.no-estate"))),
+    };
+    let virtual_clock = params.time_scale <= 0.0;
+    let rt = if virtual_clock {
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    }
+    .map_err(|e| Failure::Message(e.to_string()))?;
+    let opts = options(params, journal);
+    let sink_journal = journal.sink(id);
+    let display = Display { lang };
+    let sink = Fanout(vec![&sink_journal, &display]);
+    let summary = rt.block_on(async {
+        let t = transport(params, estate, dir.as_ref(), p);
+        let (tx, rx) = watch::channel(false);
+        let engine = sfbpatch_engine::run(p, &t, &sink, &opts, resume, rx);
+        tokio::pin!(engine);
+        tokio::select! {
+            s = &mut engine => s,
+            _ = tokio::signal::ctrl_c() => {
+                let _ = writeln!(std::io::stderr(), "{}", text(lang, "cli.run.interrupting"));
+                let _ = tx.send(true);
+                engine.await
+            }
+        }
+    });
+    Ok(summary)
+}
+
+fn finish(summary: &RunSummary, id: &str, journal_path: &Path, format: ReportFormat, lang: Lang) -> Output {
+    let text_out = match format {
+        ReportFormat::Json => render::json(&render::RunJson::new(id, summary)),
+        ReportFormat::Text => render::run_summary(id, summary, journal_path, lang),
+    };
+    Output { text: text_out, success: summary.state == "completed" }
+}
+
+/// `sfbpatch run`.
+pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
+    let t = load_or_example(args.file.as_deref(), lang)?;
+    let product: sfbpatch_core::runbook::Product = args.product.into();
+    let mut req = PlanRequest::new(args.package.clone());
+    req.product = product;
+    req.servers = args.servers.clone();
+    req.outage_budget_minutes = args.outage_budget;
+    req.lang = lang;
+    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    let jpath = journal_path(args.journal.journal.as_ref());
+    let estate_path = match &args.estate {
+        Some(d) => Some(std::fs::canonicalize(d).map_err(|e| Failure::Message(format!("{}: {e}", d.display())))?),
+        None => None,
+    };
+    let params = RunParams {
+        transport: "sim".into(),
+        estate: estate_path,
+        time_scale: args.time_scale,
+        target_build: args.target_build.clone(),
+        max_parallel: args.engine.max_parallel,
+        outage_budget: args.outage_budget,
+        accept_resiliency: args.engine.accept_resiliency,
+        on_failure: if args.engine.on_failure == crate::cli::OnFailureArg::Stop {
+            "stop".into()
+        } else {
+            "restore".into()
+        },
+    };
+    confirm(&p, args.yes, lang)?;
+    // Without --estate, a fresh in-memory estate: persisted in a temporary directory for the
+    // life of the run, so that the same code path serves both.
+    let tmp_dir;
+    let params = if params.estate.is_none() {
+        let mut e = Estate::new(
+            &t,
+            &EstateOptions { product, initial_build: default_builds(product).0, ..EstateOptions::default() },
+        );
+        e.reindex();
+        tmp_dir = std::env::temp_dir().join(format!("sfbpatch-estate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp_dir);
+        EstateDir::create(&tmp_dir, &e).map_err(Failure::Message)?;
+        RunParams { estate: Some(tmp_dir.clone()), ..params }
+    } else {
+        params
+    };
+    let journal = open_journal(&jpath)?;
+    let id = run_id();
+    let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
+    let params_json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
+    let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
+    let broken = journal
+        .begin_run(&id, &plan_json, &params_json, &servers, &holder(), args.force_recover)
+        .map_err(|e| Failure::Message(e.to_string()))?;
+    for b in broken {
+        let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.lease-broken", &Args::new().with("lease", b)));
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}",
+        tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
+    );
+    let summary = drive(&p, &params, &journal, &id, None, lang)?;
+    Ok(finish(&summary, &id, &jpath, args.format, lang))
+}
+
+/// `sfbpatch resume`.
+pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
+    let jpath = journal_path(args.journal.journal.as_ref());
+    let journal = open_journal(&jpath)?;
+    let stored = journal.run(&args.run_id).map_err(|e| Failure::Message(e.to_string()))?;
+    if stored.state == "completed" {
+        return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
+    }
+    let p: Plan = serde_json::from_str(&stored.plan)
+        .map_err(|e| Failure::Message(format!("run {}: stored plan: {e}", stored.id)))?;
+    let params: RunParams = serde_json::from_str(&stored.params)
+        .map_err(|e| Failure::Message(format!("run {}: stored parameters: {e}", stored.id)))?;
+    let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
+    journal
+        .begin_run(&stored.id, &stored.plan, &stored.params, &servers, &holder(), false)
+        .map_err(|e| Failure::Message(e.to_string()))?;
+    journal.mark_running(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
+    let state = journal.resume_state(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
+    let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
+    let summary = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
+    Ok(finish(&summary, &stored.id, &jpath, args.format, lang))
+}
+
+/// `sfbpatch status`.
+pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
+    let jpath = journal_path(args.journal.journal.as_ref());
+    let journal = open_journal(&jpath)?;
+    let id = match args.run_id {
+        Some(id) => id,
+        None => journal
+            .latest()
+            .map_err(|e| Failure::Message(e.to_string()))?
+            .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs")))?,
+    };
+    let s = journal.status(&id).map_err(|e| Failure::Message(e.to_string()))?;
+    Ok(match args.format {
+        ReportFormat::Json => render::json(&s),
+        ReportFormat::Text => render::status_text(&s, lang),
+    }
+    .into())
+}
+
+/// `sfbpatch history`.
+pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
+    let jpath = journal_path(args.journal.journal.as_ref());
+    let journal = open_journal(&jpath)?;
+    let rows = journal.history().map_err(|e| Failure::Message(e.to_string()))?;
+    Ok(match args.format {
+        ReportFormat::Json => render::json(&rows),
+        ReportFormat::Text => render::history_text(&rows, lang),
+    }
+    .into())
+}
+
+/// `sfbpatch sim init|show`.
+pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
+    match cmd {
+        SimCommand::Init { file, estate, version, seed, product, faults } => {
+            let t = load_or_example(file.as_deref(), lang)?;
+            let product: sfbpatch_core::runbook::Product = product.into();
+            let initial_build = version.unwrap_or(default_builds(product).0);
+            let mut e = Estate::new(&t, &EstateOptions { seed, initial_build, product, ..EstateOptions::default() });
+            e.faults = faults;
+            EstateDir::create(&estate, &e).map_err(Failure::Message)?;
+            Ok((tr(lang, "cli.sim.created", &Args::new().with("dir", estate.display()).with("count", e.hosts.len()))
+                + "\n")
+                .into())
+        }
+        SimCommand::Show { estate, format } => {
+            let e = estate_dir::load(&estate).map_err(Failure::Message)?;
+            Ok(match format {
+                ReportFormat::Json => render::json(&e),
+                ReportFormat::Text => render::estate_text(&e, lang),
+            }
+            .into())
+        }
+    }
+}
