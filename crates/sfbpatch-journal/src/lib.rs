@@ -435,10 +435,13 @@ impl EventSink for JournalSink<'_> {
                             params![run, server.as_str(), build_before],
                         )?;
                     }
-                    Event::StepStarted { server, step, attempt, at_ms, command } => {
+                    Event::StepStarted { server, step, at_ms, command, .. } => {
+                        // Attempts are numbered by the journal across resumes, so that an attempt
+                        // cut short by a crash is kept next to the one that followed it.
                         tx.execute(
-                            "INSERT OR REPLACE INTO attempts(run_id, server, step, attempt, command, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            params![run, server.as_str(), step, attempt, command, *at_ms as i64],
+                            "INSERT INTO attempts(run_id, server, step, attempt, command, started_ms)
+                             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3), ?4, ?5)",
+                            params![run, server.as_str(), step, command, *at_ms as i64],
                         )?;
                         if step.parse::<StepId>().is_ok() {
                             tx.execute(
@@ -447,7 +450,7 @@ impl EventSink for JournalSink<'_> {
                             )?;
                         }
                     }
-                    Event::StepFinished { server, step, attempt, at_ms, outcome, exit_code } => {
+                    Event::StepFinished { server, step, at_ms, outcome, exit_code, .. } => {
                         let (mut out, mut err) = (String::new(), String::new());
                         for (s, st, stream, text) in &pending {
                             if s == server.as_str() && st == step {
@@ -459,9 +462,10 @@ impl EventSink for JournalSink<'_> {
                             _ => None,
                         };
                         tx.execute(
-                            "UPDATE attempts SET finished_ms = ?5, outcome = ?6, reason = ?7, exit_code = ?8, stdout = ?9, stderr = ?10
-                             WHERE run_id = ?1 AND server = ?2 AND step = ?3 AND attempt = ?4",
-                            params![run, server.as_str(), step, attempt, *at_ms as i64, outcome.name(), reason, exit_code, truncate(&out), truncate(&err)],
+                            "UPDATE attempts SET finished_ms = ?4, outcome = ?5, reason = ?6, exit_code = ?7, stdout = ?8, stderr = ?9
+                             WHERE run_id = ?1 AND server = ?2 AND step = ?3
+                               AND attempt = (SELECT MAX(attempt) FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3)",
+                            params![run, server.as_str(), step, *at_ms as i64, outcome.name(), reason, exit_code, truncate(&out), truncate(&err)],
                         )?;
                         if outcome.is_success() && step.parse::<StepId>().is_ok() {
                             tx.execute(

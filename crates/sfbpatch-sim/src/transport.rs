@@ -31,8 +31,15 @@ pub struct SimTransport {
 impl SimTransport {
     /// A transport over `estate`; the package has `sha256` and installs `build`.
     /// `time_scale` is real seconds per virtual second (1.0 on a paused clock).
-    pub fn new(estate: Estate, sha256: String, build: Build, time_scale: f64) -> Self {
+    pub fn new(mut estate: Estate, sha256: String, build: Build, time_scale: f64) -> Self {
         let base_ms = estate.now();
+        // A new client has no sessions: those of an earlier process ended with it (an SSH
+        // channel or a local shell dies with its client).
+        for h in &mut estate.hosts {
+            for s in &mut h.sessions {
+                s.open = false;
+            }
+        }
         Self {
             estate: Mutex::new(estate),
             epoch: tokio::time::Instant::now(),
