@@ -95,6 +95,70 @@ impl EventSink for Display {
     }
 }
 
+/// On a terminal: one live line per server (step, time in step, outage timer).
+struct Bars {
+    lang: Lang,
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new(lang: Lang) -> Self {
+        Self { lang, multi: indicatif::MultiProgress::new(), bars: std::sync::Mutex::new(std::collections::BTreeMap::new()) }
+    }
+
+    fn bar(&self, server: &str) -> Option<indicatif::ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        let bar = bars.entry(server.to_owned()).or_insert_with(|| {
+            let b = self.multi.add(indicatif::ProgressBar::new_spinner());
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix:28} {wide_msg} {elapsed:>6}") {
+                b.set_style(style);
+            }
+            b.set_prefix(server.to_owned());
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        Some(bar.clone())
+    }
+}
+
+impl EventSink for Bars {
+    fn emit(&self, e: &Event) -> Result<(), String> {
+        let lang = self.lang;
+        match e {
+            Event::StepStarted { server, step, .. } => {
+                if let Some(b) = self.bar(server.as_str()) {
+                    let outage = if b.message().starts_with('▌') { "▌ " } else { "" };
+                    b.set_message(format!("{outage}{step}"));
+                }
+            }
+            Event::OutageOpened { server, .. } => {
+                if let Some(b) = self.bar(server.as_str()) {
+                    // From here, the elapsed time shown is the outage's.
+                    b.reset_elapsed();
+                    b.set_message(format!("▌ {}", text(lang, "cli.run.outage-timer")));
+                }
+            }
+            Event::OutageClosed { server, .. } => {
+                if let Some(b) = self.bar(server.as_str()) {
+                    b.set_message(text(lang, "cli.run.outage-over"));
+                }
+            }
+            Event::Warning { server, message, .. } => {
+                let who = server.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default();
+                let _ = self.multi.println(format!("{who}! {message}"));
+            }
+            Event::ServerFinished { server, result, .. } => {
+                if let Some(b) = self.bar(server.as_str()) {
+                    b.finish_with_message(text(lang, &format!("cli.run.result.{result}")));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 fn confirm(p: &Plan, yes: bool, lang: Lang) -> Result<(), Failure> {
     if yes {
         return Ok(());
@@ -174,7 +238,9 @@ fn drive(
     let opts = options(params, journal);
     let sink_journal = journal.sink(id);
     let display = Display { lang };
-    let sink = Fanout(vec![&sink_journal, &display]);
+    let bars = Bars::new(lang);
+    let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
+    let sink = Fanout(vec![&sink_journal, live]);
     let summary = rt.block_on(async {
         let t = transport(params, estate, dir.as_ref(), p);
         let (tx, rx) = watch::channel(false);
