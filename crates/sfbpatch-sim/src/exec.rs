@@ -436,6 +436,14 @@ The located assembly's manifest definition does not match the assembly reference
                 Ok(_) => self.restart(cx.now),
             },
             "net" => self.net(&cmd.elements),
+            "write-output" => match bound(self, &[], &["InputObject"]) {
+                Err(e) => Out::err(e, 500),
+                Ok(p) => {
+                    let mut text: Vec<String> = p.get("InputObject").map(str::to_owned).into_iter().collect();
+                    text.extend(p.positional);
+                    Out::ok(text.join("\n") + "\n", 200)
+                }
+            },
             _ => Out::err(not_recognized(&name), self.rng.secs(0.2, 0.5)),
         };
         out.ms = cx.dur(out.ms + extra);

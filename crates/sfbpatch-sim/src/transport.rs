@@ -26,6 +26,7 @@ pub struct SimTransport {
     sha256: String,
     build: Build,
     save: Option<SaveHook>,
+    local: Option<Fqdn>,
 }
 
 impl SimTransport {
@@ -48,12 +49,19 @@ impl SimTransport {
             sha256,
             build,
             save: None,
+            local: None,
         }
     }
 
     /// Persists the estate after every operation.
     pub fn with_save(mut self, save: SaveHook) -> Self {
         self.save = Some(save);
+        self
+    }
+
+    /// Models a transport that executes on one of the estate's servers (a local shell there).
+    pub fn executing_on(mut self, host: Fqdn) -> Self {
+        self.local = Some(host);
         self
     }
 
@@ -157,6 +165,10 @@ impl Transport for SimTransport {
 
     fn package_sha256(&self) -> String {
         self.sha256.clone()
+    }
+
+    fn executes_on(&self) -> Option<Fqdn> {
+        self.local.clone()
     }
 
     fn now_ms(&self) -> u64 {

@@ -186,6 +186,21 @@ pub struct EngineArgs {
     /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
+    /// PowerShell run on each server before it is touched; if it fails, the server is left alone.
+    #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
+    pub pre_hook: Option<String>,
+    /// PowerShell run on each server after it was updated (e.g. to start a third-party service again).
+    #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
+    pub post_hook: Option<String>,
+}
+
+/// A hook is the operator's own PowerShell, run as given: it must at least parse.
+fn parse_hook(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a hook needs a command".into());
+    }
+    sfbpatch_pwsh::syntax::check(s).map_err(|e| e.to_string())?;
+    Ok(s.to_owned())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -207,6 +222,8 @@ impl EngineArgs {
                 OnFailureArg::Stop => sfbpatch_engine::OnFailure::Stop,
             },
             outage_budget_minutes: budget,
+            pre_hook: self.pre_hook.clone(),
+            post_hook: self.post_hook.clone(),
             ..sfbpatch_engine::RunOptions::default()
         }
     }

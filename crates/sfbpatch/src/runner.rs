@@ -29,6 +29,10 @@ struct RunParams {
     time_scale: f64,
     target_build: Option<Build>,
     max_parallel: Option<u32>,
+    #[serde(default)]
+    pre_hook: Option<String>,
+    #[serde(default)]
+    post_hook: Option<String>,
     outage_budget: f64,
     accept_resiliency: bool,
     on_failure: String,
@@ -104,14 +108,19 @@ struct Bars {
 
 impl Bars {
     fn new(lang: Lang) -> Self {
-        Self { lang, multi: indicatif::MultiProgress::new(), bars: std::sync::Mutex::new(std::collections::BTreeMap::new()) }
+        Self {
+            lang,
+            multi: indicatif::MultiProgress::new(),
+            bars: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
     }
 
     fn bar(&self, server: &str) -> Option<indicatif::ProgressBar> {
         let mut bars = self.bars.lock().ok()?;
         let bar = bars.entry(server.to_owned()).or_insert_with(|| {
             let b = self.multi.add(indicatif::ProgressBar::new_spinner());
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix:28} {wide_msg} {elapsed:>6}") {
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix:28} {wide_msg} {elapsed:>6}")
+            {
                 b.set_style(style);
             }
             b.set_prefix(server.to_owned());
@@ -203,6 +212,8 @@ fn options(params: &RunParams, journal: &Journal) -> RunOptions {
         accept_resiliency: params.accept_resiliency,
         on_failure: if params.on_failure == "stop" { OnFailure::Stop } else { OnFailure::Restore },
         target_build: params.target_build.clone(),
+        pre_hook: params.pre_hook.clone(),
+        post_hook: params.post_hook.clone(),
         ..RunOptions::default()
     };
     if let Ok(h) = journal.step_history() {
@@ -287,6 +298,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         time_scale: args.time_scale,
         target_build: args.target_build.clone(),
         max_parallel: args.engine.max_parallel,
+        pre_hook: args.engine.pre_hook.clone(),
+        post_hook: args.engine.post_hook.clone(),
         outage_budget: args.outage_budget,
         accept_resiliency: args.engine.accept_resiliency,
         on_failure: if args.engine.on_failure == crate::cli::OnFailureArg::Stop {

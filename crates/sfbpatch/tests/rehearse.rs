@@ -209,3 +209,87 @@ fn rehearse_a_fixture_in_spanish() {
     assert!(out.contains("Resumen: 1 de 1 servidor(es) actualizados"), "{out}");
     assert!(out.contains("Usuarios por grupo"), "{out}");
 }
+
+#[test]
+fn hooks_through_the_binary() {
+    let (code, v) = json(&["rehearse", "--pre-hook", "Write-Output 'stopping the recorder'", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert!(v["servers"][0]["timeline"][0]["step"] == "pre-hook", "{}", v["servers"][0]["timeline"][0]);
+    let (code, v) = json(&[
+        "rehearse",
+        "--pre-hook",
+        "Stop-ThirdPartyRecorder",
+        "--server",
+        "se01.contoso.local",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(v["servers"][0]["result"], "not-started");
+    assert_eq!(v["servers"][0]["outage_minutes"], 0.0);
+    let (code, _, err) = run(&["rehearse", "--pre-hook", "Write-Output 'unterminated"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn run_status_history_and_sim_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let e = dir.path().join("estate").display().to_string();
+    let j = dir.path().join("journal.db").display().to_string();
+    let (code, out, _) = run(&["sim", "init", "--estate", &e]);
+    assert_eq!(code, 0);
+    assert!(out.contains("9 server(s)"), "{out}");
+    let (code, _, err) = run(&["sim", "init", "--estate", &e]);
+    assert_eq!(code, 1, "an existing estate is not overwritten: {err}");
+    let (code, _, err) = run(&["run", "--transport", "sim", "--estate", &e, "--package", "p.exe", "--journal", &j]);
+    assert_eq!(code, 1, "no terminal and no --yes: refused");
+    assert!(err.contains("--yes"), "{err}");
+    let (code, v) = json(&[
+        "run",
+        "--transport",
+        "sim",
+        "--estate",
+        &e,
+        "--package",
+        "SkypeServerUpdateInstaller.exe",
+        "--journal",
+        &j,
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema"], "sfbpatch.run/1");
+    assert_eq!(v["state"], "completed");
+    let id = v["run_id"].as_str().unwrap_or("").to_owned();
+    let (code, s) = json(&["status", &id, "--journal", &j, "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(s["run_id"], id.as_str());
+    assert_eq!(s["state"], "completed");
+    for x in s["servers"].as_array().into_iter().flatten() {
+        assert_eq!(x["state"], "updated");
+        assert!(x["current_step"].is_null());
+        assert_eq!(x["completed_steps"].as_array().map(Vec::len), Some(13));
+    }
+    let (code, h) = json(&["history", "--journal", &j, "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(h[0]["run_id"], id.as_str());
+    let (code, show) = json(&["sim", "show", "--estate", &e, "--format", "json"]);
+    assert_eq!(code, 0);
+    let sql01 = show["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["fqdn"] == "sql01.contoso.local").cloned())
+        .unwrap_or_default();
+    assert!(sql01["oplog"].as_array().is_some_and(|o| o.len() > 10));
+    assert!(
+        sql01["databases"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["store"] == "UserStore" && d["schema"] == "7.0.2046.530"))
+    );
+    let (code, _, err) = run(&["resume", &id, "--journal", &j]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already completed"), "{err}");
+    let (code, _, err) = run(&["status", "run-nope", "--journal", &j]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no run run-nope"), "{err}");
+}

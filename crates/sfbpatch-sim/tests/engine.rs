@@ -1,0 +1,166 @@
+//! The engine through the simulated transport: refusal to patch the machine it runs on
+//! together with others, hooks, the outage guard, concurrency per pool, warnings at marks.
+
+mod common;
+
+use common::*;
+use sfbpatch_core::Fqdn;
+use sfbpatch_engine::event::{Event, Recorder};
+use sfbpatch_engine::{RunOptions, run};
+use sfbpatch_sim::rehearse::{package_sha256, rehearse};
+use sfbpatch_sim::transport::SimTransport;
+use tokio::sync::watch;
+
+fn fqdn(s: &str) -> Fqdn {
+    Fqdn::parse(s).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn engine_run(servers: &[&str], local: Option<&str>, opts: RunOptions) -> (sfbpatch_engine::RunSummary, Vec<Event>) {
+    let mut req = sfbpatch_core::plan::PlanRequest::new("SkypeServerUpdateInstaller.exe");
+    req.servers = servers.iter().map(|s| (*s).to_owned()).collect();
+    let p = sfbpatch_core::plan::plan(&example(), &req).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = SimTransport::new(estate(3), package_sha256("SkypeServerUpdateInstaller.exe", &TARGET), TARGET, 1.0);
+    if let Some(l) = local {
+        t = t.executing_on(fqdn(l));
+    }
+    let rec = Recorder::default();
+    let (_tx, rx) = watch::channel(false);
+    let mut opts = opts;
+    opts.target_build = Some(TARGET);
+    let s = rt.block_on(run(&p, &t, &rec, &opts, None, rx));
+    (s, rec.events())
+}
+
+#[test]
+fn refuses_to_patch_the_machine_it_runs_on_together_with_others() {
+    let (s, events) =
+        engine_run(&["sql01.contoso.local", "se01.contoso.local"], Some("sql01.contoso.local"), RunOptions::default());
+    assert_eq!(s.state, "failed");
+    assert!(s.servers.iter().all(|x| x.result == "not-started"));
+    assert!(!events.iter().any(|e| matches!(e, Event::StepStarted { .. })), "nothing was run");
+    // Alone in scope, it may patch itself.
+    let (s, _) = engine_run(&["sql01.contoso.local"], Some("sql01.contoso.local"), RunOptions::default());
+    assert_eq!(s.state, "completed");
+}
+
+#[test]
+fn a_failing_pre_hook_leaves_the_server_untouched_and_the_post_hook_runs_after() {
+    let opts = RunOptions { pre_hook: Some("Stop-ThirdPartyRecorder".into()), ..RunOptions::default() };
+    let (s, events) = engine_run(&["se01.contoso.local"], None, opts);
+    assert_eq!(s.servers[0].result, "not-started");
+    assert!(!events.iter().any(|e| matches!(e, Event::OutageOpened { .. })));
+    let opts = RunOptions {
+        pre_hook: Some("Write-Output 'recorder stopped'".into()),
+        post_hook: Some("Write-Output 'recorder started'".into()),
+        ..RunOptions::default()
+    };
+    let (s, events) = engine_run(&["se01.contoso.local"], None, opts);
+    assert_eq!(s.state, "completed");
+    let steps: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepStarted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.first(), Some(&"pre-hook"));
+    assert_eq!(steps.last(), Some(&"post-hook"));
+}
+
+#[test]
+fn the_outage_guard_refuses_to_open_an_outage_projected_past_the_budget() {
+    let opts = RunOptions { outage_budget_minutes: 20.0, ..RunOptions::default() };
+    let (s, events) = engine_run(&["sql02.contoso.local"], None, opts);
+    assert_eq!(s.servers[0].result, "not-started");
+    assert!(s.servers[0].error.as_deref().is_some_and(|e| e.contains("--accept-resiliency")));
+    assert!(!events.iter().any(|e| matches!(e, Event::OutageOpened { .. })));
+    let opts = RunOptions { outage_budget_minutes: 20.0, accept_resiliency: true, ..RunOptions::default() };
+    let (s, _) = engine_run(&["sql02.contoso.local"], None, opts);
+    assert_eq!(s.state, "completed");
+}
+
+#[test]
+fn warnings_mark_an_outage_approaching_its_budget() {
+    let opts = RunOptions {
+        outage_budget_minutes: 24.0,
+        accept_resiliency: true,
+        warn_before_budget: vec![10.0, 5.0],
+        ..RunOptions::default()
+    };
+    let (_, events) = engine_run(&["sql01.contoso.local"], None, opts);
+    let marks: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Warning { message, .. } if message.contains("min to the") => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(marks.iter().any(|m| m.contains("less than 10 min")), "{marks:?}");
+}
+
+#[test]
+fn servers_of_one_pool_never_overlap_and_pools_run_side_by_side() {
+    let (r, _) = rehearsal(2, &[], &[]);
+    // Three pools, run together: the makespan is far less than the sum of the servers' times.
+    let sum: f64 =
+        r.servers.iter().map(|s| s.timeline.last().map_or(0.0, |t| t.start_minutes + t.duration_minutes)).sum();
+    assert!(r.makespan_minutes < sum * 0.6, "{} vs {sum}", r.makespan_minutes);
+    // With --max-parallel 1, one server at a time.
+    let mut o = opts(2, &[]);
+    o.run.max_parallel = Some(1);
+    let (r1, _) = rehearse(&example(), &make_plan(&[]), &o);
+    let mut spans: Vec<(f64, f64)> = r1
+        .servers
+        .iter()
+        .map(|s| {
+            let start = s.timeline.first().map_or(0.0, |t| t.start_minutes);
+            let end = s.timeline.last().map_or(0.0, |t| t.start_minutes + t.duration_minutes);
+            (start, end)
+        })
+        .collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for w in spans.windows(2) {
+        assert!(w[1].0 >= w[0].1 - 0.01, "overlap: {spans:?}");
+    }
+}
+
+#[test]
+fn two_back_end_nodes_of_one_pool_are_patched_one_after_the_other() {
+    let toml = r#"
+[[site]]
+id = 1
+name = "Lisboa"
+[[pool]]
+fqdn = "pool01.contoso.local"
+site = 1
+machines = ["fe01.contoso.local"]
+user_store = { sql_server = "sqlc.contoso.local", instance = "sfbbe" }
+[[sql_server]]
+fqdn = "sqlc.contoso.local"
+site = 1
+machines = ["sqln1.contoso.local", "sqln2.contoso.local"]
+[[pool]]
+fqdn = "se01.contoso.local"
+site = 1
+user_store = { sql_server = "se01.contoso.local", instance = "rtc" }
+"#;
+    let t = sfbpatch_core::topology::load("cluster.toml", toml.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let p = sfbpatch_core::plan::plan(&t, &sfbpatch_core::plan::PlanRequest::new("SkypeServerUpdateInstaller.exe"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (r, _) = rehearse(&t, &p, &opts(8, &[]));
+    assert!(r.all_updated());
+    let span = |f: &str| {
+        let s = server(&r, f);
+        let a = s.timeline.first().map_or(0.0, |t| t.start_minutes);
+        let b = s.timeline.last().map_or(0.0, |t| t.start_minutes + t.duration_minutes);
+        (a, b)
+    };
+    let (n1, n2, se) = (span("sqln1.contoso.local"), span("sqln2.contoso.local"), span("se01.contoso.local"));
+    assert!(n2.0 >= n1.1 - 0.01, "same pool overlapped: {n1:?} {n2:?}");
+    assert!(se.0 < n1.1, "another pool ran alongside: {se:?} {n1:?}");
+}
