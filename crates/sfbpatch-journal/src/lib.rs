@@ -154,6 +154,24 @@ pub struct RunStatus {
     pub servers: Vec<ServerStatus>,
 }
 
+/// What the end-of-run summary shows for one server, from the journal (so it covers every
+/// resume of the run, not only the last process).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerReport {
+    /// The server.
+    pub fqdn: String,
+    /// Build before the run touched it.
+    pub build_before: Option<String>,
+    /// Build read back by the last successful `verify`.
+    pub build_after: Option<String>,
+    /// Minutes of users' outage recorded (open outages count until now).
+    pub outage_minutes: f64,
+    /// An outage is still open.
+    pub outage_open: bool,
+    /// The installer asked for a restart that has not been done.
+    pub reboot_pending: bool,
+}
+
 /// A stored run.
 #[derive(Clone, Debug)]
 pub struct StoredRun {
@@ -374,6 +392,67 @@ impl Journal {
             let rows = st.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
             rows.collect()
         })
+    }
+
+    /// Per-server figures for the end-of-run summary. `now_ms` closes open outages.
+    pub fn server_reports(&self, run_id: &str, now_ms: u64) -> Result<Vec<ServerReport>, JournalError> {
+        let servers: Vec<(String, Option<String>)> = self.with(|c| {
+            let mut st = c.prepare("SELECT server, build_before FROM servers WHERE run_id = ?1 ORDER BY rowid")?;
+            let rows = st.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let mut out = Vec::new();
+        for (fqdn, build_before) in servers {
+            let (ms, open): (i64, i64) = self.with(|c| {
+                c.query_row(
+                    "SELECT COALESCE(SUM(COALESCE(closed_ms, ?3) - opened_ms), 0), COALESCE(SUM(closed_ms IS NULL), 0)
+                     FROM outages WHERE run_id = ?1 AND server = ?2",
+                    params![run_id, fqdn, now_ms as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })?;
+            let verify: Option<String> = self.with(|c| {
+                c.query_row(
+                    "SELECT stdout FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'verify' AND outcome = 'succeeded'
+                     ORDER BY attempt DESC LIMIT 1",
+                    params![run_id, fqdn],
+                    |r| r.get(0),
+                )
+                .optional()
+            })?;
+            let build_after = verify.and_then(|v| {
+                sfbpatch_core::readback::parse_patch_versions(&v)
+                    .into_iter()
+                    .map(|(_, b)| b)
+                    .min()
+                    .map(|b| b.to_string())
+            });
+            let last_install: Option<String> = self.with(|c| {
+                c.query_row(
+                    "SELECT outcome FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'install-update' ORDER BY attempt DESC LIMIT 1",
+                    params![run_id, fqdn],
+                    |r| r.get(0),
+                )
+                .optional()
+            })?;
+            let rebooted: i64 = self.with(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'reboot' AND outcome = 'succeeded'",
+                    params![run_id, fqdn],
+                    |r| r.get(0),
+                )
+            })?;
+            let reboot_pending = last_install.as_deref() == Some("succeeded-reboot-pending") && rebooted == 0;
+            out.push(ServerReport {
+                fqdn,
+                build_before,
+                build_after,
+                outage_minutes: (ms.max(0) as f64 / 600.0).round() / 100.0,
+                outage_open: open > 0,
+                reboot_pending,
+            });
+        }
+        Ok(out)
     }
 
     /// Lease breaks recorded for a server.

@@ -186,6 +186,9 @@ pub struct EngineArgs {
     /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
+    /// Warn when an open outage is this many minutes from the budget (repeatable; default 10 and 5).
+    #[arg(long = "warn-before", value_name = "MINUTES")]
+    pub warn_before: Vec<f64>,
     /// PowerShell run on each server before it is touched; if it fails, the server is left alone.
     #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
     pub pre_hook: Option<String>,
@@ -224,6 +227,11 @@ impl EngineArgs {
             outage_budget_minutes: budget,
             pre_hook: self.pre_hook.clone(),
             post_hook: self.post_hook.clone(),
+            warn_before_budget: if self.warn_before.is_empty() {
+                sfbpatch_engine::RunOptions::default().warn_before_budget
+            } else {
+                self.warn_before.clone()
+            },
             ..sfbpatch_engine::RunOptions::default()
         }
     }

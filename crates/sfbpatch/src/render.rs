@@ -399,11 +399,19 @@ struct RunServerJson<'a> {
     result: &'a str,
     error: Option<&'a str>,
     recovery: &'a [String],
+    build_before: Option<&'a str>,
+    build_after: Option<&'a str>,
+    outage_minutes: f64,
+    reboot_pending: bool,
 }
 
 impl<'a> RunJson<'a> {
-    /// From the engine's summary.
-    pub fn new(run_id: &'a str, s: &'a sfbpatch_engine::RunSummary) -> Self {
+    /// From the engine's summary and the journal's figures.
+    pub fn new(
+        run_id: &'a str,
+        s: &'a sfbpatch_engine::RunSummary,
+        reports: &'a [sfbpatch_journal::ServerReport],
+    ) -> Self {
         Self {
             schema: "sfbpatch.run/1",
             run_id,
@@ -411,11 +419,18 @@ impl<'a> RunJson<'a> {
             servers: s
                 .servers
                 .iter()
-                .map(|x| RunServerJson {
-                    fqdn: x.fqdn.as_str(),
-                    result: x.result,
-                    error: x.error.as_deref(),
-                    recovery: &x.recovery,
+                .map(|x| {
+                    let r = reports.iter().find(|r| r.fqdn == x.fqdn.as_str());
+                    RunServerJson {
+                        fqdn: x.fqdn.as_str(),
+                        result: x.result,
+                        error: x.error.as_deref(),
+                        recovery: &x.recovery,
+                        build_before: r.and_then(|r| r.build_before.as_deref()),
+                        build_after: r.and_then(|r| r.build_after.as_deref()),
+                        outage_minutes: r.map_or(0.0, |r| r.outage_minutes),
+                        reboot_pending: r.is_some_and(|r| r.reboot_pending),
+                    }
                 })
                 .collect(),
         }
@@ -423,12 +438,40 @@ impl<'a> RunJson<'a> {
 }
 
 /// The summary that ends every run: cannot be missed.
-pub fn run_summary(run_id: &str, s: &sfbpatch_engine::RunSummary, journal: &std::path::Path, lang: Lang) -> String {
+pub fn run_summary(
+    run_id: &str,
+    s: &sfbpatch_engine::RunSummary,
+    reports: &[sfbpatch_journal::ServerReport],
+    budget: f64,
+    journal: &std::path::Path,
+    lang: Lang,
+) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", tr(lang, &format!("cli.run.end.{}", s.state), &Args::new().with("id", run_id)));
     for x in &s.servers {
         let result = text(lang, &format!("cli.run.result.{}", x.result));
-        let _ = writeln!(o, "  {:<28} {}", x.fqdn.as_str(), result);
+        let r = reports.iter().find(|r| r.fqdn == x.fqdn.as_str());
+        let before = r.and_then(|r| r.build_before.clone()).unwrap_or_else(|| "?".into());
+        let after = r.and_then(|r| r.build_after.clone()).unwrap_or_else(|| "?".into());
+        let outage = r.map_or(0.0, |r| r.outage_minutes);
+        let _ = writeln!(
+            o,
+            "  {:<28} {:<12} {before} → {after}  {}",
+            x.fqdn.as_str(),
+            result,
+            tr(
+                lang,
+                "cli.run.outage-line",
+                &Args::new().with("minutes", minutes(outage)).with("budget", minutes(budget))
+            )
+        );
+        if r.is_some_and(|r| r.reboot_pending) {
+            let _ =
+                writeln!(o, "  ! {}", tr(lang, "cli.rehearse.reboot-pending", &Args::new().with("server", &x.fqdn)));
+        }
+        if outage >= budget {
+            let _ = writeln!(o, "  ! {}", tr(lang, "cli.run.over-budget", &Args::new().with("server", &x.fqdn)));
+        }
         if let Some(e) = &x.error {
             let _ = writeln!(o, "      {e}");
         }

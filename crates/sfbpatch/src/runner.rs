@@ -33,6 +33,8 @@ struct RunParams {
     pre_hook: Option<String>,
     #[serde(default)]
     post_hook: Option<String>,
+    #[serde(default)]
+    warn_before: Vec<f64>,
     outage_budget: f64,
     accept_resiliency: bool,
     on_failure: String,
@@ -214,6 +216,11 @@ fn options(params: &RunParams, journal: &Journal) -> RunOptions {
         target_build: params.target_build.clone(),
         pre_hook: params.pre_hook.clone(),
         post_hook: params.post_hook.clone(),
+        warn_before_budget: if params.warn_before.is_empty() {
+            RunOptions::default().warn_before_budget
+        } else {
+            params.warn_before.clone()
+        },
         ..RunOptions::default()
     };
     if let Ok(h) = journal.step_history() {
@@ -230,7 +237,7 @@ fn drive(
     id: &str,
     resume: Option<&ResumeState>,
     lang: Lang,
-) -> Result<RunSummary, Failure> {
+) -> Result<(RunSummary, u64), Failure> {
     let dir_and_estate = match &params.estate {
         Some(dir) => Some(EstateDir::open(dir).map_err(Failure::Message)?),
         None => None,
@@ -252,27 +259,39 @@ fn drive(
     let bars = Bars::new(lang);
     let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
     let sink = Fanout(vec![&sink_journal, live]);
-    let summary = rt.block_on(async {
+    let (summary, now) = rt.block_on(async {
         let t = transport(params, estate, dir.as_ref(), p);
+        use sfbpatch_engine::Transport as _;
         let (tx, rx) = watch::channel(false);
         let engine = sfbpatch_engine::run(p, &t, &sink, &opts, resume, rx);
         tokio::pin!(engine);
-        tokio::select! {
+        let s = tokio::select! {
             s = &mut engine => s,
             _ = tokio::signal::ctrl_c() => {
                 let _ = writeln!(std::io::stderr(), "{}", text(lang, "cli.run.interrupting"));
                 let _ = tx.send(true);
                 engine.await
             }
-        }
+        };
+        (s, t.now_ms())
     });
-    Ok(summary)
+    Ok((summary, now))
 }
 
-fn finish(summary: &RunSummary, id: &str, journal_path: &Path, format: ReportFormat, lang: Lang) -> Output {
+fn finish(
+    summary: &RunSummary,
+    id: &str,
+    journal: &Journal,
+    journal_path: &Path,
+    budget: f64,
+    now_ms: u64,
+    format: ReportFormat,
+    lang: Lang,
+) -> Output {
+    let reports = journal.server_reports(id, now_ms).unwrap_or_default();
     let text_out = match format {
-        ReportFormat::Json => render::json(&render::RunJson::new(id, summary)),
-        ReportFormat::Text => render::run_summary(id, summary, journal_path, lang),
+        ReportFormat::Json => render::json(&render::RunJson::new(id, summary, &reports)),
+        ReportFormat::Text => render::run_summary(id, summary, &reports, budget, journal_path, lang),
     };
     Output { text: text_out, success: summary.state == "completed" }
 }
@@ -286,6 +305,9 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     req.servers = args.servers.clone();
     req.outage_budget_minutes = args.outage_budget;
     req.lang = lang;
+    // The installer runs from a folder of its own per run (its logs land there).
+    let id = run_id();
+    req.stage_dir = format!("{}\\{id}", sfbpatch_core::plan::DEFAULT_STAGE_DIR);
     let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
     let jpath = journal_path(args.journal.journal.as_ref());
     let estate_path = match &args.estate {
@@ -300,6 +322,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         max_parallel: args.engine.max_parallel,
         pre_hook: args.engine.pre_hook.clone(),
         post_hook: args.engine.post_hook.clone(),
+        warn_before: args.engine.warn_before.clone(),
         outage_budget: args.outage_budget,
         accept_resiliency: args.engine.accept_resiliency,
         on_failure: if args.engine.on_failure == crate::cli::OnFailureArg::Stop {
@@ -326,7 +349,6 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         params
     };
     let journal = open_journal(&jpath)?;
-    let id = run_id();
     let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
     let params_json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
@@ -341,8 +363,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         "{}",
         tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
     );
-    let summary = drive(&p, &params, &journal, &id, None, lang)?;
-    Ok(finish(&summary, &id, &jpath, args.format, lang))
+    let (summary, now) = drive(&p, &params, &journal, &id, None, lang)?;
+    Ok(finish(&summary, &id, &journal, &jpath, params.outage_budget, now, args.format, lang))
 }
 
 /// `sfbpatch resume`.
@@ -364,8 +386,8 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     journal.mark_running(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let state = journal.resume_state(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let summary = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
-    Ok(finish(&summary, &stored.id, &jpath, args.format, lang))
+    let (summary, now) = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
+    Ok(finish(&summary, &stored.id, &journal, &jpath, params.outage_budget, now, args.format, lang))
 }
 
 /// `sfbpatch status`.
