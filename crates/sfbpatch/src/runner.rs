@@ -279,15 +279,15 @@ fn drive(
 }
 
 fn finish(
-    summary: &RunSummary,
+    (summary, now_ms): (RunSummary, u64),
     id: &str,
     journal: &Journal,
     journal_path: &Path,
     budget: f64,
-    now_ms: u64,
     format: ReportFormat,
     lang: Lang,
 ) -> Output {
+    let summary = &summary;
     let reports = journal.server_reports(id, now_ms).unwrap_or_default();
     let text_out = match format {
         ReportFormat::Json => render::json(&render::RunJson::new(id, summary, &reports)),
@@ -363,8 +363,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         "{}",
         tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
     );
-    let (summary, now) = drive(&p, &params, &journal, &id, None, lang)?;
-    Ok(finish(&summary, &id, &journal, &jpath, params.outage_budget, now, args.format, lang))
+    let done = drive(&p, &params, &journal, &id, None, lang)?;
+    Ok(finish(done, &id, &journal, &jpath, params.outage_budget, args.format, lang))
 }
 
 /// `sfbpatch resume`.
@@ -386,8 +386,8 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     journal.mark_running(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let state = journal.resume_state(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let (summary, now) = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
-    Ok(finish(&summary, &stored.id, &journal, &jpath, params.outage_budget, now, args.format, lang))
+    let done = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
+    Ok(finish(done, &stored.id, &journal, &jpath, params.outage_budget, args.format, lang))
 }
 
 /// `sfbpatch status`.
