@@ -173,7 +173,12 @@ impl<T: Transport, S: EventSink> Ctx<'_, T, S> {
         script: &str,
         timeout: Duration,
     ) -> Result<CommandOutput, String> {
-        match tokio::time::timeout(timeout, self.transport.run(host, session, step, script, timeout)).await {
+        match tokio::time::timeout(
+            self.transport.real(timeout),
+            self.transport.run(host, session, step, script, timeout),
+        )
+        .await
+        {
             Err(_) => Err(format!("no answer within {} min", timeout.as_secs_f64() / 60.0)),
             Ok(Err(e)) => Err(e.to_string()),
             Ok(Ok(o)) => Ok(o),
@@ -445,24 +450,17 @@ async fn server<T: Transport, S: EventSink>(
             outage_started_ms = Some(cx.now());
             cx.emit(Event::OutageOpened { server: host.clone(), at_ms: cx.now() });
         }
-        let outcome = step(cx, sp, id, &before, &mut session).await;
-        if let Some(start) = outage_started_ms.filter(|_| outage_open) {
-            let elapsed = (cx.now().saturating_sub(start)) as f64 / 60_000.0;
-            for mark in &cx.opts.warn_before_budget {
-                let at = cx.opts.outage_budget_minutes - mark;
-                if elapsed >= at && !warned.contains(mark) {
-                    warned.push(*mark);
-                    cx.emit(Event::Warning {
-                        server: Some(host.clone()),
-                        at_ms: cx.now(),
-                        message: format!(
-                            "outage at {elapsed:.1} min: less than {mark} min to the {} min budget",
-                            cx.opts.outage_budget_minutes
-                        ),
-                    });
+        // While the outage is open, its timer runs alongside the step: the marks before the
+        // budget are announced when they pass, not when a long step ends.
+        let outcome = match outage_started_ms.filter(|_| outage_open) {
+            Some(start) => {
+                tokio::select! {
+                    o = step(cx, sp, id, &before, &mut session) => o,
+                    () = outage_marks(cx, host, start, &mut warned) => StepOutcome::Failed { reason: "unreachable".into() },
                 }
             }
-        }
+            None => step(cx, sp, id, &before, &mut session).await,
+        };
         match outcome {
             StepOutcome::Succeeded => {}
             StepOutcome::SucceededRebootPending => {
@@ -490,6 +488,37 @@ async fn server<T: Transport, S: EventSink>(
         });
     }
     summary("updated", None, Vec::new())
+}
+
+/// Announces each mark before the budget as the open outage passes it; never returns.
+async fn outage_marks<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn, start: u64, warned: &mut Vec<f64>) {
+    let budget = cx.opts.outage_budget_minutes;
+    loop {
+        let now = cx.now();
+        let elapsed = now.saturating_sub(start) as f64 / 60_000.0;
+        for mark in &cx.opts.warn_before_budget {
+            if elapsed >= budget - mark && !warned.contains(mark) {
+                warned.push(*mark);
+                cx.emit(Event::Warning {
+                    server: Some(host.clone()),
+                    at_ms: now,
+                    message: format!("outage at {elapsed:.1} min: less than {mark} min to the {budget} min budget"),
+                });
+            }
+        }
+        let next = cx
+            .opts
+            .warn_before_budget
+            .iter()
+            .filter(|m| !warned.contains(m))
+            .map(|m| start + ((budget - m).max(0.0) * 60_000.0) as u64)
+            .min();
+        match next {
+            Some(at) if at > now => tokio::time::sleep(cx.transport.real(Duration::from_millis(at - now))).await,
+            Some(_) => tokio::task::yield_now().await,
+            None => std::future::pending::<()>().await,
+        }
+    }
 }
 
 async fn hook_step<T: Transport, S: EventSink>(
@@ -742,7 +771,7 @@ async fn step<T: Transport, S: EventSink>(
         }
         if attempt < attempts && !cx.halted() {
             let wait = cx.opts.backoff * 2u32.saturating_pow(attempt - 1);
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep(cx.transport.real(wait)).await;
         }
     }
     last
@@ -769,9 +798,11 @@ async fn attempt_step<T: Transport, S: EventSink>(
             };
         }
         StepId::StagePackage => {
-            let staged =
-                tokio::time::timeout(timeout, cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout))
-                    .await;
+            let staged = tokio::time::timeout(
+                cx.transport.real(timeout),
+                cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout),
+            )
+            .await;
             match staged {
                 Err(_) => return failed("the copy did not finish within the step's timeout"),
                 Ok(Err(e)) => return failed(format!("copying the package: {e}")),
@@ -784,7 +815,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
         _ => {}
     }
     if session.is_none() {
-        match tokio::time::timeout(timeout, cx.transport.open_session(host)).await {
+        match tokio::time::timeout(cx.transport.real(timeout), cx.transport.open_session(host)).await {
             Ok(Ok(s)) => *session = Some(s),
             Ok(Err(e)) => return failed(format!("opening a session: {e}")),
             Err(_) => return failed("opening a session timed out"),
@@ -793,7 +824,9 @@ async fn attempt_step<T: Transport, S: EventSink>(
     let Some(script) = command else {
         return Attempt { outcome: StepOutcome::Succeeded, exit_code: None, lost_session: false, transient: false };
     };
-    let r = tokio::time::timeout(timeout, cx.transport.run(host, *session, Some(id), script, timeout)).await;
+    let r =
+        tokio::time::timeout(cx.transport.real(timeout), cx.transport.run(host, *session, Some(id), script, timeout))
+            .await;
     let o = match r {
         Err(_) => {
             return Attempt {
@@ -933,7 +966,7 @@ async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> 
                     break;
                 }
                 Ok(o) if boot(&o).is_some() && boot(&o) != boot_before => break,
-                Ok(_) => tokio::time::sleep(t.poll).await,
+                Ok(_) => tokio::time::sleep(cx.transport.real(t.poll)).await,
             }
         }
         if !went_down && cx.now() >= deadline {
@@ -947,7 +980,7 @@ async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> 
             }
             match cx.call(host, None, None, "net statistics workstation", t.poll).await {
                 Ok(o) if o.exit_code == 0 => break boot(&o),
-                _ => tokio::time::sleep(t.poll).await,
+                _ => tokio::time::sleep(cx.transport.real(t.poll)).await,
             }
         };
         stage("transport back");
@@ -962,7 +995,7 @@ async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> 
             }
             match cx.call(host, None, None, "Get-CsWindowsService", t.poll).await {
                 Ok(o) if o.exit_code == 0 => break,
-                _ => tokio::time::sleep(t.poll).await,
+                _ => tokio::time::sleep(cx.transport.real(t.poll)).await,
             }
         }
         stage("services answering");

@@ -75,4 +75,10 @@ pub trait Transport {
 
     /// Milliseconds since the transport's epoch (virtual for the simulator).
     fn now_ms(&self) -> u64;
+
+    /// The wall-clock time that `d` of the transport's time takes (the simulator's time
+    /// scale; the identity for real servers). Timeouts, back-offs and polls go through it.
+    fn real(&self, d: Duration) -> Duration {
+        d
+    }
 }

@@ -167,6 +167,10 @@ impl Transport for SimTransport {
         self.sha256.clone()
     }
 
+    fn real(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale)
+    }
+
     fn executes_on(&self) -> Option<Fqdn> {
         self.local.clone()
     }
