@@ -69,6 +69,8 @@ pub struct RunOptions {
     pub pre_hook: Option<String>,
     /// Run on each server after it was updated.
     pub post_hook: Option<String>,
+    /// Per-server hooks replacing the two above: FQDN → (pre, post).
+    pub server_hooks: BTreeMap<String, (Option<String>, Option<String>)>,
     /// Measured minutes of earlier runs, by (server, step): they replace the estimates in
     /// the outage projection.
     pub history_minutes: BTreeMap<(String, String), f64>,
@@ -89,8 +91,19 @@ impl Default for RunOptions {
             backoff: Duration::from_secs(10),
             pre_hook: None,
             post_hook: None,
+            server_hooks: BTreeMap::new(),
             history_minutes: BTreeMap::new(),
             reboot: RebootTimeouts::default(),
+        }
+    }
+}
+
+impl RunOptions {
+    /// The (pre, post) hooks of a server.
+    pub fn hooks(&self, server: &Fqdn) -> (Option<&String>, Option<&String>) {
+        match self.server_hooks.get(server.as_str()) {
+            Some((pre, post)) => (pre.as_ref().or(self.pre_hook.as_ref()), post.as_ref().or(self.post_hook.as_ref())),
+            None => (self.pre_hook.as_ref(), self.post_hook.as_ref()),
         }
     }
 }
@@ -358,7 +371,7 @@ async fn server<T: Transport, S: EventSink>(
         build_before: before.as_ref().map(|b| b.to_string()),
     });
     if fresh
-        && let Some(hook) = &cx.opts.pre_hook
+        && let Some(hook) = cx.opts.hooks(host).0
         && let Err(why) = hook_step(cx, host, "pre-hook", hook).await
     {
         return summary(
@@ -461,6 +474,9 @@ async fn server<T: Transport, S: EventSink>(
             }
             None => step(cx, sp, id, &before, &mut session).await,
         };
+        if id == StepId::InstallUpdate {
+            collect_install_logs(cx, sp).await;
+        }
         match outcome {
             StepOutcome::Succeeded => {}
             StepOutcome::SucceededRebootPending => {
@@ -478,7 +494,7 @@ async fn server<T: Transport, S: EventSink>(
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
     }
-    if let Some(hook) = &cx.opts.post_hook
+    if let Some(hook) = cx.opts.hooks(host).1
         && let Err(why) = hook_step(cx, host, "post-hook", hook).await
     {
         cx.emit(Event::Warning {
@@ -488,6 +504,47 @@ async fn server<T: Transport, S: EventSink>(
         });
     }
     summary("updated", None, Vec::new())
+}
+
+/// Copies the installer's log files (written in the run's own staging folder) into the event
+/// stream, hence the journal. Failing to read them is a warning, never a failure.
+async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) {
+    let host = &sp.fqdn;
+    let dir = cx.plan.staged_installer.rsplit_once('\\').map_or("", |(d, _)| d);
+    let cmd = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-Content"))
+        .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Path"), format!("{dir}\\*.log")))
+        .render();
+    let name = "install-logs";
+    cx.emit(Event::StepStarted {
+        server: host.clone(),
+        step: name.into(),
+        attempt: 1,
+        at_ms: cx.now(),
+        command: Some(cmd.clone()),
+    });
+    let outcome = match cx.call(host, None, None, &cmd, PROBE_TIMEOUT).await {
+        Ok(o) if o.exit_code == 0 => {
+            output(cx, host, name, &o);
+            StepOutcome::Succeeded
+        }
+        Ok(o) => StepOutcome::Failed { reason: first_line(&o) },
+        Err(e) => StepOutcome::Failed { reason: e },
+    };
+    if let StepOutcome::Failed { reason } = &outcome {
+        cx.emit(Event::Warning {
+            server: Some(host.clone()),
+            at_ms: cx.now(),
+            message: format!("the installer's logs could not be collected: {reason}"),
+        });
+    }
+    cx.emit(Event::StepFinished {
+        server: host.clone(),
+        step: name.into(),
+        attempt: 1,
+        at_ms: cx.now(),
+        outcome,
+        exit_code: None,
+    });
 }
 
 /// Announces each mark before the budget as the open outage passes it; never returns.

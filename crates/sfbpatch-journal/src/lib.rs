@@ -455,6 +455,18 @@ impl Journal {
         Ok(out)
     }
 
+    /// The standard output kept for the last attempt of a step.
+    pub fn attempt_output(&self, run_id: &str, server: &str, step: &str) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT stdout FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3 ORDER BY attempt DESC LIMIT 1",
+                params![run_id, server, step],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
     /// Lease breaks recorded for a server.
     pub fn lease_breaks(&self, server: &str) -> Result<Vec<(String, String)>, JournalError> {
         self.with(|c| {

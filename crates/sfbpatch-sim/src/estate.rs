@@ -49,6 +49,9 @@ pub struct SimFile {
     pub installs: Option<Build>,
     /// False when the copy was cut short: the hash differs and the installer refuses it.
     pub intact: bool,
+    /// Text content, for files the simulator writes itself (installer logs).
+    #[serde(default)]
+    pub content: Option<String>,
 }
 
 /// A PowerShell session on the host.

@@ -436,6 +436,33 @@ The located assembly's manifest definition does not match the assembly reference
                 Ok(_) => self.restart(cx.now),
             },
             "net" => self.net(&cmd.elements),
+            "get-content" => match bound(self, &["Raw"], &["Path", "LiteralPath"]) {
+                Err(e) => Out::err(e, 500),
+                Ok(p) => {
+                    let want = p
+                        .get("Path")
+                        .or(p.get("LiteralPath"))
+                        .or(p.positional.first().map(String::as_str))
+                        .unwrap_or("");
+                    let want = want.to_ascii_lowercase();
+                    let wildcard = p.get("LiteralPath").is_none();
+                    let matches: Vec<&SimFile> = match want.split_once('*') {
+                        Some((prefix, suffix)) if wildcard => self
+                            .files
+                            .iter()
+                            .filter(|(k, _)| k.starts_with(prefix) && k.ends_with(suffix))
+                            .map(|(_, f)| f)
+                            .collect(),
+                        _ => self.files.get(&want).into_iter().collect(),
+                    };
+                    if matches.is_empty() {
+                        Out::err(format!("{name} : Cannot find path '{want}' because it does not exist."), 500)
+                    } else {
+                        let text: String = matches.iter().filter_map(|f| f.content.clone()).collect();
+                        Out::ok(text, self.rng.secs(0.5, 2.0))
+                    }
+                }
+            },
             "write-output" => match bound(self, &[], &["InputObject"]) {
                 Err(e) => Out::err(e, 500),
                 Ok(p) => {
@@ -616,6 +643,7 @@ The located assembly's manifest definition does not match the assembly reference
         if !file.intact {
             return Out { exit: 1620, stdout: String::new(), stderr: "This installation package could not be opened. Verify that the package exists and is not damaged.\n".into(), ms: cx.dur(self.rng.secs(5.0, 20.0)) };
         }
+        self.write_install_log(path, &format!("Starting update to {target} with {} argument(s)", elements.len()));
         let silent = elements
             .iter()
             .any(|e| matches!(e, Element::Bare(s) | Element::Literal(s) if s.eq_ignore_ascii_case("/silentmode")));
@@ -671,6 +699,16 @@ The located assembly's manifest definition does not match the assembly reference
         }
         self.track(end);
         Out::ok(format!("Installing updates…\nUpdates were installed successfully ({target}).\n"), ms)
+    }
+
+    /// The installer writes its log into the folder it runs from.
+    fn write_install_log(&mut self, installer: &str, line: &str) {
+        let dir = installer.rsplit_once('\\').map_or("", |(d, _)| d);
+        let n = self.files.keys().filter(|k| k.ends_with(".log")).count() + 1;
+        let path = format!("{dir}\\SkypeServerUpdateInstaller-{n}.log").to_ascii_lowercase();
+        let content = format!("{line}\nServer {} build before: {}\n", self.fqdn, self.build());
+        self.files
+            .insert(path, SimFile { sha256: String::new(), installs: None, intact: true, content: Some(content) });
     }
 
     fn restart(&mut self, now: Ms) -> Out {
@@ -1045,5 +1083,5 @@ fn record(
 
 /// The build a file installs, for building [`SimFile`]s in tests and rehearsals.
 pub fn package(sha256: &str, installs: Build) -> SimFile {
-    SimFile { sha256: sha256.to_owned(), installs: Some(installs), intact: true }
+    SimFile { sha256: sha256.to_owned(), installs: Some(installs), intact: true, content: None }
 }

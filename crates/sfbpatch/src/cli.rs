@@ -186,6 +186,9 @@ pub struct EngineArgs {
     /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
+    /// A TOML file with hooks for every server and per server (see README).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Warn when an open outage is this many minutes from the budget (repeatable; default 10 and 5).
     #[arg(long = "warn-before", value_name = "MINUTES")]
     pub warn_before: Vec<f64>,
@@ -214,10 +217,68 @@ pub enum OnFailureArg {
     Stop,
 }
 
+/// `--config FILE`.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub hooks: HooksConfig,
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    #[serde(default)]
+    pub servers: std::collections::BTreeMap<String, ServerHooks>,
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ServerHooks {
+    pub pre: Option<String>,
+    pub post: Option<String>,
+}
+
+impl ConfigFile {
+    /// Reads and checks a config file: every hook must parse, every server key be an FQDN.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let c: ConfigFile = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
+            format!("{}:{line}: {}", path.display(), e.message().trim())
+        })?;
+        let mut hooks: Vec<(&str, &Option<String>)> = vec![("pre", &c.hooks.pre), ("post", &c.hooks.post)];
+        for (server, h) in &c.hooks.servers {
+            sfbpatch_core::Fqdn::parse(server)
+                .map_err(|_| format!("{}: {server:?} is not a valid server FQDN", path.display()))?;
+            hooks.push(("pre", &h.pre));
+            hooks.push(("post", &h.post));
+        }
+        for (which, hook) in hooks {
+            if let Some(h) = hook {
+                parse_hook(h).map_err(|e| format!("{}: the {which} hook {h:?}: {e}", path.display()))?;
+            }
+        }
+        Ok(c)
+    }
+}
+
 impl EngineArgs {
-    /// The engine's options.
-    pub fn options(&self, budget: f64) -> sfbpatch_engine::RunOptions {
-        sfbpatch_engine::RunOptions {
+    /// The engine's options: the config file's hooks, overridden by the command line.
+    pub fn options(&self, budget: f64) -> Result<sfbpatch_engine::RunOptions, String> {
+        let config = match &self.config {
+            Some(p) => ConfigFile::load(p)?,
+            None => ConfigFile::default(),
+        };
+        let server_hooks = config
+            .hooks
+            .servers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (v.pre.clone(), v.post.clone())))
+            .collect();
+        Ok(sfbpatch_engine::RunOptions {
             max_parallel: self.max_parallel.map(|n| n as usize),
             accept_resiliency: self.accept_resiliency,
             on_failure: match self.on_failure {
@@ -225,15 +286,16 @@ impl EngineArgs {
                 OnFailureArg::Stop => sfbpatch_engine::OnFailure::Stop,
             },
             outage_budget_minutes: budget,
-            pre_hook: self.pre_hook.clone(),
-            post_hook: self.post_hook.clone(),
+            pre_hook: self.pre_hook.clone().or(config.hooks.pre),
+            post_hook: self.post_hook.clone().or(config.hooks.post),
+            server_hooks,
             warn_before_budget: if self.warn_before.is_empty() {
                 sfbpatch_engine::RunOptions::default().warn_before_budget
             } else {
                 self.warn_before.clone()
             },
             ..sfbpatch_engine::RunOptions::default()
-        }
+        })
     }
 }
 

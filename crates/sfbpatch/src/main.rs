@@ -121,7 +121,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         estate: EstateOptions { seed: args.seed, initial_build: from, product, ..EstateOptions::default() },
         package_build: to,
         faults: args.faults.clone(),
-        run: args.engine.options(args.outage_budget),
+        run: args.engine.options(args.outage_budget).map_err(Failure::Message)?,
     };
     let (r, _) = sfbpatch_sim::rehearse::rehearse(&t, &p, &opts);
     let text = match args.format {

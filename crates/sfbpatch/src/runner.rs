@@ -35,6 +35,8 @@ struct RunParams {
     post_hook: Option<String>,
     #[serde(default)]
     warn_before: Vec<f64>,
+    #[serde(default)]
+    server_hooks: std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
     outage_budget: f64,
     accept_resiliency: bool,
     on_failure: String,
@@ -216,6 +218,7 @@ fn options(params: &RunParams, journal: &Journal) -> RunOptions {
         target_build: params.target_build.clone(),
         pre_hook: params.pre_hook.clone(),
         post_hook: params.post_hook.clone(),
+        server_hooks: params.server_hooks.clone(),
         warn_before_budget: if params.warn_before.is_empty() {
             RunOptions::default().warn_before_budget
         } else {
@@ -314,15 +317,17 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         Some(d) => Some(std::fs::canonicalize(d).map_err(|e| Failure::Message(format!("{}: {e}", d.display())))?),
         None => None,
     };
+    let engine_opts = args.engine.options(args.outage_budget).map_err(Failure::Message)?;
     let params = RunParams {
         transport: "sim".into(),
         estate: estate_path,
         time_scale: args.time_scale,
         target_build: args.target_build.clone(),
         max_parallel: args.engine.max_parallel,
-        pre_hook: args.engine.pre_hook.clone(),
-        post_hook: args.engine.post_hook.clone(),
+        pre_hook: engine_opts.pre_hook.clone(),
+        post_hook: engine_opts.post_hook.clone(),
         warn_before: args.engine.warn_before.clone(),
+        server_hooks: engine_opts.server_hooks.clone(),
         outage_budget: args.outage_budget,
         accept_resiliency: args.engine.accept_resiliency,
         on_failure: if args.engine.on_failure == crate::cli::OnFailureArg::Stop {

@@ -271,6 +271,16 @@ fn run_status_history_and_sim_through_the_binary() {
         assert!(x["current_step"].is_null());
         assert_eq!(x["completed_steps"].as_array().map(Vec::len), Some(13));
     }
+    let journal = sfbpatch_journal::Journal::open(std::path::Path::new(&j)).unwrap_or_else(|e| panic!("{e}"));
+    let log = journal.attempt_output(&id, "sql01.contoso.local", "install-logs").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        log.is_some_and(|l| l.contains("Starting update to 7.0.2046.530")),
+        "the installer's log is in the journal"
+    );
+    assert!(
+        v["servers"][0]["build_before"] == "7.0.2046.385" && v["servers"][0]["build_after"] == "7.0.2046.530",
+        "{v}"
+    );
     let (code, h) = json(&["history", "--journal", &j, "--format", "json"]);
     assert_eq!(code, 0);
     assert_eq!(h[0]["run_id"], id.as_str());
@@ -292,4 +302,34 @@ fn run_status_history_and_sim_through_the_binary() {
     let (code, _, err) = run(&["status", "run-nope", "--journal", &j]);
     assert_eq!(code, 1);
     assert!(err.contains("no run run-nope"), "{err}");
+}
+
+#[test]
+fn hooks_from_a_config_file_per_server() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("sfbpatch.toml");
+    std::fs::write(
+        &cfg,
+        "[hooks]\npre = \"Write-Output 'everyone'\"\n\n[hooks.servers.\"se01.contoso.local\"]\npre = \"Stop-Recorder\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let c = cfg.display().to_string();
+    let (code, v) = json(&["rehearse", "--config", &c, "--format", "json"]);
+    assert_eq!(code, 1);
+    let result = |f: &str| {
+        v["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["fqdn"] == f).map(|s| s["result"].clone()))
+            .unwrap_or_default()
+    };
+    assert_eq!(result("sql01.contoso.local"), "updated");
+    assert_eq!(result("se01.contoso.local"), "not-started", "its own pre-hook failed");
+    std::fs::write(&cfg, "[hooks]\npre = \"Write-Output 'x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = run(&["rehearse", "--config", &c]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pre hook"), "{err}");
+    std::fs::write(&cfg, "[hooks]\nprehook = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = run(&["rehearse", "--config", &c]);
+    assert_eq!(code, 1);
+    assert!(err.contains("sfbpatch.toml:2"), "{err}");
 }
