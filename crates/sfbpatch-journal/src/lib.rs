@@ -318,8 +318,9 @@ impl Journal {
                  GROUP BY step ORDER BY MIN(started_ms)",
             )?;
             let rows = st.query_map(params![run_id, server], |r| r.get::<_, String>(0))?;
-            rows.collect()
+            rows.collect::<rusqlite::Result<Vec<String>>>()
         })
+        .map(|v| v.into_iter().filter(|s| s.parse::<StepId>().is_ok()).collect())
     }
 
     /// `status` for a run.

@@ -232,7 +232,7 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
                     StepOutcome::Succeeded => ("ok", None),
                     StepOutcome::SucceededRebootPending => ("reboot-pending", Some("a restart is required".to_owned())),
                     StepOutcome::Failed { reason } => {
-                        if step != "recovery" {
+                        if step.parse::<StepId>().is_ok() || step == "reboot" {
                             last_failed = Some(step.clone());
                         }
                         ("failed", Some(reason.clone()))
