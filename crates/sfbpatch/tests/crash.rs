@@ -116,7 +116,8 @@ fn killed_at_random_moments_and_resumed_it_completes_without_installing_twice() 
             None => {
                 if kills == 10 && !interrupted_cleanly {
                     // Once: a clean interruption (Ctrl-C) instead of a kill.
-                    let _ = Proc::new("kill").args(["-INT", &child.id().to_string()]).status();
+                    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
                     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
                     assert!(!status.success(), "an interrupted run does not exit 0");
                     interrupted_cleanly = true;
