@@ -121,6 +121,8 @@ pub struct ServerResume {
     pub finished: Option<String>,
     /// The build before the run first touched it.
     pub build_before: Option<Build>,
+    /// The installer asked for a restart that was not completed before the interruption.
+    pub reboot_pending: bool,
 }
 
 /// Where an interrupted run left every server.
@@ -381,6 +383,16 @@ async fn server<T: Transport, S: EventSink>(
         );
     }
     let mut session: Option<SessionId> = None;
+    if prior.is_some_and(|p| p.reboot_pending) {
+        cx.emit(Event::Warning {
+            server: Some(host.clone()),
+            at_ms: cx.now(),
+            message: "the restart the installer asked for was interrupted: restarting first".into(),
+        });
+        if let Err(why) = reboot(cx, host).await {
+            return summary("failed", Some(format!("restart after install-update: {why}")), Vec::new());
+        }
+    }
     let mut outage_started_ms: Option<u64> = if outage_open { Some(cx.now()) } else { None };
     let mut warned: Vec<f64> = Vec::new();
 

@@ -369,6 +369,11 @@ impl Journal {
                 "updated" => Some("updated".to_owned()),
                 _ => None,
             };
+            let reboot_pending = self
+                .server_reports(run_id, 0)?
+                .into_iter()
+                .find(|r| r.fqdn == s.fqdn)
+                .is_some_and(|r| r.reboot_pending);
             out.servers.insert(
                 s.fqdn.clone(),
                 ServerResume {
@@ -377,6 +382,7 @@ impl Journal {
                     outage_open: open,
                     finished,
                     build_before: build_before.and_then(|b| b.parse().ok()),
+                    reboot_pending,
                 },
             );
         }

@@ -164,3 +164,81 @@ user_store = { sql_server = "se01.contoso.local", instance = "rtc" }
     assert!(n2.0 >= n1.1 - 0.01, "same pool overlapped: {n1:?} {n2:?}");
     assert!(se.0 < n1.1, "another pool ran alongside: {se:?} {n1:?}");
 }
+
+#[test]
+fn a_resume_after_an_interrupted_restart_restarts_first() {
+    use sfbpatch_core::runbook::StepId;
+    use sfbpatch_engine::{ResumeState, ServerResume};
+    use sfbpatch_sim::exec::{Request, package};
+    let host = "sql02.contoso.local";
+    let mut e = estate(4);
+    let p = make_plan(&[]);
+    let staged = p.staged_installer.clone();
+    let sha = package_sha256("SkypeServerUpdateInstaller.exe", &TARGET);
+    e.put_file(host, None, &staged, package(&sha, TARGET), 0, 600_000);
+    let s = e.open_session(host, 0);
+    let run = |e: &mut sfbpatch_sim::estate::Estate, script: &str| {
+        let at = e.host(host).map_or(0, |h| h.clock_ms);
+        e.execute(&Request { host, session: s, step: None, script, at, timeout_ms: 3_600_000 })
+    };
+    run(&mut e, "Import-Module SkypeForBusiness");
+    run(&mut e, "Stop-CsWindowsService");
+    run(&mut e, "net stop w3svc");
+    let x = e.execute(&Request {
+        host,
+        session: None,
+        step: None,
+        script: &format!("& '{staged}' /silentmode"),
+        at: e.now(),
+        timeout_ms: 3_600_000,
+    });
+    assert_eq!(x.exit_code, 3010, "the open shell forces a restart");
+    // The process that saw the 3010 died before restarting the server.
+    let done: Vec<StepId> = StepId::ALL.into_iter().take_while(|s| *s != StepId::ReopenShell).collect();
+    let mut resume = ResumeState::default();
+    for sp in &p.servers {
+        let mine = sp.fqdn.as_str() == host;
+        resume.servers.insert(
+            sp.fqdn.to_string(),
+            ServerResume {
+                completed: if mine { done.clone() } else { Vec::new() },
+                in_flight: None,
+                outage_open: mine,
+                finished: (!mine).then(|| "updated".to_owned()),
+                build_before: Some(sfbpatch_core::readback::Build([7, 0, 2046, 385])),
+                reboot_pending: mine,
+            },
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|x| panic!("{x}"));
+    let t = SimTransport::new(e, sha, TARGET, 1.0);
+    let rec = Recorder::default();
+    let (_tx, rx) = watch::channel(false);
+    let opts = RunOptions { target_build: Some(TARGET), ..RunOptions::default() };
+    let summary = rt.block_on(run_engine(&p, &t, &rec, &opts, &resume, rx));
+    let me = summary.servers.iter().find(|s| s.fqdn.as_str() == host).unwrap_or_else(|| panic!("{host}"));
+    assert_eq!(me.result, "updated", "{:?}", me.error);
+    let events = rec.events();
+    let first_step = events.iter().find_map(|e| match e {
+        Event::StepStarted { server, step, .. } if server.as_str() == host => Some(step.clone()),
+        _ => None,
+    });
+    assert_eq!(first_step.as_deref(), Some("reboot"));
+    let e = t.into_estate();
+    assert!(!e.host(host).is_some_and(|h| h.pending_reboot));
+}
+
+async fn run_engine(
+    p: &sfbpatch_core::plan::Plan,
+    t: &SimTransport,
+    rec: &Recorder,
+    opts: &RunOptions,
+    resume: &sfbpatch_engine::ResumeState,
+    rx: watch::Receiver<bool>,
+) -> sfbpatch_engine::RunSummary {
+    run(p, t, rec, opts, Some(resume), rx).await
+}
