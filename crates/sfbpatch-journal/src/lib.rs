@@ -434,14 +434,16 @@ impl Journal {
                     .min()
                     .map(|b| b.to_string())
             });
-            let last_install: Option<String> = self.with(|c| {
-                c.query_row(
-                    "SELECT outcome FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'install-update' ORDER BY attempt DESC LIMIT 1",
-                    params![run_id, fqdn],
-                    |r| r.get(0),
-                )
-                .optional()
-            })?;
+            let last_install: Option<String> = self
+                .with(|c| {
+                    c.query_row(
+                        "SELECT outcome FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'install-update' ORDER BY attempt DESC LIMIT 1",
+                        params![run_id, fqdn],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()
+                })?
+                .flatten();
             let rebooted: i64 = self.with(|c| {
                 c.query_row(
                     "SELECT COUNT(*) FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = 'reboot' AND outcome = 'succeeded'",

@@ -94,7 +94,10 @@ fn killed_at_random_moments_and_resumed_it_completes_without_installing_twice() 
                 ]);
             }
         }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.path().join("last.log");
+        let err_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+        let mut child =
+            cmd.stdout(Stdio::null()).stderr(Stdio::from(err_file)).spawn().unwrap_or_else(|e| panic!("{e}"));
         let delay = if kills < 31 { rng.next(20, 150) } else { 60_000 };
         let deadline = Instant::now() + Duration::from_millis(delay);
         let mut exited = None;
@@ -111,7 +114,8 @@ fn killed_at_random_moments_and_resumed_it_completes_without_installing_twice() 
                     break true;
                 }
                 // A run that ended without completing (it should not, without faults).
-                panic!("run exited with {status:?} before completing");
+                let log = std::fs::read_to_string(dir.path().join("last.log")).unwrap_or_default();
+                panic!("run exited with {status:?} before completing:\n{log}");
             }
             None => {
                 if kills == 10 && !interrupted_cleanly {
