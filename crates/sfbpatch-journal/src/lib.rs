@@ -172,6 +172,44 @@ pub struct ServerReport {
     pub reboot_pending: bool,
 }
 
+/// One step attempt, whole, for reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptRecord {
+    /// The server.
+    pub server: String,
+    /// Step id (or `reboot`, `recovery`, hooks, `install-logs`).
+    pub step: String,
+    /// Attempt, from 1, numbered across resumes.
+    pub attempt: u32,
+    /// The command sent.
+    pub command: Option<String>,
+    /// Start, in the transport's milliseconds.
+    pub started_ms: i64,
+    /// End, if it ended.
+    pub finished_ms: Option<i64>,
+    /// `succeeded`, `succeeded-reboot-pending`, `failed`, or none (cut short).
+    pub outcome: Option<String>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Output kept.
+    pub stdout: String,
+    /// Errors kept.
+    pub stderr: String,
+}
+
+/// An outage window.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutageRecord {
+    /// The server.
+    pub server: String,
+    /// Opened, in the transport's milliseconds.
+    pub opened_ms: i64,
+    /// Closed, if it was.
+    pub closed_ms: Option<i64>,
+}
+
 /// A stored run.
 #[derive(Clone, Debug)]
 pub struct StoredRun {
@@ -462,6 +500,55 @@ impl Journal {
             });
         }
         Ok(out)
+    }
+
+    /// Every attempt of a run, in order.
+    pub fn attempt_records(&self, run_id: &str) -> Result<Vec<AttemptRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT server, step, attempt, command, started_ms, finished_ms, outcome, reason, exit_code, stdout, stderr
+                 FROM attempts WHERE run_id = ?1 ORDER BY started_ms, rowid",
+            )?;
+            let rows = st.query_map(params![run_id], |r| {
+                Ok(AttemptRecord {
+                    server: r.get(0)?,
+                    step: r.get(1)?,
+                    attempt: r.get::<_, i64>(2)? as u32,
+                    command: r.get(3)?,
+                    started_ms: r.get(4)?,
+                    finished_ms: r.get(5)?,
+                    outcome: r.get(6)?,
+                    reason: r.get(7)?,
+                    exit_code: r.get(8)?,
+                    stdout: r.get(9)?,
+                    stderr: r.get(10)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Every outage window of a run.
+    pub fn outages(&self, run_id: &str) -> Result<Vec<OutageRecord>, JournalError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT server, opened_ms, closed_ms FROM outages WHERE run_id = ?1 ORDER BY opened_ms, rowid",
+            )?;
+            let rows = st.query_map(params![run_id], |r| {
+                Ok(OutageRecord { server: r.get(0)?, opened_ms: r.get(1)?, closed_ms: r.get(2)? })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Every warning of a run: (server, at, message).
+    pub fn warnings(&self, run_id: &str) -> Result<Vec<(Option<String>, i64, String)>, JournalError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT server, at_ms, message FROM warnings WHERE run_id = ?1 ORDER BY at_ms, rowid")?;
+            let rows = st.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
     }
 
     /// The standard output kept for the last attempt of a step.

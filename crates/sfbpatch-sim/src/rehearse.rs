@@ -148,6 +148,16 @@ pub fn package_sha256(name: &str, build: &Build) -> String {
 /// Runs `plan` through the execution engine against a fresh estate made from `topology`, on
 /// a paused (virtual) clock.
 pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Rehearsal, Estate) {
+    rehearse_into(topology, plan, opts, None)
+}
+
+/// [`rehearse`], also handing every event to `sink` (a journal, for a report).
+pub fn rehearse_into(
+    topology: &Topology,
+    plan: &Plan,
+    opts: &RehearseOptions,
+    sink: Option<&dyn sfbpatch_engine::event::EventSink>,
+) -> (Rehearsal, Estate) {
     let mut estate = Estate::new(topology, &opts.estate);
     estate.faults = opts.faults.clone();
     let name = plan.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
@@ -163,7 +173,10 @@ pub fn rehearse(topology: &Topology, plan: &Plan, opts: &RehearseOptions) -> (Re
         Ok(rt) => {
             let transport = SimTransport::new(estate, sha256, opts.package_build.clone(), 1.0);
             let (_tx, rx) = watch::channel(false);
-            rt.block_on(engine::run(plan, &transport, &recorder, &run_opts, None, rx));
+            let mut sinks: Vec<&dyn sfbpatch_engine::event::EventSink> = vec![&recorder];
+            sinks.extend(sink);
+            let fan = sfbpatch_engine::event::Fanout(sinks);
+            rt.block_on(engine::run(plan, &transport, &fan, &run_opts, None, rx));
             transport.into_estate()
         }
         // Without a runtime nothing ran: every server is reported not started.

@@ -40,6 +40,8 @@ pub enum Command {
     Status(StatusArgs),
     /// List the runs in the journal.
     History(HistoryArgs),
+    /// Report a run: HTML with a timeline, Markdown for a ticket, or JSON.
+    Report(ReportArgs),
     /// A simulated estate persisted in a directory (for runs, crash tests and demos).
     #[command(subcommand)]
     Sim(SimCommand),
@@ -169,6 +171,9 @@ pub struct RehearseArgs {
     pub outage_budget: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Also write the rehearsal's HTML report to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -390,6 +395,30 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportKind {
+    /// One self-contained HTML page with an SVG timeline.
+    Html,
+    /// Markdown, for a change ticket.
+    Markdown,
+    /// JSON (schema sfbpatch.report/1).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (see `sfbpatch history`).
+    pub run_id: String,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportKind::Html)]
+    pub format: ReportKind,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod estate_dir;
 mod input;
+mod output;
 mod render;
 mod runner;
 
@@ -123,7 +124,33 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         faults: args.faults.clone(),
         run: args.engine.options(args.outage_budget).map_err(Failure::Message)?,
     };
-    let (r, _) = sfbpatch_sim::rehearse::rehearse(&t, &p, &opts);
+    let (r, html) = match &args.report {
+        None => (sfbpatch_sim::rehearse::rehearse(&t, &p, &opts).0, None),
+        Some(path) => {
+            // The rehearsal is recorded in a journal of its own, and reported from it like a run.
+            let dir = std::env::temp_dir().join(format!("sfbpatch-rehearsal-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&dir);
+            let jpath = dir.join("journal.db");
+            let _ = std::fs::remove_file(&jpath);
+            let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| Failure::Message(e.to_string()))?;
+            let id = format!("rehearsal-seed-{}", args.seed);
+            let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
+            let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
+            journal
+                .begin_run(&id, &plan_json, "{}", &servers, "rehearsal", true)
+                .map_err(|e| Failure::Message(e.to_string()))?;
+            let sink = journal.sink(&id);
+            let (r, _) = sfbpatch_sim::rehearse::rehearse_into(&t, &p, &opts, Some(&sink));
+            let report = sfbpatch_report::Report::from_journal(&journal, &id, "rehearsal")
+                .map_err(|e| Failure::Message(e.to_string()))?;
+            drop(journal);
+            let _ = std::fs::remove_dir_all(&dir);
+            (r, Some((path.clone(), sfbpatch_report::html(&report, lang))))
+        }
+    };
+    if let Some((path, html)) = html {
+        output::write_atomically(&path, html.as_bytes()).map_err(Failure::Message)?;
+    }
     let text = match args.format {
         ReportFormat::Text => render::rehearsal_text(&r, lang),
         ReportFormat::Json => render::json(&r),
@@ -164,6 +191,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
         }
         Command::Rehearse(args) => rehearse(args, lang),
         Command::Run(args) => runner::run(args, lang),
+        Command::Report(args) => runner::report(args, lang),
         Command::Resume(args) => runner::resume(args, lang),
         Command::Status(args) => runner::status(args, lang),
         Command::History(args) => runner::history(args, lang),

@@ -414,6 +414,26 @@ pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
     .into())
 }
 
+/// `sfbpatch report`.
+pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failure> {
+    let jpath = journal_path(args.journal.journal.as_ref());
+    let journal = open_journal(&jpath)?;
+    let r = sfbpatch_report::Report::from_journal(&journal, &args.run_id, "run")
+        .map_err(|e| Failure::Message(e.to_string()))?;
+    let body = match args.format {
+        crate::cli::ReportKind::Html => sfbpatch_report::html(&r, lang),
+        crate::cli::ReportKind::Markdown => sfbpatch_report::markdown(&r, lang),
+        crate::cli::ReportKind::Json => render::json(&r),
+    };
+    match &args.output {
+        Some(path) => {
+            crate::output::write_atomically(path, body.as_bytes()).map_err(Failure::Message)?;
+            Ok(String::new().into())
+        }
+        None => Ok(body.into()),
+    }
+}
+
 /// `sfbpatch history`.
 pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());

@@ -1,0 +1,293 @@
+//! The HTML report: one self-contained file, an SVG timeline (one row per server, a bar per
+//! step, the outage window shaded, a marker where 30 minutes of outage end, failures in
+//! red), summary tables, and the full step log in collapsible sections.
+
+use std::fmt::Write as _;
+
+use sfbpatch_i18n::{Args, Lang, fmt as tr, text};
+
+use crate::Report;
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn num(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+const CSS: &str = "
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#1d1d1f;background:#fff}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px} .meta{color:#555}
+table{border-collapse:collapse;margin:8px 0} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.num{text-align:right} .ok{color:#0a7d32} .bad{color:#b00020;font-weight:600}
+.legend span{display:inline-block;margin-right:16px} .sw{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
+details{margin:4px 0} summary{cursor:pointer} pre{background:#f7f7f7;padding:6px;margin:2px 0;white-space:pre-wrap;max-height:240px;overflow:auto;font-size:12px}
+.timeline{overflow-x:auto;border:1px solid #ddd}
+";
+
+const ROW: f64 = 18.0;
+const LABEL: f64 = 250.0;
+const PLOT: f64 = 900.0;
+
+fn colour(outcome: &str) -> &'static str {
+    match outcome {
+        "succeeded" => "#3b78c3",
+        "succeeded-reboot-pending" => "#e69500",
+        "failed" => "#c8102e",
+        _ => "#8e8e93",
+    }
+}
+
+fn timeline(r: &Report, lang: Lang) -> String {
+    let span =
+        r.servers.iter().flat_map(|s| s.outages.iter().map(|o| o.0 + 30.0)).fold(r.span_minutes.max(1.0), f64::max);
+    let scale = PLOT / span;
+    let height = (r.servers.len() as f64) * ROW + 30.0;
+    let width = LABEL + PLOT + 20.0;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\">",
+        esc(&text(lang, "report.timeline"))
+    );
+    // Time axis every 10 minutes (every 30 beyond two hours).
+    let step = if span > 120.0 { 30.0 } else { 10.0 };
+    let mut t = 0.0;
+    while t <= span {
+        let x = LABEL + t * scale;
+        let _ = write!(
+            o,
+            "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#777\">{} min</text>",
+            height - 18.0,
+            height - 6.0,
+            num(t)
+        );
+        t += step;
+    }
+    for (i, s) in r.servers.iter().enumerate() {
+        let y = i as f64 * ROW;
+        let _ = write!(o, "<g class=\"row\" data-server=\"{}\">", esc(&s.fqdn));
+        let label_class = if s.result == "updated" { "#1d1d1f" } else { "#c8102e" };
+        let _ = write!(
+            o,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"{label_class}\">{}</text>",
+            y + 13.0,
+            esc(&s.fqdn)
+        );
+        for (a, b) in &s.outages {
+            let _ = write!(
+                o,
+                "<rect class=\"outage\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f6b8b3\"><title>{}</title></rect>",
+                LABEL + a * scale,
+                y + 1.0,
+                ((b - a) * scale).max(1.0),
+                ROW - 2.0,
+                esc(&tr(lang, "report.outage-title", &Args::new().with("minutes", num(b - a))))
+            );
+            let mx = LABEL + (a + 30.0) * scale;
+            let _ = write!(
+                o,
+                "<line class=\"threshold\" x1=\"{mx:.1}\" y1=\"{:.1}\" x2=\"{mx:.1}\" y2=\"{:.1}\" stroke=\"#7a0010\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\"><title>{}</title></line>",
+                y,
+                y + ROW,
+                esc(&text(lang, "report.threshold-title"))
+            );
+        }
+        for b in &s.steps {
+            let w = ((b.end_minutes - b.start_minutes) * scale).max(1.5);
+            let _ = write!(
+                o,
+                "<rect class=\"step {}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} ({}) {} min{}</title></rect>",
+                esc(&b.outcome),
+                LABEL + b.start_minutes * scale,
+                y + 5.0,
+                ROW - 10.0,
+                colour(&b.outcome),
+                esc(&b.step),
+                esc(&b.outcome),
+                num(b.end_minutes - b.start_minutes),
+                b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
+            );
+        }
+        o.push_str("</g>");
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// Renders the report as one self-contained HTML page.
+pub fn html(r: &Report, lang: Lang) -> String {
+    let t = |k: &str| esc(&text(lang, &format!("report.{k}")));
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} {}</title><style>{CSS}</style></head><body>",
+        lang.code(),
+        t("title"),
+        esc(&r.run_id)
+    );
+    let _ = write!(o, "<h1>{} {}</h1>", t("title"), esc(&r.run_id));
+    let updated = r.servers.iter().filter(|s| s.result == "updated").count();
+    let _ = write!(
+        o,
+        "<p class=\"meta\">{}</p>",
+        esc(&tr(
+            lang,
+            "report.meta",
+            &Args::new()
+                .with("kind", text(lang, &format!("report.kind.{}", r.kind)))
+                .with("state", &r.state)
+                .with("package", &r.package)
+                .with("updated", updated)
+                .with("total", r.servers.len())
+                .with("span", num(r.span_minutes))
+                .with("budget", num(r.outage_budget_minutes)),
+        ))
+    );
+    let _ = write!(o, "<h2>{}</h2>", t("timeline"));
+    let _ = write!(
+        o,
+        "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#3b78c3\"></i>{}</span><span><i class=\"sw\" style=\"background:#e69500\"></i>{}</span><span><i class=\"sw\" style=\"background:#c8102e\"></i>{}</span><span><i class=\"sw\" style=\"background:#f6b8b3\"></i>{}</span><span><i class=\"sw\" style=\"border-left:2px dashed #7a0010\"></i>{}</span></p>",
+        t("legend.ok"),
+        t("legend.reboot"),
+        t("legend.failed"),
+        t("legend.outage"),
+        t("legend.threshold")
+    );
+    let _ = write!(o, "<div class=\"timeline\">{}</div>", timeline(r, lang));
+
+    let _ = write!(
+        o,
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        t("servers"),
+        t("col.server"),
+        t("col.role"),
+        t("col.pool"),
+        t("col.result"),
+        t("col.before"),
+        t("col.after"),
+        t("col.outage")
+    );
+    for s in &r.servers {
+        let cls = if s.result == "updated" { "ok" } else { "bad" };
+        let over = s.outage_minutes >= r.outage_budget_minutes;
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td><td>{}</td><td>{}</td><td class=\"num{}\">{}</td></tr>",
+            esc(&s.fqdn),
+            esc(&s.role),
+            esc(s.pool.as_deref().unwrap_or("-")),
+            esc(&s.result),
+            esc(s.build_before.as_deref().unwrap_or("?")),
+            esc(s.build_after.as_deref().unwrap_or("?")),
+            if over { " bad" } else { "" },
+            num(s.outage_minutes)
+        );
+    }
+    o.push_str("</tbody></table>");
+
+    let _ = write!(
+        o,
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        t("pools"),
+        t("col.pool"),
+        t("col.resiliency"),
+        t("col.signed-out")
+    );
+    for p in &r.pools {
+        let cls = if p.resiliency_minutes > 0.0 { " bad" } else { "" };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"num{cls}\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&p.fqdn),
+            num(p.resiliency_minutes),
+            num(p.signed_out_minutes)
+        );
+    }
+    o.push_str("</tbody></table>");
+
+    if !r.warnings.is_empty() {
+        let _ = write!(o, "<h2>{}</h2><ul>", t("warnings"));
+        for (s, at, m) in &r.warnings {
+            let _ = write!(
+                o,
+                "<li>{} min — {}{}</li>",
+                num(*at),
+                s.as_ref().map(|s| format!("{}: ", esc(s))).unwrap_or_default(),
+                esc(m)
+            );
+        }
+        o.push_str("</ul>");
+    }
+
+    let _ = write!(o, "<h2>{}</h2>", t("log"));
+    for s in &r.servers {
+        let _ = write!(
+            o,
+            "<details><summary>{} — {}</summary><table><thead><tr><th>{}</th><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            esc(&s.fqdn),
+            esc(&s.result),
+            t("col.step"),
+            t("col.start"),
+            t("col.duration"),
+            t("col.outcome")
+        );
+        for b in &s.steps {
+            let cls = if b.outcome == "failed" { "bad" } else { "" };
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{cls}\">{}{}</td></tr>",
+                esc(&b.step),
+                b.attempt,
+                num(b.start_minutes),
+                num(b.end_minutes - b.start_minutes),
+                esc(&b.outcome),
+                b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
+            );
+            if b.command.is_some() || !b.stdout.trim().is_empty() || !b.stderr.trim().is_empty() {
+                o.push_str("<tr><td colspan=\"5\">");
+                if let Some(c) = &b.command {
+                    let _ = write!(o, "<pre>PS&gt; {}</pre>", esc(c));
+                }
+                if !b.stdout.trim().is_empty() {
+                    let _ = write!(o, "<pre>{}</pre>", esc(b.stdout.trim_end()));
+                }
+                if !b.stderr.trim().is_empty() {
+                    let _ = write!(o, "<pre class=\"bad\">{}</pre>", esc(b.stderr.trim_end()));
+                }
+                o.push_str("</td></tr>");
+            }
+        }
+        o.push_str("</tbody></table></details>");
+    }
+    o.push_str("</body></html>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Reports of a run (or a rehearsal, recorded the same way): what happened to each server,
+//! how long each pool's users were affected, and every step's output.
+//!
+//! [`Report::from_journal`] gathers the facts from the journal and the run's stored plan;
+//! [`html`], [`markdown`] and JSON (serde) render the same facts. The HTML is one
+//! self-contained file: inline CSS and SVG, no script, no font, no external resource.
+
+mod html;
+mod markdown;
+
+pub use html::html;
+pub use markdown::markdown;
+
+use serde::Serialize;
+use sfbpatch_core::plan::Plan;
+use sfbpatch_core::readback;
+use sfbpatch_journal::{AttemptRecord, Journal, JournalError};
+
+/// The resiliency threshold, in milliseconds.
+const THRESHOLD_MS: i64 = 30 * 60_000;
+
+/// One bar of the timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepBar {
+    /// Step id (or `reboot`, `recovery`, hooks).
+    pub step: String,
+    /// Attempt.
+    pub attempt: u32,
+    /// Start, minutes from the run's start.
+    pub start_minutes: f64,
+    /// End, minutes from the run's start (the report's end when it never ended).
+    pub end_minutes: f64,
+    /// `succeeded`, `succeeded-reboot-pending`, `failed`, `interrupted`.
+    pub outcome: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The command.
+    pub command: Option<String>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Output kept by the journal.
+    pub stdout: String,
+    /// Errors kept by the journal.
+    pub stderr: String,
+}
+
+/// One server.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerRow {
+    /// The server.
+    pub fqdn: String,
+    /// Its role.
+    pub role: String,
+    /// Its pool.
+    pub pool: Option<String>,
+    /// `updated`, `failed`, `not-started`, `interrupted`, `pending`, `running`.
+    pub result: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Build before.
+    pub build_before: Option<String>,
+    /// Build after (read back by verify).
+    pub build_after: Option<String>,
+    /// Users' outage, minutes.
+    pub outage_minutes: f64,
+    /// The outage windows, minutes from the run's start.
+    pub outages: Vec<(f64, f64)>,
+    /// Its steps.
+    pub steps: Vec<StepBar>,
+}
+
+/// One pool's users.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolRow {
+    /// The pool.
+    pub fqdn: String,
+    /// Minutes in resiliency mode (back end down beyond 30 minutes).
+    pub resiliency_minutes: f64,
+    /// Minutes signed out (Standard Edition services stopped).
+    pub signed_out_minutes: f64,
+}
+
+/// A whole report (`sfbpatch.report/1`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// `sfbpatch.report/1`.
+    pub schema: &'static str,
+    /// The run.
+    pub run_id: String,
+    /// `completed`, `failed`, `interrupted`, `running`.
+    pub state: String,
+    /// What it was: `run` or `rehearsal`.
+    pub kind: String,
+    /// The package.
+    pub package: String,
+    /// The outage budget, minutes.
+    pub outage_budget_minutes: f64,
+    /// From the first step to the last, minutes.
+    pub span_minutes: f64,
+    /// Per server, in plan order.
+    pub servers: Vec<ServerRow>,
+    /// Per pool.
+    pub pools: Vec<PoolRow>,
+    /// Warnings: (server, minutes from start, message).
+    pub warnings: Vec<(Option<String>, f64, String)>,
+}
+
+fn minutes(ms: i64) -> f64 {
+    (ms as f64 / 600.0).round() / 100.0
+}
+
+impl Report {
+    /// Gathers a run's facts from the journal. `kind` labels it (`run`, `rehearsal`).
+    pub fn from_journal(journal: &Journal, run_id: &str, kind: &str) -> Result<Report, JournalError> {
+        let stored = journal.run(run_id)?;
+        let plan: Plan = serde_json::from_str(&stored.plan).map_err(|e| JournalError::Corrupt {
+            run: run_id.to_owned(),
+            what: "plan",
+            why: e.to_string(),
+        })?;
+        let status = journal.status(run_id)?;
+        let attempts = journal.attempt_records(run_id)?;
+        let outages = journal.outages(run_id)?;
+        let warnings = journal.warnings(run_id)?;
+        let t0 = attempts.iter().map(|a| a.started_ms).chain(outages.iter().map(|o| o.opened_ms)).min().unwrap_or(0);
+        let t_end = attempts
+            .iter()
+            .map(|a| a.finished_ms.unwrap_or(a.started_ms))
+            .chain(outages.iter().map(|o| o.closed_ms.unwrap_or(o.opened_ms)))
+            .max()
+            .unwrap_or(t0);
+        let reports = journal.server_reports(run_id, u64::try_from(t_end).unwrap_or(0))?;
+        let rel = |ms: i64| minutes(ms - t0);
+        let bar = |a: &AttemptRecord| StepBar {
+            step: a.step.clone(),
+            attempt: a.attempt,
+            start_minutes: rel(a.started_ms),
+            end_minutes: rel(a.finished_ms.unwrap_or(t_end)),
+            outcome: a.outcome.clone().unwrap_or_else(|| "interrupted".into()),
+            reason: a.reason.clone(),
+            command: a.command.clone(),
+            exit_code: a.exit_code,
+            stdout: a.stdout.clone(),
+            stderr: a.stderr.clone(),
+        };
+        let servers: Vec<ServerRow> = plan
+            .servers
+            .iter()
+            .map(|sp| {
+                let fqdn = sp.fqdn.to_string();
+                let st = status.servers.iter().find(|s| s.fqdn == fqdn);
+                let r = reports.iter().find(|r| r.fqdn == fqdn);
+                let windows: Vec<(i64, i64)> = outages
+                    .iter()
+                    .filter(|o| o.server == fqdn)
+                    .map(|o| (o.opened_ms, o.closed_ms.unwrap_or(t_end)))
+                    .collect();
+                ServerRow {
+                    fqdn: fqdn.clone(),
+                    role: sp.role.as_str().to_owned(),
+                    pool: sp.pool.as_ref().map(|p| p.to_string()),
+                    result: st.map_or_else(|| "pending".to_owned(), |s| s.state.clone()),
+                    error: st.and_then(|s| s.error.clone()),
+                    build_before: r.and_then(|r| r.build_before.clone()),
+                    build_after: r.and_then(|r| r.build_after.clone()).or_else(|| last_build(&attempts, &fqdn)),
+                    outage_minutes: minutes(windows.iter().map(|(a, b)| b - a).sum()),
+                    outages: windows.iter().map(|(a, b)| (rel(*a), rel(*b))).collect(),
+                    steps: attempts.iter().filter(|a| a.server == fqdn).map(bar).collect(),
+                }
+            })
+            .collect();
+        let mut pools: Vec<PoolRow> = Vec::new();
+        for sp in &plan.servers {
+            let windows: Vec<i64> = outages
+                .iter()
+                .filter(|o| o.server == sp.fqdn.as_str())
+                .map(|o| o.closed_ms.unwrap_or(t_end) - o.opened_ms)
+                .collect();
+            for pool in &sp.pools {
+                let row = match pools.iter_mut().position(|p| p.fqdn == pool.as_str()) {
+                    Some(i) => &mut pools[i],
+                    None => {
+                        pools.push(PoolRow {
+                            fqdn: pool.to_string(),
+                            resiliency_minutes: 0.0,
+                            signed_out_minutes: 0.0,
+                        });
+                        let last = pools.len() - 1;
+                        &mut pools[last]
+                    }
+                };
+                if sp.role == sfbpatch_core::topology::Role::StandardEdition {
+                    row.signed_out_minutes += minutes(windows.iter().sum());
+                } else {
+                    row.resiliency_minutes += minutes(windows.iter().map(|w| (w - THRESHOLD_MS).max(0)).sum());
+                }
+            }
+        }
+        Ok(Report {
+            schema: "sfbpatch.report/1",
+            run_id: run_id.to_owned(),
+            state: stored.state,
+            kind: kind.to_owned(),
+            package: plan.package.clone(),
+            outage_budget_minutes: plan.outage_budget_minutes,
+            span_minutes: minutes(t_end - t0),
+            servers,
+            pools,
+            warnings: warnings.into_iter().map(|(s, at, m)| (s, rel(at), m)).collect(),
+        })
+    }
+}
+
+/// The build the last successful read of patch versions showed, if any.
+fn last_build(attempts: &[AttemptRecord], server: &str) -> Option<String> {
+    attempts
+        .iter()
+        .rev()
+        .filter(|a| a.server == server && a.outcome.as_deref() == Some("succeeded"))
+        .find_map(|a| readback::parse_patch_versions(&a.stdout).into_iter().map(|(_, b)| b).min())
+        .map(|b| b.to_string())
+}
