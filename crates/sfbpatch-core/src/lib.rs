@@ -14,6 +14,7 @@ pub mod fqdn;
 pub mod plan;
 pub mod readback;
 pub mod runbook;
+pub mod script;
 pub mod topology;
 
 pub use fqdn::Fqdn;

@@ -28,6 +28,8 @@ pub enum Command {
     Topology(TopologyCommand),
     /// Plan the update of back-end and Standard Edition servers: the exact steps per server.
     Plan(PlanArgs),
+    /// Write one server's standalone PowerShell script (for running by hand on the server).
+    Script(ScriptArgs),
     /// Rehearse the update against a simulated estate: the whole procedure, in virtual time.
     #[command(disable_version_flag = true)]
     Rehearse(RehearseArgs),
@@ -395,6 +397,27 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// Topology file (.xml export or .toml); without it, the bundled example estate.
+    pub file: Option<PathBuf>,
+    /// The update package, as a local path (if it is here, its SHA-256 goes into the script).
+    #[arg(long, value_name = "PATH")]
+    pub package: String,
+    /// The server the script is for.
+    #[arg(long, value_name = "FQDN")]
+    pub server: String,
+    /// The product being updated.
+    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
+    pub product: ProductArg,
+    /// Users' outage budget in minutes (the script warns past it).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    pub outage_budget: f64,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

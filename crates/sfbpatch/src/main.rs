@@ -158,6 +158,32 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
     Ok(Output { text, success: r.all_updated() })
 }
 
+fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
+    use sha2::Digest as _;
+    let t = load_or_example(args.file.as_deref(), lang)?;
+    let mut req = PlanRequest::new(args.package.clone());
+    req.product = args.product.into();
+    req.servers = vec![args.server.clone()];
+    req.outage_budget_minutes = args.outage_budget;
+    req.lang = lang;
+    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    let Some(sp) = p.servers.first() else {
+        return Err(Failure::Message(sfbpatch_core::plan::PlanError::NothingToPlan.render(lang)));
+    };
+    // The package's hash, when it is at hand: the script checks the staged copy against it.
+    let sha = std::fs::read(&args.package)
+        .ok()
+        .map(|bytes| sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02X}")).collect::<String>());
+    let text = sfbpatch_core::script::render(&p, sp, lang, sha.as_deref());
+    match &args.output {
+        Some(path) => {
+            output::write_atomically(path, text.as_bytes()).map_err(Failure::Message)?;
+            Ok(String::new().into())
+        }
+        None => Ok(text.into()),
+    }
+}
+
 fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
     match command {
         Command::Topology(TopologyCommand::Check { file }) => {
@@ -192,6 +218,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
         Command::Rehearse(args) => rehearse(args, lang),
         Command::Run(args) => runner::run(args, lang),
         Command::Report(args) => runner::report(args, lang),
+        Command::Script(args) => script(args, lang),
         Command::Resume(args) => runner::resume(args, lang),
         Command::Status(args) => runner::status(args, lang),
         Command::History(args) => runner::history(args, lang),

@@ -232,7 +232,18 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
         }
         let _ = writeln!(o, "\n### {}\n", t("recovery"));
         let _ = writeln!(o, "{}\n", t("recovery-text"));
-        let _ = writeln!(o, "```powershell\nnet start w3svc\nStart-CsWindowsService\nGet-CsWindowsService\n```");
+        let _ = writeln!(o, "{}\n", t("recovery-before"));
+        let _ = writeln!(
+            o,
+            "```powershell\n{}\n```\n",
+            s.recovery(sfbpatch_core::runbook::StepId::InstallUpdate).join("\n")
+        );
+        let _ = writeln!(o, "{}\n", t("recovery-after"));
+        let _ = writeln!(
+            o,
+            "```powershell\n{}\n```",
+            s.recovery(sfbpatch_core::runbook::StepId::UpdateDatabases).join("\n")
+        );
     }
 
     let _ = writeln!(o, "\n## {}\n", t("signoff"));

@@ -396,3 +396,41 @@ fn every_plan_command_in_every_language_and_format_parses() {
         }
     }
 }
+
+#[test]
+fn script_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pkg = dir.path().join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&pkg, b"not really an installer").unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("sql02.ps1");
+    for lang in ["en", "es"] {
+        let o = run(&[
+            "script",
+            &testdata("topology/enterprise-collocated.xml"),
+            "--package",
+            &pkg.display().to_string(),
+            "--server",
+            "sql02.fabrikam.local",
+            "--lang",
+            lang,
+            "-o",
+            &out.display().to_string(),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}"));
+        sfbpatch_pwsh::syntax::check(&text).unwrap_or_else(|e| panic!("{lang}: {e}"));
+        assert!(text.contains(
+            "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql02.fabrikam.local' -ExcludeCollocatedStores"
+        ));
+        // The local package's SHA-256 is in the script, for the check on the server.
+        assert!(
+            text.contains("$ExpectedSha256 = 'A5")
+                || text.lines().any(|l| l.starts_with("$ExpectedSha256 = '") && l.len() > 30),
+            "hash missing"
+        );
+    }
+    assert_refused(&run(&["script", "--package", "p.exe", "--server", "fe01.contoso.local"]), "fe01.contoso.local");
+    assert_refused(&run(&["script", "--package", "p.exe", "--server", "nosuch.contoso.local"]), "nosuch.contoso.local");
+    let o = run(&["script", "--package", "p.exe"]);
+    assert_eq!(o.code, 2, "--server is required");
+}
