@@ -158,3 +158,22 @@ fn a_back_end_past_30_minutes_crosses_the_marker_and_its_pool_shows_resiliency()
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.contains("Usuarios por grupo") && md.contains("⚠"), "{md}");
 }
+
+#[test]
+fn a_report_of_200_servers_has_200_rows_and_stays_one_page() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let topo = dir.path().join("estate.xml");
+    // 120 Enterprise pools and 80 Standard Edition servers: 200 servers in scope.
+    std::fs::write(&topo, sfbpatch_sim::generate::topology_xml(120, 80)).unwrap_or_else(|e| panic!("{e}"));
+    let page = dir.path().join("big.html");
+    let o = sfbpatch()
+        .args(["rehearse", &topo.display().to_string(), "--report", &page.display().to_string(), "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.code().is_some(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(html.matches("<g class=\"row\"").count(), 200);
+    // Rows keep their height; the timeline grows downwards, never squeezes.
+    let svg = &html[html.find("<svg").unwrap_or(0)..];
+    assert!(attr(svg, "height") >= 200.0 * 18.0);
+}
