@@ -176,6 +176,14 @@ impl<T: Transport, S: EventSink> Ctx<'_, T, S> {
         self.transport.now_ms()
     }
 
+    fn started(&self, server: Fqdn, step: String, attempt: u32, command: Option<String>) {
+        self.emit(Event::StepStarted { server, step, attempt, at_ms: self.now(), command });
+    }
+
+    fn finished(&self, server: Fqdn, step: String, attempt: u32, outcome: StepOutcome, exit_code: Option<i32>) {
+        self.emit(Event::StepFinished { server, step, attempt, at_ms: self.now(), outcome, exit_code });
+    }
+
     fn halted(&self) -> bool {
         *self.stop.borrow() || self.sink_failed.lock().map(|f| f.is_some()).unwrap_or(true)
     }
@@ -410,27 +418,14 @@ async fn server<T: Transport, S: EventSink>(
         if prior.and_then(|p| p.in_flight) == Some(id) {
             match postcondition(cx, sp, id, &before, &mut session).await {
                 Ok(true) => {
-                    cx.emit(Event::StepStarted {
-                        server: host.clone(),
-                        step: id.as_str().into(),
-                        attempt: 0,
-                        at_ms: cx.now(),
-                        command: None,
-                    });
+                    cx.started(host.clone(), id.as_str().into(), 0, None);
                     cx.emit(Event::StepOutput {
                         server: host.clone(),
                         step: id.as_str().into(),
                         stream: "stdout",
                         text: "resumed: the host shows this step done".into(),
                     });
-                    cx.emit(Event::StepFinished {
-                        server: host.clone(),
-                        step: id.as_str().into(),
-                        attempt: 0,
-                        at_ms: cx.now(),
-                        outcome: StepOutcome::Succeeded,
-                        exit_code: None,
-                    });
+                    cx.finished(host.clone(), id.as_str().into(), 0, StepOutcome::Succeeded, None);
                     if id == StepId::StartServices {
                         outage_open = false;
                         cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
@@ -527,13 +522,7 @@ async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
         .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Path"), format!("{dir}\\*.log")))
         .render();
     let name = "install-logs";
-    cx.emit(Event::StepStarted {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        command: Some(cmd.clone()),
-    });
+    cx.started(host.clone(), name.into(), 1, Some(cmd.clone()));
     let outcome = match cx.call(host, None, None, &cmd, PROBE_TIMEOUT).await {
         Ok(o) if o.exit_code == 0 => {
             output(cx, host, name, &o);
@@ -549,14 +538,7 @@ async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
             message: format!("the installer's logs could not be collected: {reason}"),
         });
     }
-    cx.emit(Event::StepFinished {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        outcome,
-        exit_code: None,
-    });
+    cx.finished(host.clone(), name.into(), 1, outcome, None);
 }
 
 /// Announces each mark before the budget as the open outage passes it; never returns.
@@ -596,13 +578,7 @@ async fn hook_step<T: Transport, S: EventSink>(
     name: &str,
     script: &str,
 ) -> Result<(), String> {
-    cx.emit(Event::StepStarted {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        command: Some(script.into()),
-    });
+    cx.started(host.clone(), name.into(), 1, Some(script.into()));
     let r = cx.call(host, None, None, script, Duration::from_secs(600)).await;
     let (outcome, exit, result) = match &r {
         Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, Some(0), Ok(())),
@@ -616,14 +592,7 @@ async fn hook_step<T: Transport, S: EventSink>(
     if let Ok(o) = &r {
         output(cx, host, name, o);
     }
-    cx.emit(Event::StepFinished {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        outcome,
-        exit_code: exit,
-    });
+    cx.finished(host.clone(), name.into(), 1, outcome, exit);
     result
 }
 
@@ -665,13 +634,7 @@ async fn fail<T: Transport, S: EventSink>(
     let mut still_down = false;
     if outage_open {
         if cx.opts.on_failure == OnFailure::Restore && !recovery.is_empty() {
-            cx.emit(Event::StepStarted {
-                server: host.clone(),
-                step: "recovery".into(),
-                attempt: 1,
-                at_ms: cx.now(),
-                command: Some(recovery.join("; ")),
-            });
+            cx.started(host.clone(), "recovery".into(), 1, Some(recovery.join("; ")));
             let mut ok = true;
             for c in &recovery {
                 match cx.call(host, *session, None, c, Duration::from_secs(1800)).await {
@@ -695,14 +658,7 @@ async fn fail<T: Transport, S: EventSink>(
             } else {
                 StepOutcome::Failed { reason: "a recovery command failed".into() }
             };
-            cx.emit(Event::StepFinished {
-                server: host.clone(),
-                step: "recovery".into(),
-                attempt: 1,
-                at_ms: cx.now(),
-                outcome,
-                exit_code: None,
-            });
+            cx.finished(host.clone(), "recovery".into(), 1, outcome, None);
         }
         // Read the state back: never claim service is back, or down, without looking.
         still_down = !services_running(cx, host).await.unwrap_or(false);
@@ -800,25 +756,12 @@ async fn step<T: Transport, S: EventSink>(
     let timeout = Duration::from_secs(st.timeout_seconds);
     let mut last = StepOutcome::Failed { reason: "not run".into() };
     for attempt in 1..=attempts {
-        cx.emit(Event::StepStarted {
-            server: host.clone(),
-            step: id.as_str().into(),
-            attempt,
-            at_ms: cx.now(),
-            command: st.command.clone(),
-        });
+        cx.started(host.clone(), id.as_str().into(), attempt, st.command.clone());
         let a = attempt_step(cx, sp, id, st.command.as_deref(), timeout, before, session).await;
         if a.lost_session {
             *session = None;
         }
-        cx.emit(Event::StepFinished {
-            server: host.clone(),
-            step: id.as_str().into(),
-            attempt,
-            at_ms: cx.now(),
-            outcome: a.outcome.clone(),
-            exit_code: a.exit_code,
-        });
+        cx.finished(host.clone(), id.as_str().into(), attempt, a.outcome.clone(), a.exit_code);
         if a.outcome.is_success() {
             return a.outcome;
         }
@@ -1008,13 +951,7 @@ async fn postcondition_services<T: Transport, S: EventSink>(
 async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> Result<(), String> {
     let t = &cx.opts.reboot;
     let name = "reboot";
-    cx.emit(Event::StepStarted {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        command: Some("Restart-Computer -Force".into()),
-    });
+    cx.started(host.clone(), name.into(), 1, Some("Restart-Computer -Force".into()));
     let stage = |text: &str| {
         cx.emit(Event::StepOutput { server: host.clone(), step: name.into(), stream: "stdout", text: text.into() })
     };
@@ -1075,13 +1012,6 @@ async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> 
         Ok(()) => StepOutcome::Succeeded,
         Err(e) => StepOutcome::Failed { reason: e.clone() },
     };
-    cx.emit(Event::StepFinished {
-        server: host.clone(),
-        step: name.into(),
-        attempt: 1,
-        at_ms: cx.now(),
-        outcome,
-        exit_code: None,
-    });
+    cx.finished(host.clone(), name.into(), 1, outcome, None);
     result
 }

@@ -82,6 +82,26 @@ impl SimTransport {
         Ok(r)
     }
 
+    /// What the caller sees of an execution, when it sees it: a command that never answers
+    /// keeps the caller waiting (its timeout ends the wait); the others answer at their end.
+    async fn answer(&self, host: &Fqdn, x: crate::exec::Execution) -> Result<CommandOutput, TransportError> {
+        match x.status {
+            ExecStatus::Unreachable => Err(TransportError::Unreachable(host.to_string())),
+            ExecStatus::TimedOut => {
+                std::future::pending::<()>().await;
+                Err(TransportError::Other("no answer".into()))
+            }
+            ExecStatus::Disconnected => {
+                self.sleep_until(x.end_ms).await;
+                Err(TransportError::Disconnected(host.to_string()))
+            }
+            ExecStatus::Completed => {
+                self.sleep_until(x.end_ms).await;
+                Ok(CommandOutput { exit_code: x.exit_code, stdout: x.stdout, stderr: x.stderr })
+            }
+        }
+    }
+
     async fn sleep_until(&self, at: Ms) {
         let now = self.now_ms();
         if at > now {
@@ -113,22 +133,7 @@ impl Transport for SimTransport {
         let timeout_ms = timeout.as_millis().min(u128::from(u64::MAX / 4)) as Ms;
         let x =
             self.with_estate(|e| e.execute(&Request { host: host.as_str(), session, step, script, at, timeout_ms }))?;
-        match x.status {
-            ExecStatus::Unreachable => Err(TransportError::Unreachable(host.to_string())),
-            ExecStatus::TimedOut => {
-                // Never answers: the engine's timeout ends the wait.
-                std::future::pending::<()>().await;
-                Err(TransportError::Other("unreachable".into()))
-            }
-            ExecStatus::Disconnected => {
-                self.sleep_until(x.end_ms).await;
-                Err(TransportError::Disconnected(host.to_string()))
-            }
-            ExecStatus::Completed => {
-                self.sleep_until(x.end_ms).await;
-                Ok(CommandOutput { exit_code: x.exit_code, stdout: x.stdout, stderr: x.stderr })
-            }
-        }
+        self.answer(host, x).await
     }
 
     async fn stage(
@@ -142,25 +147,8 @@ impl Transport for SimTransport {
         let file = package(&self.sha256, self.build.clone());
         let timeout_ms = timeout.as_millis().min(u128::from(u64::MAX / 4)) as Ms;
         let x = self.with_estate(|e| e.put_file(host.as_str(), step, remote_path, file, at, timeout_ms))?;
-        match x.status {
-            ExecStatus::Unreachable => Err(TransportError::Unreachable(host.to_string())),
-            ExecStatus::TimedOut => {
-                std::future::pending::<()>().await;
-                Err(TransportError::Other("unreachable".into()))
-            }
-            ExecStatus::Disconnected => {
-                self.sleep_until(x.end_ms).await;
-                Err(TransportError::Disconnected(host.to_string()))
-            }
-            ExecStatus::Completed if x.exit_code == 0 => {
-                self.sleep_until(x.end_ms).await;
-                Ok(())
-            }
-            ExecStatus::Completed => {
-                self.sleep_until(x.end_ms).await;
-                Err(TransportError::Other(x.stderr))
-            }
-        }
+        let o = self.answer(host, x).await?;
+        if o.exit_code == 0 { Ok(()) } else { Err(TransportError::Other(o.stderr)) }
     }
 
     fn package_sha256(&self) -> String {
