@@ -142,23 +142,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
         esc(&r.run_id)
     );
     let _ = write!(o, "<h1>{} {}</h1>", t("title"), esc(&r.run_id));
-    let updated = r.servers.iter().filter(|s| s.result == "updated").count();
-    let _ = write!(
-        o,
-        "<p class=\"meta\">{}</p>",
-        esc(&tr(
-            lang,
-            "report.meta",
-            &Args::new()
-                .with("kind", text(lang, &format!("report.kind.{}", r.kind)))
-                .with("state", &r.state)
-                .with("package", &r.package)
-                .with("updated", updated)
-                .with("total", r.servers.len())
-                .with("span", num(r.span_minutes))
-                .with("budget", num(r.outage_budget_minutes)),
-        ))
-    );
+    let _ = write!(o, "<p class=\"meta\">{}</p>", esc(&r.summary_line(lang)));
     let _ = write!(o, "<h2>{}</h2>", t("timeline"));
     let _ = write!(
         o,

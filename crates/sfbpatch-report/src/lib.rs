@@ -110,6 +110,26 @@ fn minutes(ms: i64) -> f64 {
 }
 
 impl Report {
+    /// One sentence: what ran, how it ended, how long, against which budget.
+    pub fn summary_line(&self, lang: sfbpatch_i18n::Lang) -> String {
+        let num = |x: f64| {
+            let s = format!("{x:.1}");
+            s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+        };
+        sfbpatch_i18n::fmt(
+            lang,
+            "report.meta",
+            &sfbpatch_i18n::Args::new()
+                .with("kind", sfbpatch_i18n::text(lang, &format!("report.kind.{}", self.kind)))
+                .with("state", &self.state)
+                .with("package", &self.package)
+                .with("updated", self.servers.iter().filter(|s| s.result == "updated").count())
+                .with("total", self.servers.len())
+                .with("span", num(self.span_minutes))
+                .with("budget", num(self.outage_budget_minutes)),
+        )
+    }
+
     /// Gathers a run's facts from the journal. `kind` labels it (`run`, `rehearsal`).
     pub fn from_journal(journal: &Journal, run_id: &str, kind: &str) -> Result<Report, JournalError> {
         let stored = journal.run(run_id)?;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use sfbpatch_i18n::{Args, Lang, fmt as tr, text};
+use sfbpatch_i18n::{Lang, text};
 
 use crate::Report;
 
@@ -20,23 +20,7 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
     let t = |k: &str| text(lang, &format!("report.{k}"));
     let mut o = String::new();
     let _ = writeln!(o, "# {} {}\n", t("title"), r.run_id);
-    let updated = r.servers.iter().filter(|s| s.result == "updated").count();
-    let _ = writeln!(
-        o,
-        "{}\n",
-        tr(
-            lang,
-            "report.meta",
-            &Args::new()
-                .with("kind", text(lang, &format!("report.kind.{}", r.kind)))
-                .with("state", &r.state)
-                .with("package", &r.package)
-                .with("updated", updated)
-                .with("total", r.servers.len())
-                .with("span", num(r.span_minutes))
-                .with("budget", num(r.outage_budget_minutes)),
-        )
-    );
+    let _ = writeln!(o, "{}\n", r.summary_line(lang));
     let _ = writeln!(o, "## {}\n", t("servers"));
     let _ = writeln!(
         o,
