@@ -189,10 +189,20 @@ pub struct Estate {
     /// Indices of the faults that have fired: each fires once, on the first attempt of its
     /// step, so that a retry can show whether the engine recovers.
     pub fired: Vec<usize>,
+    /// The build that an update package copied into the estate (`Copy-Item`) installs.
+    #[serde(default)]
+    pub package_build: Option<Build>,
+    /// Reads a file of the machine the simulator runs on (for `Copy-Item` from it): set by
+    /// the shell that drives the estate; the simulator itself does no I/O.
+    #[serde(skip)]
+    pub local_reader: Option<LocalReader>,
     /// Host index by FQDN (rebuilt on load).
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
 }
+
+/// Reads a local file's bytes.
+pub type LocalReader = fn(&str) -> Option<Vec<u8>>;
 
 fn svc(name: &str, display: &str, kind: ServiceKind) -> Service {
     Service { name: name.to_owned(), display_name: display.to_owned(), kind, running: true, auto_start: true }
@@ -304,7 +314,15 @@ impl Estate {
             })
             .collect::<Vec<Host>>();
         let index = hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
-        Estate { seed: opts.seed, hosts, faults: Vec::new(), fired: Vec::new(), index }
+        Estate {
+            seed: opts.seed,
+            hosts,
+            faults: Vec::new(),
+            fired: Vec::new(),
+            package_build: None,
+            local_reader: None,
+            index,
+        }
     }
 
     /// Rebuilds the host index (after deserializing).

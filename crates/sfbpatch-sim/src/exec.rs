@@ -101,6 +101,8 @@ impl Out {
 /// Per-execution context.
 struct Cx {
     now: Ms,
+    reader: Option<crate::estate::LocalReader>,
+    package_build: Option<Build>,
     session: u64,
     slow: f64,
     force_reboot: bool,
@@ -460,6 +462,37 @@ The located assembly's manifest definition does not match the assembly reference
                     } else {
                         let text: String = matches.iter().filter_map(|f| f.content.clone()).collect();
                         Out::ok(text, self.rng.secs(0.5, 2.0))
+                    }
+                }
+            },
+            "new-item" => match bound(self, &["Force"], &["ItemType", "Path"]) {
+                // Folders exist implicitly on the simulated disk.
+                Err(e) => Out::err(e, 500),
+                Ok(_) => Out::ok("", 200),
+            },
+            "copy-item" => match bound(self, &["Force"], &["LiteralPath", "Path", "Destination"]) {
+                Err(e) => Out::err(e, 500),
+                Ok(p) => {
+                    let src = p.get("LiteralPath").or(p.get("Path")).unwrap_or("").to_owned();
+                    let dst = p.get("Destination").unwrap_or("").to_ascii_lowercase();
+                    match (cx.reader.and_then(|read| read(&src)), &cx.package_build) {
+                        (Some(bytes), Some(build)) => {
+                            use sha2::Digest as _;
+                            let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                            let secs = 20.0 + bytes.len() as f64 / 50_000_000.0;
+                            self.files.insert(
+                                dst,
+                                SimFile { sha256: sha, installs: Some(build.clone()), intact: true, content: None },
+                            );
+                            Out::ok("", self.rng.secs(secs, secs * 2.0))
+                        }
+                        (None, _) => {
+                            Out::err(format!("{name} : Cannot find path '{src}' because it does not exist."), 500)
+                        }
+                        (_, None) => Out::err(
+                            format!("{name} : this simulated estate has no package build (sim init sets it)."),
+                            500,
+                        ),
                     }
                 }
             },
@@ -838,6 +871,7 @@ impl Estate {
     /// Runs a PowerShell script on a host.
     pub fn execute(&mut self, req: &Request<'_>) -> Execution {
         let fault = self.fault_for(req.host, req.step);
+        let (reader, package_build) = (self.local_reader, self.package_build.clone());
         let Some(h) = self.host_mut(req.host) else {
             return Execution {
                 status: ExecStatus::Unreachable,
@@ -890,7 +924,7 @@ impl Estate {
                 (id, true)
             }
         };
-        let mut cx = Cx { now: start, session, slow: 1.0, force_reboot: false };
+        let mut cx = Cx { now: start, reader, package_build, session, slow: 1.0, force_reboot: false };
         match &fault {
             Some(FaultKind::Hang) => {
                 close_temp(h, session, temporary);

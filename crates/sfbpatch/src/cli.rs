@@ -325,6 +325,8 @@ fn parse_step(s: &str) -> Result<StepId, String> {
 pub enum TransportArg {
     /// The simulated estate (in memory, or persisted with --estate).
     Sim,
+    /// A local shell process per command (PowerShell on the server itself, or --shell).
+    Local,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +355,10 @@ pub struct RunArgs {
     /// A persisted simulated estate (see `sfbpatch sim init`); without it, a fresh one in memory.
     #[arg(long, value_name = "DIR")]
     pub estate: Option<PathBuf>,
+    /// With --transport local: the shell program and its arguments, reading a script on stdin;
+    /// `{host}` is replaced by the server's FQDN (default: Windows PowerShell).
+    #[arg(long, value_name = "COMMAND")]
+    pub shell: Option<String>,
     /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub time_scale: f64,
@@ -475,6 +481,15 @@ pub enum SimCommand {
         /// Inject a fault (as for rehearse), kept with the estate (repeatable).
         #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
         faults: Vec<Fault>,
+    },
+    /// Execute a script (stdin, or SSH_ORIGINAL_COMMAND) on one host of a persisted estate.
+    Shell {
+        /// The estate directory.
+        #[arg(long, value_name = "DIR")]
+        estate: PathBuf,
+        /// The host.
+        #[arg(long, value_name = "FQDN")]
+        host: String,
     },
     /// Show a persisted estate: services, builds, databases, operation log.
     Show {

@@ -48,6 +48,20 @@ impl EstateDir {
         Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
     }
 
+    /// Opens `dir`, waiting for its lock (concurrent shells of one estate take turns).
+    pub fn open_blocking(dir: &Path) -> Result<(Self, Estate), String> {
+        let lock_path = dir.join("estate.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let estate = load(dir)?;
+        Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path

@@ -65,11 +65,15 @@ fn language(flag: Option<&str>) -> Lang {
 pub struct Output {
     pub(crate) text: String,
     pub(crate) success: bool,
+    /// An exit code of its own (the simulator's shell passes the script's through).
+    pub(crate) code: Option<u8>,
+    /// Written to stderr after `text`.
+    pub(crate) errors: String,
 }
 
 impl From<String> for Output {
     fn from(text: String) -> Self {
-        Output { text, success: true }
+        Output { text, success: true, code: None, errors: String::new() }
     }
 }
 
@@ -155,7 +159,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         ReportFormat::Text => render::rehearsal_text(&r, lang),
         ReportFormat::Json => render::json(&r),
     };
-    Ok(Output { text, success: r.all_updated() })
+    Ok(Output { text, success: r.all_updated(), code: None, errors: String::new() })
 }
 
 fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
@@ -255,6 +259,10 @@ fn main() -> ExitCode {
     let lang = language(cli.lang.as_deref());
     match run(cli.command, lang) {
         Ok(out) => match emit(&out.text) {
+            Ok(()) if out.code.is_some() => {
+                let _ = std::io::stderr().write_all(out.errors.as_bytes());
+                ExitCode::from(out.code.unwrap_or(1))
+            }
             Ok(()) if out.success => ExitCode::SUCCESS,
             Ok(()) => ExitCode::from(1),
             Err(e) => {

@@ -25,6 +25,10 @@ use crate::{Failure, Output, load_or_example, render};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct RunParams {
     transport: String,
+    #[serde(default)]
+    shell: Option<Vec<String>>,
+    #[serde(default)]
+    package_path: Option<PathBuf>,
     estate: Option<PathBuf>,
     time_scale: f64,
     target_build: Option<Build>,
@@ -241,12 +245,25 @@ fn drive(
     resume: Option<&ResumeState>,
     lang: Lang,
 ) -> Result<(RunSummary, u64), Failure> {
-    let dir_and_estate = match &params.estate {
-        Some(dir) => Some(EstateDir::open(dir).map_err(Failure::Message)?),
-        None => None,
-    };
-    let (dir, estate) = match dir_and_estate {
-        Some((d, e)) => (Some(d), e),
+    let opts = options(params, journal);
+    let sink_journal = journal.sink(id);
+    let display = Display { lang };
+    let bars = Bars::new(lang);
+    let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
+    let sink = Fanout(vec![&sink_journal, live]);
+    if params.transport == "local" {
+        let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
+        let package = params.package_path.clone().unwrap_or_default();
+        let t = sfbpatch_transport::local::LocalTransport::new(shell, &package)
+            .map_err(|e| Failure::Message(e.to_string()))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Message(e.to_string()))?;
+        return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
+    }
+    let (dir, estate) = match &params.estate {
+        Some(dir) => EstateDir::open(dir).map_err(Failure::Message)?,
         None => return Err(Failure::Message(text(lang, "cli.run.no-estate"))),
     };
     let virtual_clock = params.time_scale <= 0.0;
@@ -256,29 +273,34 @@ fn drive(
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     }
     .map_err(|e| Failure::Message(e.to_string()))?;
-    let opts = options(params, journal);
-    let sink_journal = journal.sink(id);
-    let display = Display { lang };
-    let bars = Bars::new(lang);
-    let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
-    let sink = Fanout(vec![&sink_journal, live]);
-    let (summary, now) = rt.block_on(async {
-        let t = transport(params, estate, dir.as_ref(), p);
-        use sfbpatch_engine::Transport as _;
-        let (tx, rx) = watch::channel(false);
-        let engine = sfbpatch_engine::run(p, &t, &sink, &opts, resume, rx);
-        tokio::pin!(engine);
-        let s = tokio::select! {
-            s = &mut engine => s,
-            _ = tokio::signal::ctrl_c() => {
-                let _ = writeln!(std::io::stderr(), "{}", text(lang, "cli.run.interrupting"));
-                let _ = tx.send(true);
-                engine.await
-            }
-        };
-        (s, t.now_ms())
-    });
-    Ok((summary, now))
+    Ok(rt.block_on(async {
+        let t = transport(params, estate, Some(&dir), p);
+        engine_until_done(p, &t, &sink, &opts, resume, lang).await
+    }))
+}
+
+/// Runs the engine to its end, or to a clean stop on Ctrl-C; returns the transport's time.
+async fn engine_until_done<T: sfbpatch_engine::Transport>(
+    p: &Plan,
+    t: &T,
+    sink: &dyn EventSink,
+    opts: &RunOptions,
+    resume: Option<&ResumeState>,
+    lang: Lang,
+) -> (RunSummary, u64) {
+    let (tx, rx) = watch::channel(false);
+    let sink = Fanout(vec![sink]);
+    let engine = sfbpatch_engine::run(p, t, &sink, opts, resume, rx);
+    tokio::pin!(engine);
+    let s = tokio::select! {
+        s = &mut engine => s,
+        _ = tokio::signal::ctrl_c() => {
+            let _ = writeln!(std::io::stderr(), "{}", text(lang, "cli.run.interrupting"));
+            let _ = tx.send(true);
+            engine.await
+        }
+    };
+    (s, t.now_ms())
 }
 
 fn finish(
@@ -296,7 +318,7 @@ fn finish(
         ReportFormat::Json => render::json(&render::RunJson::new(id, summary, &reports)),
         ReportFormat::Text => render::run_summary(id, summary, &reports, budget, journal_path, lang),
     };
-    Output { text: text_out, success: summary.state == "completed" }
+    Output { text: text_out, success: summary.state == "completed", code: None, errors: String::new() }
 }
 
 /// `sfbpatch run`.
@@ -318,8 +340,16 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         None => None,
     };
     let engine_opts = args.engine.options(args.outage_budget).map_err(Failure::Message)?;
+    let local = args.transport == crate::cli::TransportArg::Local;
+    let package_path = if local {
+        Some(std::fs::canonicalize(&args.package).map_err(|e| Failure::Message(format!("{}: {e}", args.package)))?)
+    } else {
+        None
+    };
     let params = RunParams {
-        transport: "sim".into(),
+        transport: if local { "local".into() } else { "sim".into() },
+        shell: args.shell.as_ref().map(|s| s.split_whitespace().map(str::to_owned).collect()),
+        package_path,
         estate: estate_path,
         time_scale: args.time_scale,
         target_build: args.target_build.clone(),
@@ -340,7 +370,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     // Without --estate, a fresh in-memory estate: persisted in a temporary directory for the
     // life of the run, so that the same code path serves both.
     let tmp_dir;
-    let params = if params.estate.is_none() {
+    let params = if params.estate.is_none() && !local {
         let mut e = Estate::new(
             &t,
             &EstateOptions { product, initial_build: default_builds(product).0, ..EstateOptions::default() },
@@ -446,6 +476,70 @@ pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     .into())
 }
 
+fn read_local(path: &str) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
+/// `sfbpatch sim shell`: one script on one host of a persisted estate, as a shell would run
+/// it. Concurrent shells wait for the estate's lock in turn.
+fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
+    use std::io::Read as _;
+    let script = match std::env::var("SSH_ORIGINAL_COMMAND") {
+        Ok(s) if !s.trim().is_empty() => s,
+        _ => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::Message(e.to_string()))?;
+            s
+        }
+    };
+    let step = std::env::var("SFBPATCH_STEP").ok().and_then(|s| s.parse::<sfbpatch_core::runbook::StepId>().ok());
+    let x = {
+        // The lock is held while the estate is read, changed and written, then released.
+        let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(Failure::Message)?;
+        if estate.host(host).is_none() {
+            return Err(Failure::Message(format!("{host} is not a host of the estate {}", dir.display())));
+        }
+        estate.local_reader = Some(read_local);
+        if estate.package_build.is_none() {
+            let product = estate.hosts.first().map(|h| h.product).unwrap_or_default();
+            estate.package_build = Some(default_builds(product).1);
+        }
+        // Each invocation is a new process: the caller waited for it, so a restarting host
+        // has come back by the time it is asked again.
+        let at = estate.host(host).map_or(0, |h| h.clock_ms.max(h.unreachable_until));
+        let request =
+            sfbpatch_sim::exec::Request { host, session: None, step, script: &script, at, timeout_ms: u64::MAX / 8 };
+        let x = estate.execute(&request);
+        estate_dir::save(dir, &estate).map_err(Failure::Message)?;
+        x
+    };
+    use sfbpatch_sim::exec::ExecStatus;
+    match x.status {
+        ExecStatus::Completed => Ok(Output {
+            text: x.stdout,
+            success: x.exit_code == 0,
+            code: Some(u8::try_from(x.exit_code.clamp(0, 254)).unwrap_or(1)),
+            errors: x.stderr,
+        }),
+        // A command that never completes: the caller's timeout ends it.
+        ExecStatus::TimedOut => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        ExecStatus::Disconnected => Ok(Output {
+            text: String::new(),
+            success: false,
+            code: Some(255),
+            errors: format!("{}\n", sfbpatch_transport::local::SIM_DISCONNECTED),
+        }),
+        ExecStatus::Unreachable => Ok(Output {
+            text: String::new(),
+            success: false,
+            code: Some(255),
+            errors: format!("{}\n", sfbpatch_transport::local::SIM_UNREACHABLE),
+        }),
+    }
+}
+
 /// `sfbpatch sim init|show`.
 pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
     match cmd {
@@ -455,11 +549,13 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             let initial_build = version.unwrap_or(default_builds(product).0);
             let mut e = Estate::new(&t, &EstateOptions { seed, initial_build, product, ..EstateOptions::default() });
             e.faults = faults;
+            e.package_build = Some(default_builds(product).1);
             EstateDir::create(&estate, &e).map_err(Failure::Message)?;
             Ok((tr(lang, "cli.sim.created", &Args::new().with("dir", estate.display()).with("count", e.hosts.len()))
                 + "\n")
                 .into())
         }
+        SimCommand::Shell { estate, host } => sim_shell(&estate, &host),
         SimCommand::Show { estate, format } => {
             let e = estate_dir::load(&estate).map_err(Failure::Message)?;
             Ok(match format {

@@ -1,0 +1,88 @@
+//! The local transport end to end: every command a new shell process reading its script on
+//! stdin, here the simulator's shell over a persisted three-server estate.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn sfbpatch() -> Command {
+    let mut c = Command::cargo_bin("sfbpatch").unwrap_or_else(|e| panic!("{e}"));
+    c.env("LANG", "C.UTF-8").env_remove("SFBPATCH_LANG").env_remove("SFBPATCH_JOURNAL");
+    c
+}
+
+#[test]
+fn a_three_server_estate_is_patched_through_the_local_transport() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("estate").display().to_string();
+    let journal = dir.path().join("j.db").display().to_string();
+    let package = dir.path().join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update bytes").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sfbpatch().args(["sim", "init", "--estate", &estate]).output().map(|o| o.status.success()).unwrap_or(false)
+    );
+    let shell =
+        format!("{} sim shell --estate {estate} --host {{host}}", assert_cmd::cargo::cargo_bin("sfbpatch").display());
+    let o = sfbpatch()
+        .args([
+            "run",
+            "--transport",
+            "local",
+            "--shell",
+            &shell,
+            "--package",
+            &package.display().to_string(),
+            "--journal",
+            &journal,
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["state"], "completed");
+    assert_eq!(v["servers"].as_array().map(Vec::len), Some(3));
+    // The estate itself says so: every back end and the Standard Edition server at the new
+    // build, services running, and the staged package is the real file's bytes.
+    let show = sfbpatch()
+        .args(["sim", "show", "--estate", &estate, "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e: Value = serde_json::from_slice(&show.stdout).unwrap_or_else(|e| panic!("{e}"));
+    use sha2::Digest as _;
+    let sha: String = sha2::Sha256::digest(b"cumulative update bytes").iter().map(|b| format!("{b:02x}")).collect();
+    for h in e["hosts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["role"] == "enterprise-backend" || h["role"] == "standard-edition")
+    {
+        let builds: Vec<&str> =
+            h["components"].as_array().into_iter().flatten().filter_map(|c| c[1].as_str()).collect();
+        assert!(builds.iter().all(|b| *b == "7.0.2046.530"), "{}: {builds:?}", h["fqdn"]);
+        assert!(h["services"].as_array().into_iter().flatten().all(|s| s["running"] == true), "{}", h["fqdn"]);
+        let staged = h["files"]
+            .as_object()
+            .and_then(|f| f.values().find(|f| f["installs"].is_string()).cloned())
+            .unwrap_or_default();
+        assert_eq!(staged["sha256"], sha.as_str(), "{}", h["fqdn"]);
+    }
+    // A package that is not there is refused before anything runs.
+    let missing = sfbpatch()
+        .args([
+            "run",
+            "--transport",
+            "local",
+            "--shell",
+            &shell,
+            "--package",
+            "/nonexistent/x.exe",
+            "--journal",
+            &journal,
+            "--yes",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(missing.status.code(), Some(1));
+}
