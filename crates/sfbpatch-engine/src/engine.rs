@@ -403,6 +403,7 @@ async fn server<T: Transport, S: EventSink>(
     }
     let mut outage_started_ms: Option<u64> = if outage_open { Some(cx.now()) } else { None };
     let mut warned: Vec<f64> = Vec::new();
+    let mut installed = completed.contains(&StepId::InstallUpdate);
 
     for st in &sp.steps {
         let id = st.id;
@@ -481,25 +482,34 @@ async fn server<T: Transport, S: EventSink>(
             }
             None => step(cx, sp, id, &before, &mut session).await,
         };
-        if id == StepId::InstallUpdate {
-            collect_install_logs(cx, sp).await;
-        }
+        // The installer's logs are collected once the outage is over (or service is back):
+        // nothing that can wait runs inside the outage.
+        installed |= id == StepId::InstallUpdate;
         match outcome {
             StepOutcome::Succeeded => {}
             StepOutcome::SucceededRebootPending => {
                 if let Err(why) = reboot(cx, host).await {
-                    return fail(cx, sp, id, outage_open, format!("restart after {id}: {why}"), &mut session).await;
+                    let s = fail(cx, sp, id, outage_open, format!("restart after {id}: {why}"), &mut session).await;
+                    collect_install_logs(cx, sp).await;
+                    return s;
                 }
                 session = None;
             }
             StepOutcome::Failed { reason } => {
-                return fail(cx, sp, id, outage_open, reason, &mut session).await;
+                let s = fail(cx, sp, id, outage_open, reason, &mut session).await;
+                if installed {
+                    collect_install_logs(cx, sp).await;
+                }
+                return s;
             }
         }
         if id == StepId::StartServices && outage_open {
             outage_open = false;
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
+    }
+    if installed {
+        collect_install_logs(cx, sp).await;
     }
     if let Some(hook) = cx.opts.hooks(host).1
         && let Err(why) = hook_step(cx, host, "post-hook", hook).await
