@@ -476,6 +476,29 @@ pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     .into())
 }
 
+/// The script carried by an SSH command line, if it carries one: a client that runs a shell
+/// reading its script on stdin (`… -Command -`) sends the script on stdin instead.
+fn script_in_command(original: Option<&str>) -> Option<&str> {
+    let c = original?.trim();
+    if c.is_empty() || c.ends_with("-Command -") || c.ends_with("-c -") { None } else { Some(c) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_in_command;
+
+    #[test]
+    fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {
+        assert_eq!(script_in_command(Some("Get-CsWindowsService")), Some("Get-CsWindowsService"));
+        assert_eq!(
+            script_in_command(Some("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -")),
+            None
+        );
+        assert_eq!(script_in_command(Some("  ")), None);
+        assert_eq!(script_in_command(None), None);
+    }
+}
+
 fn read_local(path: &str) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
@@ -484,9 +507,10 @@ fn read_local(path: &str) -> Option<Vec<u8>> {
 /// it. Concurrent shells wait for the estate's lock in turn.
 fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
     use std::io::Read as _;
-    let script = match std::env::var("SSH_ORIGINAL_COMMAND") {
-        Ok(s) if !s.trim().is_empty() => s,
-        _ => {
+    let original = std::env::var("SSH_ORIGINAL_COMMAND").ok();
+    let script = match script_in_command(original.as_deref()) {
+        Some(s) => s.to_owned(),
+        None => {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::Message(e.to_string()))?;
             s
