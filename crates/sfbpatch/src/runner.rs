@@ -483,22 +483,6 @@ fn script_in_command(original: Option<&str>) -> Option<&str> {
     if c.is_empty() || c.ends_with("-Command -") || c.ends_with("-c -") { None } else { Some(c) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::script_in_command;
-
-    #[test]
-    fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {
-        assert_eq!(script_in_command(Some("Get-CsWindowsService")), Some("Get-CsWindowsService"));
-        assert_eq!(
-            script_in_command(Some("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -")),
-            None
-        );
-        assert_eq!(script_in_command(Some("  ")), None);
-        assert_eq!(script_in_command(None), None);
-    }
-}
-
 fn read_local(path: &str) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
@@ -588,5 +572,21 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             }
             .into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_in_command;
+
+    #[test]
+    fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {
+        assert_eq!(script_in_command(Some("Get-CsWindowsService")), Some("Get-CsWindowsService"));
+        assert_eq!(
+            script_in_command(Some("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -")),
+            None
+        );
+        assert_eq!(script_in_command(Some("  ")), None);
+        assert_eq!(script_in_command(None), None);
     }
 }
