@@ -196,6 +196,10 @@ pub struct Estate {
     /// the shell that drives the estate; the simulator itself does no I/O.
     #[serde(skip)]
     pub local_reader: Option<LocalReader>,
+    /// Reads a file written onto a server's disk from outside the simulator (SFTP), by its
+    /// Windows path; set by the shell, as `local_reader`.
+    #[serde(skip)]
+    pub disk_reader: Option<LocalReader>,
     /// Host index by FQDN (rebuilt on load).
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
@@ -321,6 +325,7 @@ impl Estate {
             fired: Vec::new(),
             package_build: None,
             local_reader: None,
+            disk_reader: None,
             index,
         }
     }

@@ -778,6 +778,24 @@ impl Estate {
         Some(self.faults[i].kind.clone())
     }
 
+    /// Registers, for every quoted Windows path in `script` that the host's simulated disk
+    /// lacks, the real file the disk reader finds (a package copied by SFTP).
+    fn absorb_disk(&mut self, host: &str, script: &str, disk: crate::estate::LocalReader, build: &Build) {
+        use sha2::Digest as _;
+        let Some(h) = self.host_mut(host) else { return };
+        for piece in script.split('\'').skip(1).step_by(2) {
+            let path = piece.replace("''", "'");
+            let key = path.to_ascii_lowercase();
+            if path.len() < 3 || !path.as_bytes().get(1).is_some_and(|b| *b == b':') || h.files.contains_key(&key) {
+                continue;
+            }
+            if let Some(bytes) = disk(&path) {
+                let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                h.files.insert(key, SimFile { sha256, installs: Some(build.clone()), intact: true, content: None });
+            }
+        }
+    }
+
     /// Opens a PowerShell session on a host: its id, or `None` if the host does not answer.
     pub fn open_session(&mut self, host: &str, at: Ms) -> Option<u64> {
         let h = self.host_mut(host)?;
@@ -872,6 +890,10 @@ impl Estate {
     pub fn execute(&mut self, req: &Request<'_>) -> Execution {
         let fault = self.fault_for(req.host, req.step);
         let (reader, package_build) = (self.local_reader, self.package_build.clone());
+        // Files written onto the host's disk from outside (SFTP) join its simulated disk.
+        if let (Some(disk), Some(build)) = (self.disk_reader, self.package_build.clone()) {
+            self.absorb_disk(req.host, req.script, disk, &build);
+        }
         let Some(h) = self.host_mut(req.host) else {
             return Execution {
                 status: ExecStatus::Unreachable,

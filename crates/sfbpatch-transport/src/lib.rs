@@ -2,3 +2,4 @@
 //! command text on its standard input (no quoting through a command line).
 
 pub mod local;
+pub mod ssh;

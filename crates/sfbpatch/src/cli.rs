@@ -327,6 +327,8 @@ pub enum TransportArg {
     Sim,
     /// A local shell process per command (PowerShell on the server itself, or --shell).
     Local,
+    /// SSH to each server (Windows OpenSSH with PowerShell), settings from --connections.
+    Ssh,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +361,12 @@ pub struct RunArgs {
     /// `{host}` is replaced by the server's FQDN (default: Windows PowerShell).
     #[arg(long, value_name = "COMMAND")]
     pub shell: Option<String>,
+    /// With --transport ssh: the connections file (TOML; see README).
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<PathBuf>,
+    /// With --transport ssh: record host keys not yet in known_hosts (a changed key is always refused).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub time_scale: f64,

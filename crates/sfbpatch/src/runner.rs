@@ -29,6 +29,10 @@ struct RunParams {
     shell: Option<Vec<String>>,
     #[serde(default)]
     package_path: Option<PathBuf>,
+    #[serde(default)]
+    connections: Option<PathBuf>,
+    #[serde(default)]
+    accept_new_host_keys: bool,
     estate: Option<PathBuf>,
     time_scale: f64,
     target_build: Option<Build>,
@@ -251,6 +255,19 @@ fn drive(
     let bars = Bars::new(lang);
     let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
     let sink = Fanout(vec![&sink_journal, live]);
+    if params.transport == "ssh" {
+        let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
+        let file = params.connections.clone().unwrap_or_default();
+        let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
+        let package = params.package_path.clone().unwrap_or_default();
+        let t = sfbpatch_transport::ssh::SshTransport::new(hosts, params.accept_new_host_keys, &package)
+            .map_err(Failure::Message)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Message(e.to_string()))?;
+        return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
+    }
     if params.transport == "local" {
         let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
         let package = params.package_path.clone().unwrap_or_default();
@@ -340,14 +357,30 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         None => None,
     };
     let engine_opts = args.engine.options(args.outage_budget).map_err(Failure::Message)?;
-    let local = args.transport == crate::cli::TransportArg::Local;
+    let local = args.transport != crate::cli::TransportArg::Sim;
+    let ssh = args.transport == crate::cli::TransportArg::Ssh;
+    if ssh && args.connections.is_none() {
+        return Err(Failure::Message(text(lang, "cli.run.need-connections")));
+    }
+    let connections = match &args.connections {
+        Some(c) => Some(std::fs::canonicalize(c).map_err(|e| Failure::Message(format!("{}: {e}", c.display())))?),
+        None => None,
+    };
     let package_path = if local {
         Some(std::fs::canonicalize(&args.package).map_err(|e| Failure::Message(format!("{}: {e}", args.package)))?)
     } else {
         None
     };
     let params = RunParams {
-        transport: if local { "local".into() } else { "sim".into() },
+        transport: if ssh {
+            "ssh".into()
+        } else if local {
+            "local".into()
+        } else {
+            "sim".into()
+        },
+        connections,
+        accept_new_host_keys: args.accept_new_host_keys,
         shell: args.shell.as_ref().map(|s| s.split_whitespace().map(str::to_owned).collect()),
         package_path,
         estate: estate_path,
@@ -483,6 +516,14 @@ fn script_in_command(original: Option<&str>) -> Option<&str> {
     if c.is_empty() || c.ends_with("-Command -") || c.ends_with("-c -") { None } else { Some(c) }
 }
 
+/// A file of the simulated server's disk written from outside (by SFTP into the folder in
+/// `SFBPATCH_SIM_DISK`): `C:\\x\\y` is `$SFBPATCH_SIM_DISK/C:/x/y`.
+fn read_disk(path: &str) -> Option<Vec<u8>> {
+    let root = std::env::var_os("SFBPATCH_SIM_DISK")?;
+    let rel = path.replace('\\', "/");
+    std::fs::read(PathBuf::from(root).join(rel.trim_start_matches('/'))).ok()
+}
+
 fn read_local(path: &str) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
@@ -508,6 +549,7 @@ fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
             return Err(Failure::Message(format!("{host} is not a host of the estate {}", dir.display())));
         }
         estate.local_reader = Some(read_local);
+        estate.disk_reader = Some(read_disk);
         if estate.package_build.is_none() {
             let product = estate.hosts.first().map(|h| h.product).unwrap_or_default();
             estate.package_build = Some(default_builds(product).1);

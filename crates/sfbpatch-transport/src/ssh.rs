@@ -1,0 +1,360 @@
+//! The SSH transport (russh): key authentication, host keys checked against a known_hosts
+//! file (an unknown key is refused unless `accept_new`, a changed key always, with its
+//! fingerprint), one connection per server kept across steps and re-opened after a drop,
+//! every command on an exec channel whose standard input carries the script, the package
+//! staged by SFTP.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::ChannelMsg;
+use russh::client;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use serde::Deserialize;
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_engine::transport::{CommandOutput, SessionId, Transport, TransportError};
+use tokio::io::AsyncWriteExt;
+
+/// How to reach one server.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Address to connect to (defaults to the FQDN).
+    pub address: String,
+    /// Port.
+    pub port: u16,
+    /// User (`DOMAIN\user` or `user@domain`).
+    pub user: String,
+    /// Private key file.
+    pub identity_file: PathBuf,
+    /// known_hosts file.
+    pub known_hosts: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    address: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    identity_file: Option<String>,
+    known_hosts: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionsFile {
+    #[serde(default)]
+    defaults: Entry,
+    #[serde(default)]
+    hosts: BTreeMap<String, Entry>,
+}
+
+fn expand(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"))) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Reads a connections file (README) and resolves every server of `servers`.
+pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, HostConfig>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: ConnectionsFile = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
+        format!("{}:{line}: {}", path.display(), e.message().trim())
+    })?;
+    let d = &file.defaults;
+    let mut out = BTreeMap::new();
+    for s in servers {
+        let h = file
+            .hosts
+            .get(s.as_str())
+            .or_else(|| file.hosts.iter().find(|(k, _)| k.eq_ignore_ascii_case(s.as_str())).map(|(_, v)| v));
+        let pick = |f: fn(&Entry) -> Option<String>| h.and_then(f).or_else(|| f(d));
+        let user = pick(|e| e.user.clone())
+            .ok_or_else(|| format!("{}: no user for {s} (set [defaults] user)", path.display()))?;
+        let identity = pick(|e| e.identity_file.clone()).unwrap_or_else(|| "~/.ssh/id_ed25519".into());
+        let known = pick(|e| e.known_hosts.clone()).unwrap_or_else(|| "~/.ssh/known_hosts".into());
+        out.insert(
+            s.to_string(),
+            HostConfig {
+                address: pick(|e| e.address.clone()).unwrap_or_else(|| s.to_string()),
+                port: h.and_then(|e| e.port).or(d.port).unwrap_or(22),
+                user,
+                identity_file: expand(&identity),
+                known_hosts: expand(&known),
+            },
+        );
+    }
+    Ok(out)
+}
+
+struct Client {
+    address: String,
+    port: u16,
+    known_hosts: PathBuf,
+    accept_new: bool,
+    verdict: Arc<Mutex<Option<String>>>,
+}
+
+impl Client {
+    fn refuse(&self, why: String) -> Result<bool, russh::Error> {
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(why);
+        }
+        Ok(false)
+    }
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            return self.refuse(format!(
+                "{}:{} presented a certificate; sfbpatch checks plain host keys",
+                self.address, self.port
+            ));
+        };
+        let fp = key.fingerprint(HashAlg::Sha256);
+        match russh::keys::check_known_hosts_path(&self.address, self.port, key, &self.known_hosts) {
+            Ok(true) => Ok(true),
+            Ok(false) if self.accept_new => {
+                match russh::keys::known_hosts::learn_known_hosts_path(&self.address, self.port, key, &self.known_hosts) {
+                    Ok(()) => Ok(true),
+                    Err(e) => self.refuse(format!("cannot record the host key {fp} in {}: {e}", self.known_hosts.display())),
+                }
+            }
+            Ok(false) => self.refuse(format!(
+                "unknown host key {fp} for {}:{} (not in {}): check it, then run again with --accept-new-host-keys to record it",
+                self.address,
+                self.port,
+                self.known_hosts.display()
+            )),
+            Err(russh::keys::Error::KeyChanged { line }) => self.refuse(format!(
+                "THE HOST KEY OF {}:{} HAS CHANGED: it is now {fp}, not the key at line {line} of {}. Nothing was run. Check the server before you trust it.",
+                self.address,
+                self.port,
+                self.known_hosts.display()
+            )),
+            Err(e) => self.refuse(format!("cannot check the host key {fp}: {e}")),
+        }
+    }
+}
+
+/// The SSH transport.
+pub struct SshTransport {
+    hosts: BTreeMap<String, HostConfig>,
+    accept_new: bool,
+    package: PathBuf,
+    sha256: String,
+    remote_shell: String,
+    conns: tokio::sync::Mutex<HashMap<String, Arc<client::Handle<Client>>>>,
+}
+
+impl SshTransport {
+    /// A transport for `hosts`; `package` is hashed now.
+    pub fn new(hosts: BTreeMap<String, HostConfig>, accept_new: bool, package: &Path) -> Result<Self, String> {
+        use sha2::Digest as _;
+        let bytes =
+            std::fs::read(package).map_err(|e| format!("cannot read the package {}: {e}", package.display()))?;
+        let sha256 = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self {
+            hosts,
+            accept_new,
+            package: package.to_owned(),
+            sha256,
+            remote_shell: "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -".into(),
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn connect(&self, host: &Fqdn) -> Result<Arc<client::Handle<Client>>, TransportError> {
+        let cfg = self
+            .hosts
+            .get(host.as_str())
+            .ok_or_else(|| TransportError::Other(format!("no connection settings for {host}")))?;
+        let verdict = Arc::new(Mutex::new(None));
+        let handler = Client {
+            address: cfg.address.clone(),
+            port: cfg.port,
+            known_hosts: cfg.known_hosts.clone(),
+            accept_new: self.accept_new,
+            verdict: verdict.clone(),
+        };
+        let config =
+            Arc::new(client::Config { keepalive_interval: Some(Duration::from_secs(15)), ..Default::default() });
+        let refused = || verdict.lock().ok().and_then(|v| v.clone());
+        let mut handle = match client::connect(config, (cfg.address.as_str(), cfg.port), handler).await {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(match refused() {
+                    Some(why) => TransportError::Other(why),
+                    None => TransportError::Unreachable(format!("{host} ({}:{}): {e}", cfg.address, cfg.port)),
+                });
+            }
+        };
+        let key = russh::keys::load_secret_key(&cfg.identity_file, None)
+            .map_err(|e| TransportError::Other(format!("cannot load the key {}: {e}", cfg.identity_file.display())))?;
+        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        let auth = handle
+            .authenticate_publickey(cfg.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?;
+        if !auth.success() {
+            return Err(TransportError::Other(format!(
+                "{host} refused the key {} for {}",
+                cfg.identity_file.display(),
+                cfg.user
+            )));
+        }
+        Ok(Arc::new(handle))
+    }
+
+    /// The connection to `host`, opened once and kept.
+    async fn handle(&self, host: &Fqdn) -> Result<Arc<client::Handle<Client>>, TransportError> {
+        let mut conns = self.conns.lock().await;
+        if let Some(h) = conns.get(host.as_str()).filter(|h| !h.is_closed()) {
+            return Ok(h.clone());
+        }
+        let h = self.connect(host).await?;
+        conns.insert(host.to_string(), h.clone());
+        Ok(h)
+    }
+
+    async fn forget(&self, host: &Fqdn) {
+        self.conns.lock().await.remove(host.as_str());
+    }
+
+    async fn exec(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
+        let h = self.handle(host).await?;
+        let mut ch = match h.channel_open_session().await {
+            Ok(c) => c,
+            Err(_) => {
+                self.forget(host).await;
+                return Err(TransportError::Disconnected(host.to_string()));
+            }
+        };
+        if let Some(s) = step {
+            let _ = ch.set_env(false, "SFBPATCH_STEP", s.as_str()).await;
+        }
+        let sent = async {
+            ch.exec(true, self.remote_shell.as_str()).await?;
+            ch.data(script.as_bytes()).await?;
+            ch.data(&b"\n"[..]).await?;
+            ch.eof().await
+        }
+        .await;
+        if sent.is_err() {
+            self.forget(host).await;
+            return Err(TransportError::Disconnected(host.to_string()));
+        }
+        let (mut stdout, mut stderr, mut code) = (Vec::new(), Vec::new(), None);
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                _ => {}
+            }
+        }
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        match code {
+            Some(255) if stderr.contains(crate::local::SIM_DISCONNECTED) => {
+                Err(TransportError::Disconnected(host.to_string()))
+            }
+            Some(255) if stderr.contains(crate::local::SIM_UNREACHABLE) => {
+                Err(TransportError::Unreachable(host.to_string()))
+            }
+            Some(c) => Ok(CommandOutput {
+                exit_code: i32::try_from(c).unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr,
+            }),
+            None => {
+                self.forget(host).await;
+                Err(TransportError::Disconnected(host.to_string()))
+            }
+        }
+    }
+
+    async fn sftp_put(&self, host: &Fqdn, remote: &str) -> Result<(), TransportError> {
+        let other = |e: &dyn std::fmt::Display| TransportError::Other(format!("SFTP to {host}: {e}"));
+        let h = self.handle(host).await?;
+        let ch = h.channel_open_session().await.map_err(|e| other(&e))?;
+        ch.request_subsystem(true, "sftp").await.map_err(|e| other(&e))?;
+        let sftp = russh_sftp::client::SftpSession::new(ch.into_stream()).await.map_err(|e| other(&e))?;
+        // Windows paths as Windows OpenSSH's SFTP takes them: C:/ProgramData/….
+        let path = remote.replace('\\', "/");
+        let mut dir = String::new();
+        let parts: Vec<&str> = path.split('/').collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            if !dir.is_empty() {
+                dir.push('/');
+            }
+            dir.push_str(part);
+            // A drive ("C:") cannot be created on Windows and that is fine.
+            if sftp.try_exists(dir.clone()).await.map(|e| !e).unwrap_or(true) {
+                let _ = sftp.create_dir(dir.clone()).await;
+            }
+        }
+        let bytes = std::fs::read(&self.package).map_err(|e| other(&e))?;
+        let mut f = sftp.create(path).await.map_err(|e| other(&e))?;
+        f.write_all(&bytes).await.map_err(|e| other(&e))?;
+        f.shutdown().await.map_err(|e| other(&e))?;
+        Ok(())
+    }
+}
+
+impl Transport for SshTransport {
+    async fn open_session(&self, host: &Fqdn) -> Result<SessionId, TransportError> {
+        self.handle(host).await.map(|_| 0)
+    }
+
+    async fn close_sessions(&self, _host: &Fqdn) -> Result<(), TransportError> {
+        // Every command runs in a PowerShell of its own, started for it.
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        host: &Fqdn,
+        _session: Option<SessionId>,
+        step: Option<StepId>,
+        script: &str,
+        _timeout: Duration,
+    ) -> Result<CommandOutput, TransportError> {
+        self.exec(host, step, script).await
+    }
+
+    async fn stage(
+        &self,
+        host: &Fqdn,
+        step: Option<StepId>,
+        remote_path: &str,
+        _timeout: Duration,
+    ) -> Result<(), TransportError> {
+        // Already there with the right hash: not sent again.
+        let check = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-FileHash"))
+            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Algorithm"), "SHA256".into()))
+            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("LiteralPath"), remote_path.to_owned()))
+            .render();
+        if let Ok(o) = self.exec(host, step, &check).await
+            && sfbpatch_core::readback::parse_file_hash(&o.stdout).as_deref() == Some(self.sha256.as_str())
+        {
+            return Ok(());
+        }
+        self.sftp_put(host, remote_path).await
+    }
+
+    fn package_sha256(&self) -> String {
+        self.sha256.clone()
+    }
+
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+}
