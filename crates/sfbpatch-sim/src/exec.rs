@@ -786,7 +786,7 @@ impl Estate {
         for piece in script.split('\'').skip(1).step_by(2) {
             let path = piece.replace("''", "'");
             let key = path.to_ascii_lowercase();
-            if path.len() < 3 || !path.as_bytes().get(1).is_some_and(|b| *b == b':') || h.files.contains_key(&key) {
+            if path.len() < 3 || path.as_bytes().get(1).is_none_or(|b| *b != b':') || h.files.contains_key(&key) {
                 continue;
             }
             if let Some(bytes) = disk(&path) {
