@@ -786,12 +786,16 @@ impl Estate {
         for piece in script.split('\'').skip(1).step_by(2) {
             let path = piece.replace("''", "'");
             let key = path.to_ascii_lowercase();
-            if path.len() < 3 || path.as_bytes().get(1).is_none_or(|b| *b != b':') || h.files.contains_key(&key) {
+            if path.len() < 3 || path.as_bytes().get(1).is_none_or(|b| *b != b':') {
                 continue;
             }
+            // The disk is the truth for files written onto it from outside: a copy sent again
+            // replaces the one the simulator knew.
             if let Some(bytes) = disk(&path) {
                 let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-                h.files.insert(key, SimFile { sha256, installs: Some(build.clone()), intact: true, content: None });
+                if h.files.get(&key).is_none_or(|f| f.sha256 != sha256) {
+                    h.files.insert(key, SimFile { sha256, installs: Some(build.clone()), intact: true, content: None });
+                }
             }
         }
     }

@@ -337,17 +337,33 @@ impl Transport for SshTransport {
         remote_path: &str,
         _timeout: Duration,
     ) -> Result<(), TransportError> {
-        // Already there with the right hash: not sent again.
         let check = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-FileHash"))
             .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Algorithm"), "SHA256".into()))
             .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("LiteralPath"), remote_path.to_owned()))
             .render();
-        if let Ok(o) = self.exec(host, step, &check).await
-            && sfbpatch_core::readback::parse_file_hash(&o.stdout).as_deref() == Some(self.sha256.as_str())
-        {
+        let remote_hash = |o: Result<CommandOutput, TransportError>| {
+            o.ok().and_then(|o| sfbpatch_core::readback::parse_file_hash(&o.stdout))
+        };
+        // Already there with the right hash: not sent again.
+        if remote_hash(self.exec(host, step, &check).await).as_deref() == Some(self.sha256.as_str()) {
             return Ok(());
         }
-        self.sftp_put(host, remote_path).await
+        // Sent, checked on the far side, and sent again once if the copy came out wrong
+        // (a truncated or corrupted earlier copy, or a transfer cut short).
+        let mut last = None;
+        for _ in 0..2 {
+            self.sftp_put(host, remote_path).await?;
+            let got = remote_hash(self.exec(host, step, &check).await);
+            if got.as_deref() == Some(self.sha256.as_str()) {
+                return Ok(());
+            }
+            last = got;
+        }
+        Err(TransportError::Other(format!(
+            "the package on {host} has SHA-256 {}, expected {}, after two copies",
+            last.unwrap_or_else(|| "unknown".into()),
+            self.sha256
+        )))
     }
 
     fn package_sha256(&self) -> String {

@@ -249,3 +249,37 @@ fn an_unknown_host_is_refused_unless_new_keys_are_accepted() {
     let recorded = std::fs::read_to_string(&kh).unwrap_or_default();
     assert!(recorded.contains(&format!("[127.0.0.1]:{}", lab.ports[1])), "{recorded}");
 }
+
+#[test]
+fn a_truncated_copy_already_on_the_server_is_detected_and_sent_again_before_the_outage() {
+    let Some(lab) = lab() else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    // A first run on se01 stages the package; then a truncated copy takes its place.
+    let (code, v, err) = run(&lab, &conns, &["--server", "se01.contoso.local"]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    let stage = lab.dir.path().join("disk/se01.contoso.local/C:/ProgramData/sfbpatch/stage");
+    let first_run = std::fs::read_dir(&stage).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path());
+    let first_run = first_run.unwrap_or_else(|| panic!("nothing staged"));
+    let pkg = first_run.join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&pkg, b"cumulative upd").unwrap_or_else(|e| panic!("{e}"));
+    // Stage into that same folder again through the transport, as the engine's
+    // stage-package step does.
+    let hosts = sfbpatch_transport::ssh::connections(
+        Path::new(&conns),
+        &[sfbpatch_core::Fqdn::parse("se01.contoso.local").unwrap_or_else(|e| panic!("{e:?}"))],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let package = PathBuf::from(lab.path("SkypeServerUpdateInstaller.exe"));
+    let t = sfbpatch_transport::ssh::SshTransport::new(hosts, false, &package).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let remote = format!(
+        "C:\\ProgramData\\sfbpatch\\stage\\{}\\SkypeServerUpdateInstaller.exe",
+        first_run.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    );
+    let host = sfbpatch_core::Fqdn::parse("se01.contoso.local").unwrap_or_else(|e| panic!("{e:?}"));
+    use sfbpatch_engine::Transport as _;
+    rt.block_on(t.stage(&host, None, &remote, Duration::from_secs(60))).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(&pkg).unwrap_or_default();
+    assert_eq!(bytes, b"cumulative update, shipped by SFTP", "the truncated copy was replaced");
+}
