@@ -185,8 +185,11 @@ impl SshTransport {
             accept_new: self.accept_new,
             verdict: verdict.clone(),
         };
-        let config =
-            Arc::new(client::Config { keepalive_interval: Some(Duration::from_secs(15)), ..Default::default() });
+        let config = Arc::new(client::Config {
+            keepalive_interval: Some(Duration::from_secs(15)),
+            nodelay: true,
+            ..Default::default()
+        });
         let refused = || verdict.lock().ok().and_then(|v| v.clone());
         let mut handle = match client::connect(config, (cfg.address.as_str(), cfg.port), handler).await {
             Ok(h) => h,
@@ -252,13 +255,20 @@ impl SshTransport {
             self.forget(host).await;
             return Err(TransportError::Disconnected(host.to_string()));
         }
-        let (mut stdout, mut stderr, mut code) = (Vec::new(), Vec::new(), None);
+        let (mut stdout, mut stderr, mut code, mut eof) = (Vec::new(), Vec::new(), None, false);
         while let Some(msg) = ch.wait().await {
             match msg {
                 ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
                 ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                ChannelMsg::Eof => eof = true,
                 _ => {}
+            }
+            // All output has come (EOF) and the command has ended: no need to wait for the
+            // channel's close.
+            if eof && code.is_some() {
+                let _ = ch.close().await;
+                break;
             }
         }
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
