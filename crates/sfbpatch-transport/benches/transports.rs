@@ -81,6 +81,8 @@ fn main() {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if start.elapsed() > Duration::from_secs(10) {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
             fail("sshd did not start");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -107,6 +109,7 @@ fn main() {
     let t_ssh = time(&ssh, &host);
     let t_local = time(&local, &host);
     let _ = sshd.kill();
+    let _ = sshd.wait();
     let per = |t: Duration| t.as_secs_f64() * 1000.0 / f64::from(N);
     println!("SSH, one kept-open connection: {:.3} ms per command ({N} commands)", per(t_ssh));
     println!("local shell process:           {:.3} ms per command ({N} commands)", per(t_local));
