@@ -76,6 +76,8 @@ pub struct RunOptions {
     pub history_minutes: BTreeMap<(String, String), f64>,
     /// Restart stage timeouts.
     pub reboot: RebootTimeouts,
+    /// Every step's timeout and back-off is multiplied by this (1.0; smaller for fast test estates).
+    pub timeout_scale: f64,
 }
 
 impl Default for RunOptions {
@@ -94,6 +96,7 @@ impl Default for RunOptions {
             server_hooks: BTreeMap::new(),
             history_minutes: BTreeMap::new(),
             reboot: RebootTimeouts::default(),
+            timeout_scale: 1.0,
         }
     }
 }
@@ -763,7 +766,9 @@ async fn step<T: Transport, S: EventSink>(
     let host = &sp.fqdn;
     let Some(st) = sp.steps.iter().find(|s| s.id == id) else { return StepOutcome::Succeeded };
     let attempts = if st.safe_to_repeat { 1 + cx.opts.retries } else { 1 };
-    let timeout = Duration::from_secs(st.timeout_seconds);
+    let scale =
+        if cx.opts.timeout_scale.is_finite() && cx.opts.timeout_scale > 0.0 { cx.opts.timeout_scale } else { 1.0 };
+    let timeout = Duration::from_secs(st.timeout_seconds).mul_f64(scale);
     let mut last = StepOutcome::Failed { reason: "not run".into() };
     for attempt in 1..=attempts {
         cx.started(host.clone(), id.as_str().into(), attempt, st.command.clone());
@@ -792,7 +797,7 @@ async fn step<T: Transport, S: EventSink>(
             break;
         }
         if attempt < attempts && !cx.halted() {
-            let wait = cx.opts.backoff * 2u32.saturating_pow(attempt - 1);
+            let wait = (cx.opts.backoff * 2u32.saturating_pow(attempt - 1)).mul_f64(scale);
             tokio::time::sleep(cx.transport.real(wait)).await;
         }
     }

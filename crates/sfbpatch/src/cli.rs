@@ -193,6 +193,9 @@ pub struct EngineArgs {
     /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
+    /// Multiply every step's timeout by F (for fast test estates; default 1).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub timeout_scale: f64,
     /// A TOML file with hooks for every server and per server (see README).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -296,6 +299,7 @@ impl EngineArgs {
             pre_hook: self.pre_hook.clone().or(config.hooks.pre),
             post_hook: self.post_hook.clone().or(config.hooks.post),
             server_hooks,
+            timeout_scale: self.timeout_scale,
             warn_before_budget: if self.warn_before.is_empty() {
                 sfbpatch_engine::RunOptions::default().warn_before_budget
             } else {

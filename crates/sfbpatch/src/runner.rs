@@ -43,11 +43,17 @@ struct RunParams {
     post_hook: Option<String>,
     #[serde(default)]
     warn_before: Vec<f64>,
+    #[serde(default = "one")]
+    timeout_scale: f64,
     #[serde(default)]
     server_hooks: std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
     outage_budget: f64,
     accept_resiliency: bool,
     on_failure: String,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
@@ -227,6 +233,7 @@ fn options(params: &RunParams, journal: &Journal) -> RunOptions {
         pre_hook: params.pre_hook.clone(),
         post_hook: params.post_hook.clone(),
         server_hooks: params.server_hooks.clone(),
+        timeout_scale: params.timeout_scale,
         warn_before_budget: if params.warn_before.is_empty() {
             RunOptions::default().warn_before_budget
         } else {
@@ -390,6 +397,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         pre_hook: engine_opts.pre_hook.clone(),
         post_hook: engine_opts.post_hook.clone(),
         warn_before: args.engine.warn_before.clone(),
+        timeout_scale: args.engine.timeout_scale,
         server_hooks: engine_opts.server_hooks.clone(),
         outage_budget: args.outage_budget,
         accept_resiliency: args.engine.accept_resiliency,
@@ -524,6 +532,37 @@ fn read_disk(path: &str) -> Option<Vec<u8>> {
     std::fs::read(PathBuf::from(root).join(rel.trim_start_matches('/'))).ok()
 }
 
+/// A command that never completes, until whoever waits for it goes away: its output pipe
+/// closed (the SSH channel or the local transport's process ended it). Then it ends too, as
+/// a real shell would on SIGHUP or EPIPE: nothing lingers.
+fn wait_for_hangup() {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if output_closed() {
+            return;
+        }
+    }
+}
+
+#[cfg(unix)]
+fn output_closed() -> bool {
+    use std::os::fd::AsFd as _;
+    let out = std::io::stdout();
+    let mut fds = [nix::poll::PollFd::new(out.as_fd(), nix::poll::PollFlags::empty())];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+        Ok(n) if n > 0 => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(nix::poll::PollFlags::POLLERR | nix::poll::PollFlags::POLLHUP)),
+        Ok(_) => false,
+        Err(_) => true,
+    }
+}
+
+#[cfg(not(unix))]
+fn output_closed() -> bool {
+    false
+}
+
 fn read_local(path: &str) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
@@ -572,9 +611,10 @@ fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
             errors: x.stderr,
         }),
         // A command that never completes: the caller's timeout ends it.
-        ExecStatus::TimedOut => loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        },
+        ExecStatus::TimedOut => {
+            wait_for_hangup();
+            Ok(Output { text: String::new(), success: false, code: Some(255), errors: String::new() })
+        }
         ExecStatus::Disconnected => Ok(Output {
             text: String::new(),
             success: false,

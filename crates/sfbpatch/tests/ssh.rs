@@ -283,3 +283,49 @@ fn a_truncated_copy_already_on_the_server_is_detected_and_sent_again_before_the_
     let bytes = std::fs::read(&pkg).unwrap_or_default();
     assert_eq!(bytes, b"cumulative update, shipped by SFTP", "the truncated copy was replaced");
 }
+
+/// `sfbpatch sim shell` processes still running for this estate.
+fn shells_of(estate: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .filter(|c| c.contains("sim shell") && c.contains(estate))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_hanging_step_is_ended_by_its_timeout_and_the_remote_shell_does_not_linger() {
+    let Some(lab) = lab() else { return };
+    // The estate's only fault: se01's verify never answers, once.
+    let show = sfbpatch(&["sim", "show", "--estate", &lab.estate, "--format", "json"]);
+    assert!(show.status.success());
+    let estate_file = std::path::Path::new(&lab.estate).join("estate.json");
+    let mut e: Value =
+        serde_json::from_slice(&std::fs::read(&estate_file).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
+    e["faults"] = serde_json::json!(["se01.contoso.local:verify:hang"]);
+    std::fs::write(&estate_file, serde_json::to_vec(&e).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let (code, v, err) = run(&lab, &conns, &["--server", "se01.contoso.local", "--timeout-scale", "0.003"]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    let journal = sfbpatch_journal::Journal::open(Path::new(&lab.path("journal.db"))).unwrap_or_else(|x| panic!("{x}"));
+    let id = v["run_id"].as_str().unwrap_or("").to_owned();
+    let verify: Vec<_> = journal
+        .attempts(&id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.1 == "verify")
+        .map(|a| a.3.unwrap_or_default())
+        .collect();
+    assert_eq!(verify, ["failed", "succeeded"], "the hung attempt timed out, the retry completed");
+    // The hung shell on the far side ended with its channel.
+    let start = Instant::now();
+    while shells_of(&lab.estate) > 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "a remote shell lingers after its timeout");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
