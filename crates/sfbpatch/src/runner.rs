@@ -603,6 +603,15 @@ fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
         x
     };
     use sfbpatch_sim::exec::ExecStatus;
+    // With SFBPATCH_SIM_TIME_SCALE=F, the command takes F real seconds per simulated second,
+    // after its effects are saved: a caller cut off meanwhile cannot tell whether it ran.
+    let scale = std::env::var("SFBPATCH_SIM_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f > 0.0);
+    if let (Some(f), ExecStatus::Completed | ExecStatus::Disconnected) = (scale, x.status) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(x.end_ms.saturating_sub(x.start_ms) as f64 / 1000.0 * f));
+    }
     match x.status {
         ExecStatus::Completed => Ok(Output {
             text: x.stdout,

@@ -67,7 +67,7 @@ struct Lab {
     dir: tempfile::TempDir,
     estate: String,
     ports: Vec<u16>,
-    _daemons: Vec<Daemon>,
+    daemons: Vec<Daemon>,
 }
 
 impl Lab {
@@ -116,6 +116,27 @@ impl Lab {
 }
 
 fn lab() -> Option<Lab> {
+    lab_with("")
+}
+
+/// Starts the sshd of host `i` from its config, waiting until it listens.
+fn start_sshd(sshd: &Path, cfg: &Path, port: u16) -> Daemon {
+    let child = Proc::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "sshd on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Daemon(child)
+}
+
+fn lab_with(extra_env: &str) -> Option<Lab> {
     let sshd = sshd()?;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let estate = dir.path().join("estate").display().to_string();
@@ -147,29 +168,17 @@ fn lab() -> Option<Lab> {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key_{i}\nPidFile {d}/sshd_{i}.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
              AcceptEnv SFBPATCH_STEP\nSubsystem sftp internal-sftp -d {disk}\n\
-             SetEnv PATH={bindir}:/usr/bin:/bin SFBPATCH_BIN={bin} SFBPATCH_SIM_ESTATE={estate} SFBPATCH_SIM_HOST={host} SFBPATCH_SIM_DISK={disk}\n",
+             SetEnv PATH={bindir}:/usr/bin:/bin SFBPATCH_BIN={bin} SFBPATCH_SIM_ESTATE={estate} SFBPATCH_SIM_HOST={host} SFBPATCH_SIM_DISK={disk} {extra_env}\n",
             disk = disk.display(),
             bindir = bindir.display(),
             bin = bin().display(),
         );
         let cfg = dir.path().join(format!("sshd_{i}.conf"));
         std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{e}"));
-        let child = Proc::new(&sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        daemons.push(Daemon(child));
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "sshd on {port} did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        daemons.push(start_sshd(&sshd, &cfg, port));
         ports.push(port);
     }
-    Some(Lab { dir, estate, ports, _daemons: daemons })
+    Some(Lab { dir, estate, ports, daemons })
 }
 
 fn run(lab: &Lab, connections: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
@@ -328,4 +337,80 @@ fn a_hanging_step_is_ended_by_its_timeout_and_the_remote_shell_does_not_linger()
         assert!(start.elapsed() < Duration::from_secs(5), "a remote shell lingers after its timeout");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Kills an sshd and every session process it forked (the connections drop at once).
+fn kill_sshd_and_sessions(d: &mut Daemon) {
+    let parent = d.0.id();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+    let _ = d.0.kill();
+    let _ = d.0.wait();
+}
+
+fn installs_applied(estate: &str, host: &str) -> usize {
+    let show = sfbpatch(&["sim", "show", "--estate", estate, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&show.stdout).unwrap_or(Value::Null);
+    v["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["fqdn"] == host).cloned())
+        .and_then(|h| h["oplog"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|op| op["step"] == "install-update" && op["applied"] == true)
+        .count()
+}
+
+#[test]
+fn sshd_killed_during_the_install_then_resume_completes_without_installing_twice() {
+    // Every simulated second takes 3 ms: the install lasts a few real seconds.
+    let Some(mut lab) = lab_with("SFBPATCH_SIM_TIME_SCALE=0.003") else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let package = lab.path("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update, shipped by SFTP").unwrap_or_else(|e| panic!("{e}"));
+    let journal = lab.path("journal.db");
+    let host = "se01.contoso.local";
+    let child = Proc::new(bin())
+        .args(["run", "--transport", "ssh", "--connections", &conns, "--package", &package, "--journal", &journal])
+        .args(["--yes", "--server", host, "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Wait until the install has been applied on the server (its answer still to come)…
+    let start = Instant::now();
+    while installs_applied(&lab.estate, host) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the install never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // …then the server's sshd dies with its sessions.
+    kill_sshd_and_sessions(&mut lab.daemons[2]);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1), "the run cannot finish without the server");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let id = v["run_id"].as_str().unwrap_or("").to_owned();
+    assert!(!id.is_empty(), "{v}");
+    // sshd comes back; the run is resumed and settles the interrupted install from the
+    // server's build instead of installing again.
+    let cfg = lab.dir.path().join("sshd_2.conf");
+    let sshd = PathBuf::from("/usr/sbin/sshd");
+    lab.daemons[2] = start_sshd(&sshd, &cfg, lab.ports[2]);
+    let resumed = sfbpatch(&["resume", &id, "--journal", &journal, "--format", "json"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let r: Value = serde_json::from_slice(&resumed.stdout).unwrap_or(Value::Null);
+    assert_eq!(r["state"], "completed");
+    assert_eq!(installs_applied(&lab.estate, host), 1, "the install was applied exactly once");
 }
