@@ -145,6 +145,29 @@ impl client::Handler for Client {
     }
 }
 
+/// Tries every key the ssh-agent holds (`SSH_AUTH_SOCK`); the keys never leave the agent.
+#[cfg(unix)]
+async fn agent_auth(handle: &mut client::Handle<Client>, user: &str) -> Result<bool, String> {
+    let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+        .await
+        .map_err(|e| format!("no key file, and no ssh-agent to ask ({e})"))?;
+    let identities = agent.request_identities().await.map_err(|e| e.to_string())?;
+    let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+    for id in identities {
+        let key = id.public_key().into_owned();
+        match handle.authenticate_publickey_with(user.to_owned(), key, hash, &mut agent).await {
+            Ok(r) if r.success() => return Ok(true),
+            _ => continue,
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(not(unix))]
+async fn agent_auth(_handle: &mut client::Handle<Client>, _user: &str) -> Result<bool, String> {
+    Err("no key file; the Windows ssh-agent pipe is not supported yet".into())
+}
+
 /// The SSH transport.
 pub struct SshTransport {
     hosts: BTreeMap<String, HostConfig>,
@@ -200,16 +223,27 @@ impl SshTransport {
                 });
             }
         };
-        let key = russh::keys::load_secret_key(&cfg.identity_file, None)
-            .map_err(|e| TransportError::Other(format!("cannot load the key {}: {e}", cfg.identity_file.display())))?;
-        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
-        let auth = handle
-            .authenticate_publickey(cfg.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
-            .await
-            .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?;
-        if !auth.success() {
+        let authenticated = if cfg.identity_file.exists() {
+            let key = russh::keys::load_secret_key(&cfg.identity_file, None).map_err(|e| {
+                TransportError::Other(format!(
+                    "cannot load the key {} (a passphrase-protected key belongs in ssh-agent): {e}",
+                    cfg.identity_file.display()
+                ))
+            })?;
+            let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+            handle
+                .authenticate_publickey(cfg.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .await
+                .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?
+                .success()
+        } else {
+            agent_auth(&mut handle, &cfg.user)
+                .await
+                .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?
+        };
+        if !authenticated {
             return Err(TransportError::Other(format!(
-                "{host} refused the key {} for {}",
+                "{host} refused the key {} (or the agent's keys) for {}",
                 cfg.identity_file.display(),
                 cfg.user
             )));

@@ -414,3 +414,56 @@ fn sshd_killed_during_the_install_then_resume_completes_without_installing_twice
     assert_eq!(r["state"], "completed");
     assert_eq!(installs_applied(&lab.estate, host), 1, "the install was applied exactly once");
 }
+
+#[test]
+fn keys_held_by_ssh_agent_authenticate_and_never_reach_the_journal() {
+    let Some(lab) = lab() else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    // No key file: the connections file points at one that does not exist.
+    let conns = lab.path("agent.toml");
+    let mut c = format!(
+        "[defaults]\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{kh}\"\n",
+        lab.path("no_such_key")
+    );
+    for (h, p) in HOSTS.iter().zip(&lab.ports) {
+        c.push_str(&format!("\n[hosts.\"{h}\"]\naddress = \"127.0.0.1\"\nport = {p}\n"));
+    }
+    std::fs::write(&conns, c).unwrap_or_else(|e| panic!("{e}"));
+    let sock = lab.path("agent.sock");
+    let mut agent = Proc::new("ssh-agent")
+        .args(["-D", "-a", &sock])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    while !Path::new(&sock).exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added =
+        Proc::new("ssh-add").arg(lab.path("client_key")).env("SSH_AUTH_SOCK", &sock).stderr(Stdio::null()).status();
+    assert!(added.is_ok_and(|s| s.success()), "ssh-add failed");
+    let package = lab.path("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update").unwrap_or_else(|e| panic!("{e}"));
+    let journal = lab.path("journal.db");
+    let o = Proc::new(bin())
+        .args(["run", "--transport", "ssh", "--connections", &conns, "--package", &package, "--journal", &journal])
+        .args(["--yes", "--server", "sql01.contoso.local", "--format", "json"])
+        .env("SSH_AUTH_SOCK", &sock)
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // Nothing secret is recorded: not the key, not the agent's socket.
+    let key = std::fs::read_to_string(lab.path("client_key")).unwrap_or_default();
+    let secret_line = key.lines().nth(1).unwrap_or("").to_owned();
+    let db = std::fs::read(&journal).unwrap_or_default();
+    let wal = std::fs::read(format!("{journal}-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!secret_line.is_empty() && !text.contains(&secret_line), "the private key is in the journal");
+        assert!(!text.contains("agent.sock"), "the agent socket is in the journal");
+    }
+}
