@@ -102,6 +102,20 @@ pub fn parse_file_hash(text: &str) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
+/// The free space of `drive` (`C`) in bytes, from `Get-PSDrive -Name 'C'` output
+/// (`Name Used (GB) Free (GB) Provider Root`).
+pub fn parse_free_bytes(text: &str, drive: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        if !it.next()?.eq_ignore_ascii_case(drive) {
+            return None;
+        }
+        let _used: f64 = it.next()?.parse().ok()?;
+        let free: f64 = it.next()?.parse().ok()?;
+        Some((free * 1024.0 * 1024.0 * 1024.0) as u64)
+    })
+}
+
 /// Whether a failed `net start` / `net stop` only says the service was already in the state
 /// asked for: `NET HELPMSG 2182` ("already been started") or `3521` ("is not started"). The
 /// message numbers do not depend on the server's language. The step's postcondition holds.
@@ -147,6 +161,14 @@ mod tests {
         ));
         assert!(!net_already_in_state(true, 2, "More help is available by typing NET HELPMSG 3521."));
         assert!(!net_already_in_state(true, 1, "NET HELPMSG 2182"));
+    }
+
+    #[test]
+    fn reads_free_space_of_a_drive() {
+        let t = "\nName           Used (GB)     Free (GB) Provider      Root\n----           ---------     --------- --------      ----\nC                  40.12         59.88 FileSystem    C:\\\n";
+        let free = parse_free_bytes(t, "C").unwrap_or(0);
+        assert!(free > 59 * 1024 * 1024 * 1024 && free < 60 * 1024 * 1024 * 1024);
+        assert_eq!(parse_free_bytes(t, "D"), None);
     }
 
     #[test]

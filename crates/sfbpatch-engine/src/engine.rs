@@ -825,6 +825,28 @@ async fn attempt_step<T: Transport, S: EventSink>(
             };
         }
         StepId::StagePackage => {
+            // Enough free space first, with a clear error, before anything is copied.
+            if let Some(size) = cx.transport.package_size() {
+                let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
+                let probe = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-PSDrive"))
+                    .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Name"), drive.clone()))
+                    .render();
+                if let Ok(o) = cx.call(host, None, None, &probe, PROBE_TIMEOUT).await
+                    && let Some(free) = readback::parse_free_bytes(&o.stdout, &drive)
+                {
+                    // The package, its extraction and the installer's logs: twice its size
+                    // and a gigabyte to spare.
+                    let need = size.saturating_mul(2).saturating_add(1 << 30);
+                    if free < need {
+                        return failed(format!(
+                            "not enough free space on {drive}: {:.1} GB free, {:.1} GB needed for a {:.0} MB package. Nothing was changed.",
+                            free as f64 / 1_073_741_824.0,
+                            need as f64 / 1_073_741_824.0,
+                            size as f64 / 1_048_576.0
+                        ));
+                    }
+                }
+            }
             let staged = tokio::time::timeout(
                 cx.transport.real(timeout),
                 cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout),

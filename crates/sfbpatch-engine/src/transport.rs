@@ -67,6 +67,12 @@ pub trait Transport {
     /// The SHA-256 (lower-case hex) the staged package must have.
     fn package_sha256(&self) -> String;
 
+    /// The package's size in bytes, when known (the free space on the server is checked
+    /// against it before staging).
+    fn package_size(&self) -> Option<u64> {
+        None
+    }
+
     /// The server this transport executes on, if it is one of the estate's (a local shell on
     /// a server). The engine refuses to patch that server together with others.
     fn executes_on(&self) -> Option<Fqdn> {

@@ -122,6 +122,9 @@ pub struct Host {
     pub release_build: Build,
     /// Files on the local disk by path (case-insensitive, stored lower-case).
     pub files: BTreeMap<String, SimFile>,
+    /// Free space on C:, in bytes.
+    #[serde(default = "default_free")]
+    pub free_bytes: u64,
     /// Shell sessions.
     pub sessions: Vec<Session>,
     /// Incremented by every install that changed the binaries.
@@ -207,6 +210,10 @@ pub struct Estate {
 
 /// Reads a local file's bytes.
 pub type LocalReader = fn(&str) -> Option<Vec<u8>>;
+
+fn default_free() -> u64 {
+    60 * 1024 * 1024 * 1024
+}
 
 fn svc(name: &str, display: &str, kind: ServiceKind) -> Service {
     Service { name: name.to_owned(), display_name: display.to_owned(), kind, running: true, auto_start: true }
@@ -300,6 +307,7 @@ impl Estate {
                     components: components(s.role, opts.product, &opts.initial_build),
                     release_build: release_build(&opts.initial_build),
                     files: BTreeMap::new(),
+                    free_bytes: default_free(),
                     sessions: Vec::new(),
                     install_generation: 0,
                     databases,

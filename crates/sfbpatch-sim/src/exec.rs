@@ -465,6 +465,27 @@ The located assembly's manifest definition does not match the assembly reference
                     }
                 }
             },
+            "get-psdrive" => match bound(self, &[], &["Name"]) {
+                Err(e) => Out::err(e, 500),
+                Ok(p) => {
+                    let name = p.get("Name").or(p.positional.first().map(String::as_str)).unwrap_or("C").to_owned();
+                    if !name.eq_ignore_ascii_case("C") {
+                        Out::err(
+                            format!("{name} : Cannot find drive. A drive with the name '{name}' does not exist."),
+                            500,
+                        )
+                    } else {
+                        let gib = |b: u64| format!("{:.2}", b as f64 / 1_073_741_824.0);
+                        let used = 40 * 1_073_741_824u64;
+                        let rows = format!(
+                            "\nName           Used (GB)     Free (GB) Provider      Root\n----           ---------     --------- --------      ----\nC              {:>9} {:>13} FileSystem    C:\\\n\n",
+                            gib(used),
+                            gib(self.free_bytes)
+                        );
+                        Out::ok(rows, self.rng.secs(0.5, 1.5))
+                    }
+                }
+            },
             "new-item" => match bound(self, &["Force"], &["ItemType", "Path"]) {
                 // Folders exist implicitly on the simulated disk.
                 Err(e) => Out::err(e, 500),

@@ -168,6 +168,10 @@ impl Transport for LocalTransport {
         self.sha256.clone()
     }
 
+    fn package_size(&self) -> Option<u64> {
+        std::fs::metadata(&self.package).ok().map(|m| m.len())
+    }
+
     fn executes_on(&self) -> Option<Fqdn> {
         self.executes_on.clone()
     }

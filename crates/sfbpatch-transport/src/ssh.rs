@@ -414,6 +414,10 @@ impl Transport for SshTransport {
         self.sha256.clone()
     }
 
+    fn package_size(&self) -> Option<u64> {
+        std::fs::metadata(&self.package).ok().map(|m| m.len())
+    }
+
     fn now_ms(&self) -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }

@@ -86,3 +86,43 @@ fn a_three_server_estate_is_patched_through_the_local_transport() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn a_server_without_room_for_the_package_is_refused_before_the_outage() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("estate");
+    let e = estate.display().to_string();
+    let journal = dir.path().join("j.db").display().to_string();
+    let package = dir.path().join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update bytes").unwrap_or_else(|x| panic!("{x}"));
+    assert!(sfbpatch().args(["sim", "init", "--estate", &e]).output().map(|o| o.status.success()).unwrap_or(false));
+    // se01's C: is all but full.
+    let file = estate.join("estate.json");
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
+    for h in v["hosts"].as_array_mut().into_iter().flatten() {
+        if h["fqdn"] == "se01.contoso.local" {
+            h["free_bytes"] = serde_json::json!(200 * 1024 * 1024);
+        }
+    }
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
+    let shell =
+        format!("{} sim shell --estate {e} --host {{host}}", assert_cmd::cargo::cargo_bin("sfbpatch").display());
+    let o = sfbpatch()
+        .args(["run", "--transport", "local", "--shell", &shell, "--package", &package.display().to_string()])
+        .args(["--journal", &journal, "--yes", "--server", "se01.contoso.local", "--format", "json"])
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    let error = r["servers"][0]["error"].as_str().unwrap_or("").to_owned();
+    assert!(error.contains("stage-package") && error.contains("not enough free space on C"), "{error}");
+    let show =
+        sfbpatch().args(["sim", "show", "--estate", &e, "--format", "json"]).output().unwrap_or_else(|x| panic!("{x}"));
+    let s: Value = serde_json::from_slice(&show.stdout).unwrap_or(Value::Null);
+    let se = s["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["fqdn"] == "se01.contoso.local").cloned())
+        .unwrap_or_default();
+    assert!(se["services"].as_array().into_iter().flatten().all(|x| x["running"] == true), "no outage was opened");
+}
