@@ -104,14 +104,7 @@ impl LocalTransport {
             stdin.write_all(b"\n").await.map_err(|e| TransportError::Other(format!("writing the script: {e}")))?;
         }
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        match out.status.code() {
-            Some(255) if stderr.contains(SIM_DISCONNECTED) => Err(TransportError::Disconnected(host.to_string())),
-            Some(255) if stderr.contains(SIM_UNREACHABLE) => Err(TransportError::Unreachable(host.to_string())),
-            Some(code) => Ok(CommandOutput { exit_code: code, stdout, stderr }),
-            None => Err(TransportError::Disconnected(host.to_string())),
-        }
+        crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)
     }
 }
 

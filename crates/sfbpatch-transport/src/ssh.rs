@@ -305,24 +305,10 @@ impl SshTransport {
                 break;
             }
         }
-        let stderr = String::from_utf8_lossy(&stderr).into_owned();
-        match code {
-            Some(255) if stderr.contains(crate::local::SIM_DISCONNECTED) => {
-                Err(TransportError::Disconnected(host.to_string()))
-            }
-            Some(255) if stderr.contains(crate::local::SIM_UNREACHABLE) => {
-                Err(TransportError::Unreachable(host.to_string()))
-            }
-            Some(c) => Ok(CommandOutput {
-                exit_code: i32::try_from(c).unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&stdout).into_owned(),
-                stderr,
-            }),
-            None => {
-                self.forget(host).await;
-                Err(TransportError::Disconnected(host.to_string()))
-            }
+        if code.is_none() {
+            self.forget(host).await;
         }
+        crate::outcome(host, code.map(|c| i32::try_from(c).unwrap_or(-1)), &stdout, &stderr)
     }
 
     async fn sftp_put(&self, host: &Fqdn, remote: &str) -> Result<(), TransportError> {

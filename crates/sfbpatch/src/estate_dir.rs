@@ -30,6 +30,15 @@ impl EstateDir {
 
     /// Opens `dir` and takes its lock; refuses if another process holds it.
     pub fn open(dir: &Path) -> Result<(Self, Estate), String> {
+        Self::open_with(dir, false)
+    }
+
+    /// Opens `dir`, waiting for its lock (concurrent shells of one estate take turns).
+    pub fn open_blocking(dir: &Path) -> Result<(Self, Estate), String> {
+        Self::open_with(dir, true)
+    }
+
+    fn open_with(dir: &Path, wait: bool) -> Result<(Self, Estate), String> {
         let lock_path = dir.join("estate.lock");
         let lock = File::options()
             .create(true)
@@ -37,27 +46,14 @@ impl EstateDir {
             .write(true)
             .open(&lock_path)
             .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-        match lock.try_lock() {
+        let locked = if wait { lock.lock().map_err(std::fs::TryLockError::Error) } else { lock.try_lock() };
+        match locked {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(format!("the estate {} is in use by another sfbpatch process", dir.display()));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", lock_path.display())),
         }
-        let estate = load(dir)?;
-        Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
-    }
-
-    /// Opens `dir`, waiting for its lock (concurrent shells of one estate take turns).
-    pub fn open_blocking(dir: &Path) -> Result<(Self, Estate), String> {
-        let lock_path = dir.join("estate.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-        lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
         let estate = load(dir)?;
         Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
     }
