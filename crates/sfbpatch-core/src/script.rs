@@ -37,15 +37,26 @@ fn has(sp: &ServerPlan, id: StepId) -> bool {
     sp.steps.iter().any(|s| s.id == id)
 }
 
+/// Writes a step's comments and progress line; false (with a comment) when the plan leaves
+/// the step out.
+fn step_header(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lang) -> bool {
+    if !has(sp, id) {
+        comment(o, ind, &tr(lang, "script.skipped", &Args::new().with("step", id.as_str())));
+        return false;
+    }
+    let n = id.seed_number().map(|n| format!("{n}. ")).unwrap_or_default();
+    let title = format!("{n}{} ({})", id.title(lang), id.as_str());
+    comment(o, ind, &title);
+    comment(o, ind, &id.detail(lang));
+    let _ = writeln!(o, "{ind}Write-Step {}", literal(&title));
+    true
+}
+
 /// The script for one server of `plan`. `sha256`: the package's hash, when the package was
 /// at hand when the script was made (the script then checks the staged copy against it).
 pub fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) -> String {
     let mut o = String::new();
     let t = |k: &str| text(lang, &format!("script.{k}"));
-    let step_title = |id: StepId| {
-        let n = id.seed_number().map(|n| format!("{n}. ")).unwrap_or_default();
-        format!("{n}{} ({})", id.title(lang), id.as_str())
-    };
     let _ = writeln!(o, "<#");
     let _ = writeln!(
         o,
@@ -124,13 +135,9 @@ pub fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) ->
         StepId::CloseShells,
         StepId::InstallUpdate,
     ] {
-        if !has(sp, id) {
-            comment(&mut o, ind, &tr(lang, "script.skipped", &Args::new().with("step", id.as_str())));
+        if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }
-        comment(&mut o, ind, &step_title(id));
-        comment(&mut o, ind, &id.detail(lang));
-        let _ = writeln!(o, "{ind}Write-Step {}", literal(&step_title(id)));
         match id {
             StepId::CheckRole => {
                 if let Some(c) = command(sp, id) {
@@ -242,13 +249,9 @@ pub fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) ->
         StepId::StartServices,
         StepId::Verify,
     ] {
-        if !has(sp, id) {
-            comment(&mut o, ind, &tr(lang, "script.skipped", &Args::new().with("step", id.as_str())));
+        if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }
-        comment(&mut o, ind, &step_title(id));
-        comment(&mut o, ind, &id.detail(lang));
-        let _ = writeln!(o, "{ind}Write-Step {}", literal(&step_title(id)));
         match id {
             StepId::StartW3svc => {
                 if let Some(c) = command(sp, id) {
