@@ -865,17 +865,14 @@ impl Estate {
         };
         let start = at.max(h.clock_ms);
         if start < h.unreachable_until {
-            return record(
+            return cut_short(
                 h,
                 step,
                 format!("copy {path}"),
                 start,
                 start,
                 ExecStatus::Unreachable,
-                -1,
-                false,
-                String::new(),
-                "the host does not answer".into(),
+                "the host does not answer",
             );
         }
         let mut ms = h.rng.secs(30.0, 90.0);
@@ -932,34 +929,20 @@ impl Estate {
         let start = req.at.max(h.clock_ms);
         let command = req.script.to_owned();
         if start < h.unreachable_until {
-            return record(
-                h,
-                req.step,
-                command,
-                start,
-                start,
-                ExecStatus::Unreachable,
-                -1,
-                false,
-                String::new(),
-                "the host does not answer".into(),
-            );
+            return cut_short(h, req.step, command, start, start, ExecStatus::Unreachable, "the host does not answer");
         }
         // A script run without a session gets one of its own.
         let (session, temporary) = match req.session {
             Some(id) => {
                 if !h.sessions.iter().any(|s| s.id == id && s.open) {
-                    return record(
+                    return cut_short(
                         h,
                         req.step,
                         command,
                         start,
                         start,
                         ExecStatus::Disconnected,
-                        -1,
-                        false,
-                        String::new(),
-                        "the session is closed".into(),
+                        "the session is closed",
                     );
                 }
                 (id, false)
@@ -975,16 +958,13 @@ impl Estate {
         match &fault {
             Some(FaultKind::Hang) => {
                 close_temp(h, session, temporary);
-                return record(
+                return cut_short(
                     h,
                     req.step,
                     command,
                     start,
                     start + req.timeout_ms,
                     ExecStatus::TimedOut,
-                    -1,
-                    false,
-                    String::new(),
                     String::new(),
                 );
             }
@@ -1066,23 +1046,8 @@ impl Estate {
         close_temp(h, session, temporary);
         let end = cx.now;
         if end.saturating_sub(start) > req.timeout_ms {
-            let rng = h.rng.clone();
-            let oplog = std::mem::take(&mut h.oplog);
-            *h = snapshot;
-            h.rng = rng;
-            h.oplog = oplog;
-            return record(
-                h,
-                req.step,
-                command,
-                start,
-                start + req.timeout_ms,
-                ExecStatus::TimedOut,
-                -1,
-                false,
-                String::new(),
-                String::new(),
-            );
+            restore(h, snapshot);
+            return cut_short(h, req.step, command, start, start + req.timeout_ms, ExecStatus::TimedOut, String::new());
         }
         if fault == Some(FaultKind::Disconnect) {
             let applied = h.rng.chance(0.5);
@@ -1091,13 +1056,9 @@ impl Estate {
                 s.open = false;
             }
             if !applied {
-                let rng = h.rng.clone();
                 let sessions = h.sessions.clone();
-                let oplog = std::mem::take(&mut h.oplog);
-                *h = snapshot;
-                h.rng = rng;
+                restore(h, snapshot);
                 h.sessions = sessions;
-                h.oplog = oplog;
             }
             let at = if applied { end } else { cut };
             return record(
@@ -1132,6 +1093,30 @@ fn close_temp(h: &mut Host, session: u64, temporary: bool) {
     if let (true, Some(s)) = (temporary, h.sessions.iter_mut().find(|s| s.id == session)) {
         s.open = false;
     }
+}
+
+/// Puts a host back as it was before a command that was not applied, keeping what moves on
+/// regardless: its random generator and its operation log.
+fn restore(h: &mut Host, snapshot: Host) {
+    let rng = h.rng.clone();
+    let oplog = std::mem::take(&mut h.oplog);
+    *h = snapshot;
+    h.rng = rng;
+    h.oplog = oplog;
+}
+
+/// Records a command that did not complete (no answer, a dropped session, a silent host):
+/// no exit code, no output, nothing applied.
+fn cut_short(
+    h: &mut Host,
+    step: Option<StepId>,
+    command: String,
+    start: Ms,
+    end: Ms,
+    status: ExecStatus,
+    why: impl Into<String>,
+) -> Execution {
+    record(h, step, command, start, end, status, -1, false, String::new(), why.into())
 }
 
 #[allow(clippy::too_many_arguments)]
