@@ -7,6 +7,8 @@
 //! * [`plan`] turns a topology, a package and a selection of servers into the ordered steps
 //!   for every server in scope, with the step-11 variant chosen from the topology.
 //!
+//! * [`vocab`] is the typed vocabulary of results, states, outcomes and activities.
+//!
 //! Nothing here reads files, talks to the network, or looks at the clock.
 
 pub mod example;
@@ -16,6 +18,7 @@ pub mod readback;
 pub mod runbook;
 pub mod script;
 pub mod topology;
+pub mod vocab;
 
 pub use fqdn::Fqdn;
 pub use sfbpatch_i18n::Lang;

@@ -9,7 +9,9 @@ use sfbpatch_core::readback::{self, Build};
 use sfbpatch_core::runbook::{InstallOutcome, StepId, classify_install_exit};
 use tokio::sync::{Semaphore, watch};
 
-use crate::event::{Event, EventSink, StepOutcome};
+use sfbpatch_core::vocab::{Activity, EngineWork, RunState, ServerResult, Stream};
+
+use crate::event::{AttemptOutput, Event, EventSink, StepOutcome};
 use crate::transport::{CommandOutput, SessionId, Transport, TransportError};
 
 /// What to do when a step fails inside the outage.
@@ -121,7 +123,7 @@ pub struct ServerResume {
     /// The outage was open.
     pub outage_open: bool,
     /// The server had already finished (updated, failed…): leave it.
-    pub finished: Option<String>,
+    pub finished: Option<ServerResult>,
     /// The build before the run first touched it.
     pub build_before: Option<Build>,
     /// The installer asked for a restart that was not completed before the interruption.
@@ -141,7 +143,7 @@ pub struct ServerSummary {
     /// The server.
     pub fqdn: Fqdn,
     /// `updated`, `failed`, `not-started`, `interrupted`.
-    pub result: &'static str,
+    pub result: ServerResult,
     /// Why.
     pub error: Option<String>,
     /// Commands to bring service back, if it is down.
@@ -152,7 +154,7 @@ pub struct ServerSummary {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
     /// `completed`, `failed`, `interrupted`.
-    pub state: &'static str,
+    pub state: RunState,
     /// Per server, in plan order.
     pub servers: Vec<ServerSummary>,
 }
@@ -179,12 +181,12 @@ impl<T: Transport, S: EventSink> Ctx<'_, T, S> {
         self.transport.now_ms()
     }
 
-    fn started(&self, server: Fqdn, step: String, attempt: u32, command: Option<String>) {
+    fn started(&self, server: Fqdn, step: Activity, attempt: u32, command: Option<String>) {
         self.emit(Event::StepStarted { server, step, attempt, at_ms: self.now(), command });
     }
 
-    fn finished(&self, server: Fqdn, step: String, attempt: u32, outcome: StepOutcome, exit_code: Option<i32>) {
-        self.emit(Event::StepFinished { server, step, attempt, at_ms: self.now(), outcome, exit_code });
+    fn finished(&self, server: Fqdn, step: Activity, attempt: u32, outcome: StepOutcome, output: AttemptOutput) {
+        self.emit(Event::StepFinished { server, step, attempt, at_ms: self.now(), outcome, output });
     }
 
     fn halted(&self) -> bool {
@@ -215,7 +217,7 @@ impl<T: Transport, S: EventSink> Ctx<'_, T, S> {
 /// Why a step attempt failed, and whether trying again can help.
 struct Attempt {
     outcome: StepOutcome,
-    exit_code: Option<i32>,
+    output: AttemptOutput,
     lost_session: bool,
     /// No answer, or a dropped session: the step may or may not have been applied, and
     /// trying again may help. A definite error (an exit code) is not retried.
@@ -225,7 +227,7 @@ struct Attempt {
 fn failed(reason: impl Into<String>) -> Attempt {
     Attempt {
         outcome: StepOutcome::Failed { reason: reason.into() },
-        exit_code: None,
+        output: AttemptOutput::default(),
         lost_session: false,
         transient: false,
     }
@@ -260,7 +262,7 @@ pub async fn run<T: Transport, S: EventSink>(
             .iter()
             .map(|s| ServerSummary {
                 fqdn: s.fqdn.clone(),
-                result: "not-started",
+                result: ServerResult::NotStarted,
                 error: Some(msg.clone()),
                 recovery: Vec::new(),
             })
@@ -269,13 +271,13 @@ pub async fn run<T: Transport, S: EventSink>(
             cx.emit(Event::ServerFinished {
                 server: s.fqdn.clone(),
                 at_ms: cx.now(),
-                result: "not-started",
+                result: ServerResult::NotStarted,
                 error: s.error.clone(),
                 recovery: Vec::new(),
             });
         }
-        cx.emit(Event::RunFinished { at_ms: cx.now(), state: "failed" });
-        return RunSummary { state: "failed", servers };
+        cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
+        return RunSummary { state: RunState::Failed, servers };
     }
 
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
@@ -296,17 +298,20 @@ pub async fn run<T: Transport, S: EventSink>(
         for &i in servers {
             let sp = &plan.servers[i];
             let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
-            if let Some(done) = prior.and_then(|p| p.finished.clone())
-                && done == "updated"
-            {
+            if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
                 out.push((
                     i,
-                    ServerSummary { fqdn: sp.fqdn.clone(), result: "updated", error: None, recovery: Vec::new() },
+                    ServerSummary {
+                        fqdn: sp.fqdn.clone(),
+                        result: ServerResult::Updated,
+                        error: None,
+                        recovery: Vec::new(),
+                    },
                 ));
                 continue;
             }
             if stop_lane || cxr.halted() {
-                let result = if cxr.halted() { "interrupted" } else { "not-started" };
+                let result = if cxr.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
                 cxr.emit(Event::ServerFinished {
                     server: sp.fqdn.clone(),
                     at_ms: cxr.now(),
@@ -319,7 +324,7 @@ pub async fn run<T: Transport, S: EventSink>(
             }
             let Ok(_permit) = sem.acquire().await else { break };
             let summary = server(cxr, sp, prior).await;
-            if summary.result != "updated" {
+            if summary.result != ServerResult::Updated {
                 stop_lane = true;
             }
             out.push((i, summary));
@@ -330,12 +335,12 @@ pub async fn run<T: Transport, S: EventSink>(
         futures::future::join_all(lane_futures).await.into_iter().flatten().collect();
     results.sort_by_key(|(i, _)| *i);
     let servers: Vec<ServerSummary> = results.into_iter().map(|(_, s)| s).collect();
-    let state = if servers.iter().all(|s| s.result == "updated") {
-        "completed"
-    } else if servers.iter().any(|s| s.result == "interrupted") || cx.halted() {
-        "interrupted"
+    let state = if servers.iter().all(|s| s.result == ServerResult::Updated) {
+        RunState::Completed
+    } else if servers.iter().any(|s| s.result == ServerResult::Interrupted) || cx.halted() {
+        RunState::Interrupted
     } else {
-        "failed"
+        RunState::Failed
     };
     cx.emit(Event::RunFinished { at_ms: cx.now(), state });
     RunSummary { state, servers }
@@ -356,7 +361,7 @@ async fn server<T: Transport, S: EventSink>(
     prior: Option<&ServerResume>,
 ) -> ServerSummary {
     let host = &sp.fqdn;
-    let summary = |result: &'static str, error: Option<String>, recovery: Vec<String>| {
+    let summary = |result: ServerResult, error: Option<String>, recovery: Vec<String>| {
         cx.emit(Event::ServerFinished {
             server: host.clone(),
             at_ms: cx.now(),
@@ -385,10 +390,10 @@ async fn server<T: Transport, S: EventSink>(
     });
     if fresh
         && let Some(hook) = cx.opts.hooks(host).0
-        && let Err(why) = hook_step(cx, host, "pre-hook", hook).await
+        && let Err(why) = hook_step(cx, host, EngineWork::PreHook, hook).await
     {
         return summary(
-            "not-started",
+            ServerResult::NotStarted,
             Some(format!("the pre-hook failed, the server was not touched: {why}")),
             Vec::new(),
         );
@@ -401,7 +406,7 @@ async fn server<T: Transport, S: EventSink>(
             message: "the restart the installer asked for was interrupted: restarting first".into(),
         });
         if let Err(why) = reboot(cx, host).await {
-            return summary("failed", Some(format!("restart after install-update: {why}")), Vec::new());
+            return summary(ServerResult::Failed, Some(format!("restart after install-update: {why}")), Vec::new());
         }
     }
     let mut outage_started_ms: Option<u64> = if outage_open { Some(cx.now()) } else { None };
@@ -416,20 +421,22 @@ async fn server<T: Transport, S: EventSink>(
         if cx.halted() {
             let why = "the run was interrupted before this server finished".to_owned();
             let recovery = if outage_open { sp.recovery(id) } else { Vec::new() };
-            return summary("interrupted", Some(why), recovery);
+            return summary(ServerResult::Interrupted, Some(why), recovery);
         }
         // An ambiguous step: decide from the host's actual state.
         if prior.and_then(|p| p.in_flight) == Some(id) {
             match postcondition(cx, sp, id, &before, &mut session).await {
                 Ok(true) => {
-                    cx.started(host.clone(), id.as_str().into(), 0, None);
+                    let note = "resumed: the host shows this step done".to_owned();
+                    cx.started(host.clone(), Activity::Step(id), 0, None);
                     cx.emit(Event::StepOutput {
                         server: host.clone(),
-                        step: id.as_str().into(),
-                        stream: "stdout",
-                        text: "resumed: the host shows this step done".into(),
+                        step: Activity::Step(id),
+                        stream: Stream::Stdout,
+                        text: note.clone(),
                     });
-                    cx.finished(host.clone(), id.as_str().into(), 0, StepOutcome::Succeeded, None);
+                    let out = AttemptOutput { exit_code: None, stdout: note, stderr: String::new() };
+                    cx.finished(host.clone(), Activity::Step(id), 0, StepOutcome::Succeeded, out);
                     if id == StepId::StartServices {
                         outage_open = false;
                         cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
@@ -440,7 +447,7 @@ async fn server<T: Transport, S: EventSink>(
                     let why = format!(
                         "step {id} started before the interruption and is not safe to repeat: check the server, then resume"
                     );
-                    return summary("failed", Some(why), sp.recovery(id));
+                    return summary(ServerResult::Failed, Some(why), sp.recovery(id));
                 }
                 Ok(false) => {
                     cx.emit(Event::Warning {
@@ -451,7 +458,7 @@ async fn server<T: Transport, S: EventSink>(
                 }
                 Err(why) => {
                     return summary(
-                        "failed",
+                        ServerResult::Failed,
                         Some(format!("cannot tell whether the interrupted step {id} was applied: {why}")),
                         Vec::new(),
                     );
@@ -468,7 +475,7 @@ async fn server<T: Transport, S: EventSink>(
                     cx.opts.outage_budget_minutes
                 );
                 cx.emit(Event::Warning { server: Some(host.clone()), at_ms: cx.now(), message: why.clone() });
-                return summary("not-started", Some(why), Vec::new());
+                return summary(ServerResult::NotStarted, Some(why), Vec::new());
             }
             outage_open = true;
             outage_started_ms = Some(cx.now());
@@ -515,7 +522,7 @@ async fn server<T: Transport, S: EventSink>(
         collect_install_logs(cx, sp).await;
     }
     if let Some(hook) = cx.opts.hooks(host).1
-        && let Err(why) = hook_step(cx, host, "post-hook", hook).await
+        && let Err(why) = hook_step(cx, host, EngineWork::PostHook, hook).await
     {
         cx.emit(Event::Warning {
             server: Some(host.clone()),
@@ -523,7 +530,7 @@ async fn server<T: Transport, S: EventSink>(
             message: format!("the post-hook failed: {why}"),
         });
     }
-    summary("updated", None, Vec::new())
+    summary(ServerResult::Updated, None, Vec::new())
 }
 
 /// Copies the installer's log files (written in the run's own staging folder) into the event
@@ -534,11 +541,12 @@ async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
     let cmd = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-Content"))
         .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Path"), format!("{dir}\\*.log")))
         .render();
-    let name = "install-logs";
-    cx.started(host.clone(), name.into(), 1, Some(cmd.clone()));
+    let name = Activity::Engine(EngineWork::InstallLogs);
+    cx.started(host.clone(), name, 1, Some(cmd.clone()));
+    let mut out = AttemptOutput::default();
     let outcome = match cx.call(host, None, None, &cmd, PROBE_TIMEOUT).await {
         Ok(o) if o.exit_code == 0 => {
-            output(cx, host, name, &o);
+            out = output(cx, host, name, &o);
             StepOutcome::Succeeded
         }
         Ok(o) => StepOutcome::Failed { reason: first_line(&o) },
@@ -551,7 +559,7 @@ async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
             message: format!("the installer's logs could not be collected: {reason}"),
         });
     }
-    cx.finished(host.clone(), name.into(), 1, outcome, None);
+    cx.finished(host.clone(), name, 1, outcome, out);
 }
 
 /// Announces each mark before the budget as the open outage passes it; never returns.
@@ -588,10 +596,11 @@ async fn outage_marks<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqd
 async fn hook_step<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     host: &Fqdn,
-    name: &str,
+    work: EngineWork,
     script: &str,
 ) -> Result<(), String> {
-    cx.started(host.clone(), name.into(), 1, Some(script.into()));
+    let name = Activity::Engine(work);
+    cx.started(host.clone(), name, 1, Some(script.into()));
     let r = cx.call(host, None, None, script, Duration::from_secs(600)).await;
     let (outcome, exit, result) = match &r {
         Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, Some(0), Ok(())),
@@ -602,10 +611,12 @@ async fn hook_step<T: Transport, S: EventSink>(
         ),
         Err(e) => (StepOutcome::Failed { reason: e.clone() }, None, Err(e.clone())),
     };
-    if let Ok(o) = &r {
-        output(cx, host, name, o);
-    }
-    cx.finished(host.clone(), name.into(), 1, outcome, exit);
+    let mut out = match &r {
+        Ok(o) => output(cx, host, name, o),
+        Err(_) => AttemptOutput::default(),
+    };
+    out.exit_code = exit;
+    cx.finished(host.clone(), name, 1, outcome, out);
     result
 }
 
@@ -614,23 +625,19 @@ fn first_line(o: &CommandOutput) -> String {
     format!("exit code {}: {}", o.exit_code, text.lines().next().unwrap_or(""))
 }
 
-fn output<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn, step: &str, o: &CommandOutput) {
-    if !o.stdout.trim().is_empty() {
-        cx.emit(Event::StepOutput {
-            server: host.clone(),
-            step: step.into(),
-            stream: "stdout",
-            text: o.stdout.clone(),
-        });
+/// Streams a command's output for live display and returns it for the attempt's end.
+fn output<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    host: &Fqdn,
+    step: Activity,
+    o: &CommandOutput,
+) -> AttemptOutput {
+    for (stream, text) in [(Stream::Stdout, &o.stdout), (Stream::Stderr, &o.stderr)] {
+        if !text.trim().is_empty() {
+            cx.emit(Event::StepOutput { server: host.clone(), step, stream, text: text.clone() });
+        }
     }
-    if !o.stderr.trim().is_empty() {
-        cx.emit(Event::StepOutput {
-            server: host.clone(),
-            step: step.into(),
-            stream: "stderr",
-            text: o.stderr.clone(),
-        });
-    }
+    AttemptOutput { exit_code: Some(o.exit_code), stdout: o.stdout.clone(), stderr: o.stderr.clone() }
 }
 
 /// A failure: restore service where the state allows, and report.
@@ -647,12 +654,17 @@ async fn fail<T: Transport, S: EventSink>(
     let mut still_down = false;
     if outage_open {
         if cx.opts.on_failure == OnFailure::Restore && !recovery.is_empty() {
-            cx.started(host.clone(), "recovery".into(), 1, Some(recovery.join("; ")));
+            let name = Activity::Engine(EngineWork::Recovery);
+            cx.started(host.clone(), name, 1, Some(recovery.join("; ")));
             let mut ok = true;
+            let mut out = AttemptOutput::default();
             for c in &recovery {
                 match cx.call(host, *session, None, c, Duration::from_secs(1800)).await {
                     Ok(o) => {
-                        output(cx, host, "recovery", &o);
+                        let part = output(cx, host, name, &o);
+                        out.stdout.push_str(&part.stdout);
+                        out.stderr.push_str(&part.stderr);
+                        out.exit_code = part.exit_code;
                         let already = readback::net_already_in_state(true, o.exit_code, &o.stderr);
                         if o.exit_code != 0 && !already {
                             ok = false;
@@ -671,7 +683,7 @@ async fn fail<T: Transport, S: EventSink>(
             } else {
                 StepOutcome::Failed { reason: "a recovery command failed".into() }
             };
-            cx.finished(host.clone(), "recovery".into(), 1, outcome, None);
+            cx.finished(host.clone(), name, 1, outcome, out);
         }
         // Read the state back: never claim service is back, or down, without looking.
         still_down = !services_running(cx, host).await.unwrap_or(false);
@@ -692,11 +704,11 @@ async fn fail<T: Transport, S: EventSink>(
     cx.emit(Event::ServerFinished {
         server: host.clone(),
         at_ms: cx.now(),
-        result: "failed",
+        result: ServerResult::Failed,
         error: Some(error.clone()),
         recovery: recovery.clone(),
     });
-    ServerSummary { fqdn: host.clone(), result: "failed", error: Some(error), recovery }
+    ServerSummary { fqdn: host.clone(), result: ServerResult::Failed, error: Some(error), recovery }
 }
 
 async fn services_running<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> Result<bool, String> {
@@ -771,12 +783,12 @@ async fn step<T: Transport, S: EventSink>(
     let timeout = Duration::from_secs(st.timeout_seconds).mul_f64(scale);
     let mut last = StepOutcome::Failed { reason: "not run".into() };
     for attempt in 1..=attempts {
-        cx.started(host.clone(), id.as_str().into(), attempt, st.command.clone());
+        cx.started(host.clone(), Activity::Step(id), attempt, st.command.clone());
         let a = attempt_step(cx, sp, id, st.command.as_deref(), timeout, before, session).await;
         if a.lost_session {
             *session = None;
         }
-        cx.finished(host.clone(), id.as_str().into(), attempt, a.outcome.clone(), a.exit_code);
+        cx.finished(host.clone(), Activity::Step(id), attempt, a.outcome.clone(), a.output.clone());
         if a.outcome.is_success() {
             return a.outcome;
         }
@@ -819,7 +831,12 @@ async fn attempt_step<T: Transport, S: EventSink>(
             return match cx.transport.close_sessions(host).await {
                 Ok(()) => {
                     *session = None;
-                    Attempt { outcome: StepOutcome::Succeeded, exit_code: None, lost_session: true, transient: false }
+                    Attempt {
+                        outcome: StepOutcome::Succeeded,
+                        output: AttemptOutput::default(),
+                        lost_session: true,
+                        transient: false,
+                    }
                 }
                 Err(e) => failed(e.to_string()),
             };
@@ -871,7 +888,12 @@ async fn attempt_step<T: Transport, S: EventSink>(
         }
     }
     let Some(script) = command else {
-        return Attempt { outcome: StepOutcome::Succeeded, exit_code: None, lost_session: false, transient: false };
+        return Attempt {
+            outcome: StepOutcome::Succeeded,
+            output: AttemptOutput::default(),
+            lost_session: false,
+            transient: false,
+        };
     };
     let r =
         tokio::time::timeout(cx.transport.real(timeout), cx.transport.run(host, *session, Some(id), script, timeout))
@@ -882,7 +904,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
                 outcome: StepOutcome::Failed {
                     reason: format!("no answer within the step's timeout ({} min)", timeout.as_secs() / 60),
                 },
-                exit_code: None,
+                output: AttemptOutput::default(),
                 lost_session: true,
                 transient: true,
             };
@@ -890,7 +912,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
         Ok(Err(e @ (TransportError::Disconnected(_) | TransportError::Unreachable(_)))) => {
             return Attempt {
                 outcome: StepOutcome::Failed { reason: e.to_string() },
-                exit_code: None,
+                output: AttemptOutput::default(),
                 lost_session: true,
                 transient: true,
             };
@@ -898,9 +920,8 @@ async fn attempt_step<T: Transport, S: EventSink>(
         Ok(Err(e)) => return failed(e.to_string()),
         Ok(Ok(o)) => o,
     };
-    output(cx, host, id.as_str(), &o);
-    let exit = Some(o.exit_code);
-    let verdict = |outcome| Attempt { outcome, exit_code: exit, lost_session: false, transient: false };
+    let out = output(cx, host, Activity::Step(id), &o);
+    let verdict = |outcome| Attempt { outcome, output: out.clone(), lost_session: false, transient: false };
     let fail_with = |reason: String| verdict(StepOutcome::Failed { reason });
     match id {
         StepId::InstallUpdate => {
@@ -987,10 +1008,15 @@ async fn postcondition_services<T: Transport, S: EventSink>(
 /// boot time changed, services answering. A lost connection here is expected.
 async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> Result<(), String> {
     let t = &cx.opts.reboot;
-    let name = "reboot";
-    cx.started(host.clone(), name.into(), 1, Some("Restart-Computer -Force".into()));
+    let name = Activity::Engine(EngineWork::Reboot);
+    cx.started(host.clone(), name, 1, Some("Restart-Computer -Force".into()));
+    let stages = std::sync::Mutex::new(String::new());
     let stage = |text: &str| {
-        cx.emit(Event::StepOutput { server: host.clone(), step: name.into(), stream: "stdout", text: text.into() })
+        if let Ok(mut s) = stages.lock() {
+            s.push_str(text);
+            s.push('\n');
+        }
+        cx.emit(Event::StepOutput { server: host.clone(), step: name, stream: Stream::Stdout, text: text.into() })
     };
     let boot =
         |o: &CommandOutput| o.stdout.lines().find(|l| l.contains("Statistics since")).map(|l| l.trim().to_owned());
@@ -1049,6 +1075,7 @@ async fn reboot<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, host: &Fqdn) -> 
         Ok(()) => StepOutcome::Succeeded,
         Err(e) => StepOutcome::Failed { reason: e.clone() },
     };
-    cx.finished(host.clone(), name.into(), 1, outcome, None);
+    let stdout = stages.into_inner().unwrap_or_default();
+    cx.finished(host.clone(), name, 1, outcome, AttemptOutput { exit_code: None, stdout, stderr: String::new() });
     result
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use sfbpatch_core::Fqdn;
+use sfbpatch_core::vocab::{Activity, Outcome, RunState, ServerResult, Stream};
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -24,12 +25,42 @@ impl StepOutcome {
         !matches!(self, StepOutcome::Failed { .. })
     }
 
-    /// The public name.
-    pub fn name(&self) -> &'static str {
+    /// The outcome's word, without its reason.
+    pub fn kind(&self) -> Outcome {
         match self {
-            StepOutcome::Succeeded => "succeeded",
-            StepOutcome::SucceededRebootPending => "succeeded-reboot-pending",
-            StepOutcome::Failed { .. } => "failed",
+            StepOutcome::Succeeded => Outcome::Succeeded,
+            StepOutcome::SucceededRebootPending => Outcome::SucceededRebootPending,
+            StepOutcome::Failed { .. } => Outcome::Failed,
+        }
+    }
+
+    /// Why it failed, if it did.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            StepOutcome::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// What an attempt's command printed and returned: carried by the event that ends the
+/// attempt, so that a consumer never has to reassemble it from the live stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AttemptOutput {
+    /// Exit code, when a command completed.
+    pub exit_code: Option<i32>,
+    /// Everything it printed on standard output.
+    pub stdout: String,
+    /// Everything it printed on standard error.
+    pub stderr: String,
+}
+
+impl AttemptOutput {
+    /// The text of one stream.
+    pub fn stream(&self, stream: Stream) -> &str {
+        match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
         }
     }
 }
@@ -54,12 +85,12 @@ pub enum Event {
         /// The build installed before this run touched it, if known.
         build_before: Option<String>,
     },
-    /// A step (or `reboot`, `pre-hook`, `post-hook`, `recovery`, `probe`) began.
+    /// An attempt of a step (or of the engine's own work: hooks, restart, recovery, logs) began.
     StepStarted {
         /// The server.
         server: Fqdn,
-        /// Step id.
-        step: String,
+        /// What.
+        step: Activity,
         /// Attempt, from 1.
         attempt: u32,
         /// When.
@@ -67,31 +98,32 @@ pub enum Event {
         /// The command, if any.
         command: Option<String>,
     },
-    /// Output of a step.
+    /// Output of an attempt, for live display. The attempt's whole output also travels with
+    /// its [`Event::StepFinished`]: consumers that keep records read it there.
     StepOutput {
         /// The server.
         server: Fqdn,
-        /// Step id.
-        step: String,
-        /// `stdout` or `stderr`.
-        stream: &'static str,
+        /// What.
+        step: Activity,
+        /// Which stream.
+        stream: Stream,
         /// The text.
         text: String,
     },
-    /// A step ended.
+    /// An attempt ended, with everything it printed.
     StepFinished {
         /// The server.
         server: Fqdn,
-        /// Step id.
-        step: String,
+        /// What.
+        step: Activity,
         /// Attempt.
         attempt: u32,
         /// When.
         at_ms: u64,
         /// How.
         outcome: StepOutcome,
-        /// Exit code, when the command completed.
-        exit_code: Option<i32>,
+        /// Exit code and output.
+        output: AttemptOutput,
     },
     /// The users' outage on a server began (services being stopped).
     OutageOpened {
@@ -122,8 +154,8 @@ pub enum Event {
         server: Fqdn,
         /// When.
         at_ms: u64,
-        /// `updated`, `failed`, `not-started`, `interrupted`.
-        result: &'static str,
+        /// How it ended.
+        result: ServerResult,
         /// Why it failed.
         error: Option<String>,
         /// Commands an operator runs next to bring service back, if it is still down.
@@ -133,8 +165,8 @@ pub enum Event {
     RunFinished {
         /// When.
         at_ms: u64,
-        /// `completed`, `failed`, `interrupted`.
-        state: &'static str,
+        /// How it ended.
+        state: RunState,
     },
 }
 

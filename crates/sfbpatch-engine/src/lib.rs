@@ -15,5 +15,5 @@ pub mod event;
 pub mod transport;
 
 pub use engine::{OnFailure, ResumeState, RunOptions, RunSummary, ServerResume, run};
-pub use event::{Event, EventSink, StepOutcome};
+pub use event::{AttemptOutput, Event, EventSink, StepOutcome};
 pub use transport::{CommandOutput, SessionId, Transport, TransportError};
