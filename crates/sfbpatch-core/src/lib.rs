@@ -7,6 +7,7 @@
 //! * [`plan`] turns a topology, a package and a selection of servers into the ordered steps
 //!   for every server in scope, with the step-11 variant chosen from the topology.
 //!
+//! * [`probe`] renders the read-backs and other commands the engine sends besides the steps.
 //! * [`vocab`] is the typed vocabulary of results, states, outcomes and activities.
 //!
 //! Nothing here reads files, talks to the network, or looks at the clock.
@@ -14,6 +15,7 @@
 pub mod example;
 pub mod fqdn;
 pub mod plan;
+pub mod probe;
 pub mod readback;
 pub mod runbook;
 pub mod script;

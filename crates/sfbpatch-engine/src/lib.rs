@@ -1,19 +1,41 @@
 //! The execution engine: a plan, run through a [`Transport`], one step at a time.
 //!
-//! Per step: the outage guard (before `stop-services`), execution with the step's timeout,
-//! classification of the result, a postcondition read back from the host, retries (only for
-//! steps safe to run twice), and, on failure inside the outage, service brought back. A
-//! restart requested by the installer is a step of its own, with stages. Servers of
-//! different pools run concurrently; never two of one pool.
+//! Small parts, one idea each:
+//! * [`schedule`]: lanes (one per pool, never two servers of a pool at once), `--max-parallel`,
+//!   the run's end;
+//! * [`procedure`]: one server's procedure as an explicit state ([`procedure::Progress`]),
+//!   resumable from the journal;
+//! * [`attempt`]: one step's attempts under its timeout, and the retry rule;
+//! * [`verdict`]: pure verdicts on what a command printed;
+//! * [`guard`]: the outage guard (projection against the budget, marks before it);
+//! * `restart` and `recovery`: restarts in stages; service brought back after a failure and
+//!   read back before anything is claimed;
+//! * [`options`]: what the caller asks for, with the one timing rule (`--timeout-scale`).
 //!
-//! Everything that happens is an [`event::Event`] handed to an [`event::EventSink`]: the
-//! journal, the terminal display and the reports are sinks, as in cargo-nextest's reporter.
-//! The engine itself keeps no records.
+//! Every command it sends comes from the core (`runbook` for steps, `probe` for the rest);
+//! every sentence from the catalogue, in the run's language. Everything that happens is an
+//! [`event::Event`] handed to an [`event::EventSink`]: the journal, the terminal display and
+//! the reports are sinks, as in cargo-nextest's reporter. The engine itself keeps no records.
 
-pub mod engine;
+pub mod attempt;
+mod context;
 pub mod event;
+pub mod guard;
+pub mod options;
+pub mod procedure;
+mod recovery;
+mod restart;
+pub mod schedule;
 pub mod transport;
+pub mod verdict;
 
-pub use engine::{OnFailure, ResumeState, RunOptions, RunSummary, ServerResume, run};
 pub use event::{AttemptOutput, Event, EventSink, StepOutcome};
+pub use options::{OnFailure, RebootTimeouts, ResumeState, RunOptions, ServerResume};
+pub use schedule::{RunSummary, ServerSummary, run};
 pub use transport::{CommandOutput, SessionId, Transport, TransportError};
+
+/// The engine's entry points under their former path (`sfbpatch_engine::engine::run`).
+pub mod engine {
+    pub use crate::options::{OnFailure, RebootTimeouts, ResumeState, RunOptions, ServerResume};
+    pub use crate::schedule::{RunSummary, ServerSummary, run};
+}

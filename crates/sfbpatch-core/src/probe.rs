@@ -1,0 +1,86 @@
+//! The commands the engine sends besides the runbook's steps: read-backs (postconditions,
+//! the build before, the state after a failure), the free-space check before staging, a
+//! restart and its stages, and the installer's logs. Every one is rendered here, from
+//! validated words and literals, so that no other crate writes PowerShell of its own.
+
+use sfbpatch_pwsh::{Arg, Command, Word};
+
+/// A command the engine sends that is not a step of the runbook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `Get-CsServerPatchVersion`: the installed build of each component (DOMAIN.md §2:
+    /// the way to check that an update took).
+    PatchVersions,
+    /// `Get-CsWindowsService`: the state of every Skype for Business service.
+    SfbServices,
+    /// `Get-Service -Name 'W3SVC'`: IIS.
+    W3svc,
+    /// `Get-PSDrive -Name <drive>`: free space on the drive the package is staged on.
+    FreeSpace {
+        /// The drive letter.
+        drive: String,
+    },
+    /// `net statistics workstation`: its "Statistics since" line changes when the host restarts.
+    BootTime,
+    /// `Restart-Computer -Force`.
+    Restart,
+    /// `Get-Content -Path <dir>\*.log`: the installer writes its logs into the folder it runs from.
+    InstallLogs {
+        /// The run's staging folder on the server.
+        dir: String,
+    },
+}
+
+fn word(s: &'static str) -> Word {
+    Word::fixed(s)
+}
+
+impl Probe {
+    /// The command, rendered.
+    pub fn command(&self) -> String {
+        let c = match self {
+            Probe::PatchVersions => Command::named(word("Get-CsServerPatchVersion")),
+            Probe::SfbServices => Command::named(word("Get-CsWindowsService")),
+            Probe::W3svc => Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),
+            Probe::FreeSpace { drive } => {
+                Command::named(word("Get-PSDrive")).arg(Arg::Named(word("Name"), drive.clone()))
+            }
+            Probe::BootTime => {
+                Command::named(word("net")).arg(Arg::Bare(word("statistics"))).arg(Arg::Bare(word("workstation")))
+            }
+            Probe::Restart => Command::named(word("Restart-Computer")).arg(Arg::Switch(word("Force"))),
+            Probe::InstallLogs { dir } => {
+                Command::named(word("Get-Content")).arg(Arg::Named(word("Path"), format!("{dir}\\*.log")))
+            }
+        };
+        c.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_render_as_an_administrator_would_type_them() {
+        let cases = [
+            (Probe::PatchVersions, "Get-CsServerPatchVersion"),
+            (Probe::SfbServices, "Get-CsWindowsService"),
+            (Probe::W3svc, "Get-Service -Name 'W3SVC'"),
+            (Probe::FreeSpace { drive: "C".into() }, "Get-PSDrive -Name 'C'"),
+            (Probe::BootTime, "net statistics workstation"),
+            (Probe::Restart, "Restart-Computer -Force"),
+            (Probe::InstallLogs { dir: "C:\\stage\\r1".into() }, "Get-Content -Path 'C:\\stage\\r1\\*.log'"),
+        ];
+        for (probe, want) in cases {
+            assert_eq!(probe.command(), want);
+            assert!(sfbpatch_pwsh::syntax::parse(&probe.command()).is_ok(), "{want} parses");
+        }
+    }
+
+    #[test]
+    fn a_hostile_folder_stays_one_literal() {
+        let p = Probe::InstallLogs { dir: "C:\\x'; Remove-Item C:\\ -Recurse; '".into() };
+        assert_eq!(p.command(), "Get-Content -Path 'C:\\x''; Remove-Item C:\\ -Recurse; ''\\*.log'");
+    }
+}

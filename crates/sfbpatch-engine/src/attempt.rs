@@ -1,0 +1,288 @@
+//! One step: its attempts, each under the step's timeout, retried only when that can help.
+//!
+//! A step safe to run twice is tried again after no answer or a dropped session (back-off
+//! doubling from `--backoff`); a definite error (an exit code) is never retried, since
+//! retrying it only lengthens the outage. A step not safe to repeat whose session dropped is
+//! settled from what the host shows.
+
+use std::time::Duration;
+
+use sfbpatch_core::plan::ServerPlan;
+use sfbpatch_core::probe::Probe;
+use sfbpatch_core::readback::{self, Build};
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::Activity;
+
+use crate::context::{Ctx, PROBE_TIMEOUT, minutes};
+use crate::event::{AttemptOutput, EventSink, StepOutcome};
+use crate::recovery::postcondition;
+use crate::transport::{SessionId, Transport, TransportError};
+use crate::verdict::{self, Expect, Failure, Verdict};
+
+/// How an attempt ended, and whether trying again can help.
+pub(crate) struct Attempt {
+    pub outcome: StepOutcome,
+    pub output: AttemptOutput,
+    /// The session is gone (closed, timed out, dropped).
+    pub lost_session: bool,
+    /// No answer, or a dropped session: it may or may not have been applied.
+    pub transient: bool,
+}
+
+impl Attempt {
+    fn done(outcome: StepOutcome, output: AttemptOutput) -> Self {
+        Self { outcome, output, lost_session: false, transient: false }
+    }
+
+    fn failed(reason: String) -> Self {
+        Self::done(StepOutcome::Failed { reason }, AttemptOutput::default())
+    }
+
+    fn cut_short(reason: String) -> Self {
+        Self {
+            outcome: StepOutcome::Failed { reason },
+            output: AttemptOutput::default(),
+            lost_session: true,
+            transient: true,
+        }
+    }
+}
+
+/// What to do after an attempt that did not succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Try again after this back-off (the transport's time, before scaling).
+    RetryAfter(Duration),
+    /// Ask the host whether it was applied (not safe to repeat, cut short).
+    AskTheHost,
+    /// Give up: report the failure.
+    GiveUp,
+}
+
+/// The retry rule, pure: `attempt` (from 1) of a step with `retries` extra attempts allowed
+/// when it is safe to repeat.
+pub fn next(attempt: u32, retries: u32, safe_to_repeat: bool, transient: bool, backoff: Duration) -> Next {
+    if !transient {
+        Next::GiveUp
+    } else if !safe_to_repeat {
+        Next::AskTheHost
+    } else if attempt <= retries {
+        Next::RetryAfter(backoff * 2u32.saturating_pow(attempt - 1))
+    } else {
+        Next::GiveUp
+    }
+}
+
+/// Runs step `id` of `sp` with its retries and returns how it ended.
+pub(crate) async fn run_step<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    id: StepId,
+    before: Option<&Build>,
+    session: &mut Option<SessionId>,
+) -> StepOutcome {
+    let host = &sp.fqdn;
+    let Some(st) = sp.steps.iter().find(|s| s.id == id) else { return StepOutcome::Succeeded };
+    let timeout = cx.opts.scaled(Duration::from_secs(st.timeout_seconds));
+    let mut attempt = 1;
+    loop {
+        cx.started(host, Activity::Step(id), attempt, st.command.clone());
+        let a = attempt_step(cx, sp, id, st.command.as_deref(), timeout, before, session).await;
+        if a.lost_session {
+            *session = None;
+        }
+        cx.finished(host, Activity::Step(id), attempt, a.outcome.clone(), a.output);
+        if a.outcome.is_success() {
+            return a.outcome;
+        }
+        match next(attempt, cx.opts.retries, st.safe_to_repeat, a.transient, cx.opts.backoff) {
+            // A stop asked for during the back-off does not cut the step short: it is finished.
+            Next::RetryAfter(wait) => {
+                if !cx.halted() {
+                    cx.pause(wait).await;
+                }
+            }
+            Next::AskTheHost => {
+                if let Ok(true) = postcondition(cx, sp, id, before).await {
+                    cx.warn(host, cx.say("lost-but-done", &[("step", id.to_string())]));
+                    return StepOutcome::Succeeded;
+                }
+                return a.outcome;
+            }
+            Next::GiveUp => return a.outcome,
+        }
+        attempt += 1;
+    }
+}
+
+/// One attempt of a step: what the step needs before its command (a session, the package
+/// on the server), the command under `timeout`, and the verdict on what it printed.
+async fn attempt_step<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    id: StepId,
+    command: Option<&str>,
+    timeout: Duration,
+    before: Option<&Build>,
+    session: &mut Option<SessionId>,
+) -> Attempt {
+    let host = &sp.fqdn;
+    let real = cx.transport.real(timeout);
+    match id {
+        StepId::CloseShells => {
+            return match cx.transport.close_sessions(host).await {
+                Ok(()) => {
+                    Attempt { lost_session: true, ..Attempt::done(StepOutcome::Succeeded, AttemptOutput::default()) }
+                }
+                Err(e) => Attempt::failed(cx.transport_error(&e)),
+            };
+        }
+        StepId::StagePackage => {
+            if let Err(why) = stage(cx, sp, id, timeout).await {
+                return Attempt::failed(why);
+            }
+        }
+        StepId::OpenShell | StepId::ReopenShell => *session = None,
+        _ => {}
+    }
+    if session.is_none() {
+        match tokio::time::timeout(real, cx.transport.open_session(host)).await {
+            Ok(Ok(s)) => *session = Some(s),
+            Ok(Err(e)) => return Attempt::failed(cx.say("session-failed", &[("why", cx.transport_error(&e))])),
+            Err(_) => return Attempt::failed(cx.say("session-timeout", &[])),
+        }
+    }
+    let Some(script) = command else { return Attempt::done(StepOutcome::Succeeded, AttemptOutput::default()) };
+    let o = match tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await {
+        Err(_) => return Attempt::cut_short(cx.say("step-timeout", &[("minutes", minutes(timeout))])),
+        Ok(Err(e @ (TransportError::Disconnected(_) | TransportError::Unreachable(_)))) => {
+            return Attempt::cut_short(cx.transport_error(&e));
+        }
+        Ok(Err(e)) => return Attempt::failed(cx.transport_error(&e)),
+        Ok(Ok(o)) => o,
+    };
+    let output = cx.output(host, Activity::Step(id), &o);
+    let sha256 = cx.transport.package_sha256();
+    let x = Expect { target: cx.opts.target_build.as_ref(), before, sha256: &sha256 };
+    let mut v = verdict::judge(id, &o, &x);
+    // Read-backs the verdict asked for: never claim a state without looking.
+    match v {
+        Verdict::CheckBuild => {
+            v = match cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await {
+                Ok(p) => verdict::judge_build(&p.stdout, &x),
+                Err(e) => return Attempt::done(failed(cx.say("build-unreadable", &[("why", e)])), output),
+            }
+        }
+        Verdict::CheckServices { running } => {
+            v = match cx.probe(host, &Probe::SfbServices, PROBE_TIMEOUT).await {
+                Ok(p) => verdict::judge_services(&p.stdout, running),
+                Err(e) => return Attempt::done(failed(cx.say("services-unreadable", &[("why", e)])), output),
+            }
+        }
+        _ => {}
+    }
+    let outcome = match v {
+        Verdict::Succeeded | Verdict::CheckBuild | Verdict::CheckServices { .. } => StepOutcome::Succeeded,
+        Verdict::SucceededRebootPending => StepOutcome::SucceededRebootPending,
+        Verdict::Failed(f) => failed(reason(cx, &f, &o)),
+    };
+    Attempt::done(outcome, output)
+}
+
+fn failed(reason: String) -> StepOutcome {
+    StepOutcome::Failed { reason }
+}
+
+/// A failure's sentence, in the run's language.
+fn reason<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, f: &Failure, o: &crate::CommandOutput) -> String {
+    let shown = |b: &[Build]| b.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    match f {
+        Failure::ExitCode => cx.exit_line(o),
+        Failure::InstallerBuild(b) => cx.say("installer-build", &[("builds", shown(b))]),
+        Failure::NotCsAdministrator => cx.say("not-csadmin", &[]),
+        Failure::HashMismatch { got } => {
+            cx.say("hash-mismatch", &[("got", got.clone()), ("want", cx.transport.package_sha256())])
+        }
+        Failure::NoHash => cx.say("no-hash", &[]),
+        Failure::Services { want_running: true } => cx.say("services-not-running", &[]),
+        Failure::Services { want_running: false } => cx.say("services-not-stopped", &[]),
+        Failure::NoServiceStates => cx.say("no-service-states", &[]),
+        Failure::Stopped(names) => cx.say("services-stopped-list", &[("names", names.join(", "))]),
+        Failure::BuildNotReached(b) => cx.say("build-not-reached", &[("builds", shown(b))]),
+    }
+}
+
+/// Free space checked (a clear error, nothing changed), then the package put on the server.
+async fn stage<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    id: StepId,
+    timeout: Duration,
+) -> Result<(), String> {
+    let host = &sp.fqdn;
+    if let Some(size) = cx.transport.package_size() {
+        let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
+        if let Ok(o) = cx.probe(host, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
+            && let Some(free) = readback::parse_free_bytes(&o.stdout, &drive)
+        {
+            let need = space_needed(size);
+            if free < need {
+                let gb = |b: u64| format!("{:.1}", b as f64 / 1_073_741_824.0);
+                let mb = format!("{:.0}", size as f64 / 1_048_576.0);
+                return Err(
+                    cx.say("no-space", &[("drive", drive), ("free", gb(free)), ("need", gb(need)), ("size", mb)])
+                );
+            }
+        }
+    }
+    match tokio::time::timeout(
+        cx.transport.real(timeout),
+        cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout),
+    )
+    .await
+    {
+        Err(_) => Err(cx.say("copy-timeout", &[])),
+        Ok(Err(e)) => Err(cx.say("copy-failed", &[("why", cx.transport_error(&e))])),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// Free bytes the package needs on the server: the package, its extraction and the
+/// installer's logs — twice its size and a gigabyte to spare.
+pub fn space_needed(package_bytes: u64) -> u64 {
+    package_bytes.saturating_mul(2).saturating_add(1 << 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_may_help_is_retried() {
+        let b = Duration::from_secs(10);
+        // (attempt, retries, safe to repeat, transient) → next
+        let cases = [
+            ((1, 2, true, true), Next::RetryAfter(Duration::from_secs(10))),
+            ((2, 2, true, true), Next::RetryAfter(Duration::from_secs(20))),
+            ((3, 2, true, true), Next::GiveUp),
+            ((1, 0, true, true), Next::GiveUp),
+            ((1, 2, true, false), Next::GiveUp),
+            ((1, 2, false, false), Next::GiveUp),
+            ((1, 2, false, true), Next::AskTheHost),
+        ];
+        for ((attempt, retries, safe, transient), want) in cases {
+            assert_eq!(
+                next(attempt, retries, safe, transient, b),
+                want,
+                "attempt {attempt}/{retries} safe {safe} transient {transient}"
+            );
+        }
+    }
+
+    #[test]
+    fn space_for_the_package_its_extraction_and_logs() {
+        assert_eq!(space_needed(0), 1 << 30);
+        assert_eq!(space_needed(500 << 20), (1000 << 20) + (1 << 30));
+        assert_eq!(space_needed(u64::MAX), u64::MAX);
+    }
+}

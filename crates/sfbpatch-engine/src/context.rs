@@ -1,0 +1,156 @@
+//! What every part of a run shares: the plan, the transport, the sink, the options, the
+//! stop signal; events, sentences from the catalogue, the transport's clock, and calls with a
+//! timeout.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::plan::Plan;
+use sfbpatch_core::probe::Probe;
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::{Activity, Stream};
+use sfbpatch_i18n::Args;
+use tokio::sync::watch;
+
+use crate::event::{AttemptOutput, Event, EventSink, StepOutcome};
+use crate::options::RunOptions;
+use crate::transport::{CommandOutput, SessionId, Transport, TransportError};
+
+/// How long a read-back may take before it counts as no answer.
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The run's shared parts.
+pub(crate) struct Ctx<'a, T: Transport, S: EventSink> {
+    pub plan: &'a Plan,
+    pub transport: &'a T,
+    sink: &'a S,
+    pub opts: &'a RunOptions,
+    stop: watch::Receiver<bool>,
+    sink_failed: Mutex<Option<String>>,
+}
+
+impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
+    pub fn new(
+        plan: &'a Plan,
+        transport: &'a T,
+        sink: &'a S,
+        opts: &'a RunOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Self { plan, transport, sink, opts, stop, sink_failed: Mutex::new(None) }
+    }
+
+    /// Hands an event to the sink; a sink that fails halts the run before its next step.
+    pub fn emit(&self, e: Event) {
+        if let Err(err) = self.sink.emit(&e)
+            && let Ok(mut f) = self.sink_failed.lock()
+        {
+            f.get_or_insert(err);
+        }
+    }
+
+    /// The transport's clock, in milliseconds.
+    pub fn now(&self) -> u64 {
+        self.transport.now_ms()
+    }
+
+    /// A stop was asked for, or the sink failed: no new step starts.
+    pub fn halted(&self) -> bool {
+        *self.stop.borrow() || self.sink_failed.lock().map(|f| f.is_some()).unwrap_or(true)
+    }
+
+    /// A sentence of the engine's, from the catalogue, in the run's language.
+    pub fn say(&self, key: &str, args: &[(&str, String)]) -> String {
+        let a = args.iter().fold(Args::new(), |a, (k, v)| a.with(k, v));
+        sfbpatch_i18n::fmt(self.opts.lang, &format!("engine.{key}"), &a)
+    }
+
+    /// A warning about `host`.
+    pub fn warn(&self, host: &Fqdn, message: String) {
+        self.emit(Event::Warning { server: Some(host.clone()), at_ms: self.now(), message });
+    }
+
+    /// Waits `d` of the transport's time, scaled.
+    pub async fn pause(&self, d: Duration) {
+        tokio::time::sleep(self.transport.real(self.opts.scaled(d))).await;
+    }
+
+    /// A transport error in the run's language.
+    pub fn transport_error(&self, e: &TransportError) -> String {
+        match e {
+            TransportError::Unreachable(h) => self.say("unreachable", &[("server", h.clone())]),
+            TransportError::Disconnected(h) => self.say("disconnected", &[("server", h.clone())]),
+            TransportError::Other(why) => why.clone(),
+        }
+    }
+
+    /// Runs `script` on `host` within `timeout` (scaled): no answer in time is an error.
+    pub async fn call(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<CommandOutput, String> {
+        let timeout = self.opts.scaled(timeout);
+        match tokio::time::timeout(
+            self.transport.real(timeout),
+            self.transport.run(host, session, step, script, timeout),
+        )
+        .await
+        {
+            Err(_) => Err(self.say("no-answer", &[("minutes", minutes(timeout))])),
+            Ok(Err(e)) => Err(self.transport_error(&e)),
+            Ok(Ok(o)) => Ok(o),
+        }
+    }
+
+    /// Sends one of the core's read-backs to `host`.
+    pub async fn probe(&self, host: &Fqdn, probe: &Probe, timeout: Duration) -> Result<CommandOutput, String> {
+        self.call(host, None, None, &probe.command(), timeout).await
+    }
+
+    /// An attempt begins.
+    pub fn started(&self, server: &Fqdn, step: Activity, attempt: u32, command: Option<String>) {
+        self.emit(Event::StepStarted { server: server.clone(), step, attempt, at_ms: self.now(), command });
+    }
+
+    /// An attempt ends, carrying what it printed.
+    pub fn finished(&self, server: &Fqdn, step: Activity, attempt: u32, outcome: StepOutcome, output: AttemptOutput) {
+        self.emit(Event::StepFinished { server: server.clone(), step, attempt, at_ms: self.now(), outcome, output });
+    }
+
+    /// Streams a command's output for live display and returns it for the attempt's end.
+    pub fn output(&self, host: &Fqdn, step: Activity, o: &CommandOutput) -> AttemptOutput {
+        for (stream, text) in [(Stream::Stdout, &o.stdout), (Stream::Stderr, &o.stderr)] {
+            if !text.trim().is_empty() {
+                self.emit(Event::StepOutput { server: host.clone(), step, stream, text: text.clone() });
+            }
+        }
+        AttemptOutput { exit_code: Some(o.exit_code), stdout: o.stdout.clone(), stderr: o.stderr.clone() }
+    }
+
+    /// A line of the engine's own (a restart's stage, a resumed step) streamed and kept.
+    pub fn note(&self, host: &Fqdn, step: Activity, kept: &mut AttemptOutput, text: String) {
+        kept.stdout.push_str(&text);
+        kept.stdout.push('\n');
+        self.emit(Event::StepOutput { server: host.clone(), step, stream: Stream::Stdout, text });
+    }
+
+    /// "exit code N: first line of what it said".
+    pub fn exit_line(&self, o: &CommandOutput) -> String {
+        let text = if o.stderr.trim().is_empty() { o.stdout.trim() } else { o.stderr.trim() };
+        self.say(
+            "exit-code-line",
+            &[("code", o.exit_code.to_string()), ("line", text.lines().next().unwrap_or("").to_owned())],
+        )
+    }
+}
+
+/// Whole minutes of a duration, for sentences.
+pub(crate) fn minutes(d: Duration) -> String {
+    let m = d.as_secs_f64() / 60.0;
+    if (m - m.round()).abs() < 1e-9 { format!("{m:.0}") } else { format!("{m:.1}") }
+}

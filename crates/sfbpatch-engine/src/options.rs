@@ -1,0 +1,177 @@
+//! How a run is asked to behave, and where an interrupted run left each server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::Lang;
+use sfbpatch_core::readback::Build;
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::ServerResult;
+
+/// What to do when a step fails inside the outage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Bring service back where that is safe, then mark the server failed.
+    #[default]
+    Restore,
+    /// Leave the server as it is and report.
+    Stop,
+}
+
+/// Timeouts of a restart's stages.
+#[derive(Clone, Copy, Debug)]
+pub struct RebootTimeouts {
+    /// From the request until the host stops answering (or its boot time changes).
+    pub down: Duration,
+    /// Until it answers again.
+    pub back: Duration,
+    /// Until its services answer.
+    pub healthy: Duration,
+    /// Between polls.
+    pub poll: Duration,
+}
+
+impl Default for RebootTimeouts {
+    fn default() -> Self {
+        Self {
+            down: Duration::from_secs(600),
+            back: Duration::from_secs(1800),
+            healthy: Duration::from_secs(900),
+            poll: Duration::from_secs(15),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// At most this many servers at once (default: one per pool, every pool at once).
+    pub max_parallel: Option<usize>,
+    /// The outage budget in minutes.
+    pub outage_budget_minutes: f64,
+    /// Open an outage even when its projection reaches the budget.
+    pub accept_resiliency: bool,
+    /// Restore service, or stop, when a step fails inside the outage.
+    pub on_failure: OnFailure,
+    /// The build the package installs, when known (else: newer than before).
+    pub target_build: Option<Build>,
+    /// Warn when an open outage is this many minutes from the budget (e.g. 10 and 5).
+    pub warn_before_budget: Vec<f64>,
+    /// Extra attempts for steps safe to run twice.
+    pub retries: u32,
+    /// First back-off between attempts (doubles each time).
+    pub backoff: Duration,
+    /// Run on each server before it is touched; if it fails the server is not touched.
+    pub pre_hook: Option<String>,
+    /// Run on each server after it was updated.
+    pub post_hook: Option<String>,
+    /// Per-server hooks replacing the two above: FQDN → (pre, post).
+    pub server_hooks: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// Measured minutes of earlier runs, by (server, step): they replace the estimates in
+    /// the outage projection.
+    pub history_minutes: BTreeMap<(String, String), f64>,
+    /// Restart stage timeouts.
+    pub reboot: RebootTimeouts,
+    /// Every wait (step, probe, hook and recovery timeouts, back-offs, restart stages and
+    /// polls) is multiplied by this (1.0; smaller for fast test estates), through [`RunOptions::scaled`].
+    pub timeout_scale: f64,
+    /// The language of every sentence the engine writes (warnings, reasons, errors).
+    pub lang: Lang,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            max_parallel: None,
+            outage_budget_minutes: sfbpatch_core::plan::RESILIENCY_MINUTES,
+            accept_resiliency: false,
+            on_failure: OnFailure::Restore,
+            target_build: None,
+            warn_before_budget: vec![10.0, 5.0],
+            retries: 2,
+            backoff: Duration::from_secs(10),
+            pre_hook: None,
+            post_hook: None,
+            server_hooks: BTreeMap::new(),
+            history_minutes: BTreeMap::new(),
+            reboot: RebootTimeouts::default(),
+            timeout_scale: 1.0,
+            lang: Lang::En,
+        }
+    }
+}
+
+impl RunOptions {
+    /// `d` with `--timeout-scale` applied: the one place every wait of the engine is scaled
+    /// (a scale that is not a positive number counts as 1).
+    pub fn scaled(&self, d: Duration) -> Duration {
+        let s = self.timeout_scale;
+        if s.is_finite() && s > 0.0 { d.mul_f64(s) } else { d }
+    }
+
+    /// The (pre, post) hooks of a server.
+    pub fn hooks(&self, server: &Fqdn) -> (Option<&String>, Option<&String>) {
+        match self.server_hooks.get(server.as_str()) {
+            Some((pre, post)) => (pre.as_ref().or(self.pre_hook.as_ref()), post.as_ref().or(self.post_hook.as_ref())),
+            None => (self.pre_hook.as_ref(), self.post_hook.as_ref()),
+        }
+    }
+}
+
+/// Where an interrupted run left a server (from the journal).
+#[derive(Clone, Debug, Default)]
+pub struct ServerResume {
+    /// Steps that finished successfully.
+    pub completed: Vec<StepId>,
+    /// A step that started and did not finish: ambiguous.
+    pub in_flight: Option<StepId>,
+    /// The outage was open.
+    pub outage_open: bool,
+    /// The server had already finished (updated, failed…): leave it.
+    pub finished: Option<ServerResult>,
+    /// The build before the run first touched it.
+    pub build_before: Option<Build>,
+    /// The installer asked for a restart that was not completed before the interruption.
+    pub reboot_pending: bool,
+}
+
+/// Where an interrupted run left every server.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeState {
+    /// By server FQDN.
+    pub servers: BTreeMap<String, ServerResume>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_is_scaled_by_one_rule() {
+        let cases = [
+            (1.0, 600, 600_000),
+            (0.01, 600, 6_000),
+            (0.0, 600, 600_000),
+            (f64::NAN, 600, 600_000),
+            (-2.0, 60, 60_000),
+        ];
+        for (scale, secs, want_ms) in cases {
+            let o = RunOptions { timeout_scale: scale, ..RunOptions::default() };
+            assert_eq!(o.scaled(Duration::from_secs(secs)).as_millis(), want_ms, "scale {scale}");
+        }
+    }
+
+    #[test]
+    fn a_server_hook_replaces_the_run_hook_it_names() {
+        let mut o = RunOptions { pre_hook: Some("a".into()), post_hook: Some("b".into()), ..RunOptions::default() };
+        o.server_hooks.insert("se01.contoso.com".into(), (Some("c".into()), None));
+        let fqdn = |s: &str| match Fqdn::parse(s) {
+            Ok(f) => f,
+            Err(e) => panic!("{s}: {e:?}"),
+        };
+        let (se, other) = (fqdn("se01.contoso.com"), fqdn("sql01.contoso.com"));
+        assert_eq!(o.hooks(&se), (Some(&"c".to_owned()), Some(&"b".to_owned())));
+        assert_eq!(o.hooks(&other), (Some(&"a".to_owned()), Some(&"b".to_owned())));
+    }
+}

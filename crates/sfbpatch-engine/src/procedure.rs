@@ -1,0 +1,326 @@
+//! One server's procedure: the plan's steps in order, from where the journal says the server
+//! stands. Its state is explicit ([`Progress`]); each step goes through the outage guard,
+//! [`crate::attempt::run_step`], restarts and recovery.
+
+use sfbpatch_core::plan::ServerPlan;
+use sfbpatch_core::probe::Probe;
+use sfbpatch_core::readback::Build;
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::{Activity, EngineWork, ServerResult};
+
+use crate::attempt::run_step;
+use crate::context::{Ctx, PROBE_TIMEOUT};
+use crate::event::{AttemptOutput, Event, EventSink, StepOutcome};
+use crate::guard;
+use crate::options::ServerResume;
+use crate::recovery::{fail, finish, postcondition};
+use crate::restart::reboot;
+use crate::schedule::ServerSummary;
+use crate::transport::{SessionId, Transport};
+
+/// The users' outage on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outage {
+    /// Services up (or never stopped by this run).
+    Closed,
+    /// Services stopped since `since_ms` (the transport's clock); the marks already announced.
+    Open {
+        /// When the guard's timer started.
+        since_ms: u64,
+        /// Marks before the budget already announced.
+        announced: Vec<f64>,
+    },
+}
+
+/// Where one server's procedure stands.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Steps done (from the journal, then this run).
+    pub completed: Vec<StepId>,
+    /// A step that started before an interruption and did not finish: ambiguous.
+    pub in_flight: Option<StepId>,
+    /// The outage.
+    pub outage: Outage,
+    /// The installer ran in this procedure (its logs are collected after the outage).
+    pub installed: bool,
+    /// The build before the run first touched the server.
+    pub before: Option<Build>,
+    /// The installer's restart was interrupted: restart first.
+    pub reboot_pending: bool,
+}
+
+impl Progress {
+    /// The state a resumed server starts from (a fresh one when there is no record). An outage
+    /// left open is timed from `now_ms`.
+    pub fn resume(prior: Option<&ServerResume>, now_ms: u64) -> Self {
+        let completed = prior.map(|p| p.completed.clone()).unwrap_or_default();
+        let outage = if prior.is_some_and(|p| p.outage_open) {
+            Outage::Open { since_ms: now_ms, announced: Vec::new() }
+        } else {
+            Outage::Closed
+        };
+        Self {
+            installed: completed.contains(&StepId::InstallUpdate),
+            in_flight: prior.and_then(|p| p.in_flight),
+            completed,
+            outage,
+            before: prior.and_then(|p| p.build_before.clone()),
+            reboot_pending: prior.is_some_and(|p| p.reboot_pending),
+        }
+    }
+
+    /// Nothing was done on this server yet.
+    pub fn fresh(&self) -> bool {
+        self.completed.is_empty() && self.in_flight.is_none()
+    }
+
+    /// The outage is open.
+    pub fn outage_open(&self) -> bool {
+        matches!(self.outage, Outage::Open { .. })
+    }
+}
+
+/// Runs the procedure of `sp` and returns how it ended.
+pub(crate) async fn run_server<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    prior: Option<&ServerResume>,
+) -> ServerSummary {
+    let host = &sp.fqdn;
+    let mut p = Progress::resume(prior, cx.now());
+    // The build before, for the install's postcondition when the target is not known.
+    if p.before.is_none() {
+        p.before = match cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await {
+            Ok(o) => crate::verdict::builds(&o.stdout).into_iter().min(),
+            Err(_) => None,
+        };
+    }
+    cx.emit(Event::ServerStarted {
+        server: host.clone(),
+        at_ms: cx.now(),
+        build_before: p.before.as_ref().map(ToString::to_string),
+    });
+    if p.fresh()
+        && let Some(hook) = cx.opts.hooks(host).0
+        && let Err(why) = hook_step(cx, sp, EngineWork::PreHook, hook).await
+    {
+        return finish(
+            cx,
+            host,
+            ServerResult::NotStarted,
+            Some(cx.say("pre-hook-failed", &[("why", why)])),
+            Vec::new(),
+        );
+    }
+    let mut session: Option<SessionId> = None;
+    if p.reboot_pending {
+        cx.warn(host, cx.say("reboot-interrupted", &[]));
+        if let Err(why) = reboot(cx, host).await {
+            let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
+            return finish(cx, host, ServerResult::Failed, Some(why), Vec::new());
+        }
+    }
+    for st in &sp.steps {
+        let id = st.id;
+        if p.completed.contains(&id) {
+            continue;
+        }
+        if cx.halted() {
+            let recovery = if p.outage_open() { sp.recovery(id) } else { Vec::new() };
+            return finish(cx, host, ServerResult::Interrupted, Some(cx.say("interrupted", &[])), recovery);
+        }
+        if p.in_flight == Some(id) {
+            match settle_in_flight(cx, sp, id, st.safe_to_repeat, &mut p).await {
+                Settled::Done => continue,
+                Settled::RunAgain => {}
+                Settled::Stop(summary) => return summary,
+            }
+        }
+        if id == StepId::StopServices && !p.outage_open() {
+            let projected = guard::projected_minutes(sp, &cx.opts.history_minutes);
+            let budget = cx.opts.outage_budget_minutes;
+            if !guard::may_open(projected, budget, cx.opts.accept_resiliency) {
+                let why = cx
+                    .say("budget-refused", &[("projected", format!("{projected:.1}")), ("budget", budget.to_string())]);
+                cx.warn(host, why.clone());
+                return finish(cx, host, ServerResult::NotStarted, Some(why), Vec::new());
+            }
+            p.outage = Outage::Open { since_ms: cx.now(), announced: Vec::new() };
+            cx.emit(Event::OutageOpened { server: host.clone(), at_ms: cx.now() });
+        }
+        // While the outage is open, its timer runs alongside the step: the marks before the
+        // budget are announced when they pass, not when a long step ends.
+        let before = p.before.clone();
+        let outcome = match &mut p.outage {
+            Outage::Open { since_ms, announced } => {
+                tokio::select! {
+                    o = run_step(cx, sp, id, before.as_ref(), &mut session) => o,
+                    () = guard::marks(cx, host, *since_ms, announced) => StepOutcome::Failed { reason: String::new() },
+                }
+            }
+            Outage::Closed => run_step(cx, sp, id, before.as_ref(), &mut session).await,
+        };
+        p.installed |= id == StepId::InstallUpdate;
+        match outcome {
+            StepOutcome::Succeeded => {}
+            StepOutcome::SucceededRebootPending => {
+                if let Err(why) = reboot(cx, host).await {
+                    let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
+                    let s = fail(cx, sp, id, p.outage_open(), why, &mut session).await;
+                    collect_install_logs(cx, sp).await;
+                    return s;
+                }
+                session = None;
+            }
+            StepOutcome::Failed { reason } => {
+                let s = fail(cx, sp, id, p.outage_open(), reason, &mut session).await;
+                // The installer's logs are collected once the outage is over (or service is
+                // back): nothing that can wait runs inside the outage.
+                if p.installed {
+                    collect_install_logs(cx, sp).await;
+                }
+                return s;
+            }
+        }
+        p.completed.push(id);
+        if id == StepId::StartServices && p.outage_open() {
+            p.outage = Outage::Closed;
+            cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
+        }
+    }
+    if p.installed {
+        collect_install_logs(cx, sp).await;
+    }
+    if let Some(hook) = cx.opts.hooks(host).1
+        && let Err(why) = hook_step(cx, sp, EngineWork::PostHook, hook).await
+    {
+        cx.warn(host, cx.say("post-hook-failed", &[("why", why)]));
+    }
+    finish(cx, host, ServerResult::Updated, None, Vec::new())
+}
+
+/// What the host shows of a step an interruption left ambiguous.
+enum Settled {
+    /// It is done: recorded as attempt 0.
+    Done,
+    /// Not done, and safe (or necessary) to run again.
+    RunAgain,
+    /// The server's procedure ends here.
+    Stop(ServerSummary),
+}
+
+async fn settle_in_flight<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    id: StepId,
+    safe_to_repeat: bool,
+    p: &mut Progress,
+) -> Settled {
+    let host = &sp.fqdn;
+    match postcondition(cx, sp, id, p.before.as_ref()).await {
+        Ok(true) => {
+            let step = Activity::Step(id);
+            cx.started(host, step, 0, None);
+            let mut kept = AttemptOutput::default();
+            cx.note(host, step, &mut kept, cx.say("resumed-done", &[]));
+            cx.finished(host, step, 0, StepOutcome::Succeeded, kept);
+            p.completed.push(id);
+            if id == StepId::StartServices {
+                p.outage = Outage::Closed;
+                cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
+            }
+            Settled::Done
+        }
+        // The install is settled from the build: when it did not take, it runs again.
+        Ok(false) if !safe_to_repeat && id != StepId::InstallUpdate => {
+            let why = cx.say("not-safe-to-repeat", &[("step", id.to_string())]);
+            Settled::Stop(finish(cx, host, ServerResult::Failed, Some(why), sp.recovery(id)))
+        }
+        Ok(false) => {
+            cx.warn(host, cx.say("rerun", &[("step", id.to_string())]));
+            Settled::RunAgain
+        }
+        Err(why) => {
+            let why = cx.say("cannot-tell", &[("step", id.to_string()), ("why", why)]);
+            Settled::Stop(finish(cx, host, ServerResult::Failed, Some(why), Vec::new()))
+        }
+    }
+}
+
+/// Copies the installer's log files (written in the run's own staging folder) into the
+/// journal. Failing to read them is a warning, never a failure.
+async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) {
+    let host = &sp.fqdn;
+    let dir = cx.plan.staged_installer.rsplit_once('\\').map_or("", |(d, _)| d).to_owned();
+    let probe = Probe::InstallLogs { dir };
+    let name = Activity::Engine(EngineWork::InstallLogs);
+    cx.started(host, name, 1, Some(probe.command()));
+    let (outcome, kept) = match cx.probe(host, &probe, PROBE_TIMEOUT).await {
+        Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, cx.output(host, name, &o)),
+        Ok(o) => (StepOutcome::Failed { reason: cx.exit_line(&o) }, cx.output(host, name, &o)),
+        Err(e) => (StepOutcome::Failed { reason: e }, AttemptOutput::default()),
+    };
+    if let Some(reason) = outcome.reason() {
+        cx.warn(host, cx.say("logs-failed", &[("why", reason.to_owned())]));
+    }
+    cx.finished(host, name, 1, outcome, kept);
+}
+
+/// The operator's hook, as an attempt of its own (timeout ten minutes, scaled).
+async fn hook_step<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    work: EngineWork,
+    script: &str,
+) -> Result<(), String> {
+    let host = &sp.fqdn;
+    let name = Activity::Engine(work);
+    cx.started(host, name, 1, Some(script.into()));
+    let r = cx.call(host, None, None, script, HOOK_TIMEOUT).await;
+    let (outcome, kept, result) = match &r {
+        Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, cx.output(host, name, o), Ok(())),
+        Ok(o) => (
+            StepOutcome::Failed { reason: cx.say("exit-code", &[("code", o.exit_code.to_string())]) },
+            cx.output(host, name, o),
+            Err(cx.exit_line(o)),
+        ),
+        Err(e) => (StepOutcome::Failed { reason: e.clone() }, AttemptOutput::default(), Err(e.clone())),
+    };
+    cx.finished(host, name, 1, outcome, kept);
+    result
+}
+
+/// How long an operator's hook may run.
+const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_resumes_from_the_journal() {
+        let fresh = Progress::resume(None, 5);
+        assert!(fresh.fresh() && !fresh.outage_open() && !fresh.installed);
+        let prior = ServerResume {
+            completed: vec![
+                StepId::CheckRole,
+                StepId::StagePackage,
+                StepId::OpenShell,
+                StepId::StopServices,
+                StepId::InstallUpdate,
+            ],
+            in_flight: Some(StepId::ReopenShell),
+            outage_open: true,
+            finished: None,
+            build_before: None,
+            reboot_pending: false,
+        };
+        let p = Progress::resume(Some(&prior), 42);
+        assert!(!p.fresh());
+        assert!(p.installed, "the install is done: its logs are still collected");
+        assert_eq!(p.outage, Outage::Open { since_ms: 42, announced: Vec::new() });
+        assert_eq!(p.in_flight, Some(StepId::ReopenShell));
+        let only_in_flight = ServerResume { in_flight: Some(StepId::CheckRole), ..ServerResume::default() };
+        assert!(!Progress::resume(Some(&only_in_flight), 0).fresh(), "a step in flight means the server was touched");
+    }
+}

@@ -1,0 +1,174 @@
+//! Scheduling: one lane per pool (servers of one pool never run together), every lane at
+//! once up to `--max-parallel`, a failure stopping the rest of its lane, and the run's end.
+
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::plan::Plan;
+use sfbpatch_core::vocab::{RunState, ServerResult};
+use tokio::sync::{Semaphore, watch};
+
+use crate::context::Ctx;
+use crate::event::{Event, EventSink};
+use crate::options::{ResumeState, RunOptions};
+use crate::procedure::run_server;
+use crate::recovery::finish;
+use crate::transport::Transport;
+
+/// One server's end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerSummary {
+    /// The server.
+    pub fqdn: Fqdn,
+    /// How it ended.
+    pub result: ServerResult,
+    /// Why.
+    pub error: Option<String>,
+    /// Commands to bring service back, if it is down.
+    pub recovery: Vec<String>,
+}
+
+/// The whole run's end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// How it ended.
+    pub state: RunState,
+    /// Per server, in plan order.
+    pub servers: Vec<ServerSummary>,
+}
+
+/// The plan's servers grouped in lanes (by pool; a server without a pool is a lane of its
+/// own), each lane in plan order, lanes in order of first appearance: indexes into
+/// `plan.servers`.
+pub fn lanes(plan: &Plan) -> Vec<Vec<usize>> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    for (i, s) in plan.servers.iter().enumerate() {
+        let key = s.pool.as_ref().unwrap_or(&s.fqdn).to_string();
+        match keys.iter().position(|k| *k == key) {
+            Some(l) => lanes[l].push(i),
+            None => {
+                keys.push(key);
+                lanes.push(vec![i]);
+            }
+        }
+    }
+    lanes
+}
+
+/// How the run ended, from how its servers did and whether it was halted.
+pub fn run_state(results: &[ServerResult], halted: bool) -> RunState {
+    if results.iter().all(|r| *r == ServerResult::Updated) {
+        RunState::Completed
+    } else if halted || results.contains(&ServerResult::Interrupted) {
+        RunState::Interrupted
+    } else {
+        RunState::Failed
+    }
+}
+
+/// Runs `plan` through `transport`, handing every event to `sink`. `stop` set to true asks
+/// for a clean interruption: the current steps finish, no new step starts.
+pub async fn run<T: Transport, S: EventSink>(
+    plan: &Plan,
+    transport: &T,
+    sink: &S,
+    opts: &RunOptions,
+    resume: Option<&ResumeState>,
+    stop: watch::Receiver<bool>,
+) -> RunSummary {
+    let cx = Ctx::new(plan, transport, sink, opts, stop);
+    cx.emit(Event::RunStarted { at_ms: cx.now(), servers: plan.servers.iter().map(|s| s.fqdn.clone()).collect() });
+    // A transport that executes on one of the servers may only patch that one.
+    if let Some(local) = transport.executes_on()
+        && plan.servers.iter().any(|s| s.fqdn == local)
+        && plan.servers.len() > 1
+    {
+        let msg = cx.say("local-transport", &[("server", local.to_string())]);
+        cx.warn(&local, msg.clone());
+        let servers: Vec<ServerSummary> = plan
+            .servers
+            .iter()
+            .map(|s| finish(&cx, &s.fqdn, ServerResult::NotStarted, Some(msg.clone()), Vec::new()))
+            .collect();
+        cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
+        return RunSummary { state: RunState::Failed, servers };
+    }
+    let lanes = lanes(plan);
+    let semaphore = Semaphore::new(opts.max_parallel.unwrap_or(lanes.len()).max(1));
+    let (cx, sem) = (&cx, &semaphore);
+    let lane_futures = lanes.iter().map(|servers| async move {
+        let mut out = Vec::new();
+        let mut stop_lane = false;
+        for &i in servers {
+            let sp = &plan.servers[i];
+            let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
+            if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
+                out.push((
+                    i,
+                    ServerSummary {
+                        fqdn: sp.fqdn.clone(),
+                        result: ServerResult::Updated,
+                        error: None,
+                        recovery: Vec::new(),
+                    },
+                ));
+                continue;
+            }
+            if stop_lane || cx.halted() {
+                let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
+                out.push((i, finish(cx, &sp.fqdn, result, None, Vec::new())));
+                continue;
+            }
+            let Ok(_permit) = sem.acquire().await else { break };
+            let summary = run_server(cx, sp, prior).await;
+            stop_lane = summary.result != ServerResult::Updated;
+            out.push((i, summary));
+        }
+        out
+    });
+    let mut results: Vec<(usize, ServerSummary)> =
+        futures::future::join_all(lane_futures).await.into_iter().flatten().collect();
+    results.sort_by_key(|(i, _)| *i);
+    let servers: Vec<ServerSummary> = results.into_iter().map(|(_, s)| s).collect();
+    let state = run_state(&servers.iter().map(|s| s.result).collect::<Vec<_>>(), cx.halted());
+    cx.emit(Event::RunFinished { at_ms: cx.now(), state });
+    RunSummary { state, servers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_ends_as_its_servers_did() {
+        use ServerResult::*;
+        let cases: [(&[ServerResult], bool, RunState); 6] = [
+            (&[Updated, Updated], false, RunState::Completed),
+            (&[], false, RunState::Completed),
+            (&[Updated, Failed], false, RunState::Failed),
+            (&[Updated, NotStarted], false, RunState::Failed),
+            (&[Failed, Interrupted], false, RunState::Interrupted),
+            (&[Updated, Failed], true, RunState::Interrupted),
+        ];
+        for (results, halted, want) in cases {
+            assert_eq!(run_state(results, halted), want, "{results:?} halted {halted}");
+        }
+    }
+
+    #[test]
+    fn servers_of_one_pool_share_a_lane() {
+        use sfbpatch_core::{example, plan, topology};
+        let topology =
+            topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let plan = plan::plan(&topology, &plan::PlanRequest::new("SkypeServerUpdateInstaller.exe"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lanes = lanes(&plan);
+        let flat: Vec<usize> = lanes.iter().flatten().copied().collect();
+        assert_eq!(flat.len(), plan.servers.len(), "every server in exactly one lane");
+        for lane in &lanes {
+            let key = |i: usize| plan.servers[i].pool.clone().unwrap_or_else(|| plan.servers[i].fqdn.clone());
+            assert!(lane.iter().all(|&i| key(i) == key(lane[0])), "one pool per lane");
+            assert!(lane.windows(2).all(|w| w[0] < w[1]), "plan order inside a lane");
+        }
+        assert!(lanes.len() >= 3, "the example estate has several pools: {lanes:?}");
+    }
+}
