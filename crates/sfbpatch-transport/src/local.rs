@@ -78,7 +78,7 @@ impl LocalTransport {
         };
         let bytes = std::fs::read(package)
             .map_err(|e| SetupError(format!("cannot read the package {}: {e}", package.display())))?;
-        let sha256 = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         let package = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_owned());
         // With the default shell, commands run on this very machine: that server.
         let executes_on = if shell == default_shell() { this_machine() } else { None };

@@ -184,7 +184,7 @@ impl SshTransport {
         use sha2::Digest as _;
         let bytes =
             std::fs::read(package).map_err(|e| format!("cannot read the package {}: {e}", package.display()))?;
-        let sha256 = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         Ok(Self {
             hosts,
             accept_new,
