@@ -13,7 +13,7 @@ use crate::context::{Ctx, PROBE_TIMEOUT};
 use crate::event::{AttemptOutput, Event, EventSink, StepOutcome};
 use crate::guard;
 use crate::options::ServerResume;
-use crate::recovery::{fail, finish, postcondition};
+use crate::recovery::{end_server, fail_and_restore, postcondition};
 use crate::restart::reboot;
 use crate::schedule::ServerSummary;
 use crate::transport::{SessionId, Transport};
@@ -104,7 +104,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         && let Some(hook) = cx.opts.hooks(host).0
         && let Err(why) = hook_step(cx, sp, EngineWork::PreHook, hook).await
     {
-        return finish(
+        return end_server(
             cx,
             host,
             ServerResult::NotStarted,
@@ -117,7 +117,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         cx.warn(host, cx.say("reboot-interrupted", &[]));
         if let Err(why) = reboot(cx, host).await {
             let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
-            return finish(cx, host, ServerResult::Failed, Some(why), Vec::new());
+            return end_server(cx, host, ServerResult::Failed, Some(why), Vec::new());
         }
     }
     for st in &sp.steps {
@@ -127,7 +127,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         }
         if cx.halted() {
             let recovery = if p.outage_open() { sp.recovery(id) } else { Vec::new() };
-            return finish(cx, host, ServerResult::Interrupted, Some(cx.say("interrupted", &[])), recovery);
+            return end_server(cx, host, ServerResult::Interrupted, Some(cx.say("interrupted", &[])), recovery);
         }
         if p.in_flight == Some(id) {
             match settle_in_flight(cx, sp, id, st.safe_to_repeat, &mut p).await {
@@ -143,7 +143,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 let why = cx
                     .say("budget-refused", &[("projected", format!("{projected:.1}")), ("budget", budget.to_string())]);
                 cx.warn(host, why.clone());
-                return finish(cx, host, ServerResult::NotStarted, Some(why), Vec::new());
+                return end_server(cx, host, ServerResult::NotStarted, Some(why), Vec::new());
             }
             p.outage = Outage::Open { since_ms: cx.now(), announced: Vec::new() };
             cx.emit(Event::OutageOpened { server: host.clone(), at_ms: cx.now() });
@@ -166,14 +166,14 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             StepOutcome::SucceededRebootPending => {
                 if let Err(why) = reboot(cx, host).await {
                     let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
-                    let s = fail(cx, sp, id, p.outage_open(), why, &mut session).await;
+                    let s = fail_and_restore(cx, sp, id, p.outage_open(), why, &mut session).await;
                     collect_install_logs(cx, sp).await;
                     return s;
                 }
                 session = None;
             }
             StepOutcome::Failed { reason } => {
-                let s = fail(cx, sp, id, p.outage_open(), reason, &mut session).await;
+                let s = fail_and_restore(cx, sp, id, p.outage_open(), reason, &mut session).await;
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {
@@ -196,7 +196,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     {
         cx.warn(host, cx.say("post-hook-failed", &[("why", why)]));
     }
-    finish(cx, host, ServerResult::Updated, None, Vec::new())
+    end_server(cx, host, ServerResult::Updated, None, Vec::new())
 }
 
 /// What the host shows of a step an interruption left ambiguous.
@@ -234,7 +234,7 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
         // The install is settled from the build: when it did not take, it runs again.
         Ok(false) if !safe_to_repeat && id != StepId::InstallUpdate => {
             let why = cx.say("not-safe-to-repeat", &[("step", id.to_string())]);
-            Settled::Stop(finish(cx, host, ServerResult::Failed, Some(why), sp.recovery(id)))
+            Settled::Stop(end_server(cx, host, ServerResult::Failed, Some(why), sp.recovery(id)))
         }
         Ok(false) => {
             cx.warn(host, cx.say("rerun", &[("step", id.to_string())]));
@@ -242,7 +242,7 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
         }
         Err(why) => {
             let why = cx.say("cannot-tell", &[("step", id.to_string()), ("why", why)]);
-            Settled::Stop(finish(cx, host, ServerResult::Failed, Some(why), Vec::new()))
+            Settled::Stop(end_server(cx, host, ServerResult::Failed, Some(why), Vec::new()))
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::verdict::{self, Expect};
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// A server's procedure ends with `result`: the event, and its summary.
-pub(crate) fn finish<T: Transport, S: EventSink>(
+pub(crate) fn end_server<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     host: &Fqdn,
     result: ServerResult,
@@ -41,7 +41,7 @@ pub(crate) fn finish<T: Transport, S: EventSink>(
 }
 
 /// A failure of `failed_step`: restore service where the state allows, read it back, report.
-pub(crate) async fn fail<T: Transport, S: EventSink>(
+pub(crate) async fn fail_and_restore<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
     failed_step: StepId,
@@ -70,7 +70,7 @@ pub(crate) async fn fail<T: Transport, S: EventSink>(
     } else {
         (cx.say("failed", &args), Vec::new())
     };
-    finish(cx, host, ServerResult::Failed, Some(error), recovery)
+    end_server(cx, host, ServerResult::Failed, Some(error), recovery)
 }
 
 /// Runs the recovery commands in order, as one `recovery` attempt; stops at the first that fails.

@@ -10,7 +10,7 @@ use crate::context::Ctx;
 use crate::event::{Event, EventSink};
 use crate::options::{ResumeState, RunOptions};
 use crate::procedure::run_server;
-use crate::recovery::finish;
+use crate::recovery::end_server;
 use crate::transport::Transport;
 
 /// One server's end.
@@ -87,7 +87,7 @@ pub async fn run<T: Transport, S: EventSink>(
         let servers: Vec<ServerSummary> = plan
             .servers
             .iter()
-            .map(|s| finish(&cx, &s.fqdn, ServerResult::NotStarted, Some(msg.clone()), Vec::new()))
+            .map(|s| end_server(&cx, &s.fqdn, ServerResult::NotStarted, Some(msg.clone()), Vec::new()))
             .collect();
         cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
         return RunSummary { state: RunState::Failed, servers };
@@ -115,7 +115,7 @@ pub async fn run<T: Transport, S: EventSink>(
             }
             if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
-                out.push((i, finish(cx, &sp.fqdn, result, None, Vec::new())));
+                out.push((i, end_server(cx, &sp.fqdn, result, None, Vec::new())));
                 continue;
             }
             let Ok(_permit) = sem.acquire().await else { break };
