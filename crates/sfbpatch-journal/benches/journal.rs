@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::runbook::StepId;
-use sfbpatch_engine::event::{Event, EventSink, Recorder, StepOutcome};
+use sfbpatch_core::vocab::{Activity, Stream};
+use sfbpatch_engine::event::{AttemptOutput, Event, EventSink, Recorder, StepOutcome};
 use sfbpatch_journal::Journal;
+
+const OUT: &str = "Status Name\n------ ----\nStopped RTCSRV\n";
 
 fn events(servers: &[Fqdn]) -> Vec<Event> {
     let mut v = Vec::new();
@@ -19,25 +22,25 @@ fn events(servers: &[Fqdn]) -> Vec<Event> {
             t += 1000;
             v.push(Event::StepStarted {
                 server: s.clone(),
-                step: id.as_str().into(),
+                step: Activity::Step(id),
                 attempt: 1,
                 at_ms: t,
                 command: Some("Stop-CsWindowsService".into()),
             });
             v.push(Event::StepOutput {
                 server: s.clone(),
-                step: id.as_str().into(),
-                stream: "stdout",
-                text: "Status Name\n------ ----\nStopped RTCSRV\n".into(),
+                step: Activity::Step(id),
+                stream: Stream::Stdout,
+                text: OUT.into(),
             });
             t += 60_000;
             v.push(Event::StepFinished {
                 server: s.clone(),
-                step: id.as_str().into(),
+                step: Activity::Step(id),
                 attempt: 1,
                 at_ms: t,
                 outcome: StepOutcome::Succeeded,
-                exit_code: Some(0),
+                output: AttemptOutput { exit_code: Some(0), stdout: OUT.into(), stderr: String::new() },
             });
         }
     }

@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 
 use sfbpatch_i18n::{Args, Lang, fmt as tr, text};
 
-use crate::Report;
+use sfbpatch_core::plan::RESILIENCY_MINUTES;
+use sfbpatch_core::vocab::{Outcome, ServerState};
+
+use crate::{BarOutcome, POOL_COLUMNS, Report, SERVER_COLUMNS, STEP_COLUMNS, labels, num};
 
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn esc(s: &str) -> String {
@@ -25,9 +28,25 @@ pub(crate) fn esc(s: &str) -> String {
     o
 }
 
-fn num(x: f64) -> String {
-    let s = format!("{x:.1}");
-    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+/// A table's heading cells.
+fn head(lang: Lang, keys: &[&str]) -> String {
+    labels(lang, keys).iter().map(|l| format!("<th>{}</th>", esc(l))).collect()
+}
+
+/// One table row, every cell escaped, each with its class (none when empty).
+fn row(o: &mut String, cells: &[String], classes: &[&str]) {
+    o.push_str("<tr>");
+    for (i, c) in cells.iter().enumerate() {
+        match classes.get(i).copied().unwrap_or("") {
+            "" => {
+                let _ = write!(o, "<td>{}</td>", esc(c));
+            }
+            cls => {
+                let _ = write!(o, "<td class=\"{cls}\">{}</td>", esc(c));
+            }
+        }
+    }
+    o.push_str("</tr>");
 }
 
 const CSS: &str = "
@@ -44,18 +63,21 @@ const ROW: f64 = 18.0;
 const LABEL: f64 = 250.0;
 const PLOT: f64 = 900.0;
 
-fn colour(outcome: &str) -> &'static str {
+fn colour(outcome: BarOutcome) -> &'static str {
     match outcome {
-        "succeeded" => "#3b78c3",
-        "succeeded-reboot-pending" => "#e69500",
-        "failed" => "#c8102e",
-        _ => "#8e8e93",
+        BarOutcome::Ended(Outcome::Succeeded) => "#3b78c3",
+        BarOutcome::Ended(Outcome::SucceededRebootPending) => "#e69500",
+        BarOutcome::Ended(Outcome::Failed) => "#c8102e",
+        BarOutcome::Interrupted => "#8e8e93",
     }
 }
 
 fn timeline(r: &Report, lang: Lang) -> String {
-    let span =
-        r.servers.iter().flat_map(|s| s.outages.iter().map(|o| o.0 + 30.0)).fold(r.span_minutes.max(1.0), f64::max);
+    let span = r
+        .servers
+        .iter()
+        .flat_map(|s| s.outages.iter().map(|o| o.0 + RESILIENCY_MINUTES))
+        .fold(r.span_minutes.max(1.0), f64::max);
     let scale = PLOT / span;
     let height = (r.servers.len() as f64) * ROW + 30.0;
     let width = LABEL + PLOT + 20.0;
@@ -82,7 +104,7 @@ fn timeline(r: &Report, lang: Lang) -> String {
     for (i, s) in r.servers.iter().enumerate() {
         let y = i as f64 * ROW;
         let _ = write!(o, "<g class=\"row\" data-server=\"{}\">", esc(&s.fqdn));
-        let label_class = if s.result == "updated" { "#1d1d1f" } else { "#c8102e" };
+        let label_class = if s.result == ServerState::Updated { "#1d1d1f" } else { "#c8102e" };
         let _ = write!(
             o,
             "<text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"{label_class}\">{}</text>",
@@ -99,7 +121,7 @@ fn timeline(r: &Report, lang: Lang) -> String {
                 ROW - 2.0,
                 esc(&tr(lang, "report.outage-title", &Args::new().with("minutes", num(b - a))))
             );
-            let mx = LABEL + (a + 30.0) * scale;
+            let mx = LABEL + (a + RESILIENCY_MINUTES) * scale;
             let _ = write!(
                 o,
                 "<line class=\"threshold\" x1=\"{mx:.1}\" y1=\"{:.1}\" x2=\"{mx:.1}\" y2=\"{:.1}\" stroke=\"#7a0010\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\"><title>{}</title></line>",
@@ -113,13 +135,13 @@ fn timeline(r: &Report, lang: Lang) -> String {
             let _ = write!(
                 o,
                 "<rect class=\"step {}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} ({}) {} min{}</title></rect>",
-                esc(&b.outcome),
+                b.outcome.as_str(),
                 LABEL + b.start_minutes * scale,
                 y + 5.0,
                 ROW - 10.0,
-                colour(&b.outcome),
-                esc(&b.step),
-                esc(&b.outcome),
+                colour(b.outcome),
+                esc(b.step.as_str()),
+                b.outcome.as_str(),
                 num(b.end_minutes - b.start_minutes),
                 b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
             );
@@ -155,53 +177,18 @@ pub fn html(r: &Report, lang: Lang) -> String {
     );
     let _ = write!(o, "<div class=\"timeline\">{}</div>", timeline(r, lang));
 
-    let _ = write!(
-        o,
-        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        t("servers"),
-        t("col.server"),
-        t("col.role"),
-        t("col.pool"),
-        t("col.result"),
-        t("col.before"),
-        t("col.after"),
-        t("col.outage")
-    );
+    let _ = write!(o, "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>", t("servers"), head(lang, &SERVER_COLUMNS));
     for s in &r.servers {
-        let cls = if s.result == "updated" { "ok" } else { "bad" };
-        let over = s.outage_minutes >= r.outage_budget_minutes;
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td><td>{}</td><td>{}</td><td class=\"num{}\">{}</td></tr>",
-            esc(&s.fqdn),
-            esc(&s.role),
-            esc(s.pool.as_deref().unwrap_or("-")),
-            esc(&s.result),
-            esc(s.build_before.as_deref().unwrap_or("?")),
-            esc(s.build_after.as_deref().unwrap_or("?")),
-            if over { " bad" } else { "" },
-            num(s.outage_minutes)
-        );
+        let result = if s.result == ServerState::Updated { "ok" } else { "bad" };
+        let outage = if s.outage_minutes >= r.outage_budget_minutes { "num bad" } else { "num" };
+        row(&mut o, &s.cells(), &["", "", "", result, "", "", outage]);
     }
     o.push_str("</tbody></table>");
 
-    let _ = write!(
-        o,
-        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        t("pools"),
-        t("col.pool"),
-        t("col.resiliency"),
-        t("col.signed-out")
-    );
+    let _ = write!(o, "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>", t("pools"), head(lang, &POOL_COLUMNS));
     for p in &r.pools {
-        let cls = if p.resiliency_minutes > 0.0 { " bad" } else { "" };
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td class=\"num{cls}\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&p.fqdn),
-            num(p.resiliency_minutes),
-            num(p.signed_out_minutes)
-        );
+        let resiliency = if p.resiliency_minutes > 0.0 { "num bad" } else { "num" };
+        row(&mut o, &p.cells(), &["", resiliency, "num"]);
     }
     o.push_str("</tbody></table>");
 
@@ -223,26 +210,14 @@ pub fn html(r: &Report, lang: Lang) -> String {
     for s in &r.servers {
         let _ = write!(
             o,
-            "<details><summary>{} — {}</summary><table><thead><tr><th>{}</th><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            "<details><summary>{} — {}</summary><table><thead><tr>{}</tr></thead><tbody>",
             esc(&s.fqdn),
-            esc(&s.result),
-            t("col.step"),
-            t("col.start"),
-            t("col.duration"),
-            t("col.outcome")
+            s.result,
+            head(lang, &STEP_COLUMNS)
         );
         for b in &s.steps {
-            let cls = if b.outcome == "failed" { "bad" } else { "" };
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{cls}\">{}{}</td></tr>",
-                esc(&b.step),
-                b.attempt,
-                num(b.start_minutes),
-                num(b.end_minutes - b.start_minutes),
-                esc(&b.outcome),
-                b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
-            );
+            let outcome = if b.outcome == BarOutcome::Ended(Outcome::Failed) { "bad" } else { "" };
+            row(&mut o, &b.cells(), &["", "", "num", "num", outcome]);
             if b.command.is_some() || !b.stdout.trim().is_empty() || !b.stderr.trim().is_empty() {
                 o.push_str("<tr><td colspan=\"5\">");
                 if let Some(c) = &b.command {

@@ -11,19 +11,42 @@ mod markdown;
 pub use html::html;
 pub use markdown::markdown;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use sfbpatch_core::plan::Plan;
 use sfbpatch_core::readback;
+use sfbpatch_core::vocab::{Activity, Outcome, RunState, ServerState, minutes_up, resiliency_ms};
 use sfbpatch_journal::{AttemptRecord, Journal, JournalError};
 
-/// The resiliency threshold, in milliseconds.
-const THRESHOLD_MS: i64 = 30 * 60_000;
+/// How a bar of the timeline ended: an attempt's outcome, or cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarOutcome {
+    /// The attempt ended.
+    Ended(Outcome),
+    /// It never ended (the run was interrupted or killed during it).
+    Interrupted,
+}
+
+impl BarOutcome {
+    /// The word: an outcome's, or `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BarOutcome::Ended(o) => o.as_str(),
+            BarOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl Serialize for BarOutcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// One bar of the timeline.
 #[derive(Clone, Debug, Serialize)]
 pub struct StepBar {
-    /// Step id (or `reboot`, `recovery`, hooks).
-    pub step: String,
+    /// A step, or the engine's own work (`reboot`, `recovery`, hooks).
+    pub step: Activity,
     /// Attempt.
     pub attempt: u32,
     /// Start, minutes from the run's start.
@@ -31,7 +54,7 @@ pub struct StepBar {
     /// End, minutes from the run's start (the report's end when it never ended).
     pub end_minutes: f64,
     /// `succeeded`, `succeeded-reboot-pending`, `failed`, `interrupted`.
-    pub outcome: String,
+    pub outcome: BarOutcome,
     /// Why it failed.
     pub reason: Option<String>,
     /// The command.
@@ -54,7 +77,7 @@ pub struct ServerRow {
     /// Its pool.
     pub pool: Option<String>,
     /// `updated`, `failed`, `not-started`, `interrupted`, `pending`, `running`.
-    pub result: String,
+    pub result: ServerState,
     /// Why it failed.
     pub error: Option<String>,
     /// Build before.
@@ -88,7 +111,7 @@ pub struct Report {
     /// The run.
     pub run_id: String,
     /// `completed`, `failed`, `interrupted`, `running`.
-    pub state: String,
+    pub state: RunState,
     /// What it was: `run` or `rehearsal`.
     pub kind: String,
     /// The package.
@@ -109,21 +132,78 @@ fn minutes(ms: i64) -> f64 {
     (ms as f64 / 600.0).round() / 100.0
 }
 
+/// A number of minutes as the reports print it: one decimal, none when it is whole.
+pub(crate) fn num(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// Catalogue keys (under `report.`) of the servers table's columns.
+pub(crate) const SERVER_COLUMNS: [&str; 7] =
+    ["col.server", "col.role", "col.pool", "col.result", "col.before", "col.after", "col.outage"];
+
+/// Catalogue keys of the pools table's columns.
+pub(crate) const POOL_COLUMNS: [&str; 3] = ["col.pool", "col.resiliency", "col.signed-out"];
+
+/// Catalogue keys of a server's step log (`#`, the attempt number, is itself).
+pub(crate) const STEP_COLUMNS: [&str; 5] = ["col.step", "#", "col.start", "col.duration", "col.outcome"];
+
+/// A table's column headings, from the catalogue.
+pub(crate) fn labels(lang: sfbpatch_i18n::Lang, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .map(
+            |k| if k.starts_with("col.") { sfbpatch_i18n::text(lang, &format!("report.{k}")) } else { (*k).to_owned() },
+        )
+        .collect()
+}
+
+impl ServerRow {
+    /// The servers table's cells, as text (each renderer escapes them its way).
+    pub(crate) fn cells(&self) -> [String; 7] {
+        [
+            self.fqdn.clone(),
+            self.role.clone(),
+            self.pool.clone().unwrap_or_else(|| "-".into()),
+            self.result.as_str().to_owned(),
+            self.build_before.clone().unwrap_or_else(|| "?".into()),
+            self.build_after.clone().unwrap_or_else(|| "?".into()),
+            num(self.outage_minutes),
+        ]
+    }
+}
+
+impl PoolRow {
+    /// The pools table's cells.
+    pub(crate) fn cells(&self) -> [String; 3] {
+        [self.fqdn.clone(), num(self.resiliency_minutes), num(self.signed_out_minutes)]
+    }
+}
+
+impl StepBar {
+    /// The step log's cells: step, attempt, start, duration, outcome (with its reason).
+    pub(crate) fn cells(&self) -> [String; 5] {
+        let reason = self.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+        [
+            self.step.as_str().to_owned(),
+            self.attempt.to_string(),
+            num(self.start_minutes),
+            num(self.end_minutes - self.start_minutes),
+            format!("{}{reason}", self.outcome.as_str()),
+        ]
+    }
+}
+
 impl Report {
     /// One sentence: what ran, how it ended, how long, against which budget.
     pub fn summary_line(&self, lang: sfbpatch_i18n::Lang) -> String {
-        let num = |x: f64| {
-            let s = format!("{x:.1}");
-            s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
-        };
         sfbpatch_i18n::fmt(
             lang,
             "report.meta",
             &sfbpatch_i18n::Args::new()
                 .with("kind", sfbpatch_i18n::text(lang, &format!("report.kind.{}", self.kind)))
-                .with("state", &self.state)
+                .with("state", self.state)
                 .with("package", &self.package)
-                .with("updated", self.servers.iter().filter(|s| s.result == "updated").count())
+                .with("updated", self.servers.iter().filter(|s| s.result == ServerState::Updated).count())
                 .with("total", self.servers.len())
                 .with("span", num(self.span_minutes))
                 .with("budget", num(self.outage_budget_minutes)),
@@ -152,11 +232,11 @@ impl Report {
         let reports = journal.server_reports(run_id, u64::try_from(t_end).unwrap_or(0))?;
         let rel = |ms: i64| minutes(ms - t0);
         let bar = |a: &AttemptRecord| StepBar {
-            step: a.step.clone(),
+            step: a.step,
             attempt: a.attempt,
             start_minutes: rel(a.started_ms),
             end_minutes: rel(a.finished_ms.unwrap_or(t_end)),
-            outcome: a.outcome.clone().unwrap_or_else(|| "interrupted".into()),
+            outcome: a.outcome.map_or(BarOutcome::Interrupted, BarOutcome::Ended),
             reason: a.reason.clone(),
             command: a.command.clone(),
             exit_code: a.exit_code,
@@ -179,7 +259,7 @@ impl Report {
                     fqdn: fqdn.clone(),
                     role: sp.role.as_str().to_owned(),
                     pool: sp.pool.as_ref().map(|p| p.to_string()),
-                    result: st.map_or_else(|| "pending".to_owned(), |s| s.state.clone()),
+                    result: st.map_or(ServerState::Pending, |s| s.state),
                     error: st.and_then(|s| s.error.clone()),
                     build_before: r.and_then(|r| r.build_before.clone()),
                     build_after: r.and_then(|r| r.build_after.clone()).or_else(|| last_build(&attempts, &fqdn)),
@@ -189,33 +269,38 @@ impl Report {
                 }
             })
             .collect();
-        let mut pools: Vec<PoolRow> = Vec::new();
+        // Per pool, milliseconds summed over its servers' windows, then rounded once: the
+        // simulator's computation and rounding (`vocab::resiliency_ms`, `minutes_up`).
+        let mut pools: Vec<(String, u64, u64)> = Vec::new();
         for sp in &plan.servers {
-            let windows: Vec<i64> = outages
+            let windows: Vec<u64> = outages
                 .iter()
                 .filter(|o| o.server == sp.fqdn.as_str())
-                .map(|o| o.closed_ms.unwrap_or(t_end) - o.opened_ms)
+                .map(|o| u64::try_from(o.closed_ms.unwrap_or(t_end) - o.opened_ms).unwrap_or(0))
                 .collect();
             for pool in &sp.pools {
-                let row = match pools.iter_mut().position(|p| p.fqdn == pool.as_str()) {
-                    Some(i) => &mut pools[i],
+                let i = match pools.iter().position(|p| p.0 == pool.as_str()) {
+                    Some(i) => i,
                     None => {
-                        pools.push(PoolRow {
-                            fqdn: pool.to_string(),
-                            resiliency_minutes: 0.0,
-                            signed_out_minutes: 0.0,
-                        });
-                        let last = pools.len() - 1;
-                        &mut pools[last]
+                        pools.push((pool.to_string(), 0, 0));
+                        pools.len() - 1
                     }
                 };
                 if sp.role == sfbpatch_core::topology::Role::StandardEdition {
-                    row.signed_out_minutes += minutes(windows.iter().sum());
+                    pools[i].2 += windows.iter().sum::<u64>();
                 } else {
-                    row.resiliency_minutes += minutes(windows.iter().map(|w| (w - THRESHOLD_MS).max(0)).sum());
+                    pools[i].1 += resiliency_ms(windows.iter().copied());
                 }
             }
         }
+        let pools = pools
+            .into_iter()
+            .map(|(fqdn, resiliency, signed_out)| PoolRow {
+                fqdn,
+                resiliency_minutes: minutes_up(resiliency),
+                signed_out_minutes: minutes_up(signed_out),
+            })
+            .collect();
         Ok(Report {
             schema: "sfbpatch.report/1",
             run_id: run_id.to_owned(),
@@ -236,7 +321,7 @@ fn last_build(attempts: &[AttemptRecord], server: &str) -> Option<String> {
     attempts
         .iter()
         .rev()
-        .filter(|a| a.server == server && a.outcome.as_deref() == Some("succeeded"))
+        .filter(|a| a.server == server && a.outcome == Some(Outcome::Succeeded))
         .find_map(|a| readback::parse_patch_versions(&a.stdout).into_iter().map(|(_, b)| b).min())
         .map(|b| b.to_string())
 }

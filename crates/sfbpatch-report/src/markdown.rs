@@ -4,15 +4,23 @@ use std::fmt::Write as _;
 
 use sfbpatch_i18n::{Lang, text};
 
-use crate::Report;
+use crate::{POOL_COLUMNS, Report, SERVER_COLUMNS, STEP_COLUMNS, labels, num};
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn num(x: f64) -> String {
-    let s = format!("{x:.1}");
-    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+/// One table row, every cell escaped.
+fn row(o: &mut String, cells: &[String]) {
+    let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+    let _ = writeln!(o, "| {} |", cells.join(" | "));
+}
+
+/// A table's heading and its alignment line (`r` for a right-aligned column).
+fn head(o: &mut String, lang: Lang, keys: &[&str], align: &str) {
+    row(o, &labels(lang, keys));
+    let marks: Vec<&str> = align.chars().map(|a| if a == 'r' { "---:" } else { "---" }).collect();
+    let _ = writeln!(o, "|{}|", marks.join("|"));
 }
 
 /// Renders the report as Markdown.
@@ -22,36 +30,18 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
     let _ = writeln!(o, "# {} {}\n", t("title"), r.run_id);
     let _ = writeln!(o, "{}\n", r.summary_line(lang));
     let _ = writeln!(o, "## {}\n", t("servers"));
-    let _ = writeln!(
-        o,
-        "| {} | {} | {} | {} | {} | {} | {} |",
-        t("col.server"),
-        t("col.role"),
-        t("col.pool"),
-        t("col.result"),
-        t("col.before"),
-        t("col.after"),
-        t("col.outage")
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---:|");
+    head(&mut o, lang, &SERVER_COLUMNS, "llllllr");
     for s in &r.servers {
-        let flag = if s.outage_minutes >= r.outage_budget_minutes { " ⚠" } else { "" };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {}{flag} |",
-            cell(&s.fqdn),
-            cell(&s.role),
-            cell(s.pool.as_deref().unwrap_or("-")),
-            cell(&s.result),
-            cell(s.build_before.as_deref().unwrap_or("?")),
-            cell(s.build_after.as_deref().unwrap_or("?")),
-            num(s.outage_minutes)
-        );
+        let mut cells = s.cells();
+        if s.outage_minutes >= r.outage_budget_minutes {
+            cells[6].push_str(" ⚠");
+        }
+        row(&mut o, &cells);
     }
     let _ = writeln!(o, "\n## {}\n", t("pools"));
-    let _ = writeln!(o, "| {} | {} | {} |\n|---|---:|---:|", t("col.pool"), t("col.resiliency"), t("col.signed-out"));
+    head(&mut o, lang, &POOL_COLUMNS, "lrr");
     for p in &r.pools {
-        let _ = writeln!(o, "| {} | {} | {} |", cell(&p.fqdn), num(p.resiliency_minutes), num(p.signed_out_minutes));
+        row(&mut o, &p.cells());
     }
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "\n## {}\n", t("warnings"));
@@ -66,25 +56,9 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
         if let Some(e) = &s.error {
             let _ = writeln!(o, "> {}\n", cell(e));
         }
-        let _ = writeln!(
-            o,
-            "| {} | # | {} | {} | {} |\n|---|---:|---:|---:|---|",
-            t("col.step"),
-            t("col.start"),
-            t("col.duration"),
-            t("col.outcome")
-        );
+        head(&mut o, lang, &STEP_COLUMNS, "lrrrl");
         for b in &s.steps {
-            let reason = b.reason.as_ref().map(|r| format!(": {}", cell(r))).unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {}{reason} |",
-                cell(&b.step),
-                b.attempt,
-                num(b.start_minutes),
-                num(b.end_minutes - b.start_minutes),
-                cell(&b.outcome)
-            );
+            row(&mut o, &b.cells());
         }
         let _ = writeln!(o);
     }
