@@ -39,7 +39,7 @@ fn once(xml: &str) -> (Duration, usize, f64) {
     if std::env::var_os("SFBPATCH_BENCH_PHASES").is_some() {
         eprintln!("load+plan {:?}, rehearse {:?}", t1, start.elapsed() - t1);
     }
-    let updated = r.servers.iter().filter(|s| s.result == "updated").count();
+    let updated = r.servers.iter().filter(|s| s.result.as_str() == "updated").count();
     (start.elapsed(), updated, r.makespan_minutes)
 }
 

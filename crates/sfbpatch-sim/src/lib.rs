@@ -1,40 +1,15 @@
-//! A simulated Skype for Business estate, faithful to the documented rules (DOMAIN.md §4),
-//! on a virtual clock.
+//! Rehearsals against a simulated Skype for Business estate, and the ways a simulated
+//! estate is driven. The estate itself (hosts executing PowerShell text under DOMAIN.md §4's
+//! rules, on a virtual clock) is the `sfbpatch-estate` crate, re-exported here.
 //!
-//! * [`estate`]: one [`estate::Host`] per server of a topology: services, builds, files,
-//!   shell sessions, databases with schema versions, accounts, an operation log, and the
-//!   intervals during which each server was down.
-//! * [`exec`]: hosts execute the *text* of PowerShell commands, parsed with a real
-//!   PowerShell grammar; what a real server would refuse, the simulator refuses too.
-//! * [`fault`]: faults injected per server and step (`SERVER:STEP:KIND`).
-//! * [`users`]: what the users of each pool lived through (resiliency, signed out), from the
-//!   service states over virtual time.
-//! * [`rehearse`]: runs a plan against a fresh estate and reports per server and pool.
-//!
-//! Time is virtual (milliseconds) and randomness comes from a per-host seeded generator:
-//! the same seed gives the same rehearsal, byte for byte. No I/O.
+//! * [`transport`]: the estate behind the engine's `Transport` trait.
+//! * [`rehearse`]: runs a plan through the engine against a fresh estate on a paused clock
+//!   and reports per server and pool (`sfbpatch.rehearsal/1`).
+//! * [`shell`]: the `sim shell` endpoint, one script on one host of a persisted estate, as a
+//!   local shell or an SSH server runs it.
 
-pub mod estate;
-pub mod exec;
-pub mod fault;
-pub mod generate;
+pub use sfbpatch_estate::{MINUTE, Ms, estate, exec, fault, generate, minutes, users};
+
 pub mod rehearse;
-mod rng;
+pub mod shell;
 pub mod transport;
-pub mod users;
-
-/// Virtual time, in milliseconds since the start of the simulation.
-pub type Ms = u64;
-
-/// Milliseconds in a minute.
-pub const MINUTE: Ms = 60_000;
-
-/// Minutes as a float, rounded to 0.01, for reports.
-pub fn minutes(ms: Ms) -> f64 {
-    ((ms as f64) / (MINUTE as f64) * 100.0).round() / 100.0
-}
-
-/// Minutes as a float, rounded *up* to 0.01: a positive duration never reads as zero.
-pub fn minutes_up(ms: Ms) -> f64 {
-    ((ms as f64) / (MINUTE as f64) * 100.0).ceil() / 100.0
-}

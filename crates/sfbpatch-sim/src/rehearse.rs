@@ -4,7 +4,7 @@
 //! one after another (they share the pool's users), and a pool's remaining servers are not
 //! started after one of them fails. Every step's success is read back from the host (exit
 //! codes, role assignment, file hash, service states, installed builds), never assumed.
-//! This is the minimal sequential driver; the execution engine will replace it.
+//! The plan runs through the execution engine, on a paused (virtual) tokio clock.
 
 use serde::Serialize;
 use sfbpatch_core::Fqdn;
@@ -12,6 +12,7 @@ use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::topology::{Role, Topology};
+use sfbpatch_core::vocab::{self, Activity, EngineWork, hex};
 use sfbpatch_engine::event::{Event, Recorder, StepOutcome};
 use sfbpatch_engine::{RunOptions, engine};
 use sha2::{Digest, Sha256};
@@ -42,15 +43,16 @@ pub struct RehearseOptions {
 /// One line of a server's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimelineEntry {
-    /// Step id (or `reboot`, `recovery`, `pre-hook`, `post-hook`).
-    pub step: String,
+    /// Step id (or `reboot`, `recovery`, `pre-hook`, `post-hook`, `install-logs`).
+    pub step: Activity,
     /// Attempt, from 1 (0: settled from the host's state on resume).
     pub attempt: u32,
     /// Virtual start, in minutes from the start of the rehearsal.
     pub start_minutes: f64,
     /// Duration in minutes.
     pub duration_minutes: f64,
-    /// `ok`, `reboot-pending`, `failed`.
+    /// `succeeded`, `reboot-pending`, `failed` (earlier releases wrote `ok` for
+    /// `succeeded`).
     pub status: &'static str,
     /// Exit code, when the command completed.
     pub exit_code: Option<i32>,
@@ -69,10 +71,11 @@ pub struct ServerResult {
     pub role: Role,
     /// Its (first) pool.
     pub pool: Option<Fqdn>,
-    /// `updated`, `failed` or `not-started`.
-    pub result: &'static str,
+    /// `updated`, `failed` or `not-started` (a server the run stopped before it finished is
+    /// reported not started: a rehearsal is never interrupted).
+    pub result: vocab::ServerResult,
     /// The step that failed.
-    pub failed_step: Option<String>,
+    pub failed_step: Option<Activity>,
     /// Why.
     pub error: Option<String>,
     /// Build before.
@@ -124,7 +127,7 @@ pub struct Rehearsal {
 impl Rehearsal {
     /// Whether every server in scope ended `updated`.
     pub fn all_updated(&self) -> bool {
-        self.servers.iter().all(|s| s.result == "updated")
+        self.servers.iter().all(|s| s.result == vocab::ServerResult::Updated)
     }
 }
 
@@ -141,8 +144,7 @@ pub fn default_builds(product: sfbpatch_core::runbook::Product) -> (Build, Build
 
 /// The SHA-256 of the simulated package.
 pub fn package_sha256(name: &str, build: &Build) -> String {
-    let digest = Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(format!("sfbpatch simulated update package {name} {build}").as_bytes()))
 }
 
 /// Runs `plan` through the execution engine against a fresh estate made from `topology`, on
@@ -227,46 +229,48 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
     let host = estate.host(sp.fqdn.as_str());
     let intervals = host.map(|h| h.down_intervals_until(end)).unwrap_or_default();
     let mut timeline = Vec::new();
-    let mut open: Option<(String, u32, u64)> = None;
-    let mut last_failed: Option<String> = None;
-    let (mut result, mut error, mut recovery) = ("not-started", None, Vec::new());
+    let mut open: Option<(Activity, u32, u64)> = None;
+    let mut last_failed: Option<Activity> = None;
+    let (mut result, mut error, mut recovery) = (vocab::ServerResult::NotStarted, None, Vec::new());
     let mut outage = false;
     for e in events {
         match *e {
             Event::StepStarted { server, step, attempt, at_ms, .. } if *server == sp.fqdn => {
-                open = Some((step.clone(), *attempt, *at_ms));
+                open = Some((*step, *attempt, *at_ms));
             }
             Event::OutageOpened { server, .. } if *server == sp.fqdn => outage = true,
             Event::OutageClosed { server, .. } if *server == sp.fqdn => outage = false,
-            Event::StepFinished { server, step, attempt, at_ms, outcome, exit_code } if *server == sp.fqdn => {
+            Event::StepFinished { server, step, attempt, at_ms, outcome, output } if *server == sp.fqdn => {
                 let start = open.take().filter(|(s, a, _)| s == step && a == attempt).map_or(*at_ms, |(_, _, t)| t);
-                let in_outage = sp.steps.iter().find(|s| s.id.as_str() == step).map_or(outage, |s| s.in_outage);
+                let in_outage = sp.steps.iter().find(|s| step.step() == Some(s.id)).map_or(outage, |s| s.in_outage);
                 let (status, message) = match outcome {
-                    StepOutcome::Succeeded => ("ok", None),
+                    StepOutcome::Succeeded => (vocab::Outcome::Succeeded.as_str(), None),
                     StepOutcome::SucceededRebootPending => ("reboot-pending", Some("a restart is required".to_owned())),
                     StepOutcome::Failed { reason } => {
-                        if step.parse::<StepId>().is_ok() || step == "reboot" {
-                            last_failed = Some(step.clone());
+                        if matches!(step, Activity::Step(_) | Activity::Engine(EngineWork::Reboot)) {
+                            last_failed = Some(*step);
                         }
-                        ("failed", Some(reason.clone()))
+                        (vocab::Outcome::Failed.as_str(), Some(reason.clone()))
                     }
                 };
                 timeline.push(TimelineEntry {
-                    step: step.clone(),
+                    step: *step,
                     attempt: *attempt,
                     start_minutes: minutes(start),
                     duration_minutes: minutes(at_ms.saturating_sub(start)),
                     status,
-                    exit_code: *exit_code,
+                    exit_code: output.exit_code,
                     in_outage,
                     message,
                 });
             }
             Event::ServerFinished { server, result: r, error: err, recovery: rec, .. } if *server == sp.fqdn => {
                 result = match *r {
-                    "updated" => "updated",
-                    "failed" => "failed",
-                    _ => "not-started",
+                    vocab::ServerResult::Updated => vocab::ServerResult::Updated,
+                    vocab::ServerResult::Failed => vocab::ServerResult::Failed,
+                    vocab::ServerResult::NotStarted | vocab::ServerResult::Interrupted => {
+                        vocab::ServerResult::NotStarted
+                    }
                 };
                 error = err.clone();
                 recovery = rec.clone();
@@ -280,7 +284,7 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
         role: sp.role,
         pool: sp.pool.clone(),
         result,
-        failed_step: if result == "updated" { None } else { last_failed },
+        failed_step: if result == vocab::ServerResult::Updated { None } else { last_failed },
         error,
         build_before,
         build_after: host.map(|h| h.build()).unwrap_or(Build([0; 4])),

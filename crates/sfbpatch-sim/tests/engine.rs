@@ -40,19 +40,19 @@ fn engine_run(servers: &[&str], local: Option<&str>, opts: RunOptions) -> (sfbpa
 fn refuses_to_patch_the_machine_it_runs_on_together_with_others() {
     let (s, events) =
         engine_run(&["sql01.contoso.local", "se01.contoso.local"], Some("sql01.contoso.local"), RunOptions::default());
-    assert_eq!(s.state, "failed");
-    assert!(s.servers.iter().all(|x| x.result == "not-started"));
+    assert_eq!(s.state.as_str(), "failed");
+    assert!(s.servers.iter().all(|x| x.result.as_str() == "not-started"));
     assert!(!events.iter().any(|e| matches!(e, Event::StepStarted { .. })), "nothing was run");
     // Alone in scope, it may patch itself.
     let (s, _) = engine_run(&["sql01.contoso.local"], Some("sql01.contoso.local"), RunOptions::default());
-    assert_eq!(s.state, "completed");
+    assert_eq!(s.state.as_str(), "completed");
 }
 
 #[test]
 fn a_failing_pre_hook_leaves_the_server_untouched_and_the_post_hook_runs_after() {
     let opts = RunOptions { pre_hook: Some("Stop-ThirdPartyRecorder".into()), ..RunOptions::default() };
     let (s, events) = engine_run(&["se01.contoso.local"], None, opts);
-    assert_eq!(s.servers[0].result, "not-started");
+    assert_eq!(s.servers[0].result.as_str(), "not-started");
     assert!(!events.iter().any(|e| matches!(e, Event::OutageOpened { .. })));
     let opts = RunOptions {
         pre_hook: Some("Write-Output 'recorder stopped'".into()),
@@ -60,7 +60,7 @@ fn a_failing_pre_hook_leaves_the_server_untouched_and_the_post_hook_runs_after()
         ..RunOptions::default()
     };
     let (s, events) = engine_run(&["se01.contoso.local"], None, opts);
-    assert_eq!(s.state, "completed");
+    assert_eq!(s.state.as_str(), "completed");
     let steps: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -76,12 +76,12 @@ fn a_failing_pre_hook_leaves_the_server_untouched_and_the_post_hook_runs_after()
 fn the_outage_guard_refuses_to_open_an_outage_projected_past_the_budget() {
     let opts = RunOptions { outage_budget_minutes: 20.0, ..RunOptions::default() };
     let (s, events) = engine_run(&["sql02.contoso.local"], None, opts);
-    assert_eq!(s.servers[0].result, "not-started");
+    assert_eq!(s.servers[0].result.as_str(), "not-started");
     assert!(s.servers[0].error.as_deref().is_some_and(|e| e.contains("--accept-resiliency")));
     assert!(!events.iter().any(|e| matches!(e, Event::OutageOpened { .. })));
     let opts = RunOptions { outage_budget_minutes: 20.0, accept_resiliency: true, ..RunOptions::default() };
     let (s, _) = engine_run(&["sql02.contoso.local"], None, opts);
-    assert_eq!(s.state, "completed");
+    assert_eq!(s.state.as_str(), "completed");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn a_resume_after_an_interrupted_restart_restarts_first() {
                 completed: if mine { done.clone() } else { Vec::new() },
                 in_flight: None,
                 outage_open: mine,
-                finished: (!mine).then(|| "updated".to_owned()),
+                finished: (!mine).then_some(sfbpatch_core::vocab::ServerResult::Updated),
                 build_before: Some(sfbpatch_core::readback::Build([7, 0, 2046, 385])),
                 reboot_pending: mine,
             },
@@ -221,13 +221,13 @@ fn a_resume_after_an_interrupted_restart_restarts_first() {
     let opts = RunOptions { target_build: Some(TARGET), ..RunOptions::default() };
     let summary = rt.block_on(run_engine(&p, &t, &rec, &opts, &resume, rx));
     let me = summary.servers.iter().find(|s| s.fqdn.as_str() == host).unwrap_or_else(|| panic!("{host}"));
-    assert_eq!(me.result, "updated", "{:?}", me.error);
+    assert_eq!(me.result.as_str(), "updated", "{:?}", me.error);
     let events = rec.events();
     let first_step = events.iter().find_map(|e| match e {
-        Event::StepStarted { server, step, .. } if server.as_str() == host => Some(step.clone()),
+        Event::StepStarted { server, step, .. } if server.as_str() == host => Some(*step),
         _ => None,
     });
-    assert_eq!(first_step.as_deref(), Some("reboot"));
+    assert_eq!(first_step.map(|s| s.as_str()), Some("reboot"));
     let e = t.into_estate();
     assert!(!e.host(host).is_some_and(|h| h.pending_reboot));
 }

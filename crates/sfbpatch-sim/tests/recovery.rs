@@ -27,7 +27,7 @@ fn the_printed_recovery_commands_bring_service_back_after_a_failure_at_any_outag
             o.run.on_failure = OnFailure::Stop;
             let (r, mut e) = rehearse(&example(), &make_plan(&[]), &o);
             let s = server(&r, host);
-            assert_eq!(s.result, "failed", "{fault}");
+            assert_eq!(s.result.as_str(), "failed", "{fault}");
             if s.services_running {
                 // A failed Stop-CsWindowsService stopped nothing: read back, nothing to recover.
                 assert_eq!(step, StepId::StopServices, "{fault}");
@@ -59,7 +59,7 @@ fn by_default_the_engine_brings_service_back_itself() {
             o.run.retries = 0;
             let (r, _) = rehearse(&example(), &make_plan(&[]), &o);
             let s = server(&r, host);
-            assert_eq!(s.result, "failed", "{fault}");
+            assert_eq!(s.result.as_str(), "failed", "{fault}");
             assert!(s.services_running, "{fault}: {:?} {:?}", s.error, s.timeline);
             assert!(s.recovery.is_empty(), "{fault}");
         }
@@ -75,5 +75,5 @@ fn generated_topologies_load_and_rehearse() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.servers.len(), 50);
     let (r, _) = rehearse(&t, &p, &opts(3, &[]));
-    assert_eq!(r.servers.iter().filter(|s| s.result == "updated").count(), 50);
+    assert_eq!(r.servers.iter().filter(|s| s.result.as_str() == "updated").count(), 50);
 }

@@ -188,7 +188,7 @@ fn rule9_durations_are_seeded_and_the_budget_is_usually_but_not_always_met() {
     for seed in 0..n {
         let (r, _) = rehearsal(seed, &[], &[]);
         let s = server(&r, BE2);
-        assert_eq!(s.result, "updated", "seed {seed}: {:?}", s.error);
+        assert_eq!(s.result.as_str(), "updated", "seed {seed}: {:?}", s.error);
         total += s.outage_minutes;
         if s.outage_minutes >= 30.0 {
             over += 1;

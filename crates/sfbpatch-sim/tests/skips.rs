@@ -17,8 +17,8 @@ fn skipped(step: StepId) -> Vec<ServerResult> {
 
 fn assert_failed_at(servers: &[ServerResult], step: &str, needle: &str) {
     for s in servers {
-        assert_eq!(s.result, "failed", "{}: {:?}", s.fqdn, s.timeline);
-        assert_eq!(s.failed_step.as_deref(), Some(step), "{}: {:?}", s.fqdn, s.error);
+        assert_eq!(s.result.as_str(), "failed", "{}: {:?}", s.fqdn, s.timeline);
+        assert_eq!(s.failed_step.map(|a| a.as_str()), Some(step), "{}: {:?}", s.fqdn, s.error);
         let err = s.error.clone().unwrap_or_default();
         assert!(err.contains(needle), "{}: {err}", s.fqdn);
     }
@@ -26,7 +26,7 @@ fn assert_failed_at(servers: &[ServerResult], step: &str, needle: &str) {
 
 fn assert_updated(servers: &[ServerResult]) {
     for s in servers {
-        assert_eq!(s.result, "updated", "{}: {:?}", s.fqdn, s.error);
+        assert_eq!(s.result.as_str(), "updated", "{}: {:?}", s.fqdn, s.error);
         assert_eq!(s.build_after, TARGET);
         assert!(s.services_running);
     }
@@ -47,14 +47,14 @@ fn skip_check_role_is_harmless_for_an_administrator_but_it_is_what_catches_a_wro
     o.estate.account_is_admin = false;
     let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &make_plan(&[]), &o);
     for s in &r.servers {
-        assert_eq!(s.failed_step.as_deref(), Some("check-role"));
+        assert_eq!(s.failed_step.map(|a| a.as_str()), Some("check-role"));
         assert_eq!(s.outage_minutes, 0.0);
         assert!(s.services_running);
     }
     // …and without the check, the first SfB cmdlet fails (rule 8): still before the outage.
     let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &make_plan(&[StepId::CheckRole]), &o);
     for s in &r.servers {
-        assert_eq!(s.failed_step.as_deref(), Some("stop-services"), "{:?}", s.error);
+        assert_eq!(s.failed_step.map(|a| a.as_str()), Some("stop-services"), "{:?}", s.error);
         assert_eq!(s.outage_minutes, 0.0);
     }
 }
@@ -65,7 +65,9 @@ fn skip_stage_package_fails_the_install_inside_the_outage() {
     assert_failed_at(&servers, "install-update", "is not recognized");
     // Nothing was installed, so the engine could bring service back by starting it.
     assert!(servers.iter().all(|s| s.services_running && s.build_after == s.build_before));
-    assert!(servers.iter().all(|s| s.timeline.iter().any(|t| t.step == "recovery" && t.status == "ok")));
+    assert!(
+        servers.iter().all(|s| s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == "succeeded"))
+    );
 }
 
 #[test]
@@ -94,11 +96,11 @@ fn skip_close_shells_forces_a_restart_and_lengthens_the_outage() {
     let servers = skipped(StepId::CloseShells);
     for s in &servers {
         assert!(
-            s.timeline.iter().any(|t| t.step == "install-update" && t.status == "reboot-pending"),
+            s.timeline.iter().any(|t| t.step.as_str() == "install-update" && t.status == "reboot-pending"),
             "{:?}",
             s.timeline
         );
-        assert!(s.timeline.iter().any(|t| t.step == "reboot"));
+        assert!(s.timeline.iter().any(|t| t.step.as_str() == "reboot"));
         let before = server(&base, s.fqdn.as_str()).outage_minutes;
         assert!(s.outage_minutes > before + 2.0, "{}: {} vs {before}", s.fqdn, s.outage_minutes);
     }
@@ -137,7 +139,11 @@ fn skip_update_databases_keeps_the_front_end_service_down() {
     // brings the Front-End service up.
     for s in &servers {
         assert!(s.services_running, "{}", s.fqdn);
-        assert!(s.timeline.iter().any(|t| t.step == "recovery" && t.status == "ok"), "{:?}", s.timeline);
+        assert!(
+            s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == "succeeded"),
+            "{:?}",
+            s.timeline
+        );
     }
 }
 
@@ -147,8 +153,9 @@ fn skip_start_services_leaves_the_outage_open_until_verify_catches_it() {
     assert_failed_at(&r.servers, "verify", "services not running");
     for s in &r.servers {
         // The outage stayed open through verify; the engine's recovery closed it.
-        let recovery = s.timeline.iter().find(|t| t.step == "recovery").unwrap_or_else(|| panic!("no recovery"));
-        let verify = s.timeline.iter().find(|t| t.step == "verify").unwrap_or_else(|| panic!("no verify"));
+        let recovery =
+            s.timeline.iter().find(|t| t.step.as_str() == "recovery").unwrap_or_else(|| panic!("no recovery"));
+        let verify = s.timeline.iter().find(|t| t.step.as_str() == "verify").unwrap_or_else(|| panic!("no verify"));
         assert!(recovery.start_minutes >= verify.start_minutes);
         assert!(s.services_running);
     }

@@ -517,126 +517,29 @@ pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     .into())
 }
 
-/// The script carried by an SSH command line, if it carries one: a client that runs a shell
-/// reading its script on stdin (`… -Command -`) sends the script on stdin instead.
-fn script_in_command(original: Option<&str>) -> Option<&str> {
-    let c = original?.trim();
-    if c.is_empty() || c.ends_with("-Command -") || c.ends_with("-c -") { None } else { Some(c) }
-}
-
-/// A file of the simulated server's disk written from outside (by SFTP into the folder in
-/// `SFBPATCH_SIM_DISK`): `C:\\x\\y` is `$SFBPATCH_SIM_DISK/C:/x/y`.
-fn read_disk(path: &str) -> Option<Vec<u8>> {
-    let root = std::env::var_os("SFBPATCH_SIM_DISK")?;
-    let rel = path.replace('\\', "/");
-    std::fs::read(PathBuf::from(root).join(rel.trim_start_matches('/'))).ok()
-}
-
-/// A command that never completes, until whoever waits for it goes away: its output pipe
-/// closed (the SSH channel or the local transport's process ended it). Then it ends too, as
-/// a real shell would on SIGHUP or EPIPE: nothing lingers.
-fn wait_for_hangup() {
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        if output_closed() {
-            return;
-        }
-    }
-}
-
-#[cfg(unix)]
-fn output_closed() -> bool {
-    use std::os::fd::AsFd as _;
-    let out = std::io::stdout();
-    let mut fds = [nix::poll::PollFd::new(out.as_fd(), nix::poll::PollFlags::empty())];
-    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
-        Ok(n) if n > 0 => fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(nix::poll::PollFlags::POLLERR | nix::poll::PollFlags::POLLHUP)),
-        Ok(_) => false,
-        Err(_) => true,
-    }
-}
-
-#[cfg(not(unix))]
-fn output_closed() -> bool {
-    false
-}
-
-fn read_local(path: &str) -> Option<Vec<u8>> {
-    std::fs::read(path).ok()
-}
-
-/// `sfbpatch sim shell`: one script on one host of a persisted estate, as a shell would run
-/// it. Concurrent shells wait for the estate's lock in turn.
+/// `sfbpatch sim shell`: one script on one host of a persisted estate (the endpoint is
+/// `sfbpatch_sim::shell`). Concurrent shells wait for the estate's lock in turn.
 fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
-    use std::io::Read as _;
-    let original = std::env::var("SSH_ORIGINAL_COMMAND").ok();
-    let script = match script_in_command(original.as_deref()) {
-        Some(s) => s.to_owned(),
-        None => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::Message(e.to_string()))?;
-            s
-        }
-    };
-    let step = std::env::var("SFBPATCH_STEP").ok().and_then(|s| s.parse::<sfbpatch_core::runbook::StepId>().ok());
+    use sfbpatch_sim::shell::{Ending, Invocation};
+    let invocation = Invocation::from_process(host, std::io::stdin()).map_err(Failure::Message)?;
     let x = {
         // The lock is held while the estate is read, changed and written, then released.
         let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(Failure::Message)?;
-        if estate.host(host).is_none() {
-            return Err(Failure::Message(format!("{host} is not a host of the estate {}", dir.display())));
-        }
-        estate.local_reader = Some(read_local);
-        estate.disk_reader = Some(read_disk);
-        if estate.package_build.is_none() {
-            let product = estate.hosts.first().map(|h| h.product).unwrap_or_default();
-            estate.package_build = Some(default_builds(product).1);
-        }
-        // Each invocation is a new process: the caller waited for it, so a restarting host
-        // has come back by the time it is asked again.
-        let at = estate.host(host).map_or(0, |h| h.clock_ms.max(h.unreachable_until));
-        let request =
-            sfbpatch_sim::exec::Request { host, session: None, step, script: &script, at, timeout_ms: u64::MAX / 8 };
-        let x = estate.execute(&request);
+        let x = invocation.execute(&mut estate).ok_or_else(|| {
+            Failure::Message(format!("{host} is not a host of the estate {}", dir.display()))
+        })?;
         estate_dir::save(dir, &estate).map_err(Failure::Message)?;
         x
     };
-    use sfbpatch_sim::exec::ExecStatus;
-    // With SFBPATCH_SIM_TIME_SCALE=F, the command takes F real seconds per simulated second,
-    // after its effects are saved: a caller cut off meanwhile cannot tell whether it ran.
-    let scale = std::env::var("SFBPATCH_SIM_TIME_SCALE")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|f| f.is_finite() && *f > 0.0);
-    if let (Some(f), ExecStatus::Completed | ExecStatus::Disconnected) = (scale, x.status) {
-        std::thread::sleep(std::time::Duration::from_secs_f64(x.end_ms.saturating_sub(x.start_ms) as f64 / 1000.0 * f));
-    }
-    match x.status {
-        ExecStatus::Completed => Ok(Output {
-            text: x.stdout,
-            success: x.exit_code == 0,
-            code: Some(u8::try_from(x.exit_code.clamp(0, 254)).unwrap_or(1)),
-            errors: x.stderr,
-        }),
-        // A command that never completes: the caller's timeout ends it.
-        ExecStatus::TimedOut => {
-            wait_for_hangup();
-            Ok(Output { text: String::new(), success: false, code: Some(255), errors: String::new() })
+    let failed = |errors: String| Output { text: String::new(), success: false, code: Some(255), errors };
+    Ok(match invocation.finish(x) {
+        Ending::Completed { code, success, stdout, stderr } => {
+            Output { text: stdout, success, code: Some(code), errors: stderr }
         }
-        ExecStatus::Disconnected => Ok(Output {
-            text: String::new(),
-            success: false,
-            code: Some(255),
-            errors: format!("{}\n", sfbpatch_transport::local::SIM_DISCONNECTED),
-        }),
-        ExecStatus::Unreachable => Ok(Output {
-            text: String::new(),
-            success: false,
-            code: Some(255),
-            errors: format!("{}\n", sfbpatch_transport::local::SIM_UNREACHABLE),
-        }),
-    }
+        Ending::NeverCompleted => failed(String::new()),
+        Ending::Disconnected => failed(format!("{}\n", sfbpatch_transport::local::SIM_DISCONNECTED)),
+        Ending::Unreachable => failed(format!("{}\n", sfbpatch_transport::local::SIM_UNREACHABLE)),
+    })
 }
 
 /// `sfbpatch sim init|show`.
@@ -663,21 +566,5 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             }
             .into())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::script_in_command;
-
-    #[test]
-    fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {
-        assert_eq!(script_in_command(Some("Get-CsWindowsService")), Some("Get-CsWindowsService"));
-        assert_eq!(
-            script_in_command(Some("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -")),
-            None
-        );
-        assert_eq!(script_in_command(Some("  ")), None);
-        assert_eq!(script_in_command(None), None);
     }
 }

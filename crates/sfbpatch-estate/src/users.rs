@@ -5,12 +5,10 @@ use serde::Serialize;
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::topology::{PoolKind, Role, Topology};
 
-use crate::estate::Estate;
-use crate::{MINUTE, Ms, minutes_up};
+use sfbpatch_core::vocab::{minutes_up, resiliency_ms};
 
-/// The resiliency threshold: users are unaffected for the first 30 minutes of a back-end
-/// outage, and in resiliency mode after that until it is back.
-pub const RESILIENCY_AFTER: Ms = 30 * MINUTE;
+use crate::Ms;
+use crate::estate::Estate;
 
 /// One pool's users.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -25,9 +23,10 @@ pub struct PoolUsers {
     pub signed_out_minutes: f64,
 }
 
-/// Minutes in resiliency mode caused by these down intervals.
-pub fn resiliency_ms(intervals: &[(Ms, Ms)]) -> Ms {
-    intervals.iter().map(|(s, e)| e.saturating_sub(*s).saturating_sub(RESILIENCY_AFTER)).sum()
+/// Milliseconds in resiliency mode caused by these down intervals: the core's one rule
+/// (DOMAIN.md §4 rule 10), applied to each interval's length.
+fn resiliency_of(intervals: &[(Ms, Ms)]) -> Ms {
+    resiliency_ms(intervals.iter().map(|(s, e)| e.saturating_sub(*s)))
 }
 
 /// Every user pool's minutes, counting open outages until `end`.
@@ -43,7 +42,7 @@ pub fn pool_users(topology: &Topology, estate: &Estate, end: Ms) -> Vec<PoolUser
                     for h in
                         estate.hosts.iter().filter(|h| h.role == Role::EnterpriseBackend && h.pools.contains(&p.fqdn))
                     {
-                        resiliency += resiliency_ms(&h.down_intervals_until(end));
+                        resiliency += resiliency_of(&h.down_intervals_until(end));
                     }
                 }
                 PoolKind::Standard => {
@@ -66,14 +65,15 @@ pub fn pool_users(topology: &Topology, estate: &Estate, end: Ms) -> Vec<PoolUser
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MINUTE;
 
     #[test]
     fn only_time_beyond_thirty_minutes_counts() {
-        assert_eq!(resiliency_ms(&[(0, 29 * MINUTE)]), 0);
-        assert_eq!(resiliency_ms(&[(0, 30 * MINUTE)]), 0);
-        assert_eq!(resiliency_ms(&[(0, 42 * MINUTE)]), 12 * MINUTE);
+        assert_eq!(resiliency_of(&[(0, 29 * MINUTE)]), 0);
+        assert_eq!(resiliency_of(&[(0, 30 * MINUTE)]), 0);
+        assert_eq!(resiliency_of(&[(0, 42 * MINUTE)]), 12 * MINUTE);
         assert_eq!(
-            resiliency_ms(&[(0, 20 * MINUTE), (25 * MINUTE, 45 * MINUTE)]),
+            resiliency_of(&[(0, 20 * MINUTE), (25 * MINUTE, 45 * MINUTE)]),
             0,
             "two short outages are not one long one"
         );

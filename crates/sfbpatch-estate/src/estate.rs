@@ -199,10 +199,6 @@ pub struct Estate {
     /// the shell that drives the estate; the simulator itself does no I/O.
     #[serde(skip)]
     pub local_reader: Option<LocalReader>,
-    /// Reads a file written onto a server's disk from outside the simulator (SFTP), by its
-    /// Windows path; set by the shell, as `local_reader`.
-    #[serde(skip)]
-    pub disk_reader: Option<LocalReader>,
     /// Host index by FQDN (rebuilt on load).
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
@@ -333,7 +329,6 @@ impl Estate {
             fired: Vec::new(),
             package_build: None,
             local_reader: None,
-            disk_reader: None,
             index,
         }
     }
@@ -385,6 +380,11 @@ impl Host {
     /// The stores that the server's own services depend on (rule 7 checks these).
     pub fn own_databases(&self) -> impl Iterator<Item = &Database> {
         self.databases.iter().filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
+    }
+
+    /// An open session, by id.
+    pub(crate) fn session_mut(&mut self, id: u64) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.id == id && s.open)
     }
 
     /// Records a change of the down state at `at`.

@@ -1,0 +1,94 @@
+//! Files and drives: `Get-FileHash`, `Copy-Item`, `New-Item`, `Get-Content`, `Get-PSDrive`.
+
+use sfbpatch_core::vocab::hex;
+use sha2::Digest as _;
+
+use super::{Call, Cmdlet, Cx, Family, Out, WINDOWS, table};
+use crate::estate::{Host, SimFile};
+
+const F: Family = Family::Files;
+
+pub(super) const CMDLETS: &[Cmdlet] = &[
+    Cmdlet::new(F, WINDOWS, "Get-FileHash", &[], &["Algorithm", "LiteralPath", "Path"], file_hash),
+    Cmdlet::new(F, WINDOWS, "Get-Content", &["Raw"], &["Path", "LiteralPath"], content).refused_in(500),
+    Cmdlet::new(F, WINDOWS, "Get-PSDrive", &[], &["Name"], ps_drive).refused_in(500),
+    Cmdlet::new(F, WINDOWS, "New-Item", &["Force"], &["ItemType", "Path"], new_item).refused_in(500),
+    Cmdlet::new(F, WINDOWS, "Copy-Item", &["Force"], &["LiteralPath", "Path", "Destination"], copy_item)
+        .refused_in(500),
+];
+
+fn not_found(cmdlet: &str, path: &str) -> String {
+    format!("{cmdlet} : Cannot find path '{path}' because it does not exist.")
+}
+
+fn file_hash(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let path = call.params.first_of(&["LiteralPath", "Path"]).unwrap_or("").to_owned();
+    let algo = call.params.get("Algorithm").unwrap_or("SHA256").to_ascii_uppercase();
+    match (h.files.get(&path.to_ascii_lowercase()), algo.as_str()) {
+        (_, a) if a != "SHA256" => Out::err(format!("the simulator computes SHA256 only, not {a}"), 1000),
+        (None, _) => Out::err(not_found(call.name, &path), h.rng.secs(1.0, 2.0)),
+        (Some(f), _) => {
+            let rows = [["SHA256".to_owned(), f.sha256.to_ascii_uppercase(), path.clone()]];
+            Out::ok(table(["Algorithm", "Hash", "Path"], &rows), h.rng.secs(4.0, 12.0))
+        }
+    }
+}
+
+/// `Get-Content`: the text of files the simulator wrote itself (installer logs); `-Path`
+/// takes one `*` wildcard, `-LiteralPath` none.
+fn content(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let want = call.params.first_of(&["Path", "LiteralPath"]).unwrap_or("").to_ascii_lowercase();
+    let wildcard = call.params.get("LiteralPath").is_none();
+    let matches: Vec<&SimFile> = match want.split_once('*') {
+        Some((prefix, suffix)) if wildcard => {
+            h.files.iter().filter(|(k, _)| k.starts_with(prefix) && k.ends_with(suffix)).map(|(_, f)| f).collect()
+        }
+        _ => h.files.get(&want).into_iter().collect(),
+    };
+    if matches.is_empty() {
+        Out::err(not_found(call.name, &want), 500)
+    } else {
+        let text: String = matches.iter().filter_map(|f| f.content.clone()).collect();
+        Out::ok(text, h.rng.secs(0.5, 2.0))
+    }
+}
+
+/// `Get-PSDrive C`: the free space the stage step checks.
+fn ps_drive(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let name = call.params.first_of(&["Name"]).unwrap_or("C").to_owned();
+    if !name.eq_ignore_ascii_case("C") {
+        return Out::err(format!("{name} : Cannot find drive. A drive with the name '{name}' does not exist."), 500);
+    }
+    let gib = |b: u64| format!("{:.2}", b as f64 / 1_073_741_824.0);
+    let used = 40 * 1_073_741_824u64;
+    let rows = format!(
+        "\nName           Used (GB)     Free (GB) Provider      Root\n----           ---------     --------- --------      ----\nC              {:>9} {:>13} FileSystem    C:\\\n\n",
+        gib(used),
+        gib(h.free_bytes)
+    );
+    Out::ok(rows, h.rng.secs(0.5, 1.5))
+}
+
+/// Folders exist implicitly on the simulated disk.
+fn new_item(_: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+    Out::ok("", 200)
+}
+
+/// `Copy-Item` from the machine the simulator runs on (the local transport's staging): the
+/// file read through the estate's local reader becomes the update package.
+fn copy_item(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let src = call.params.get("LiteralPath").or(call.params.get("Path")).unwrap_or("").to_owned();
+    let dst = call.params.get("Destination").unwrap_or("").to_ascii_lowercase();
+    match (cx.reader.and_then(|read| read(&src)), &cx.package_build) {
+        (Some(bytes), Some(build)) => {
+            let sha256 = hex(&sha2::Sha256::digest(&bytes));
+            let secs = 20.0 + bytes.len() as f64 / 50_000_000.0;
+            h.files.insert(dst, SimFile { sha256, installs: Some(build.clone()), intact: true, content: None });
+            Out::ok("", h.rng.secs(secs, secs * 2.0))
+        }
+        (None, _) => Out::err(not_found(call.name, &src), 500),
+        (_, None) => {
+            Out::err(format!("{} : this simulated estate has no package build (sim init sets it).", call.name), 500)
+        }
+    }
+}

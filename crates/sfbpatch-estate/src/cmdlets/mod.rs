@@ -1,0 +1,285 @@
+//! The commands a simulated host knows: one table, one entry per cmdlet (its name, its
+//! family, whether it belongs to the Skype for Business module, the parameters it binds, its
+//! implementation), one module per family. Whether a command is a Skype for Business cmdlet
+//! is read from its entry, never from a second list.
+
+mod database;
+mod files;
+mod install;
+mod services;
+mod system;
+
+use sfbpatch_core::readback::Build;
+use sfbpatch_pwsh::syntax::{CommandName, Element, ParsedCommand};
+
+use crate::Ms;
+use crate::bind::{Params, bind};
+use crate::estate::{Host, LocalReader};
+
+pub(crate) use install::run_installer;
+
+/// What a command belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Windows and Skype for Business services.
+    Services,
+    /// The update installer and the builds it leaves.
+    Install,
+    /// Database schemas.
+    Database,
+    /// Files and drives.
+    Files,
+    /// The machine, the shell and its accounts.
+    System,
+}
+
+/// How a command's elements reach its implementation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Binding {
+    /// Bound to these switch and value parameters; any other parameter is refused.
+    Named {
+        /// Switch parameters.
+        switches: &'static [&'static str],
+        /// Parameters that take a value.
+        values: &'static [&'static str],
+    },
+    /// Not bound: the implementation reads the elements itself (a native program).
+    Raw,
+}
+
+/// A command's implementation.
+pub(crate) type Run = fn(&mut Host, &mut Cx, &Call<'_>) -> Out;
+
+/// One entry of the table.
+#[derive(Clone, Copy)]
+pub(crate) struct Cmdlet {
+    /// Its name, as the documentation spells it (matched case-insensitively).
+    pub(crate) name: &'static str,
+    /// Its family: the module that implements it (tests check the two agree).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) family: Family,
+    /// A cmdlet of the Skype for Business module: it needs the module in the session, the
+    /// assemblies of the current install and the CsAdministrator role.
+    pub(crate) sfb: bool,
+    /// Its parameters.
+    pub(crate) binding: Binding,
+    /// How long a refused binding takes.
+    pub(crate) refusal_ms: Ms,
+    /// What it does.
+    pub(crate) run: Run,
+}
+
+/// [`Cmdlet::new`]'s `sfb`: a cmdlet of the Skype for Business module.
+const SFB: bool = true;
+/// [`Cmdlet::new`]'s `sfb`: a Windows cmdlet or program.
+const WINDOWS: bool = false;
+
+impl Cmdlet {
+    /// An entry whose parameters are bound by name.
+    const fn new(
+        family: Family,
+        sfb: bool,
+        name: &'static str,
+        switches: &'static [&'static str],
+        values: &'static [&'static str],
+        run: Run,
+    ) -> Self {
+        Cmdlet { name, family, sfb, binding: Binding::Named { switches, values }, refusal_ms: 1000, run }
+    }
+
+    /// The same, its arguments read by the implementation.
+    const fn raw(mut self) -> Self {
+        self.binding = Binding::Raw;
+        self
+    }
+
+    /// The same, a refused binding taking `ms`.
+    const fn refused_in(mut self, ms: Ms) -> Self {
+        self.refusal_ms = ms;
+        self
+    }
+}
+
+/// Every family's commands.
+const FAMILIES: [&[Cmdlet]; 5] =
+    [services::CMDLETS, install::CMDLETS, database::CMDLETS, files::CMDLETS, system::CMDLETS];
+
+/// The entry of a command name, case-insensitively.
+fn find(name: &str) -> Option<&'static Cmdlet> {
+    FAMILIES.iter().flat_map(|f| f.iter()).find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+/// A command as its implementation receives it.
+pub(crate) struct Call<'a> {
+    /// The name as written.
+    pub(crate) name: &'a str,
+    /// Its bound parameters (empty for [`Binding::Raw`]).
+    pub(crate) params: Params,
+    /// Its elements as parsed.
+    pub(crate) elements: &'a [Element],
+}
+
+/// The outcome of one command inside a script.
+pub(crate) struct Out {
+    pub(crate) exit: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) ms: Ms,
+}
+
+impl Out {
+    pub(crate) fn ok(stdout: impl Into<String>, ms: Ms) -> Self {
+        Out { exit: 0, stdout: stdout.into(), stderr: String::new(), ms }
+    }
+
+    pub(crate) fn err(stderr: impl Into<String>, ms: Ms) -> Self {
+        Out::exit(1, stderr, ms)
+    }
+
+    /// A non-zero exit with this error text.
+    pub(crate) fn exit(code: i32, stderr: impl Into<String>, ms: Ms) -> Self {
+        Out { exit: code, stdout: String::new(), stderr: stderr.into(), ms }
+    }
+}
+
+/// Per-execution context.
+pub(crate) struct Cx {
+    pub(crate) now: Ms,
+    pub(crate) reader: Option<LocalReader>,
+    pub(crate) package_build: Option<Build>,
+    pub(crate) session: u64,
+    pub(crate) slow: f64,
+    pub(crate) force_reboot: bool,
+}
+
+impl Cx {
+    /// A duration under the execution's slowness (a `slow=F` fault).
+    pub(crate) fn dur(&self, ms: Ms) -> Ms {
+        ((ms as f64) * self.slow).round() as Ms
+    }
+}
+
+pub(crate) fn not_recognized(name: &str) -> String {
+    format!(
+        "{name} : The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program. \
+Check the spelling of the name, or if a path was included, verify that the path is correct and try again."
+    )
+}
+
+/// A PowerShell table of three columns, as `Format-Table` prints it.
+pub(crate) fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
+    let w0 = rows.iter().map(|r| r[0].len()).chain([header[0].len()]).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].len()).chain([header[1].len()]).max().unwrap_or(0);
+    let mut s = String::from("\n");
+    let line = |a: &str, b: &str, c: &str| format!("{a:<w0$} {b:<w1$} {c}").trim_end().to_owned() + "\n";
+    s.push_str(&line(header[0], header[1], header[2]));
+    s.push_str(&line(&"-".repeat(header[0].len()), &"-".repeat(header[1].len()), &"-".repeat(header[2].len())));
+    for r in rows {
+        s.push_str(&line(&r[0], &r[1], &r[2]));
+    }
+    s.push('\n');
+    s
+}
+
+pub(crate) fn status_word(running: bool) -> String {
+    if running { "Running".into() } else { "Stopped".into() }
+}
+
+/// Preconditions of every Skype for Business cmdlet: the module (auto-loaded on first use,
+/// as PowerShell 3+ does), assemblies of the current install (rule 4), and the
+/// CsAdministrator role (rule 8).
+fn sfb_preconditions(h: &mut Host, cx: &Cx, cmdlet: &str) -> Result<Ms, Out> {
+    let generation = h.install_generation;
+    let mut extra = 0;
+    let loaded = h.session_mut(cx.session).map(|s| s.module_generation);
+    match loaded {
+        Some(None) => {
+            extra = h.rng.secs(6.0, 15.0);
+            if let Some(s) = h.session_mut(cx.session) {
+                s.module_generation = Some(generation);
+            }
+        }
+        Some(Some(g)) if g < generation => {
+            return Err(Out::err(
+                format!(
+                    "{cmdlet} : Could not load file or assembly 'Microsoft.Rtc.Management, Version=7.0.0.0' or one of its dependencies. \
+The located assembly's manifest definition does not match the assembly reference. (This Management Shell was opened before the update was installed: open a new one.)"
+                ),
+                h.rng.secs(1.0, 3.0),
+            ));
+        }
+        _ => {}
+    }
+    let roles = h.accounts.get(&h.account.to_ascii_lowercase()).cloned().unwrap_or_default();
+    if !roles.iter().any(|r| r == "CsAdministrator") {
+        return Err(Out::err(
+            format!("{cmdlet} : Access denied. The account {} is not a member of the CsAdministrator role.", h.account),
+            extra + h.rng.secs(1.0, 3.0),
+        ));
+    }
+    Ok(extra)
+}
+
+/// Runs one command of a script on a host.
+pub(crate) fn run_command(h: &mut Host, cx: &mut Cx, cmd: &ParsedCommand) -> Out {
+    let name = match &cmd.name {
+        CommandName::Name(n) => n.as_str(),
+        CommandName::Path(p) => return run_installer(h, cx, p, &cmd.elements),
+        CommandName::Expression(e) => return Out::err(format!("the simulator cannot invoke {e}"), 1000),
+    };
+    let Some(cmdlet) = find(name) else {
+        let ms = h.rng.secs(0.2, 0.5);
+        return Out::err(not_recognized(name), cx.dur(ms));
+    };
+    let mut extra = 0;
+    if cmdlet.sfb {
+        match sfb_preconditions(h, cx, name) {
+            Ok(ms) => extra = ms,
+            Err(o) => return o,
+        }
+    }
+    let bound = match cmdlet.binding {
+        Binding::Named { switches, values } => bind(h, name, &cmd.elements, switches, values),
+        Binding::Raw => Ok(Params::default()),
+    };
+    let mut out = match bound {
+        Err(e) => Out::err(e, cmdlet.refusal_ms),
+        Ok(params) => (cmdlet.run)(h, cx, &Call { name, params, elements: &cmd.elements }),
+    };
+    out.ms = cx.dur(out.ms + extra);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_listed_once() {
+        let all: Vec<&Cmdlet> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
+        for (i, c) in all.iter().enumerate() {
+            assert!(!all[i + 1..].iter().any(|d| d.name.eq_ignore_ascii_case(c.name)), "{} twice", c.name);
+        }
+    }
+
+    #[test]
+    fn each_family_module_holds_its_own_family() {
+        let families = [Family::Services, Family::Install, Family::Database, Family::Files, Family::System];
+        for (cmdlets, family) in FAMILIES.iter().zip(families) {
+            assert!(cmdlets.iter().all(|c| c.family == family), "{family:?}");
+        }
+    }
+
+    #[test]
+    fn the_sfb_cmdlets_are_exactly_the_cs_nouns() {
+        // The Skype for Business module's cmdlets all have a `Cs` noun prefix; no Windows
+        // cmdlet or program does.
+        for c in FAMILIES.iter().flat_map(|f| f.iter()) {
+            let cs_noun = c.name.split_once('-').is_some_and(|(_, noun)| noun.starts_with("Cs"));
+            assert_eq!(c.sfb, cs_noun, "{}", c.name);
+        }
+        assert!(find("stop-cswindowsservice").is_some_and(|c| c.sfb));
+        assert!(find("GET-FILEHASH").is_some_and(|c| !c.sfb));
+        assert!(find("Get-Nothing").is_none());
+    }
+}

@@ -1,0 +1,129 @@
+//! Services: `Stop-CsWindowsService`, `Start-CsWindowsService`, `Get-CsWindowsService`,
+//! `Get-Service`, and `net stop|start` (`net statistics` belongs to the system family).
+
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, status_word, system, table};
+use crate::bind::words;
+use crate::estate::{Host, ServiceKind};
+
+const F: Family = Family::Services;
+
+pub(super) const CMDLETS: &[Cmdlet] = &[
+    Cmdlet::new(F, SFB, "Stop-CsWindowsService", &["Graceful", "NoWait"], &["Name"], stop_cs),
+    Cmdlet::new(F, SFB, "Start-CsWindowsService", &["NoWait"], &["Name"], start_cs),
+    Cmdlet::new(F, SFB, "Get-CsWindowsService", &["ExcludeActivityLevel"], &["Name"], get_cs),
+    Cmdlet::new(F, WINDOWS, "Get-Service", &[], &["Name"], get_service),
+    Cmdlet::new(F, WINDOWS, "net", &[], &[], net).raw(),
+];
+
+fn stop_cs(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
+    let any = h.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.running);
+    let ms = if any { h.rng.secs(60.0, 180.0) } else { h.rng.secs(4.0, 10.0) };
+    for s in h.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+        s.running = false;
+    }
+    h.track(cx.now);
+    Out::ok("", ms)
+}
+
+/// Starts the Skype for Business services. A pending restart stops them (DOMAIN.md §4
+/// rule 2); the Front-End service does not come up on databases older than the installed
+/// build (rule 7).
+fn start_cs(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let name = call.name;
+    let ms = h.rng.secs(90.0, 210.0);
+    if h.pending_reboot {
+        return Out::err(
+            format!(
+                "{name} : The Skype for Business Server services cannot start: a restart of the computer is pending after the update. Restart the server."
+            ),
+            h.rng.secs(10.0, 30.0),
+        );
+    }
+    let build = h.build();
+    let stale: Vec<String> = h.own_databases().filter(|d| d.schema < build).map(|d| d.store.clone()).collect();
+    let end = cx.now + cx.dur(ms);
+    for s in h.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+        s.running = s.name != "RTCSRV" || stale.is_empty();
+    }
+    h.track(end);
+    if stale.is_empty() {
+        Out::ok("", ms)
+    } else {
+        Out::err(
+            format!(
+                "{name} : Service RTCSRV failed to start. The schema of the databases {} is older than the installed build {build}: run Install-CsDatabase -Update.",
+                stale.join(", ")
+            ),
+            ms,
+        )
+    }
+}
+
+fn get_cs(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+    let rows: Vec<[String; 3]> = h
+        .services
+        .iter()
+        .filter(|s| s.kind == ServiceKind::Sfb)
+        .map(|s| [status_word(s.running), s.name.clone(), if s.running { "Active".into() } else { String::new() }])
+        .collect();
+    Out::ok(table(["Status", "Name", "ActivityLevel"], &rows), h.rng.secs(2.0, 5.0))
+}
+
+fn get_service(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let want = call.params.first_of(&["Name"]).unwrap_or("").to_owned();
+    match h.services.iter().find(|s| s.name.eq_ignore_ascii_case(&want)) {
+        Some(s) => {
+            let rows = [[status_word(s.running), s.name.clone(), s.display_name.clone()]];
+            Out::ok(table(["Status", "Name", "DisplayName"], &rows), h.rng.secs(1.0, 2.0))
+        }
+        None => Out::err(format!("{} : Cannot find any service with service name '{want}'.", call.name), 1000),
+    }
+}
+
+const NET_SYNTAX: &str = "The syntax of this command is:\n\nNET STOP|START service\n";
+
+/// `net stop|start SERVICE`, with `net`'s own exit codes: 2 for a service name that does not
+/// exist on the machine (DOMAIN.md §4 rule 1) or a service already in the state asked for.
+fn net(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let args = words(call.elements);
+    if let [a, b] = args.as_slice()
+        && a.eq_ignore_ascii_case("statistics")
+        && b.eq_ignore_ascii_case("workstation")
+    {
+        return system::net_statistics(h);
+    }
+    let [verb, svc_name] = args.as_slice() else {
+        return Out::err(NET_SYNTAX, 500);
+    };
+    let ms = h.rng.secs(8.0, 30.0);
+    let Some(i) = h.services.iter().position(|s| s.name.eq_ignore_ascii_case(svc_name)) else {
+        return Out::exit(
+            2,
+            "The service name is invalid.\n\nMore help is available by typing NET HELPMSG 2185.\n",
+            500,
+        );
+    };
+    let start = match verb.to_ascii_lowercase().as_str() {
+        "stop" => false,
+        "start" => true,
+        _ => return Out::err(NET_SYNTAX, 500),
+    };
+    let display = h.services[i].display_name.clone();
+    match (start, h.services[i].running) {
+        (false, false) => Out::exit(
+            2,
+            format!("The {display} service is not started.\n\nMore help is available by typing NET HELPMSG 3521.\n"),
+            1000,
+        ),
+        (true, true) => Out::exit(
+            2,
+            "The requested service has already been started.\n\nMore help is available by typing NET HELPMSG 2182.\n",
+            1000,
+        ),
+        _ => {
+            h.services[i].running = start;
+            let (doing, done) = if start { ("starting", "started") } else { ("stopping", "stopped") };
+            Out::ok(format!("The {display} service is {doing}.\nThe {display} service was {done} successfully.\n"), ms)
+        }
+    }
+}

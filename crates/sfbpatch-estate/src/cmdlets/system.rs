@@ -1,0 +1,96 @@
+//! The machine, the shell and its accounts: `Get-CsAdminRoleAssignment`, `Import-Module`,
+//! `Restart-Computer`, `Write-Output`, and `net statistics workstation` (the boot time).
+
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS};
+use crate::Ms;
+use crate::estate::Host;
+
+const F: Family = Family::System;
+
+pub(super) const CMDLETS: &[Cmdlet] = &[
+    Cmdlet::new(F, SFB, "Get-CsAdminRoleAssignment", &[], &["Identity"], role_assignment),
+    Cmdlet::new(F, WINDOWS, "Import-Module", &["Force"], &["Name"], import_module),
+    Cmdlet::new(F, WINDOWS, "Restart-Computer", &["Force"], &[], restart_computer),
+    Cmdlet::new(F, WINDOWS, "Write-Output", &[], &["InputObject"], write_output).refused_in(500),
+];
+
+fn role_assignment(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let who = call.params.first_of(&["Identity"]).unwrap_or("").to_owned();
+    match h.accounts.get(&who.to_ascii_lowercase()) {
+        Some(roles) => Out::ok(format!("\n{}\n\n", roles.join("\n")), h.rng.secs(2.0, 6.0)),
+        None => Out::err(
+            format!("{} : Management object not found for identity \"{who}\".", call.name),
+            h.rng.secs(2.0, 4.0),
+        ),
+    }
+}
+
+/// Loads the product's Management Shell module into the session, at the current install's
+/// assemblies (DOMAIN.md §4 rule 3 holds a session to them).
+fn import_module(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let module = call.params.first_of(&["Name"]).unwrap_or("").to_owned();
+    if module.eq_ignore_ascii_case(h.module()) {
+        let g = h.install_generation;
+        if let Some(s) = h.session_mut(cx.session) {
+            s.module_generation = Some(g);
+        }
+        Out::ok("", h.rng.secs(8.0, 20.0))
+    } else {
+        Out::err(
+            format!(
+                "{} : The specified module '{module}' was not loaded because no valid module file was found in any module directory.",
+                call.name
+            ),
+            h.rng.secs(1.0, 3.0),
+        )
+    }
+}
+
+fn restart_computer(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
+    restart(h, cx.now)
+}
+
+fn write_output(_: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+    let mut text: Vec<String> = call.params.get("InputObject").map(str::to_owned).into_iter().collect();
+    text.extend(call.params.positional.iter().cloned());
+    Out::ok(text.join("\n") + "\n", 200)
+}
+
+/// A restart: sessions end, the host does not answer for a few minutes, then the services
+/// set to start automatically come back, except the Front-End service on databases older
+/// than the installed build (as after an install, rule 7).
+pub(super) fn restart(h: &mut Host, now: Ms) -> Out {
+    let down = h.rng.secs(180.0, 480.0);
+    for s in &mut h.sessions {
+        s.open = false;
+    }
+    for s in &mut h.services {
+        s.running = false;
+    }
+    h.unreachable_until = now + 2000 + down;
+    h.track(now);
+    let back = h.unreachable_until;
+    h.boot_ms = back;
+    h.pending_reboot = false;
+    let build = h.build();
+    let stale = h.own_databases().any(|d| d.schema < build);
+    for s in h.services.iter_mut().filter(|s| s.auto_start) {
+        s.running = !(s.name == "RTCSRV" && stale);
+    }
+    h.track(back);
+    Out::ok("", 2000)
+}
+
+/// `net statistics workstation`: when the machine booted.
+pub(super) fn net_statistics(h: &mut Host) -> Out {
+    let secs = h.boot_ms / 1000;
+    let (d, hours, m, sec) = (secs / 86_400, (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    Out::ok(
+        format!(
+            "Workstation Statistics for \\\\{}\n\n\nStatistics since 1/{}/2026 {hours}:{m:02}:{sec:02}\n\n",
+            h.fqdn.host().to_ascii_uppercase(),
+            d + 1
+        ),
+        h.rng.secs(0.5, 1.5),
+    )
+}

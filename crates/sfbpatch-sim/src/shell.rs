@@ -1,0 +1,305 @@
+//! The `sim shell` endpoint: one script on one host of a persisted estate, as a shell on
+//! that server would run it. A local transport starts it as its shell; an SSH server starts
+//! it as the forced command of each channel (the script in `SSH_ORIGINAL_COMMAND`, or on
+//! stdin for a client that starts a shell reading it there).
+//!
+//! The caller keeps the estate's persistence (its directory, its lock): it takes the lock,
+//! calls [`Invocation::execute`], saves the estate and releases the lock, then calls
+//! [`Invocation::finish`], which takes the command's time and tells what to answer.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::hex;
+use sha2::{Digest, Sha256};
+
+use crate::estate::Estate;
+use crate::exec::{DiskFile, ExecStatus, Execution, Request};
+use crate::rehearse::default_builds;
+
+/// The SSH server's copy of the command line a client sent.
+pub const ORIGINAL_COMMAND_VAR: &str = "SSH_ORIGINAL_COMMAND";
+/// The step a command belongs to (faults are keyed by step), set by the transports.
+pub const STEP_VAR: &str = "SFBPATCH_STEP";
+/// The folder holding the files written onto the host's disk from outside (by SFTP):
+/// `C:\x\y` is `$SFBPATCH_SIM_DISK/C:/x/y`.
+pub const DISK_VAR: &str = "SFBPATCH_SIM_DISK";
+/// Real seconds a command takes per simulated second (unset: it answers at once).
+pub const TIME_SCALE_VAR: &str = "SFBPATCH_SIM_TIME_SCALE";
+
+/// One script for one host, as this process was asked to run it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    /// The host's FQDN.
+    pub host: String,
+    /// The PowerShell text.
+    pub script: String,
+    /// The step it belongs to.
+    pub step: Option<StepId>,
+    /// Real seconds per simulated second, if the command should take its time.
+    pub time_scale: Option<f64>,
+    /// The host's disk folder, holding the files written onto it from outside the simulator.
+    pub disk: Option<PathBuf>,
+}
+
+/// What the endpoint answers, once the command has ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The command completed.
+    Completed {
+        /// The process's exit status: the command's exit code within 0–254 (255 belongs to
+        /// the transports).
+        code: u8,
+        /// Whether it succeeded (exit code 0).
+        success: bool,
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
+    },
+    /// The command never completed; whoever waited for it has gone away.
+    NeverCompleted,
+    /// The session dropped.
+    Disconnected,
+    /// The host did not answer (restarting).
+    Unreachable,
+}
+
+impl Invocation {
+    /// What this process was asked: the script from `SSH_ORIGINAL_COMMAND` or from `stdin`,
+    /// the step, the time scale, and the host's disk folder.
+    pub fn from_process(host: &str, stdin: impl Read) -> Result<Self, String> {
+        let original = std::env::var(ORIGINAL_COMMAND_VAR).ok();
+        let script = match script_in_command(original.as_deref()) {
+            Some(s) => s.to_owned(),
+            None => {
+                let mut s = String::new();
+                let mut stdin = stdin;
+                stdin.read_to_string(&mut s).map_err(|e| e.to_string())?;
+                s
+            }
+        };
+        let step = std::env::var(STEP_VAR).ok().and_then(|s| s.parse::<StepId>().ok());
+        let time_scale = time_scale(std::env::var(TIME_SCALE_VAR).ok().as_deref());
+        let disk = std::env::var_os(DISK_VAR).map(PathBuf::from);
+        Ok(Invocation { host: host.to_owned(), script, step, time_scale, disk })
+    }
+
+    /// Runs the script on its host: the files of its disk folder, listed now, first join the
+    /// simulated disk whatever the script says; then the script runs as soon as the host is
+    /// idle. `None` when the estate has no such host (nothing changed).
+    pub fn execute(&self, estate: &mut Estate) -> Option<Execution> {
+        let at = estate.host(&self.host).map(|h| h.clock_ms.max(h.unreachable_until))?;
+        estate.local_reader = Some(read_local);
+        if estate.package_build.is_none() {
+            let product = estate.hosts.first().map(|h| h.product).unwrap_or_default();
+            estate.package_build = Some(default_builds(product).1);
+        }
+        if let Some(root) = &self.disk {
+            estate.sync_disk(&self.host, &disk_files(root));
+        }
+        // Each invocation is a new process: the caller waited for it, so a restarting host
+        // has come back by the time it is asked again (`at` above).
+        let request = Request {
+            host: &self.host,
+            session: None,
+            step: self.step,
+            script: &self.script,
+            at,
+            timeout_ms: u64::MAX / 8,
+        };
+        Some(estate.execute(&request))
+    }
+
+    /// What the caller sees of an execution, when it sees it. With a time scale the command
+    /// takes its scaled time, after its effects were saved: a caller cut off meanwhile cannot
+    /// tell whether it ran. A command that never completes ends when its output closes (the
+    /// SSH channel or the local transport's process went away), as a real shell would on
+    /// SIGHUP or EPIPE: nothing lingers.
+    pub fn finish(&self, x: Execution) -> Ending {
+        if let (Some(f), ExecStatus::Completed | ExecStatus::Disconnected) = (self.time_scale, x.status) {
+            std::thread::sleep(Duration::from_secs_f64(x.end_ms.saturating_sub(x.start_ms) as f64 / 1000.0 * f));
+        }
+        match x.status {
+            ExecStatus::Completed => Ending::Completed {
+                code: u8::try_from(x.exit_code.clamp(0, 254)).unwrap_or(1),
+                success: x.exit_code == 0,
+                stdout: x.stdout,
+                stderr: x.stderr,
+            },
+            ExecStatus::TimedOut => {
+                wait_for_hangup();
+                Ending::NeverCompleted
+            }
+            ExecStatus::Disconnected => Ending::Disconnected,
+            ExecStatus::Unreachable => Ending::Unreachable,
+        }
+    }
+}
+
+/// The script carried by an SSH command line, if it carries one: a client that runs a shell
+/// reading its script on stdin (`… -Command -`) sends the script on stdin instead.
+pub fn script_in_command(original: Option<&str>) -> Option<&str> {
+    let c = original?.trim();
+    if c.is_empty() || c.ends_with("-Command -") || c.ends_with("-c -") { None } else { Some(c) }
+}
+
+/// A time scale as `SFBPATCH_SIM_TIME_SCALE` gives it: a positive finite number, else none.
+pub fn time_scale(value: Option<&str>) -> Option<f64> {
+    value?.parse::<f64>().ok().filter(|f| f.is_finite() && *f > 0.0)
+}
+
+/// The files under a host's disk folder: `ROOT/C:/x/y` is `C:\x\y`, with its SHA-256.
+/// Folders not named after a drive (`C:`) are not part of the disk.
+pub fn disk_files(root: &Path) -> Vec<DiskFile> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let [letter, b':'] = name.as_bytes()
+            && letter.is_ascii_alphabetic()
+        {
+            collect(&entry.path(), &name, &mut files);
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+fn collect(dir: &Path, windows: &str, files: &mut Vec<DiskFile>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = format!("{windows}\\{}", entry.file_name().to_string_lossy());
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect(&entry.path(), &path, files),
+            Ok(t) if t.is_file() => {
+                if let Some(sha256) = sha256_of(&entry.path()) {
+                    files.push(DiskFile { path, sha256 });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn sha256_of(path: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// A file of the machine the simulator runs on, for `Copy-Item` from it.
+fn read_local(path: &str) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
+/// Waits until whoever waits for this process goes away: its output pipe closed.
+fn wait_for_hangup() {
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if output_closed() {
+            return;
+        }
+    }
+}
+
+#[cfg(unix)]
+fn output_closed() -> bool {
+    use std::os::fd::AsFd as _;
+    let out = std::io::stdout();
+    let mut fds = [nix::poll::PollFd::new(out.as_fd(), nix::poll::PollFlags::empty())];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+        Ok(n) if n > 0 => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(nix::poll::PollFlags::POLLERR | nix::poll::PollFlags::POLLHUP)),
+        Ok(_) => false,
+        Err(_) => true,
+    }
+}
+
+#[cfg(not(unix))]
+fn output_closed() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {
+        assert_eq!(script_in_command(Some("Get-CsWindowsService")), Some("Get-CsWindowsService"));
+        assert_eq!(
+            script_in_command(Some("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -")),
+            None
+        );
+        assert_eq!(script_in_command(Some("  ")), None);
+        assert_eq!(script_in_command(None), None);
+    }
+
+    #[test]
+    fn only_positive_finite_time_scales_count() {
+        assert_eq!(time_scale(Some("0.5")), Some(0.5));
+        for bad in [Some("0"), Some("-1"), Some("inf"), Some("NaN"), Some("x"), None] {
+            assert_eq!(time_scale(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_disk_folder_is_listed_as_windows_paths_whatever_a_script_says() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let stage = dir.path().join("C:/ProgramData/sfbpatch/stage/run1");
+        std::fs::create_dir_all(&stage).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(stage.join("Pkg.exe"), b"abc").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(dir.path().join("not-a-drive")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("not-a-drive/x"), b"x").unwrap_or_else(|e| panic!("{e}"));
+        let files = disk_files(dir.path());
+        assert_eq!(
+            files,
+            [DiskFile {
+                path: "C:\\ProgramData\\sfbpatch\\stage\\run1\\Pkg.exe".into(),
+                sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
+            }]
+        );
+        assert!(disk_files(&dir.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn the_disk_reaches_the_host_before_any_script_runs() {
+        let topology = sfbpatch_core::topology::load(
+            sfbpatch_core::example::NAME,
+            sfbpatch_core::example::TOPOLOGY_XML.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut estate = Estate::new(&topology, &crate::estate::EstateOptions::default());
+        let host = "se01.contoso.local";
+        let disk = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let folder = disk.path().join("C:/ProgramData/sfbpatch/stage/run1");
+        std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(folder.join("SkypeServerUpdateInstaller.exe"), b"abc").unwrap_or_else(|e| panic!("{e}"));
+        let path = "c:\\programdata\\sfbpatch\\stage\\run1\\skypeserverupdateinstaller.exe";
+        let invocation = Invocation {
+            host: host.into(),
+            // The script does not name the file.
+            script: "Get-PSDrive C".into(),
+            step: None,
+            time_scale: None,
+            disk: Some(disk.path().to_owned()),
+        };
+        let x = invocation.execute(&mut estate).unwrap_or_else(|| panic!("no host"));
+        assert!(x.succeeded(), "{x:?}");
+        let file = estate.host(host).and_then(|h| h.files.get(path)).cloned();
+        let file = file.unwrap_or_else(|| panic!("not on the simulated disk"));
+        assert_eq!(file.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(file.installs, estate.package_build, "it installs the estate's package build");
+        let unknown = Invocation { host: "nope.contoso.local".into(), ..invocation };
+        assert!(unknown.execute(&mut estate).is_none());
+    }
+}
