@@ -71,3 +71,21 @@ fn slow_faults_push_one_back_end_past_the_threshold() {
     }
     assert!(pushed >= 25, "only {pushed} of 30 seeds pushed past 30 minutes");
 }
+
+#[test]
+fn the_rehearsal_json_writes_one_word_per_outcome() {
+    let (r, _) = rehearsal(1, &[], &["sql01.contoso.local:stop-services:fail"]);
+    let v = serde_json::to_value(&r).unwrap_or_else(|e| panic!("{e}"));
+    let servers = v["servers"].as_array().cloned().unwrap_or_default();
+    let statuses: Vec<String> = servers
+        .iter()
+        .flat_map(|s| s["timeline"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["status"].as_str().map(str::to_owned))
+        .collect();
+    assert!(statuses.iter().any(|s| s == "succeeded"), "{statuses:?}");
+    assert!(statuses.iter().all(|s| ["succeeded", "reboot-pending", "failed"].contains(&s.as_str())), "{statuses:?}");
+    let sql01 = servers.iter().find(|s| s["fqdn"] == "sql01.contoso.local").cloned().unwrap_or_default();
+    assert_eq!(sql01["result"], "failed");
+    assert_eq!(sql01["failed_step"], "stop-services");
+    assert!(servers.iter().all(|s| ["updated", "failed", "not-started"].contains(&s["result"].as_str().unwrap_or(""))));
+}
