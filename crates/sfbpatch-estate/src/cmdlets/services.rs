@@ -25,9 +25,9 @@ fn stop_cs(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
     Out::ok("", ms)
 }
 
-/// Starts the Skype for Business services. A pending restart stops them (DOMAIN.md §4
-/// rule 2); the Front-End service does not come up on databases older than the installed
-/// build (rule 7).
+/// Starts the Skype for Business services. They do not start while a restart the installer
+/// asked for is pending (DOMAIN.md §4 rule 2); the Front-End service does not come up on
+/// databases older than the installed build (rule 7, as in the installer's comment).
 fn start_cs(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
     let name = call.name;
     let ms = h.rng.secs(90.0, 210.0);
