@@ -51,9 +51,9 @@ pub struct TimelineEntry {
     pub start_minutes: f64,
     /// Duration in minutes.
     pub duration_minutes: f64,
-    /// `succeeded`, `reboot-pending`, `failed` (earlier releases wrote `ok` for
-    /// `succeeded`).
-    pub status: &'static str,
+    /// `succeeded`, `succeeded-reboot-pending`, `failed`: the words of every schema
+    /// (earlier releases wrote `ok` and `reboot-pending` here).
+    pub status: vocab::Outcome,
     /// Exit code, when the command completed.
     pub exit_code: Option<i32>,
     /// Inside the users' outage window of the plan.
@@ -243,16 +243,16 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
             Event::StepFinished { server, step, attempt, at_ms, outcome, output } if *server == sp.fqdn => {
                 let start = open.take().filter(|(s, a, _)| s == step && a == attempt).map_or(*at_ms, |(_, _, t)| t);
                 let in_outage = sp.steps.iter().find(|s| step.step() == Some(s.id)).map_or(outage, |s| s.in_outage);
-                let (status, message) = match outcome {
-                    StepOutcome::Succeeded => (vocab::Outcome::Succeeded.as_str(), None),
-                    StepOutcome::SucceededRebootPending => ("reboot-pending", Some("a restart is required".to_owned())),
+                let message = match outcome {
+                    StepOutcome::Succeeded | StepOutcome::SucceededRebootPending => None,
                     StepOutcome::Failed { reason } => {
                         if matches!(step, Activity::Step(_) | Activity::Engine(EngineWork::Reboot)) {
                             last_failed = Some(*step);
                         }
-                        (vocab::Outcome::Failed.as_str(), Some(reason.clone()))
+                        Some(reason.clone())
                     }
                 };
+                let status = outcome.kind();
                 timeline.push(TimelineEntry {
                     step: *step,
                     attempt: *attempt,

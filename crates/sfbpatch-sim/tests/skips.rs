@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use sfbpatch_core::vocab::Outcome;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_sim::rehearse::ServerResult;
 
@@ -66,7 +67,7 @@ fn skip_stage_package_fails_the_install_inside_the_outage() {
     // Nothing was installed, so the engine could bring service back by starting it.
     assert!(servers.iter().all(|s| s.services_running && s.build_after == s.build_before));
     assert!(
-        servers.iter().all(|s| s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == "succeeded"))
+        servers.iter().all(|s| s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == Outcome::Succeeded))
     );
 }
 
@@ -96,7 +97,7 @@ fn skip_close_shells_forces_a_restart_and_lengthens_the_outage() {
     let servers = skipped(StepId::CloseShells);
     for s in &servers {
         assert!(
-            s.timeline.iter().any(|t| t.step.as_str() == "install-update" && t.status == "reboot-pending"),
+            s.timeline.iter().any(|t| t.step.as_str() == "install-update" && t.status == Outcome::SucceededRebootPending),
             "{:?}",
             s.timeline
         );
@@ -140,7 +141,7 @@ fn skip_update_databases_keeps_the_front_end_service_down() {
     for s in &servers {
         assert!(s.services_running, "{}", s.fqdn);
         assert!(
-            s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == "succeeded"),
+            s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == Outcome::Succeeded),
             "{:?}",
             s.timeline
         );

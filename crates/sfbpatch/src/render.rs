@@ -7,6 +7,7 @@ use serde::Serialize;
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::topology::{Role, Topology};
+use sfbpatch_core::vocab::{RunState, ServerResult};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 
 /// Pretty JSON with a final newline.
@@ -316,14 +317,14 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, lang: Lang) -> Stri
         }
         let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
         if let Some(err) = &s.error {
-            let step = s.failed_step.as_deref().unwrap_or("-");
+            let step = s.failed_step.map_or("-", |a| a.as_str());
             let _ = writeln!(
                 o,
                 "  ✗ {}",
                 tr(lang, "cli.rehearse.failed-at", &Args::new().with("step", step).with("error", err))
             );
         }
-        if !s.services_running && s.result != "not-started" {
+        if !s.services_running && s.result != ServerResult::NotStarted {
             let _ =
                 writeln!(o, "  !!! {}", tr(lang, "cli.rehearse.services-down", &Args::new().with("server", &s.fqdn)));
             for c in &s.recovery {
@@ -353,7 +354,7 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, lang: Lang) -> Stri
             tr(lang, key, &Args::new().with("minutes", minutes(minutes_value)))
         );
     }
-    let count = |r#what: &str| r.servers.iter().filter(|s| s.result == what).count();
+    let count = |what: ServerResult| r.servers.iter().filter(|s| s.result == what).count();
     let _ = writeln!(
         o,
         "\n{}",
@@ -361,10 +362,10 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, lang: Lang) -> Stri
             lang,
             "cli.rehearse.summary",
             &Args::new()
-                .with("updated", count("updated"))
+                .with("updated", count(ServerResult::Updated))
                 .with("total", r.servers.len())
-                .with("failed", count("failed"))
-                .with("not_started", count("not-started")),
+                .with("failed", count(ServerResult::Failed))
+                .with("not_started", count(ServerResult::NotStarted)),
         )
     );
     o
@@ -400,14 +401,14 @@ fn outage_bar(outage: f64, budget: f64, lang: Lang) -> String {
 pub struct RunJson<'a> {
     schema: &'static str,
     run_id: &'a str,
-    state: &'a str,
+    state: RunState,
     servers: Vec<RunServerJson<'a>>,
 }
 
 #[derive(Serialize)]
 struct RunServerJson<'a> {
     fqdn: &'a str,
-    result: &'a str,
+    result: ServerResult,
     error: Option<&'a str>,
     recovery: &'a [String],
     build_before: Option<&'a str>,
@@ -494,7 +495,7 @@ pub fn run_summary(
             }
         }
     }
-    if s.state != "completed" {
+    if s.state != RunState::Completed {
         let _ = writeln!(
             o,
             "{}\n  sfbpatch resume {run_id} --journal '{}'",
@@ -511,8 +512,9 @@ pub fn status_text(s: &sfbpatch_journal::RunStatus, lang: Lang) -> String {
     let _ =
         writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", &s.state)));
     for x in &s.servers {
-        let current = x.current_step.clone().unwrap_or_else(|| "-".into());
-        let _ = writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state, current, x.completed_steps.len());
+        let current = x.current_step.map_or("-", |s| s.as_str());
+        let _ =
+            writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state.as_str(), current, x.completed_steps.len());
         if let Some(e) = &x.error {
             let _ = writeln!(o, "      {e}");
         }
@@ -531,7 +533,7 @@ pub fn history_text(rows: &[sfbpatch_journal::RunRow], lang: Lang) -> String {
             o,
             "{}  {:<12} {} {}  {}",
             r.run_id,
-            r.state,
+            r.state.as_str(),
             r.servers,
             text(lang, "cli.history.servers"),
             r.started_at
