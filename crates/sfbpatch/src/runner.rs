@@ -9,7 +9,8 @@ use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, PlanRequest, plan};
 use sfbpatch_core::readback::Build;
 use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
-use sfbpatch_engine::{OnFailure, ResumeState, RunOptions, RunSummary};
+use sfbpatch_core::vocab::RunState;
+use sfbpatch_engine::{ResumeState, RunOptions, RunSummary};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::Journal;
 use sfbpatch_sim::estate::{Estate, EstateOptions};
@@ -17,14 +18,15 @@ use sfbpatch_sim::rehearse::{default_builds, package_sha256};
 use sfbpatch_sim::transport::SimTransport;
 use tokio::sync::watch;
 
-use crate::cli::{HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs};
+use crate::cli::{EngineParams, HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs, TransportArg};
 use crate::estate_dir::{self, EstateDir};
 use crate::{Failure, Output, load_or_example, render};
 
-/// What a run needs to be resumed, stored in the journal with the plan.
+/// What a run needs to be resumed, stored in the journal with the plan. The field names and
+/// words are those earlier journals were written with (the engine's are flattened in).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct RunParams {
-    transport: String,
+    transport: TransportArg,
     #[serde(default)]
     shell: Option<Vec<String>>,
     #[serde(default)]
@@ -36,24 +38,8 @@ struct RunParams {
     estate: Option<PathBuf>,
     time_scale: f64,
     target_build: Option<Build>,
-    max_parallel: Option<u32>,
-    #[serde(default)]
-    pre_hook: Option<String>,
-    #[serde(default)]
-    post_hook: Option<String>,
-    #[serde(default)]
-    warn_before: Vec<f64>,
-    #[serde(default = "one")]
-    timeout_scale: f64,
-    #[serde(default)]
-    server_hooks: std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
-    outage_budget: f64,
-    accept_resiliency: bool,
-    on_failure: String,
-}
-
-fn one() -> f64 {
-    1.0
+    #[serde(flatten)]
+    engine: EngineParams,
 }
 
 fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
@@ -223,24 +209,9 @@ fn transport(params: &RunParams, estate: Estate, dir: Option<&EstateDir>, p: &Pl
     }
 }
 
-fn options(params: &RunParams, journal: &Journal) -> RunOptions {
-    let mut o = RunOptions {
-        max_parallel: params.max_parallel.map(|n| n as usize),
-        outage_budget_minutes: params.outage_budget,
-        accept_resiliency: params.accept_resiliency,
-        on_failure: if params.on_failure == "stop" { OnFailure::Stop } else { OnFailure::Restore },
-        target_build: params.target_build.clone(),
-        pre_hook: params.pre_hook.clone(),
-        post_hook: params.post_hook.clone(),
-        server_hooks: params.server_hooks.clone(),
-        timeout_scale: params.timeout_scale,
-        warn_before_budget: if params.warn_before.is_empty() {
-            RunOptions::default().warn_before_budget
-        } else {
-            params.warn_before.clone()
-        },
-        ..RunOptions::default()
-    };
+fn options(params: &RunParams, journal: &Journal, lang: Lang) -> RunOptions {
+    let mut o = params.engine.run_options(lang);
+    o.target_build = params.target_build.clone();
     if let Ok(h) = journal.step_history() {
         o.history_minutes = h.into_iter().collect();
     }
@@ -248,7 +219,7 @@ fn options(params: &RunParams, journal: &Journal) -> RunOptions {
 }
 
 /// Drives the engine to the end (or a clean interruption on Ctrl-C).
-fn drive(
+fn run_engine(
     p: &Plan,
     params: &RunParams,
     journal: &Journal,
@@ -256,13 +227,13 @@ fn drive(
     resume: Option<&ResumeState>,
     lang: Lang,
 ) -> Result<(RunSummary, u64), Failure> {
-    let opts = options(params, journal);
+    let opts = options(params, journal, lang);
     let sink_journal = journal.sink(id);
     let display = Display { lang };
     let bars = Bars::new(lang);
     let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
     let sink = Fanout(vec![&sink_journal, live]);
-    if params.transport == "ssh" {
+    if params.transport == TransportArg::Ssh {
         let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
         let file = params.connections.clone().unwrap_or_default();
         let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
@@ -275,7 +246,7 @@ fn drive(
             .map_err(|e| Failure::Message(e.to_string()))?;
         return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
     }
-    if params.transport == "local" {
+    if params.transport == TransportArg::Local {
         let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::local::LocalTransport::new(shell, &package)
@@ -327,7 +298,7 @@ async fn engine_until_done<T: sfbpatch_engine::Transport>(
     (s, t.now_ms())
 }
 
-fn finish(
+fn run_output(
     (summary, now_ms): (RunSummary, u64),
     id: &str,
     journal: &Journal,
@@ -342,7 +313,7 @@ fn finish(
         ReportFormat::Json => render::json(&render::RunJson::new(id, summary, &reports)),
         ReportFormat::Text => render::run_summary(id, summary, &reports, budget, journal_path, lang),
     };
-    Output { text: text_out, success: summary.state == "completed", code: None, errors: String::new() }
+    Output { text: text_out, success: summary.state == RunState::Completed, code: None, errors: String::new() }
 }
 
 /// `sfbpatch run`.
@@ -363,9 +334,9 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         Some(d) => Some(std::fs::canonicalize(d).map_err(|e| Failure::Message(format!("{}: {e}", d.display())))?),
         None => None,
     };
-    let engine_opts = args.engine.options(args.outage_budget).map_err(Failure::Message)?;
-    let local = args.transport != crate::cli::TransportArg::Sim;
-    let ssh = args.transport == crate::cli::TransportArg::Ssh;
+    let engine = args.engine.params(args.outage_budget).map_err(Failure::Message)?;
+    let local = args.transport != TransportArg::Sim;
+    let ssh = args.transport == TransportArg::Ssh;
     if ssh && args.connections.is_none() {
         return Err(Failure::Message(text(lang, "cli.run.need-connections")));
     }
@@ -379,13 +350,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         None
     };
     let params = RunParams {
-        transport: if ssh {
-            "ssh".into()
-        } else if local {
-            "local".into()
-        } else {
-            "sim".into()
-        },
+        transport: args.transport,
         connections,
         accept_new_host_keys: args.accept_new_host_keys,
         shell: args.shell.as_ref().map(|s| s.split_whitespace().map(str::to_owned).collect()),
@@ -393,19 +358,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         estate: estate_path,
         time_scale: args.time_scale,
         target_build: args.target_build.clone(),
-        max_parallel: args.engine.max_parallel,
-        pre_hook: engine_opts.pre_hook.clone(),
-        post_hook: engine_opts.post_hook.clone(),
-        warn_before: args.engine.warn_before.clone(),
-        timeout_scale: args.engine.timeout_scale,
-        server_hooks: engine_opts.server_hooks.clone(),
-        outage_budget: args.outage_budget,
-        accept_resiliency: args.engine.accept_resiliency,
-        on_failure: if args.engine.on_failure == crate::cli::OnFailureArg::Stop {
-            "stop".into()
-        } else {
-            "restore".into()
-        },
+        engine,
     };
     confirm(&p, args.yes, lang)?;
     // Without --estate, a fresh in-memory estate: persisted in a temporary directory for the
@@ -439,8 +392,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         "{}",
         tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
     );
-    let done = drive(&p, &params, &journal, &id, None, lang)?;
-    Ok(finish(done, &id, &journal, &jpath, params.outage_budget, args.format, lang))
+    let done = run_engine(&p, &params, &journal, &id, None, lang)?;
+    Ok(run_output(done, &id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 
 /// `sfbpatch resume`.
@@ -448,7 +401,7 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal(&jpath)?;
     let stored = journal.run(&args.run_id).map_err(|e| Failure::Message(e.to_string()))?;
-    if stored.state == "completed" {
+    if stored.state == sfbpatch_core::vocab::RunState::Completed {
         return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
     }
     let p: Plan = serde_json::from_str(&stored.plan)
@@ -462,8 +415,8 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     journal.mark_running(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let state = journal.resume_state(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let done = drive(&p, &params, &journal, &stored.id, Some(&state), lang)?;
-    Ok(finish(done, &stored.id, &journal, &jpath, params.outage_budget, args.format, lang))
+    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), lang)?;
+    Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 
 /// `sfbpatch status`.
