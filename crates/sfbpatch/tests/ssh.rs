@@ -327,8 +327,8 @@ fn a_hanging_step_is_ended_by_its_timeout_and_the_remote_shell_does_not_linger()
         .attempts(&id)
         .unwrap_or_default()
         .into_iter()
-        .filter(|a| a.1 == "verify")
-        .map(|a| a.3.unwrap_or_default())
+        .filter(|a| a.1.as_str() == "verify")
+        .map(|a| a.3.map(|o| o.as_str()).unwrap_or_default())
         .collect();
     assert_eq!(verify, ["failed", "succeeded"], "the hung attempt timed out, the retry completed");
     // The hung shell on the far side ended with its channel.
