@@ -126,7 +126,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         estate: EstateOptions { seed: args.seed, initial_build: from, product, ..EstateOptions::default() },
         package_build: to,
         faults: args.faults.clone(),
-        run: args.engine.options(args.outage_budget).map_err(Failure::Message)?,
+        run: args.engine.params(args.outage_budget).map_err(Failure::Message)?.run_options(lang),
     };
     let (r, html) = match &args.report {
         None => (sfbpatch_sim::rehearse::rehearse(&t, &p, &opts).0, None),
@@ -177,7 +177,7 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     // The package's hash, when it is at hand: the script checks the staged copy against it.
     let sha = std::fs::read(&args.package)
         .ok()
-        .map(|bytes| sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02X}")).collect::<String>());
+        .map(|bytes| sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes)).to_ascii_uppercase());
     let text = sfbpatch_core::script::render(&p, sp, lang, sha.as_deref());
     match &args.output {
         Some(path) => {
