@@ -83,7 +83,10 @@ fn the_rehearsal_json_writes_one_word_per_outcome() {
         .filter_map(|t| t["status"].as_str().map(str::to_owned))
         .collect();
     assert!(statuses.iter().any(|s| s == "succeeded"), "{statuses:?}");
-    assert!(statuses.iter().all(|s| ["succeeded", "succeeded-reboot-pending", "failed"].contains(&s.as_str())), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| ["succeeded", "succeeded-reboot-pending", "failed"].contains(&s.as_str())),
+        "{statuses:?}"
+    );
     let sql01 = servers.iter().find(|s| s["fqdn"] == "sql01.contoso.local").cloned().unwrap_or_default();
     assert_eq!(sql01["result"], "failed");
     assert_eq!(sql01["failed_step"], "stop-services");

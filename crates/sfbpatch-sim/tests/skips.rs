@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use sfbpatch_core::vocab::Outcome;
 use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::vocab::Outcome;
 use sfbpatch_sim::rehearse::ServerResult;
 
 const SEED: u64 = 11;
@@ -67,7 +67,9 @@ fn skip_stage_package_fails_the_install_inside_the_outage() {
     // Nothing was installed, so the engine could bring service back by starting it.
     assert!(servers.iter().all(|s| s.services_running && s.build_after == s.build_before));
     assert!(
-        servers.iter().all(|s| s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == Outcome::Succeeded))
+        servers
+            .iter()
+            .all(|s| s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == Outcome::Succeeded))
     );
 }
 
@@ -97,7 +99,9 @@ fn skip_close_shells_forces_a_restart_and_lengthens_the_outage() {
     let servers = skipped(StepId::CloseShells);
     for s in &servers {
         assert!(
-            s.timeline.iter().any(|t| t.step.as_str() == "install-update" && t.status == Outcome::SucceededRebootPending),
+            s.timeline
+                .iter()
+                .any(|t| t.step.as_str() == "install-update" && t.status == Outcome::SucceededRebootPending),
             "{:?}",
             s.timeline
         );

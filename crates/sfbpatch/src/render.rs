@@ -513,8 +513,7 @@ pub fn status_text(s: &sfbpatch_journal::RunStatus, lang: Lang) -> String {
         writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", &s.state)));
     for x in &s.servers {
         let current = x.current_step.map_or("-", |s| s.as_str());
-        let _ =
-            writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state.as_str(), current, x.completed_steps.len());
+        let _ = writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state.as_str(), current, x.completed_steps.len());
         if let Some(e) = &x.error {
             let _ = writeln!(o, "      {e}");
         }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, PlanRequest, plan};
 use sfbpatch_core::readback::Build;
-use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
 use sfbpatch_core::vocab::RunState;
+use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
 use sfbpatch_engine::{ResumeState, RunOptions, RunSummary};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::Journal;
@@ -478,9 +478,9 @@ fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
     let x = {
         // The lock is held while the estate is read, changed and written, then released.
         let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(Failure::Message)?;
-        let x = invocation.execute(&mut estate).ok_or_else(|| {
-            Failure::Message(format!("{host} is not a host of the estate {}", dir.display()))
-        })?;
+        let x = invocation
+            .execute(&mut estate)
+            .ok_or_else(|| Failure::Message(format!("{host} is not a host of the estate {}", dir.display())))?;
         estate_dir::save(dir, &estate).map_err(Failure::Message)?;
         x
     };
