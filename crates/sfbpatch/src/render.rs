@@ -509,8 +509,7 @@ pub fn run_summary(
 /// `status` as text.
 pub fn status_text(s: &sfbpatch_journal::RunStatus, lang: Lang) -> String {
     let mut o = String::new();
-    let _ =
-        writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", &s.state)));
+    let _ = writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", s.state)));
     for x in &s.servers {
         let current = x.current_step.map_or("-", |s| s.as_str());
         let _ = writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state.as_str(), current, x.completed_steps.len());
