@@ -43,7 +43,7 @@ macro_rules! words {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -233,7 +233,7 @@ impl From<EngineWork> for Activity {
 
 impl fmt::Display for Activity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -313,6 +313,13 @@ mod tests {
         for w in EngineWork::ALL {
             assert_eq!(w.as_str().parse::<Activity>(), Ok(Activity::Engine(w)));
         }
+    }
+
+    #[test]
+    fn words_line_up_in_text_tables() {
+        assert_eq!(format!("{:<12}|", ServerState::Updated), "updated     |");
+        assert_eq!(format!("{:<20}|", Activity::Step(StepId::Verify)), "verify              |");
+        assert_eq!(format!("{:>8}", RunState::Failed), "  failed");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::Plan;
 use sfbpatch_core::probe::Probe;
 use sfbpatch_core::runbook::StepId;
-use sfbpatch_core::vocab::{Activity, Stream};
+use sfbpatch_core::vocab::{Activity, EngineWork, Stream};
 use sfbpatch_i18n::Args;
 use tokio::sync::watch;
 
@@ -19,6 +19,9 @@ use crate::transport::{CommandOutput, SessionId, Transport, TransportError};
 
 /// How long a read-back may take before it counts as no answer.
 pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The least time a read-back is given, whatever `--timeout-scale` says.
+pub(crate) const PROBE_FLOOR: Duration = Duration::from_secs(10);
 
 /// The run's shared parts.
 pub(crate) struct Ctx<'a, T: Transport, S: EventSink> {
@@ -94,7 +97,25 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         script: &str,
         timeout: Duration,
     ) -> Result<CommandOutput, String> {
-        let timeout = self.opts.scaled(timeout);
+        self.send(host, session, step, script, self.opts.scaled(timeout)).await
+    }
+
+    /// Sends one of the core's read-backs to `host`, within `timeout` scaled but never less
+    /// than [`PROBE_FLOOR`]: a read-back is never retried, so a fast test estate's scale
+    /// must not turn a slow answer into a failure.
+    pub async fn probe(&self, host: &Fqdn, probe: &Probe, timeout: Duration) -> Result<CommandOutput, String> {
+        self.send(host, None, None, &probe.command(), self.opts.scaled(timeout).max(PROBE_FLOOR)).await
+    }
+
+    /// Runs `script` within `timeout` of the transport's time (already scaled).
+    async fn send(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<CommandOutput, String> {
         match tokio::time::timeout(
             self.transport.real(timeout),
             self.transport.run(host, session, step, script, timeout),
@@ -107,9 +128,27 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         }
     }
 
-    /// Sends one of the core's read-backs to `host`.
-    pub async fn probe(&self, host: &Fqdn, probe: &Probe, timeout: Duration) -> Result<CommandOutput, String> {
-        self.call(host, None, None, &probe.command(), timeout).await
+    /// One attempt of the engine's own work (a hook, the installer's logs): `script` within
+    /// `timeout` (scaled), its output kept, success on exit 0. Returns why it failed.
+    pub async fn engine_attempt(
+        &self,
+        host: &Fqdn,
+        work: EngineWork,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let name = Activity::Engine(work);
+        self.started(host, name, 1, Some(script.to_owned()));
+        let (outcome, kept, result) = match self.call(host, None, None, script, timeout).await {
+            Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, self.output(host, name, &o), Ok(())),
+            Ok(o) => {
+                let why = self.exit_line(&o);
+                (StepOutcome::Failed { reason: why.clone() }, self.output(host, name, &o), Err(why))
+            }
+            Err(e) => (StepOutcome::Failed { reason: e.clone() }, AttemptOutput::default(), Err(e)),
+        };
+        self.finished(host, name, 1, outcome, kept);
+        result
     }
 
     /// An attempt begins.

@@ -43,7 +43,11 @@ pub fn due_marks(elapsed: f64, budget: f64, marks: &[f64], announced: &[f64]) ->
 
 /// When (in the transport's milliseconds) the next unannounced mark falls, if any.
 pub fn next_mark_ms(start_ms: u64, budget: f64, marks: &[f64], announced: &[f64]) -> Option<u64> {
-    marks.iter().filter(|m| !announced.contains(m)).map(|m| start_ms + ((budget - m).max(0.0) * 60_000.0) as u64).min()
+    marks
+        .iter()
+        .filter(|m| !announced.contains(m))
+        .map(|m| start_ms.saturating_add(((budget - m).max(0.0) * 60_000.0) as u64))
+        .min()
 }
 
 /// Announces each mark before the budget as the open outage passes it; never returns (it is

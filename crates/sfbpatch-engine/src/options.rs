@@ -107,7 +107,11 @@ impl RunOptions {
     /// (a scale that is not a positive number counts as 1).
     pub fn scaled(&self, d: Duration) -> Duration {
         let s = self.timeout_scale;
-        if s.is_finite() && s > 0.0 { d.mul_f64(s) } else { d }
+        if s.is_finite() && s > 0.0 {
+            Duration::try_from_secs_f64(d.as_secs_f64() * s).unwrap_or(Duration::MAX)
+        } else {
+            d
+        }
     }
 
     /// The (pre, post) hooks of a server.

@@ -102,7 +102,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     });
     if p.fresh()
         && let Some(hook) = cx.opts.hooks(host).0
-        && let Err(why) = hook_step(cx, sp, EngineWork::PreHook, hook).await
+        && let Err(why) = cx.engine_attempt(host, EngineWork::PreHook, hook, HOOK_TIMEOUT).await
     {
         return end_server(
             cx,
@@ -119,6 +119,11 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
             return end_server(cx, host, ServerResult::Failed, Some(why), Vec::new());
         }
+    }
+    // An outage left open by an interrupted run is timed from here, once the read-back, the
+    // pre-hook and any pending restart are behind us, as the guard's marks always were.
+    if let Outage::Open { since_ms, .. } = &mut p.outage {
+        *since_ms = cx.now();
     }
     for st in &sp.steps {
         let id = st.id;
@@ -192,7 +197,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         collect_install_logs(cx, sp).await;
     }
     if let Some(hook) = cx.opts.hooks(host).1
-        && let Err(why) = hook_step(cx, sp, EngineWork::PostHook, hook).await
+        && let Err(why) = cx.engine_attempt(host, EngineWork::PostHook, hook, HOOK_TIMEOUT).await
     {
         cx.warn(host, cx.say("post-hook-failed", &[("why", why)]));
     }
@@ -250,44 +255,11 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
 /// Copies the installer's log files (written in the run's own staging folder) into the
 /// journal. Failing to read them is a warning, never a failure.
 async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) {
-    let host = &sp.fqdn;
     let dir = cx.plan.staged_installer.rsplit_once('\\').map_or("", |(d, _)| d).to_owned();
-    let probe = Probe::InstallLogs { dir };
-    let name = Activity::Engine(EngineWork::InstallLogs);
-    cx.started(host, name, 1, Some(probe.command()));
-    let (outcome, kept) = match cx.probe(host, &probe, PROBE_TIMEOUT).await {
-        Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, cx.output(host, name, &o)),
-        Ok(o) => (StepOutcome::Failed { reason: cx.exit_line(&o) }, cx.output(host, name, &o)),
-        Err(e) => (StepOutcome::Failed { reason: e }, AttemptOutput::default()),
-    };
-    if let Some(reason) = outcome.reason() {
-        cx.warn(host, cx.say("logs-failed", &[("why", reason.to_owned())]));
+    let command = Probe::InstallLogs { dir }.command();
+    if let Err(why) = cx.engine_attempt(&sp.fqdn, EngineWork::InstallLogs, &command, PROBE_TIMEOUT).await {
+        cx.warn(&sp.fqdn, cx.say("logs-failed", &[("why", why)]));
     }
-    cx.finished(host, name, 1, outcome, kept);
-}
-
-/// The operator's hook, as an attempt of its own (timeout ten minutes, scaled).
-async fn hook_step<T: Transport, S: EventSink>(
-    cx: &Ctx<'_, T, S>,
-    sp: &ServerPlan,
-    work: EngineWork,
-    script: &str,
-) -> Result<(), String> {
-    let host = &sp.fqdn;
-    let name = Activity::Engine(work);
-    cx.started(host, name, 1, Some(script.into()));
-    let r = cx.call(host, None, None, script, HOOK_TIMEOUT).await;
-    let (outcome, kept, result) = match &r {
-        Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, cx.output(host, name, o), Ok(())),
-        Ok(o) => (
-            StepOutcome::Failed { reason: cx.say("exit-code", &[("code", o.exit_code.to_string())]) },
-            cx.output(host, name, o),
-            Err(cx.exit_line(o)),
-        ),
-        Err(e) => (StepOutcome::Failed { reason: e.clone() }, AttemptOutput::default(), Err(e.clone())),
-    };
-    cx.finished(host, name, 1, outcome, kept);
-    result
 }
 
 /// How long an operator's hook may run.

@@ -138,7 +138,9 @@ pub(crate) async fn postcondition<T: Transport, S: EventSink>(
     };
     let w3svc = |running: bool| async move {
         let o = cx.probe(host, &Probe::W3svc, PROBE_TIMEOUT).await?;
-        Ok::<bool, String>(readback::parse_services(&o.stdout).iter().all(|x| x.is_running() == running))
+        let w3svc = readback::parse_services(&o.stdout);
+        // An empty answer proves nothing: the step runs again (it is safe to repeat).
+        Ok::<bool, String>(o.exit_code == 0 && !w3svc.is_empty() && w3svc.iter().all(|x| x.is_running() == running))
     };
     match id {
         StepId::StopServices | StepId::StopServicesAgain => sfb(false).await,

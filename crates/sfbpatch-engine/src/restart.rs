@@ -41,56 +41,56 @@ async fn stages<T: Transport, S: EventSink>(
     kept: &mut AttemptOutput,
 ) -> Result<(), String> {
     let t = &cx.opts.reboot;
-    // Deadlines are in the transport's time, scaled; `call` and `pause` scale the poll themselves.
-    let (down, back, healthy, poll) =
-        (cx.opts.scaled(t.down), cx.opts.scaled(t.back), cx.opts.scaled(t.healthy), t.poll);
+    // Deadlines are in the transport's time, scaled; probes and pauses scale the poll themselves.
+    let (down, back, healthy) = (cx.opts.scaled(t.down), cx.opts.scaled(t.back), cx.opts.scaled(t.healthy));
     let name = Activity::Engine(EngineWork::Reboot);
     let mut stage = |key: &str| cx.note(host, name, kept, cx.say(&format!("reboot.{key}"), &[]));
     let boot_before = cx.probe(host, &Probe::BootTime, PROBE_TIMEOUT).await.ok().and_then(|o| boot_line(&o));
     // A dropped connection is what a restart looks like.
     let _ = cx.probe(host, &Probe::Restart, REQUEST_TIMEOUT).await;
     stage("requested");
-    let deadline = cx.now() + down.as_millis() as u64;
-    let mut went_down = false;
-    while cx.now() < deadline {
-        match cx.call(host, None, None, &Probe::BootTime.command(), poll).await {
-            Err(_) => {
-                went_down = true;
-                break;
-            }
-            Ok(o) if boot_line(&o).is_some() && boot_line(&o) != boot_before => break,
-            Ok(_) => cx.pause(poll).await,
-        }
-    }
-    if !went_down && cx.now() >= deadline {
-        return Err(cx.say("reboot-not-down", &[("minutes", minutes(down))]));
-    }
+    // Down: no answer, or already back with another boot time.
+    poll_until(cx, host, &Probe::BootTime, down, |r| match r {
+        Err(_) => Some(()),
+        Ok(o) => (boot_line(o).is_some() && boot_line(o) != boot_before).then_some(()),
+    })
+    .await
+    .ok_or_else(|| cx.say("reboot-not-down", &[("minutes", minutes(down))]))?;
     stage("down");
-    let deadline = cx.now() + back.as_millis() as u64;
-    let boot_after = loop {
-        if cx.now() >= deadline {
-            return Err(cx.say("reboot-not-back", &[("minutes", minutes(back))]));
-        }
-        match cx.call(host, None, None, &Probe::BootTime.command(), poll).await {
-            Ok(o) if o.exit_code == 0 => break boot_line(&o),
-            _ => cx.pause(poll).await,
-        }
-    };
+    let boot_after = poll_until(cx, host, &Probe::BootTime, back, |r| match r {
+        Ok(o) if o.exit_code == 0 => Some(boot_line(o)),
+        _ => None,
+    })
+    .await
+    .ok_or_else(|| cx.say("reboot-not-back", &[("minutes", minutes(back))]))?;
     stage("back");
     if boot_after.is_none() || boot_after == boot_before {
         return Err(cx.say("reboot-same-boot", &[]));
     }
     stage("boot-changed");
-    let deadline = cx.now() + healthy.as_millis() as u64;
-    loop {
-        if cx.now() >= deadline {
-            return Err(cx.say("reboot-no-services", &[("minutes", minutes(healthy))]));
-        }
-        match cx.call(host, None, None, &Probe::SfbServices.command(), poll).await {
-            Ok(o) if o.exit_code == 0 => break,
-            _ => cx.pause(poll).await,
-        }
-    }
+    poll_until(cx, host, &Probe::SfbServices, healthy, |r| matches!(r, Ok(o) if o.exit_code == 0).then_some(()))
+        .await
+        .ok_or_else(|| cx.say("reboot-no-services", &[("minutes", minutes(healthy))]))?;
     stage("healthy");
     Ok(())
+}
+
+/// Sends `probe` every poll interval until `done` makes something of the answer, or `within`
+/// (the transport's time, scaled) has passed: `None`.
+async fn poll_until<T: Transport, S: EventSink, R>(
+    cx: &Ctx<'_, T, S>,
+    host: &Fqdn,
+    probe: &Probe,
+    within: Duration,
+    mut done: impl FnMut(Result<&CommandOutput, &String>) -> Option<R>,
+) -> Option<R> {
+    let poll = cx.opts.reboot.poll;
+    let deadline = cx.now().saturating_add(u64::try_from(within.as_millis()).unwrap_or(u64::MAX));
+    while cx.now() < deadline {
+        if let Some(x) = done(cx.probe(host, probe, poll).await.as_ref()) {
+            return Some(x);
+        }
+        cx.pause(poll).await;
+    }
+    None
 }

@@ -265,13 +265,9 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
                 });
             }
             Event::ServerFinished { server, result: r, error: err, recovery: rec, .. } if *server == sp.fqdn => {
-                result = match *r {
-                    vocab::ServerResult::Updated => vocab::ServerResult::Updated,
-                    vocab::ServerResult::Failed => vocab::ServerResult::Failed,
-                    vocab::ServerResult::NotStarted | vocab::ServerResult::Interrupted => {
-                        vocab::ServerResult::NotStarted
-                    }
-                };
+                // The engine's word, as it said it (a rehearsal used to report `interrupted` as
+                // `not-started`).
+                result = *r;
                 error = err.clone();
                 recovery = rec.clone();
             }

@@ -150,11 +150,7 @@ impl Transport for LocalTransport {
             .arg(Arg::Named(word("Destination"), remote_path.to_owned()))
             .render();
         let o = self.shell(host, step, &format!("{mkdir}\n{copy}")).await?;
-        if o.exit_code == 0 {
-            Ok(())
-        } else {
-            Err(TransportError::Other(format!("copying the package: {}", o.stderr.trim())))
-        }
+        if o.exit_code == 0 { Ok(()) } else { Err(TransportError::Other(o.stderr.trim().to_owned())) }
     }
 
     fn package_sha256(&self) -> String {

@@ -193,8 +193,9 @@ pub struct EngineArgs {
     /// When a step fails inside the outage: bring service back (restore), or leave the server as it is (stop).
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
-    /// Multiply every step's timeout by F (for fast test estates; default 1).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    /// Multiply every wait by F: step, hook and recovery timeouts, back-offs, restart stages
+    /// and polls (read-backs keep at least 10 s) — for fast test estates; 0 < F <= 1000, default 1.
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
     pub timeout_scale: f64,
     /// A TOML file with hooks for every server and per server (see README).
     #[arg(long, value_name = "FILE")]
@@ -361,6 +362,13 @@ impl EngineParams {
             lang,
             ..defaults
         }
+    }
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a number greater than 0 and at most 1000")),
     }
 }
 

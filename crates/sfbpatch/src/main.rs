@@ -136,17 +136,17 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
             let _ = std::fs::create_dir_all(&dir);
             let jpath = dir.join("journal.db");
             let _ = std::fs::remove_file(&jpath);
-            let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| Failure::Message(e.to_string()))?;
+            let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| runner::journal_failure(lang, &e))?;
             let id = format!("rehearsal-seed-{}", args.seed);
             let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
             let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
             journal
                 .begin_run(&id, &plan_json, "{}", &servers, "rehearsal", true)
-                .map_err(|e| Failure::Message(e.to_string()))?;
+                .map_err(|e| runner::journal_failure(lang, &e))?;
             let sink = journal.sink(&id);
             let (r, _) = sfbpatch_sim::rehearse::rehearse_into(&t, &p, &opts, Some(&sink));
             let report = sfbpatch_report::Report::from_journal(&journal, &id, "rehearsal")
-                .map_err(|e| Failure::Message(e.to_string()))?;
+                .map_err(|e| runner::journal_failure(lang, &e))?;
             drop(journal);
             let _ = std::fs::remove_dir_all(&dir);
             (r, Some((path.clone(), sfbpatch_report::html(&report, lang))))

@@ -12,7 +12,7 @@ use sfbpatch_core::vocab::RunState;
 use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
 use sfbpatch_engine::{ResumeState, RunOptions, RunSummary};
 use sfbpatch_i18n::{Args, fmt as tr, text};
-use sfbpatch_journal::Journal;
+use sfbpatch_journal::{Journal, JournalError};
 use sfbpatch_sim::estate::{Estate, EstateOptions};
 use sfbpatch_sim::rehearse::{default_builds, package_sha256};
 use sfbpatch_sim::transport::SimTransport;
@@ -46,8 +46,30 @@ fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
     arg.cloned().unwrap_or_else(sfbpatch_journal::default_path)
 }
 
-fn open_journal(path: &Path) -> Result<Journal, Failure> {
-    Journal::open(path).map_err(|e| Failure::Message(e.to_string()))
+fn open_journal(path: &Path, lang: Lang) -> Result<Journal, Failure> {
+    Journal::open(path).map_err(|e| journal_failure(lang, &e))
+}
+
+/// A journal error, in the operator's language (the SQLite error itself stays as SQLite says it).
+pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
+    let msg = match e {
+        JournalError::Sql { path, source } => {
+            tr(lang, "cli.journal.sql", &Args::new().with("path", path).with("why", source))
+        }
+        JournalError::LeaseHeld { server, run, holder } => tr(
+            lang,
+            "cli.journal.lease-held",
+            &Args::new().with("server", server).with("run", run).with("holder", holder),
+        ),
+        JournalError::NoRun(id) => tr(lang, "cli.journal.no-run", &Args::new().with("id", id)),
+        JournalError::TooNew { path, found, known } => {
+            tr(lang, "cli.journal.too-new", &Args::new().with("path", path).with("found", found).with("known", known))
+        }
+        JournalError::Corrupt { run, what, why } => {
+            tr(lang, "cli.journal.corrupt", &Args::new().with("run", run).with("what", what).with("why", why))
+        }
+    };
+    Failure::Message(msg)
 }
 
 fn run_id() -> String {
@@ -377,13 +399,13 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     } else {
         params
     };
-    let journal = open_journal(&jpath)?;
+    let journal = open_journal(&jpath, lang)?;
     let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
     let params_json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     let broken = journal
         .begin_run(&id, &plan_json, &params_json, &servers, &holder(), args.force_recover)
-        .map_err(|e| Failure::Message(e.to_string()))?;
+        .map_err(|e| journal_failure(lang, &e))?;
     for b in broken {
         let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.lease-broken", &Args::new().with("lease", b)));
     }
@@ -399,8 +421,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
 /// `sfbpatch resume`.
 pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath)?;
-    let stored = journal.run(&args.run_id).map_err(|e| Failure::Message(e.to_string()))?;
+    let journal = open_journal(&jpath, lang)?;
+    let stored = journal.run(&args.run_id).map_err(|e| journal_failure(lang, &e))?;
     if stored.state == sfbpatch_core::vocab::RunState::Completed {
         return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
     }
@@ -411,9 +433,9 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     journal
         .begin_run(&stored.id, &stored.plan, &stored.params, &servers, &holder(), false)
-        .map_err(|e| Failure::Message(e.to_string()))?;
-    journal.mark_running(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
-    let state = journal.resume_state(&stored.id).map_err(|e| Failure::Message(e.to_string()))?;
+        .map_err(|e| journal_failure(lang, &e))?;
+    journal.mark_running(&stored.id).map_err(|e| journal_failure(lang, &e))?;
+    let state = journal.resume_state(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
     let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), lang)?;
     Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
@@ -422,15 +444,15 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
 /// `sfbpatch status`.
 pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath)?;
+    let journal = open_journal(&jpath, lang)?;
     let id = match args.run_id {
         Some(id) => id,
         None => journal
             .latest()
-            .map_err(|e| Failure::Message(e.to_string()))?
+            .map_err(|e| journal_failure(lang, &e))?
             .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs")))?,
     };
-    let s = journal.status(&id).map_err(|e| Failure::Message(e.to_string()))?;
+    let s = journal.status(&id).map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
         ReportFormat::Json => render::json(&s),
         ReportFormat::Text => render::status_text(&s, lang),
@@ -441,9 +463,9 @@ pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
 /// `sfbpatch report`.
 pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath)?;
-    let r = sfbpatch_report::Report::from_journal(&journal, &args.run_id, "run")
-        .map_err(|e| Failure::Message(e.to_string()))?;
+    let journal = open_journal(&jpath, lang)?;
+    let r =
+        sfbpatch_report::Report::from_journal(&journal, &args.run_id, "run").map_err(|e| journal_failure(lang, &e))?;
     let body = match args.format {
         crate::cli::ReportKind::Html => sfbpatch_report::html(&r, lang),
         crate::cli::ReportKind::Markdown => sfbpatch_report::markdown(&r, lang),
@@ -461,8 +483,8 @@ pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failur
 /// `sfbpatch history`.
 pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath)?;
-    let rows = journal.history().map_err(|e| Failure::Message(e.to_string()))?;
+    let journal = open_journal(&jpath, lang)?;
+    let rows = journal.history().map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
         ReportFormat::Json => render::json(&rows),
         ReportFormat::Text => render::history_text(&rows, lang),

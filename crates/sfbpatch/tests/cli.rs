@@ -337,9 +337,14 @@ fn usage_errors_exit_2_and_help_exits_0() {
         &["frobnicate"],
         &["topology", "check"],
         &["--lang", "fr", "plan", "--package", "x"],
+        // A scale that would overflow every wait, or stop them all.
+        &["rehearse", "--timeout-scale", "1e17"],
+        &["rehearse", "--timeout-scale", "0"],
+        &["rehearse", "--timeout-scale", "NaN"],
     ] {
         let o = run(args);
         assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
         assert!(!o.stderr.is_empty());
     }
     for args in [
