@@ -17,6 +17,7 @@ pub mod fqdn;
 pub mod plan;
 pub mod probe;
 pub mod readback;
+pub mod readback_pool;
 pub mod runbook;
 pub mod script;
 pub mod topology;

@@ -113,6 +113,9 @@ pub struct Server {
     pub topology_roles: Vec<String>,
     /// The database stores on its SQL instances, in document order.
     pub stores: Vec<StorePlacement>,
+    /// Skype for Business Server is installed on it (its cluster's `RequiresSetup`): SfB
+    /// services, IIS site, Management Shell. SQL-only machines have none of them (DOMAIN.md §1a).
+    pub sfb_installed: bool,
 }
 
 /// A database store on one of a server's SQL instances.

@@ -80,6 +80,9 @@ pub struct RawCluster {
     pub fqdn: String,
     /// The computers in it.
     pub machines: Vec<RawMachine>,
+    /// `RequiresSetup`: whether Skype for Business Server is installed on its machines, when
+    /// the document says (the XML export always does; the TOML format derives it from roles).
+    pub requires_setup: Option<bool>,
     /// Where it is defined.
     pub pos: Pos,
 }

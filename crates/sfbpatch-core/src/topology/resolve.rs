@@ -37,6 +37,7 @@ struct Cluster {
     fqdn: Fqdn,
     site: String,
     machines: Vec<Fqdn>,
+    requires_setup: Option<bool>,
 }
 
 /// Validates `raw` (read from `file`) and derives every server's role.
@@ -88,7 +89,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         if let Some(fqdn) = fqdn {
             let site = sites.get(c.key.site.as_str()).copied().unwrap_or(c.key.site.as_str());
             let site = if site.is_empty() { c.key.site.clone() } else { site.to_owned() };
-            clusters.insert(&c.key, Cluster { fqdn, site, machines });
+            clusters.insert(&c.key, Cluster { fqdn, site, machines, requires_setup: c.requires_setup });
         }
     }
 
@@ -256,8 +257,15 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             .collect();
         stores.sort();
         stores.dedup();
+        // DOMAIN.md §3: `RequiresSetup` says whether SfB is installed; without it (the TOML
+        // format), SfB is on pools, Edge and Mediation servers and not on SQL-only machines.
+        let sfb_installed = c.requires_setup.unwrap_or(matches!(
+            role,
+            Role::StandardEdition | Role::FrontEnd | Role::Director | Role::Edge | Role::Mediation
+        ));
         for m in &c.machines {
             topo.servers.push(Server {
+                sfb_installed,
                 fqdn: m.clone(),
                 role,
                 site: c.site.clone(),

@@ -136,6 +136,7 @@ impl Lowering<'_> {
             key: key.clone(),
             fqdn: fqdn.get_ref().trim().to_owned(),
             machines,
+            requires_setup: None,
             pos: at,
         });
         key

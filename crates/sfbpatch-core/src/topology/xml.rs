@@ -151,9 +151,15 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
                     machines.push(RawMachine { fqdn: f.trim().to_owned(), pos });
                 }
             }
+            let requires_setup =
+                r.attr(c, "RequiresSetup").and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                });
             if let (Some(fqdn), Some(key)) = (fqdn, key) {
                 let pos = r.pos(c);
-                raw.clusters.push(RawCluster { key, fqdn: fqdn.trim().to_owned(), machines, pos });
+                raw.clusters.push(RawCluster { key, fqdn: fqdn.trim().to_owned(), machines, requires_setup, pos });
             }
         }
     }
