@@ -8,6 +8,7 @@
 //!   for every server in scope, with the step-11 variant chosen from the topology.
 //!
 //! * [`probe`] renders the read-backs and other commands the engine sends besides the steps.
+//! * [`scope`] decides which servers a plan covers, their runbook and where each step runs.
 //! * [`vocab`] is the typed vocabulary of results, states, outcomes and activities.
 //!
 //! Nothing here reads files, talks to the network, or looks at the clock.
@@ -19,6 +20,7 @@ pub mod probe;
 pub mod readback;
 pub mod readback_pool;
 pub mod runbook;
+pub mod scope;
 pub mod script;
 pub mod topology;
 pub mod vocab;

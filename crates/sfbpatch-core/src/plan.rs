@@ -7,6 +7,7 @@ use sfbpatch_pwsh::Word;
 
 use crate::fqdn::Fqdn;
 use crate::runbook::{self, CommandContext, DatabaseUpdate, Product, StepId};
+use crate::scope::{self, Runbook};
 use crate::topology::{Role, Server, Topology};
 
 /// The resiliency threshold: a back end down this long puts its pool's users into
@@ -149,6 +150,10 @@ pub struct PlannedStep {
     pub title: String,
     /// The PowerShell to run, or null when the step has no command.
     pub command: Option<String>,
+    /// The host that executes it: the server itself, or (a back end's database steps) an
+    /// updated Front End. Null in plans stored by earlier releases: the server itself.
+    #[serde(default)]
+    pub runs_on: Option<Fqdn>,
     /// Inside the users' outage window.
     pub in_outage: bool,
     /// Safe to run twice.
@@ -187,9 +192,31 @@ pub struct ServerPlan {
     /// The product (installer, shell module).
     #[serde(default)]
     pub product: Product,
+    /// The procedure it gets (`standard-edition`, `front-end`, `backend-databases`,
+    /// `seed-backend`; plans stored by earlier releases read as `seed-backend`).
+    #[serde(default)]
+    pub runbook: Runbook,
+    /// Why that procedure, in the plan's language.
+    #[serde(default)]
+    pub runbook_reason: String,
+    /// Servers of this plan that must be updated before it starts.
+    #[serde(default)]
+    pub after: Vec<Fqdn>,
 }
 
 impl ServerPlan {
+    /// The host that executes `step` (the server itself unless the plan says otherwise).
+    pub fn host_of<'a>(&'a self, step: &'a PlannedStep) -> &'a Fqdn {
+        step.runs_on.as_ref().unwrap_or(&self.fqdn)
+    }
+
+    /// The database update that finishes this server's databases: the host it runs on and
+    /// the command, when the runbook has one.
+    pub fn database_command(&self) -> Option<(&Fqdn, &str)> {
+        let st = self.steps.iter().find(|s| s.id == StepId::UpdateDatabases)?;
+        Some((self.host_of(st), st.command.as_deref()?))
+    }
+
     /// Step 11's variant with its data.
     pub fn variant(&self) -> DatabaseUpdate {
         match (self.database_update.as_str(), &self.sql_server_fqdn) {
@@ -209,23 +236,35 @@ impl ServerPlan {
     /// build before the Front-End service can start, so the rest of the procedure is the
     /// recovery: stop what the installer restarted, update the databases, start IIS and the
     /// services. `verify`'s commands close the list so the operator sees the result.
+    ///
+    /// A Front End that failed after its failover is brought back with IIS started and
+    /// `Invoke-CsComputerFailBack` (which enables and starts its services). A back end's
+    /// database update leaves nothing stopped: no commands.
     pub fn recovery(&self, failed: StepId) -> Vec<String> {
-        let order = |id: StepId| StepId::ALL.iter().position(|s| *s == id).unwrap_or(0);
-        let started_outage = order(failed) >= order(StepId::StopServices);
-        if !started_outage {
+        let steps = self.runbook.steps();
+        let order = |id: StepId| steps.iter().position(|s| *s == id);
+        let (Some(at), window_start) = (order(failed), self.runbook_window_start()) else {
+            return Vec::new();
+        };
+        if window_start.and_then(order).is_none_or(|w| at < w) {
             return Vec::new();
         }
-        let after_install = order(failed) > order(StepId::InstallUpdate);
-        let wanted: &[StepId] = if after_install {
-            &[
-                StepId::StopServicesAgain,
-                StepId::UpdateDatabases,
-                StepId::StartW3svc,
-                StepId::StartServices,
-                StepId::Verify,
-            ]
-        } else {
-            &[StepId::StartW3svc, StepId::StartServices, StepId::Verify]
+        let wanted: &[StepId] = match self.runbook {
+            Runbook::BackendDatabases => &[],
+            Runbook::FrontEnd => &[StepId::StartW3svc, StepId::Failback, StepId::Verify],
+            Runbook::StandardEdition | Runbook::SeedBackend => {
+                if order(StepId::InstallUpdate).is_some_and(|i| at > i) {
+                    &[
+                        StepId::StopServicesAgain,
+                        StepId::UpdateDatabases,
+                        StepId::StartW3svc,
+                        StepId::StartServices,
+                        StepId::Verify,
+                    ]
+                } else {
+                    &[StepId::StartW3svc, StepId::StartServices, StepId::Verify]
+                }
+            }
         };
         let switches: [Word; 0] = [];
         let variant = self.variant();
@@ -234,6 +273,8 @@ impl ServerPlan {
             staged_installer: "",
             installer_switches: &switches,
             database_update: &variant,
+            server: &self.fqdn,
+            pool: self.pool.as_ref(),
         };
         wanted
             .iter()
@@ -245,6 +286,16 @@ impl ServerPlan {
                     .or_else(|| crate::runbook::command_text(*id, &cx))
             })
             .collect()
+    }
+
+    /// The step that opens the window in which a failure leaves the server out of service:
+    /// `stop-services` (services stopped), `failover` (a Front End out of its pool).
+    fn runbook_window_start(&self) -> Option<StepId> {
+        match self.runbook {
+            Runbook::StandardEdition | Runbook::SeedBackend => Some(StepId::StopServices),
+            Runbook::FrontEnd => Some(StepId::Failover),
+            Runbook::BackendDatabases => None,
+        }
     }
 }
 
@@ -295,8 +346,9 @@ fn valid_stage_dir(dir: &str) -> bool {
 pub fn database_update_for(server: &Server) -> Option<DatabaseUpdate> {
     match server.role {
         Role::StandardEdition => Some(DatabaseUpdate::LocalDatabases),
-        Role::EnterpriseBackend => {
-            let sql_server_fqdn = server.sql_server_fqdn.clone()?;
+        Role::EnterpriseBackend | Role::SqlStore => {
+            // The SQL Server's FQDN is its cluster's: a failover cluster's network name, never a node.
+            let sql_server_fqdn = server.sql_server_fqdn.clone().unwrap_or_else(|| server.cluster.clone());
             Some(if server.collocated_stores.is_empty() {
                 DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn }
             } else {
@@ -329,55 +381,72 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         None => req.product.installer_switches().iter().map(|s| Word::fixed(s)).collect(),
     };
 
-    let in_scope: Vec<&Server> = topology.servers.iter().filter(|s| s.role.is_back_end_procedure()).collect();
-    let selected: Vec<&Server> = if req.servers.is_empty() {
-        in_scope.clone()
+    let targets = scope::targets(topology);
+    let selected: Vec<&scope::Target<'_>> = if req.servers.is_empty() {
+        targets.iter().collect()
     } else {
-        let mut out: Vec<&Server> = Vec::new();
+        let mut out: Vec<&scope::Target<'_>> = Vec::new();
         for want in &req.servers {
-            let Some(s) = topology.server(want.trim()) else {
-                return Err(PlanError::UnknownServer {
-                    fqdn: want.clone(),
-                    known: in_scope.iter().map(|s| s.fqdn.to_string()).collect(),
+            let want_l = want.trim().to_ascii_lowercase();
+            let found = targets.iter().find(|t| t.fqdn.as_str() == want_l || t.server.fqdn.as_str() == want_l);
+            let Some(t) = found else {
+                return Err(match topology.server(want.trim()) {
+                    Some(s) => PlanError::NotInScope { fqdn: s.fqdn.to_string(), role: s.role },
+                    None => PlanError::UnknownServer {
+                        fqdn: want.clone(),
+                        known: targets.iter().map(|t| t.fqdn.to_string()).collect(),
+                    },
                 });
             };
-            if !s.role.is_back_end_procedure() {
-                return Err(PlanError::NotInScope { fqdn: s.fqdn.to_string(), role: s.role });
-            }
-            if !out.iter().any(|o| o.fqdn == s.fqdn) {
-                out.push(s);
+            if !out.iter().any(|o| o.fqdn == t.fqdn) {
+                out.push(t);
             }
         }
-        // Keep the topology's order, whatever order the flags came in.
-        in_scope.into_iter().filter(|s| out.iter().any(|o| o.fqdn == s.fqdn)).collect()
+        // Keep the update order, whatever order the flags came in.
+        targets.iter().filter(|t| out.iter().any(|o| o.fqdn == t.fqdn)).collect()
     };
     if selected.is_empty() {
         return Err(PlanError::NothingToPlan);
     }
+    let planned: Vec<&Fqdn> = selected.iter().map(|t| &t.fqdn).collect();
 
     let lang = req.lang;
     let mut servers = Vec::with_capacity(selected.len());
-    for s in selected {
-        let Some(db) = database_update_for(s) else {
-            continue;
+    for t in &selected {
+        let s = t.server;
+        let db = match t.runbook {
+            Runbook::FrontEnd => DatabaseUpdate::LocalDatabases,
+            _ => match database_update_for(s) {
+                Some(db) => db,
+                None => continue,
+            },
         };
         let cx = CommandContext {
             product: req.product,
             staged_installer: &staged_installer,
             installer_switches: &switches,
             database_update: &db,
+            server: &t.fqdn,
+            pool: t.pool.as_ref(),
         };
-        let steps: Vec<PlannedStep> = StepId::ALL
-            .into_iter()
+        let steps: Vec<PlannedStep> = t
+            .runbook
+            .steps()
+            .iter()
+            .copied()
             .filter(|id| !req.skip.contains(id))
             .map(|id| {
                 let spec = id.spec();
+                let database_step =
+                    matches!(id, StepId::TestDatabases | StepId::UpdateDatabases | StepId::CheckDatabases);
+                let runs_on = if database_step { t.database_host.clone() } else { t.fqdn.clone() };
                 PlannedStep {
                     id,
                     seed_step: id.seed_number(),
                     title: id.title(lang),
                     command: runbook::command_text(id, &cx),
-                    in_outage: spec.in_outage,
+                    runs_on: Some(runs_on),
+                    in_outage: t.runbook.in_outage(id),
                     safe_to_repeat: spec.safe_to_repeat,
                     timeout_seconds: spec.timeout_seconds,
                     estimated_minutes: spec.estimated_minutes,
@@ -394,17 +463,20 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         let budget = req.outage_budget_minutes;
         if outage >= budget {
             warnings.push(warn("outage-over-budget", Args::new().with("estimate", outage).with("budget", budget)));
-        } else if outage >= budget - OUTAGE_MARGIN_MINUTES {
+        } else if outage > 0.0 && outage >= budget - OUTAGE_MARGIN_MINUTES {
             warnings.push(warn("outage-near-budget", Args::new().with("estimate", outage).with("budget", budget)));
         }
         if s.role == Role::StandardEdition {
             warnings.push(warn("users-signed-out", Args::new().with("pool", &s.cluster)));
         }
+        if t.runbook == Runbook::FrontEnd && t.pool.as_ref().is_some_and(|p| scope::lone_front_end(topology, p)) {
+            warnings.push(warn("lone-front-end", Args::new().with("pool", &s.cluster)));
+        }
         if matches!(db, DatabaseUpdate::ExcludeCollocatedStores { .. }) {
             warnings
                 .push(warn("collocated-stores-excluded", Args::new().with("stores", s.collocated_stores.join(", "))));
         }
-        if !name.eq_ignore_ascii_case(req.product.installer_name()) {
+        if t.runbook != Runbook::BackendDatabases && !name.eq_ignore_ascii_case(req.product.installer_name()) {
             warnings.push(warn(
                 "unexpected-installer-name",
                 Args::new()
@@ -414,21 +486,34 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             ));
         }
         for skipped in &req.skip {
-            warnings.push(warn("step-skipped", Args::new().with("step", skipped)));
+            if t.runbook.steps().contains(skipped) {
+                warnings.push(warn("step-skipped", Args::new().with("step", skipped)));
+            }
         }
+        let reason = tr(
+            lang,
+            &format!("plan.runbook.{}", t.runbook.as_str()),
+            &Args::new().with("host", &t.database_host).with("sql", &t.fqdn),
+        );
         servers.push(ServerPlan {
-            fqdn: s.fqdn.clone(),
+            fqdn: t.fqdn.clone(),
             role: s.role,
-            pool: s.pools.first().cloned(),
+            pool: t.pool.clone(),
             pools: s.pools.clone(),
             site: s.site.clone(),
-            sql_server_fqdn: s.sql_server_fqdn.clone(),
+            sql_server_fqdn: match &db {
+                DatabaseUpdate::LocalDatabases => None,
+                other => Some(other.sql_server(&t.fqdn).clone()),
+            },
             collocated_stores: s.collocated_stores.clone(),
-            database_update: db.name().to_owned(),
+            database_update: if t.runbook == Runbook::FrontEnd { "none".to_owned() } else { db.name().to_owned() },
             estimated_outage_minutes: outage,
             warnings,
             steps,
             product: req.product,
+            runbook: t.runbook,
+            runbook_reason: reason,
+            after: t.after.iter().filter(|a| planned.contains(a)).cloned().collect(),
         });
     }
     Ok(Plan {

@@ -45,11 +45,46 @@ pub enum StepId {
     StartServices,
     /// Every SfB service running and the new build installed.
     Verify,
+    /// Front End: `Get-CsPoolFabricState -PoolFqdn` (missing replicas stop the pool's update).
+    FabricCheck,
+    /// Front End: `Get-CsPoolUpgradeReadinessState` (Busy: wait 10 minutes and ask again).
+    Readiness,
+    /// Front End: `Invoke-CsComputerFailOver` (users moved, services stopped and disabled).
+    Failover,
+    /// Front End: `Invoke-CsComputerFailBack` (back into service).
+    Failback,
+    /// `Test-CsDatabase` before the database update: what needs updating.
+    TestDatabases,
+    /// `Test-CsDatabase` after it: every database at its expected version.
+    CheckDatabases,
 }
 
 impl StepId {
-    /// Every step, in procedure order.
-    pub const ALL: [StepId; 13] = [
+    /// Every step of every runbook.
+    pub const ALL: [StepId; 19] = [
+        StepId::CheckRole,
+        StepId::StagePackage,
+        StepId::OpenShell,
+        StepId::FabricCheck,
+        StepId::Readiness,
+        StepId::TestDatabases,
+        StepId::Failover,
+        StepId::StopServices,
+        StepId::StopW3svc,
+        StepId::CloseShells,
+        StepId::InstallUpdate,
+        StepId::ReopenShell,
+        StepId::StopServicesAgain,
+        StepId::StartW3svc,
+        StepId::UpdateDatabases,
+        StepId::StartServices,
+        StepId::CheckDatabases,
+        StepId::Failback,
+        StepId::Verify,
+    ];
+
+    /// The seed's procedure (its eleven steps, `start-services` and `verify`), in order.
+    pub const SEED: [StepId; 13] = [
         StepId::CheckRole,
         StepId::StagePackage,
         StepId::OpenShell,
@@ -81,12 +116,18 @@ impl StepId {
             StepId::UpdateDatabases => "update-databases",
             StepId::StartServices => "start-services",
             StepId::Verify => "verify",
+            StepId::FabricCheck => "fabric-check",
+            StepId::Readiness => "readiness",
+            StepId::Failover => "failover",
+            StepId::Failback => "failback",
+            StepId::TestDatabases => "test-databases",
+            StepId::CheckDatabases => "check-databases",
         }
     }
 
     /// The step's number in the seed document (1–11), if it is one of the seed's.
     pub fn seed_number(self) -> Option<u8> {
-        let i = StepId::ALL.iter().position(|s| *s == self)?;
+        let i = StepId::SEED.iter().position(|s| *s == self)?;
         (i < 11).then(|| u8::try_from(i + 1).unwrap_or(0))
     }
 
@@ -117,6 +158,13 @@ impl StepId {
             StepId::UpdateDatabases => (true, true, 30, 3.0),
             StepId::StartServices => (true, true, 20, 3.0),
             StepId::Verify => (false, true, 5, 0.5),
+            StepId::FabricCheck => (false, true, 5, 0.5),
+            // Three Busy answers ten minutes apart are the documented limit (research §4.2).
+            StepId::Readiness => (false, true, 5, 0.3),
+            // `-WaitTime` defaults to one hour (DOMAIN.md §2).
+            StepId::Failover => (false, true, 65, 6.0),
+            StepId::Failback => (false, true, 30, 4.0),
+            StepId::TestDatabases | StepId::CheckDatabases => (false, true, 5, 0.5),
         };
         StepSpec { in_outage, safe_to_repeat: repeatable, timeout_seconds: timeout * 60, estimated_minutes: estimate }
     }
@@ -289,6 +337,22 @@ pub struct CommandContext<'a> {
     pub installer_switches: &'a [Word],
     /// Step 11's variant for this server.
     pub database_update: &'a DatabaseUpdate,
+    /// The server the step acts for (a Front End's own name for its failover).
+    pub server: &'a Fqdn,
+    /// Its pool (`-PoolFqdn` of the fabric check).
+    pub pool: Option<&'a Fqdn>,
+}
+
+impl DatabaseUpdate {
+    /// The SQL Server whose databases the update and `Test-CsDatabase` address (the server
+    /// itself for Standard Edition).
+    pub fn sql_server<'a>(&'a self, server: &'a Fqdn) -> &'a Fqdn {
+        match self {
+            DatabaseUpdate::ConfiguredDatabases { sql_server_fqdn }
+            | DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn } => sql_server_fqdn,
+            DatabaseUpdate::LocalDatabases => server,
+        }
+    }
 }
 
 fn word(s: &'static str) -> Word {
@@ -343,6 +407,28 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
             }]
         }
         StepId::StartServices => vec![Command::named(word("Start-CsWindowsService"))],
+        StepId::FabricCheck => vec![
+            Command::named(word("Get-CsPoolFabricState"))
+                .arg(Arg::Named(word("PoolFqdn"), cx.pool.unwrap_or(cx.server).to_string())),
+        ],
+        StepId::Readiness => vec![Command::named(word("Get-CsPoolUpgradeReadinessState"))],
+        StepId::Failover => {
+            vec![
+                Command::named(word("Invoke-CsComputerFailOver"))
+                    .arg(Arg::Named(word("ComputerName"), cx.server.to_string())),
+            ]
+        }
+        StepId::Failback => {
+            vec![
+                Command::named(word("Invoke-CsComputerFailBack"))
+                    .arg(Arg::Named(word("ComputerName"), cx.server.to_string())),
+            ]
+        }
+        StepId::TestDatabases | StepId::CheckDatabases => vec![
+            Command::named(word("Test-CsDatabase"))
+                .arg(Arg::Switch(word("ConfiguredDatabases")))
+                .arg(Arg::Named(word("SqlServerFqdn"), cx.database_update.sql_server(cx.server).to_string())),
+        ],
         StepId::Verify => vec![
             Command::named(word("Get-CsWindowsService")),
             Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),

@@ -6,6 +6,7 @@ mod common;
 use proptest::prelude::*;
 use sfbpatch_core::plan::{PlanError, PlanRequest, plan};
 use sfbpatch_core::runbook::{self, CommandContext, DatabaseUpdate, Product, StepId};
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::{Fqdn, Lang, example, topology};
 use sfbpatch_pwsh::Word;
 use sfbpatch_pwsh::syntax::{self, Statement};
@@ -16,7 +17,7 @@ fn example_topology() -> topology::Topology {
 
 #[test]
 fn steps_have_stable_ids_and_seed_numbers_in_order() {
-    let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
+    let ids: Vec<&str> = StepId::SEED.iter().map(|s| s.as_str()).collect();
     assert_eq!(
         ids,
         [
@@ -35,33 +36,34 @@ fn steps_have_stable_ids_and_seed_numbers_in_order() {
             "verify"
         ]
     );
-    let numbers: Vec<Option<u8>> = StepId::ALL.iter().map(|s| s.seed_number()).collect();
-    assert_eq!(
-        numbers,
-        [
-            Some(1),
-            Some(2),
-            Some(3),
-            Some(4),
-            Some(5),
-            Some(6),
-            Some(7),
-            Some(8),
-            Some(9),
-            Some(10),
-            Some(11),
-            None,
-            None
-        ]
-    );
+    let numbers: Vec<Option<u8>> = StepId::SEED.iter().map(|s| s.seed_number()).collect();
+    let want: Vec<Option<u8>> = (1..=11).map(Some).chain([None, None]).collect();
+    assert_eq!(numbers, want);
     for id in StepId::ALL {
         assert_eq!(id.as_str().parse::<StepId>(), Ok(id));
+        assert!(StepId::SEED.contains(&id) || id.seed_number().is_none(), "{id} is not one of the seed's");
     }
+    let front_end: Vec<&str> =
+        ["fabric-check", "readiness", "failover", "failback", "test-databases", "check-databases"]
+            .into_iter()
+            .filter(|w| w.parse::<StepId>().is_ok())
+            .collect();
+    assert_eq!(front_end.len(), 6, "the Front End and database steps have stable ids");
+}
+
+/// The plan of the bundled example: pool01 (fe01–fe03, back end sql01 with Archiving and
+/// Monitoring collocated), pool02 (fe11, fe12, back end sql02), se01, edge01.
+fn example_plan() -> sfbpatch_core::plan::Plan {
+    plan(&example_topology(), &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn server<'a>(p: &'a sfbpatch_core::plan::Plan, fqdn: &str) -> &'a sfbpatch_core::plan::ServerPlan {
+    p.servers.iter().find(|s| s.fqdn.as_str() == fqdn).unwrap_or_else(|| panic!("{fqdn} is not in the plan"))
 }
 
 #[test]
 fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable_is_inside() {
-    let inside: Vec<&str> = StepId::ALL.iter().filter(|s| s.spec().in_outage).map(|s| s.as_str()).collect();
+    let inside: Vec<&str> = StepId::SEED.iter().filter(|s| s.spec().in_outage).map(|s| s.as_str()).collect();
     assert_eq!(
         inside,
         [
@@ -76,16 +78,73 @@ fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable
             "start-services"
         ]
     );
-    // Everything that can happen before the outage happens before it: role check, staging
-    // (copy and hash) and the first shell are all ordered before stop-services.
-    let p = plan(&example_topology(), &PlanRequest::new("SkypeServerUpdateInstaller.exe"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let p = example_plan();
     for s in &p.servers {
-        let first_outage = s.steps.iter().position(|st| st.in_outage).unwrap_or(usize::MAX);
-        assert_eq!(s.steps[first_outage].id, StepId::StopServices);
-        let before: Vec<StepId> = s.steps[..first_outage].iter().map(|st| st.id).collect();
-        assert_eq!(before, [StepId::CheckRole, StepId::StagePackage, StepId::OpenShell]);
+        let outage: Vec<StepId> = s.steps.iter().filter(|st| st.in_outage).map(|st| st.id).collect();
+        let first = s.steps.iter().position(|st| st.in_outage).unwrap_or(s.steps.len());
+        let before: Vec<StepId> = s.steps[..first].iter().map(|st| st.id).collect();
+        match s.runbook {
+            // Everything that can happen before the outage happens before it.
+            Runbook::StandardEdition | Runbook::SeedBackend => {
+                assert_eq!(outage.first(), Some(&StepId::StopServices), "{}", s.fqdn);
+                assert_eq!(outage.last(), Some(&StepId::StartServices), "{}", s.fqdn);
+                assert_eq!(before, [StepId::CheckRole, StepId::StagePackage, StepId::OpenShell]);
+            }
+            // A back end is unavailable while its databases are updated, and only then.
+            Runbook::BackendDatabases => {
+                assert_eq!(outage, [StepId::UpdateDatabases], "{}", s.fqdn);
+                assert_eq!(before, [StepId::TestDatabases]);
+            }
+            // A Front End's failover moves its users: no users' outage.
+            Runbook::FrontEnd => assert!(outage.is_empty(), "{}", s.fqdn),
+        }
     }
+}
+
+#[test]
+fn each_role_gets_its_runbook_and_each_step_its_host() {
+    let p = example_plan();
+    let runbooks: Vec<(&str, &str)> = p.servers.iter().map(|s| (s.fqdn.as_str(), s.runbook.as_str())).collect();
+    assert_eq!(
+        runbooks,
+        [
+            ("fe01.contoso.local", "front-end"),
+            ("fe02.contoso.local", "front-end"),
+            ("fe03.contoso.local", "front-end"),
+            ("fe11.contoso.local", "front-end"),
+            ("fe12.contoso.local", "front-end"),
+            ("se01.contoso.local", "standard-edition"),
+            ("sql01.contoso.local", "backend-databases"),
+            ("sql02.contoso.local", "backend-databases"),
+        ]
+    );
+    for s in &p.servers {
+        for st in &s.steps {
+            let host = s.host_of(st).as_str();
+            match s.runbook {
+                // The databases of a SQL-only machine are updated from a Front End of its pool.
+                Runbook::BackendDatabases => {
+                    let want = if s.fqdn.as_str() == "sql01.contoso.local" {
+                        "fe01.contoso.local"
+                    } else {
+                        "fe11.contoso.local"
+                    };
+                    assert_eq!(host, want, "{} {}", s.fqdn, st.id);
+                }
+                _ => assert_eq!(host, s.fqdn.as_str(), "{} {}", s.fqdn, st.id),
+            }
+        }
+        assert!(!s.runbook_reason.is_empty() && !s.runbook_reason.contains('⟦'), "{}", s.fqdn);
+    }
+    // After every Front End of the pools whose stores it holds.
+    assert_eq!(
+        server(&p, "sql01.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        ["fe01.contoso.local", "fe02.contoso.local", "fe03.contoso.local"]
+    );
+    assert_eq!(
+        server(&p, "sql02.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        ["fe11.contoso.local", "fe12.contoso.local"]
+    );
 }
 
 #[test]
@@ -98,23 +157,52 @@ fn only_the_install_is_unsafe_to_repeat() {
 fn exact_commands_of_the_seed() {
     let p = plan(&example_topology(), &PlanRequest::new(r"D:\updates\SkypeServerUpdateInstaller.exe"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let s = &p.servers[0];
-    let cmd = |id: &str| s.steps.iter().find(|st| st.id.as_str() == id).and_then(|st| st.command.clone());
-    assert_eq!(cmd("stop-services").as_deref(), Some("Stop-CsWindowsService"));
-    assert_eq!(cmd("stop-services-again").as_deref(), Some("Stop-CsWindowsService"));
-    assert_eq!(cmd("stop-w3svc").as_deref(), Some("net stop w3svc"));
-    assert_eq!(cmd("start-w3svc").as_deref(), Some("net start w3svc"));
-    assert_eq!(cmd("start-services").as_deref(), Some("Start-CsWindowsService"));
-    assert_eq!(cmd("close-shells"), None);
+    let cmd = |fqdn: &str, id: &str| {
+        server(&p, fqdn).steps.iter().find(|st| st.id.as_str() == id).and_then(|st| st.command.clone())
+    };
+    let se = "se01.contoso.local";
+    assert_eq!(cmd(se, "stop-services").as_deref(), Some("Stop-CsWindowsService"));
+    assert_eq!(cmd(se, "stop-services-again").as_deref(), Some("Stop-CsWindowsService"));
+    assert_eq!(cmd(se, "stop-w3svc").as_deref(), Some("net stop w3svc"));
+    assert_eq!(cmd(se, "start-w3svc").as_deref(), Some("net start w3svc"));
+    assert_eq!(cmd(se, "start-services").as_deref(), Some("Start-CsWindowsService"));
+    assert_eq!(cmd(se, "update-databases").as_deref(), Some("Install-CsDatabase -Update -LocalDatabases"));
     assert_eq!(
-        cmd("install-update").as_deref(),
+        cmd(se, "check-databases").as_deref(),
+        Some("Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn 'se01.contoso.local'")
+    );
+    assert_eq!(cmd(se, "close-shells"), None);
+    assert_eq!(
+        cmd(se, "install-update").as_deref(),
         Some(r"& 'C:\ProgramData\sfbpatch\stage\SkypeServerUpdateInstaller.exe' /silentmode")
     );
     assert_eq!(
-        cmd("verify").as_deref(),
+        cmd(se, "verify").as_deref(),
         Some("Get-CsWindowsService; Get-Service -Name 'W3SVC'; Get-CsServerPatchVersion")
     );
-    assert_eq!(cmd("open-shell").as_deref(), Some("Import-Module 'SkypeForBusiness'"));
+    assert_eq!(cmd(se, "open-shell").as_deref(), Some("Import-Module 'SkypeForBusiness'"));
+    let fe = "fe02.contoso.local";
+    assert_eq!(cmd(fe, "fabric-check").as_deref(), Some("Get-CsPoolFabricState -PoolFqdn 'pool01.contoso.local'"));
+    assert_eq!(cmd(fe, "readiness").as_deref(), Some("Get-CsPoolUpgradeReadinessState"));
+    assert_eq!(cmd(fe, "failover").as_deref(), Some("Invoke-CsComputerFailOver -ComputerName 'fe02.contoso.local'"));
+    assert_eq!(cmd(fe, "failback").as_deref(), Some("Invoke-CsComputerFailBack -ComputerName 'fe02.contoso.local'"));
+    assert_eq!(cmd(fe, "stop-services"), None, "failover stops the services");
+    // sql01 holds Archiving and Monitoring beside the pool's stores: the switch only
+    // silences a warning; every database there is updated.
+    assert_eq!(
+        cmd("sql01.contoso.local", "update-databases").as_deref(),
+        Some(
+            "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.contoso.local' -ExcludeCollocatedStores"
+        )
+    );
+    assert_eq!(
+        cmd("sql02.contoso.local", "update-databases").as_deref(),
+        Some("Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql02.contoso.local'")
+    );
+    // Nothing of Skype for Business is sent to the SQL-only machines themselves.
+    for s in p.servers.iter().filter(|s| s.runbook == Runbook::BackendDatabases) {
+        assert!(s.steps.iter().all(|st| s.host_of(st) != &s.fqdn), "{}", s.fqdn);
+    }
 }
 
 #[test]
@@ -133,7 +221,7 @@ fn lync_2013_uses_its_own_installer_and_module() {
     let mut req = PlanRequest::new("LyncServerUpdateInstaller.exe");
     req.product = Product::Lync2013;
     let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
-    let s = &p.servers[0];
+    let s = server(&p, "se01.contoso.local");
     assert!(s.warnings.iter().all(|w| w.code != "unexpected-installer-name"));
     let open = s.steps.iter().find(|st| st.id == StepId::OpenShell).and_then(|st| st.command.clone());
     assert_eq!(open.as_deref(), Some("Import-Module 'Lync'"));
@@ -170,13 +258,19 @@ fn every_command_of_every_fixture_server_parses_as_powershell() {
 #[test]
 fn estimated_outage_and_warnings() {
     let t = example_topology();
-    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
+    let p = example_plan();
     for s in &p.servers {
         let sum: f64 = s.steps.iter().filter(|st| st.in_outage).map(|st| st.estimated_minutes).sum();
         assert!((s.estimated_outage_minutes - sum).abs() < 0.01);
+        let (lo, hi) = match s.runbook {
+            Runbook::StandardEdition | Runbook::SeedBackend => (15.0, 30.0),
+            Runbook::BackendDatabases => (1.0, 10.0),
+            Runbook::FrontEnd => (-0.1, 0.1),
+        };
         assert!(
-            s.estimated_outage_minutes > 15.0 && s.estimated_outage_minutes < 30.0,
-            "{}",
+            s.estimated_outage_minutes > lo && s.estimated_outage_minutes < hi,
+            "{} {}",
+            s.fqdn,
             s.estimated_outage_minutes
         );
     }
@@ -184,25 +278,34 @@ fn estimated_outage_and_warnings() {
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
     req.outage_budget_minutes = 26.0;
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
-    assert!(p.servers[0].warnings.iter().any(|w| w.code == "outage-near-budget"), "{:?}", p.servers[0].warnings);
+    let se = server(&p, "se01.contoso.local");
+    assert!(se.warnings.iter().any(|w| w.code == "outage-near-budget"), "{:?}", se.warnings);
     req.outage_budget_minutes = 20.0;
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
-    assert!(p.servers[0].warnings.iter().any(|w| w.code == "outage-over-budget"));
-    let se = p.servers.iter().find(|s| s.fqdn.as_str() == "se01.contoso.local").unwrap_or_else(|| panic!("no se01"));
+    let se = server(&p, "se01.contoso.local");
+    assert!(se.warnings.iter().any(|w| w.code == "outage-over-budget"));
     assert!(se.warnings.iter().any(|w| w.code == "users-signed-out"));
+    let sql01 = server(&p, "sql01.contoso.local");
+    assert!(sql01.warnings.iter().any(|w| w.code == "collocated-stores-excluded"));
+    assert!(sql01.warnings.iter().all(|w| w.code != "unexpected-installer-name"), "no installer runs there");
 }
 
 #[test]
 fn server_selection_narrows_and_refuses_what_it_cannot_plan() {
     let t = example_topology();
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
-    req.servers = vec!["SE01.contoso.local".into(), "sql01.contoso.local".into()];
+    req.servers = vec!["sql01.contoso.local".into(), "SE01.contoso.local".into(), "fe01.contoso.local".into()];
     let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = p.servers.iter().map(|s| s.fqdn.as_str()).collect();
-    assert_eq!(names, ["sql01.contoso.local", "se01.contoso.local"], "topology order");
+    assert_eq!(names, ["fe01.contoso.local", "se01.contoso.local", "sql01.contoso.local"], "update order");
+    assert_eq!(
+        server(&p, "sql01.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        ["fe01.contoso.local"],
+        "only what this run updates"
+    );
     req.servers = vec!["nosuch.contoso.local".into()];
     assert!(matches!(plan(&t, &req), Err(PlanError::UnknownServer { .. })));
-    req.servers = vec!["fe01.contoso.local".into()];
+    req.servers = vec!["edge01.contoso.local".into()];
     assert!(matches!(plan(&t, &req), Err(PlanError::NotInScope { .. })));
 }
 
@@ -226,7 +329,10 @@ fn skipping_a_step_removes_it_and_says_so() {
     req.skip = vec![StepId::StopServicesAgain];
     let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
     assert!(p.servers.iter().all(|s| s.steps.iter().all(|st| st.id != StepId::StopServicesAgain)));
-    assert!(p.servers.iter().all(|s| s.warnings.iter().any(|w| w.code == "step-skipped")));
+    for s in &p.servers {
+        let says = s.warnings.iter().any(|w| w.code == "step-skipped");
+        assert_eq!(says, s.runbook.steps().contains(&StepId::StopServicesAgain), "{}", s.fqdn);
+    }
 }
 
 /// Counts the command elements PowerShell sees in `text` (which must be one command).
@@ -239,13 +345,15 @@ fn elements(text: &str) -> Result<usize, String> {
 }
 
 fn update_databases(fqdn: Fqdn) -> String {
-    let db = DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn: fqdn };
+    let db = DatabaseUpdate::ExcludeCollocatedStores { sql_server_fqdn: fqdn.clone() };
     let switches = [Word::fixed("/silentmode")];
     let cx = CommandContext {
         product: Product::Sfb2019,
         staged_installer: r"C:\s\x.exe",
         installer_switches: &switches,
         database_update: &db,
+        server: &fqdn,
+        pool: None,
     };
     runbook::command_text(StepId::UpdateDatabases, &cx).unwrap_or_default()
 }
