@@ -24,6 +24,14 @@ pub enum Probe {
     BootTime,
     /// `Restart-Computer -Force`.
     Restart,
+    /// `Reset-CsPoolRegistrarState -PoolFqdn <pool> -ResetType QuorumLossRecovery -Confirm:$false`:
+    /// the documented recovery of a pool with missing replicas (`-PoolFqdn` is required and the
+    /// cmdlet asks for confirmation: docs/research/issue10-sources.md §2.5). Offered, never run
+    /// by itself.
+    ResetRegistrar {
+        /// The pool.
+        pool: String,
+    },
     /// `Get-Content -Path <dir>\*.log`: the installer writes its logs into the folder it runs from.
     InstallLogs {
         /// The run's staging folder on the server.
@@ -49,6 +57,10 @@ impl Probe {
                 Command::named(word("net")).arg(Arg::Bare(word("statistics"))).arg(Arg::Bare(word("workstation")))
             }
             Probe::Restart => Command::named(word("Restart-Computer")).arg(Arg::Switch(word("Force"))),
+            Probe::ResetRegistrar { pool } => Command::named(word("Reset-CsPoolRegistrarState"))
+                .arg(Arg::Named(word("PoolFqdn"), pool.clone()))
+                .arg(Arg::Named(word("ResetType"), "QuorumLossRecovery".into()))
+                .arg(Arg::Raw("-Confirm:$false")),
             Probe::InstallLogs { dir } => {
                 Command::named(word("Get-Content")).arg(Arg::Named(word("Path"), format!("{dir}\\*.log")))
             }
@@ -70,6 +82,10 @@ mod tests {
             (Probe::FreeSpace { drive: "C".into() }, "Get-PSDrive -Name 'C'"),
             (Probe::BootTime, "net statistics workstation"),
             (Probe::Restart, "Restart-Computer -Force"),
+            (
+                Probe::ResetRegistrar { pool: "pool01.contoso.local".into() },
+                "Reset-CsPoolRegistrarState -PoolFqdn 'pool01.contoso.local' -ResetType 'QuorumLossRecovery' -Confirm:$false",
+            ),
             (Probe::InstallLogs { dir: "C:\\stage\\r1".into() }, "Get-Content -Path 'C:\\stage\\r1\\*.log'"),
         ];
         for (probe, want) in cases {

@@ -106,6 +106,23 @@ impl Runbook {
     }
 }
 
+impl Runbook {
+    /// The steps that open and close the users' outage: `stop-services` … `start-services`
+    /// where services stop, the database update on a back end. A Front End has none.
+    pub fn outage_bounds(self) -> Option<(StepId, StepId)> {
+        match self {
+            Runbook::StandardEdition | Runbook::SeedBackend => Some((StepId::StopServices, StepId::StartServices)),
+            Runbook::BackendDatabases => Some((StepId::UpdateDatabases, StepId::UpdateDatabases)),
+            Runbook::FrontEnd => None,
+        }
+    }
+
+    /// Whether the server itself carries Skype for Business (services, IIS, the module).
+    pub fn has_sfb(self) -> bool {
+        self != Runbook::BackendDatabases
+    }
+}
+
 impl fmt::Display for Runbook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())

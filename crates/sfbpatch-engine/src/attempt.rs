@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::ServerPlan;
 use sfbpatch_core::probe::Probe;
 use sfbpatch_core::readback::{self, Build};
@@ -27,11 +28,13 @@ pub(crate) struct Attempt {
     pub lost_session: bool,
     /// No answer, or a dropped session: it may or may not have been applied.
     pub transient: bool,
+    /// The pool answered Busy: ask again later.
+    pub busy: bool,
 }
 
 impl Attempt {
     fn done(outcome: StepOutcome, output: AttemptOutput) -> Self {
-        Self { outcome, output, lost_session: false, transient: false }
+        Self { outcome, output, lost_session: false, transient: false, busy: false }
     }
 
     fn failed(reason: String) -> Self {
@@ -44,6 +47,7 @@ impl Attempt {
             output: AttemptOutput::default(),
             lost_session: true,
             transient: true,
+            busy: false,
         }
     }
 }
@@ -73,7 +77,8 @@ pub fn next(attempt: u32, retries: u32, safe_to_repeat: bool, transient: bool, b
     }
 }
 
-/// Runs step `id` of `sp` with its retries and returns how it ended.
+/// Runs step `id` of `sp` with its retries and returns how it ended. The step runs on the
+/// host the plan names (`runs_on`); `session` is the server's own and serves only its steps.
 pub(crate) async fn run_step<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
@@ -81,18 +86,30 @@ pub(crate) async fn run_step<T: Transport, S: EventSink>(
     before: Option<&Build>,
     session: &mut Option<SessionId>,
 ) -> StepOutcome {
-    let host = &sp.fqdn;
+    let server = &sp.fqdn;
     let Some(st) = sp.steps.iter().find(|s| s.id == id) else { return StepOutcome::Succeeded };
+    let host = sp.host_of(st);
+    let mut elsewhere: Option<SessionId> = None;
     let timeout = cx.opts.scaled(Duration::from_secs(st.timeout_seconds));
     let mut attempt = 1;
     loop {
-        cx.started(host, Activity::Step(id), attempt, st.command.clone());
-        let a = attempt_step(cx, sp, id, st.command.as_deref(), timeout, before, session).await;
+        cx.started(server, Activity::Step(id), attempt, st.command.clone());
+        let session = if host == server { &mut *session } else { &mut elsewhere };
+        let a = attempt_step(cx, sp, host, id, st.command.as_deref(), timeout, before, session).await;
         if a.lost_session {
             *session = None;
         }
-        cx.finished(host, Activity::Step(id), attempt, a.outcome.clone(), a.output);
+        cx.finished(server, Activity::Step(id), attempt, a.outcome.clone(), a.output);
         if a.outcome.is_success() {
+            return a.outcome;
+        }
+        // The pool is Busy: ask again after ten minutes, three answers at most (research §4.2).
+        if a.busy {
+            if attempt < BUSY_ANSWERS && !cx.halted() {
+                cx.pause(BUSY_WAIT).await;
+                attempt += 1;
+                continue;
+            }
             return a.outcome;
         }
         match next(attempt, cx.opts.retries, st.safe_to_repeat, a.transient, cx.opts.backoff) {
@@ -104,7 +121,7 @@ pub(crate) async fn run_step<T: Transport, S: EventSink>(
             }
             Next::AskTheHost => {
                 if let Ok(true) = postcondition(cx, sp, id, before).await {
-                    cx.warn(host, cx.say("lost-but-done", &[("step", id.to_string())]));
+                    cx.warn(server, cx.say("lost-but-done", &[("step", id.to_string())]));
                     return StepOutcome::Succeeded;
                 }
                 return a.outcome;
@@ -115,18 +132,25 @@ pub(crate) async fn run_step<T: Transport, S: EventSink>(
     }
 }
 
+/// How many Busy answers end the wait for a pool's readiness.
+const BUSY_ANSWERS: u32 = 3;
+
+/// How long to wait after a Busy answer.
+const BUSY_WAIT: Duration = Duration::from_secs(600);
+
 /// One attempt of a step: what the step needs before its command (a session, the package
 /// on the server), the command under `timeout`, and the verdict on what it printed.
+#[allow(clippy::too_many_arguments)]
 async fn attempt_step<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
+    host: &Fqdn,
     id: StepId,
     command: Option<&str>,
     timeout: Duration,
     before: Option<&Build>,
     session: &mut Option<SessionId>,
 ) -> Attempt {
-    let host = &sp.fqdn;
     let real = cx.transport.real(timeout);
     match id {
         StepId::CloseShells => {
@@ -138,7 +162,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
             };
         }
         StepId::StagePackage => {
-            if let Err(why) = stage(cx, sp, id, timeout).await {
+            if let Err(why) = stage(cx, host, id, timeout).await {
                 return Attempt::failed(why);
             }
         }
@@ -181,12 +205,13 @@ async fn attempt_step<T: Transport, S: EventSink>(
         }
         _ => {}
     }
+    let busy = v == Verdict::Failed(Failure::Busy);
     let outcome = match v {
         Verdict::Succeeded | Verdict::CheckBuild | Verdict::CheckServices { .. } => StepOutcome::Succeeded,
         Verdict::SucceededRebootPending => StepOutcome::SucceededRebootPending,
-        Verdict::Failed(f) => failed(reason(cx, &f, &o)),
+        Verdict::Failed(f) => failed(reason(cx, sp, &f, &o)),
     };
-    Attempt::done(outcome, output)
+    Attempt { busy, ..Attempt::done(outcome, output) }
 }
 
 fn failed(reason: String) -> StepOutcome {
@@ -194,7 +219,12 @@ fn failed(reason: String) -> StepOutcome {
 }
 
 /// A failure's sentence, in the run's language.
-fn reason<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, f: &Failure, o: &crate::CommandOutput) -> String {
+fn reason<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    f: &Failure,
+    o: &crate::CommandOutput,
+) -> String {
     let shown = |b: &[Build]| b.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     match f {
         Failure::ExitCode => cx.exit_line(o),
@@ -209,17 +239,30 @@ fn reason<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, f: &Failure, o: &crate
         Failure::NoServiceStates => cx.say("no-service-states", &[]),
         Failure::Stopped(names) => cx.say("services-stopped-list", &[("names", names.join(", "))]),
         Failure::BuildNotReached(b) => cx.say("build-not-reached", &[("builds", shown(b))]),
+        Failure::MissingReplicas(n) => {
+            let pool = sp.pool.as_ref().unwrap_or(&sp.fqdn).to_string();
+            let command = Probe::ResetRegistrar { pool }.command();
+            cx.say("missing-replicas", &[("count", n.to_string()), ("command", command)])
+        }
+        Failure::Busy => cx.say("pool-busy", &[("answers", BUSY_ANSWERS.to_string())]),
+        Failure::InsufficientActiveFrontEnds => cx.say("insufficient-front-ends", &[]),
+        Failure::NoReadiness => cx.say("no-readiness", &[]),
+        Failure::NoDatabases => cx.say("no-databases", &[]),
+        Failure::DatabasesBehind(list) => {
+            let (host, command) =
+                sp.database_command().map_or(("?".to_owned(), String::new()), |(h, c)| (h.to_string(), c.to_owned()));
+            cx.say("databases-behind", &[("databases", list.join(", ")), ("host", host), ("command", command)])
+        }
     }
 }
 
 /// Free space checked (a clear error, nothing changed), then the package put on the server.
 async fn stage<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
-    sp: &ServerPlan,
+    host: &Fqdn,
     id: StepId,
     timeout: Duration,
 ) -> Result<(), String> {
-    let host = &sp.fqdn;
     if let Some(size) = cx.transport.package_size() {
         let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
         if let Ok(o) = cx.probe(host, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await

@@ -23,10 +23,9 @@ pub fn step_minutes(sp: &ServerPlan, history: &BTreeMap<(String, String), f64>, 
         .unwrap_or(0.0)
 }
 
-/// The outage projected from `stop-services` on: every step inside the outage window.
+/// The outage projected when it opens: every step inside the outage window.
 pub fn projected_minutes(sp: &ServerPlan, history: &BTreeMap<(String, String), f64>) -> f64 {
-    let from = sp.steps.iter().position(|s| s.id == StepId::StopServices).unwrap_or(0);
-    sp.steps[from..].iter().filter(|s| s.in_outage).map(|s| step_minutes(sp, history, s.id)).sum()
+    sp.steps.iter().filter(|s| s.in_outage).map(|s| step_minutes(sp, history, s.id)).sum()
 }
 
 /// Whether the outage may open: its projection stays under the budget, or the operator

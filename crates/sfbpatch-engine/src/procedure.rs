@@ -47,6 +47,9 @@ pub struct Progress {
     pub before: Option<Build>,
     /// The installer's restart was interrupted: restart first.
     pub reboot_pending: bool,
+    /// A Front End failed over and not yet failed back: its services are disabled, and it
+    /// must be failed back whatever happens (DOMAIN.md §2).
+    pub failed_over: bool,
 }
 
 impl Progress {
@@ -54,6 +57,7 @@ impl Progress {
     /// left open is timed from `now_ms`.
     pub fn resume(prior: Option<&ServerResume>, now_ms: u64) -> Self {
         let completed = prior.map(|p| p.completed.clone()).unwrap_or_default();
+        let failed_over = completed.contains(&StepId::Failover) && !completed.contains(&StepId::Failback);
         let outage = if prior.is_some_and(|p| p.outage_open) {
             Outage::Open { since_ms: now_ms, announced: Vec::new() }
         } else {
@@ -66,6 +70,7 @@ impl Progress {
             outage,
             before: prior.and_then(|p| p.build_before.clone()),
             reboot_pending: prior.is_some_and(|p| p.reboot_pending),
+            failed_over,
         }
     }
 
@@ -78,6 +83,11 @@ impl Progress {
     pub fn outage_open(&self) -> bool {
         matches!(self.outage, Outage::Open { .. })
     }
+
+    /// The server is out of service because of this run: services stopped, or failed over.
+    pub fn out_of_service(&self) -> bool {
+        self.outage_open() || self.failed_over
+    }
 }
 
 /// Runs the procedure of `sp` and returns how it ended.
@@ -88,8 +98,9 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
 ) -> ServerSummary {
     let host = &sp.fqdn;
     let mut p = Progress::resume(prior, cx.now());
-    // The build before, for the install's postcondition when the target is not known.
-    if p.before.is_none() {
+    // The build before, for the install's postcondition when the target is not known (a
+    // SQL-only machine has no SfB build to read).
+    if p.before.is_none() && sp.runbook.has_sfb() {
         p.before = match cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await {
             Ok(o) => crate::verdict::builds(&o.stdout).into_iter().min(),
             Err(_) => None,
@@ -131,6 +142,12 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             continue;
         }
         if cx.halted() {
+            // A failed-over Front End is failed back before the run stops (DOMAIN.md §2).
+            if p.failed_over {
+                cx.warn(host, cx.say("failed-over-interrupted", &[]));
+                let s = fail_and_restore(cx, sp, id, true, cx.say("interrupted", &[]), &mut session).await;
+                return ServerSummary { result: ServerResult::Interrupted, ..s };
+            }
             let recovery = if p.outage_open() { sp.recovery(id) } else { Vec::new() };
             return end_server(cx, host, ServerResult::Interrupted, Some(cx.say("interrupted", &[])), recovery);
         }
@@ -141,7 +158,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 Settled::Stop(summary) => return summary,
             }
         }
-        if id == StepId::StopServices && !p.outage_open() {
+        let bounds = sp.runbook.outage_bounds();
+        if bounds.is_some_and(|(open, _)| open == id) && !p.outage_open() {
             let projected = guard::projected_minutes(sp, &cx.opts.history_minutes);
             let budget = cx.opts.outage_budget_minutes;
             if !guard::may_open(projected, budget, cx.opts.accept_resiliency) {
@@ -171,14 +189,14 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             StepOutcome::SucceededRebootPending => {
                 if let Err(why) = reboot(cx, host).await {
                     let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
-                    let s = fail_and_restore(cx, sp, id, p.outage_open(), why, &mut session).await;
+                    let s = fail_and_restore(cx, sp, id, p.out_of_service(), why, &mut session).await;
                     collect_install_logs(cx, sp).await;
                     return s;
                 }
                 session = None;
             }
             StepOutcome::Failed { reason } => {
-                let s = fail_and_restore(cx, sp, id, p.outage_open(), reason, &mut session).await;
+                let s = fail_and_restore(cx, sp, id, p.out_of_service(), reason, &mut session).await;
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {
@@ -188,7 +206,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             }
         }
         p.completed.push(id);
-        if id == StepId::StartServices && p.outage_open() {
+        p.failed_over = (p.failed_over || id == StepId::Failover) && id != StepId::Failback;
+        if bounds.is_some_and(|(_, close)| close == id) && p.outage_open() {
             p.outage = Outage::Closed;
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
@@ -230,7 +249,8 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
             cx.note(host, step, &mut kept, cx.say("resumed-done", &[]));
             cx.finished(host, step, 0, StepOutcome::Succeeded, kept);
             p.completed.push(id);
-            if id == StepId::StartServices {
+            p.failed_over = (p.failed_over || id == StepId::Failover) && id != StepId::Failback;
+            if sp.runbook.outage_bounds().is_some_and(|(_, close)| close == id) && p.outage_open() {
                 p.outage = Outage::Closed;
                 cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
             }

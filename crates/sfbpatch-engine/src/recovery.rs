@@ -10,6 +10,7 @@ use sfbpatch_core::plan::ServerPlan;
 use sfbpatch_core::probe::Probe;
 use sfbpatch_core::readback::{self, Build};
 use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{Activity, EngineWork, ServerResult};
 
 use crate::context::{Ctx, PROBE_TIMEOUT};
@@ -45,27 +46,30 @@ pub(crate) async fn fail_and_restore<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
     failed_step: StepId,
-    outage_open: bool,
+    out_of_service: bool,
     reason: String,
     session: &mut Option<SessionId>,
 ) -> ServerSummary {
     let host = &sp.fqdn;
     let recovery = sp.recovery(failed_step);
     let mut still_down = false;
-    if outage_open {
-        if cx.opts.on_failure == OnFailure::Restore && !recovery.is_empty() {
+    if out_of_service {
+        // A failed-over Front End is always failed back: its services stay disabled otherwise.
+        let restore_now = cx.opts.on_failure == OnFailure::Restore || sp.runbook == Runbook::FrontEnd;
+        if restore_now && !recovery.is_empty() {
             restore(cx, host, &recovery, session).await;
         }
-        // Read the state back: never claim service is back, or down, without looking.
-        still_down = !services_running(cx, host).await.unwrap_or(false);
-        if !still_down {
+        // Read the state back: never claim service is back, or down, without looking. A back
+        // end's databases are available again once the database command has ended.
+        still_down = sp.runbook.has_sfb() && !services_running(cx, host).await.unwrap_or(false);
+        if !still_down && sp.runbook.outage_bounds().is_some() {
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
     }
     let args = [("step", failed_step.to_string()), ("why", reason)];
     let (error, recovery) = if still_down {
         (cx.say("failed-down", &args), recovery)
-    } else if outage_open {
+    } else if out_of_service {
         (cx.say("failed-restored", &args), Vec::new())
     } else {
         (cx.say("failed", &args), Vec::new())
@@ -143,8 +147,8 @@ pub(crate) async fn postcondition<T: Transport, S: EventSink>(
         Ok::<bool, String>(o.exit_code == 0 && !w3svc.is_empty() && w3svc.iter().all(|x| x.is_running() == running))
     };
     match id {
-        StepId::StopServices | StepId::StopServicesAgain => sfb(false).await,
-        StepId::StartServices => sfb(true).await,
+        StepId::StopServices | StepId::StopServicesAgain | StepId::Failover => sfb(false).await,
+        StepId::StartServices | StepId::Failback => sfb(true).await,
         StepId::StopW3svc => w3svc(false).await,
         StepId::StartW3svc => w3svc(true).await,
         StepId::InstallUpdate => {

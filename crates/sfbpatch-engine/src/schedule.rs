@@ -35,6 +35,38 @@ pub struct RunSummary {
     pub servers: Vec<ServerSummary>,
 }
 
+/// How the servers that finished ended, for those that wait for them.
+#[derive(Default)]
+struct Finished {
+    results: std::sync::Mutex<std::collections::BTreeMap<Fqdn, ServerResult>>,
+    changed: tokio::sync::Notify,
+}
+
+impl Finished {
+    fn record(&self, server: &Fqdn, result: ServerResult) {
+        if let Ok(mut r) = self.results.lock() {
+            r.insert(server.clone(), result);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until every server of `after` has finished; returns those that did not update.
+    async fn wait_for(&self, after: &[Fqdn]) -> Vec<Fqdn> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let Ok(r) = self.results.lock() else { return after.to_vec() };
+                if after.iter().all(|s| r.contains_key(s)) {
+                    return after.iter().filter(|s| r.get(*s) != Some(&ServerResult::Updated)).cloned().collect();
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
 /// The plan's servers grouped in lanes (by pool; a server without a pool is a lane of its
 /// own), each lane in plan order, lanes in order of first appearance: indexes into
 /// `plan.servers`.
@@ -94,33 +126,41 @@ pub async fn run<T: Transport, S: EventSink>(
     }
     let lanes = lanes(plan);
     let semaphore = Semaphore::new(opts.max_parallel.unwrap_or(lanes.len()).max(1));
-    let (cx, sem) = (&cx, &semaphore);
+    let finished = Finished::default();
+    let (cx, sem, finished) = (&cx, &semaphore, &finished);
     let lane_futures = lanes.iter().map(|servers| async move {
         let mut out = Vec::new();
         let mut stop_lane = false;
         for &i in servers {
             let sp = &plan.servers[i];
             let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
-            if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
-                out.push((
-                    i,
-                    ServerSummary {
-                        fqdn: sp.fqdn.clone(),
-                        result: ServerResult::Updated,
-                        error: None,
-                        recovery: Vec::new(),
-                    },
-                ));
-                continue;
-            }
-            if stop_lane || cx.halted() {
+            let summary = if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
+                ServerSummary {
+                    fqdn: sp.fqdn.clone(),
+                    result: ServerResult::Updated,
+                    error: None,
+                    recovery: Vec::new(),
+                }
+            } else if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
-                out.push((i, end_server(cx, &sp.fqdn, result, None, Vec::new())));
-                continue;
-            }
-            let Ok(_permit) = sem.acquire().await else { break };
-            let summary = run_server(cx, sp, prior).await;
-            stop_lane = summary.result != ServerResult::Updated;
+                end_server(cx, &sp.fqdn, result, None, Vec::new())
+            } else {
+                // Servers that must be updated first (a back end's Front Ends) are waited for
+                // before a permit is taken, so that waiting never holds one.
+                let not_updated = finished.wait_for(&sp.after).await;
+                if not_updated.is_empty() {
+                    match sem.acquire().await {
+                        Ok(_permit) => run_server(cx, sp, prior).await,
+                        Err(_) => end_server(cx, &sp.fqdn, ServerResult::Interrupted, None, Vec::new()),
+                    }
+                } else {
+                    let names: Vec<String> = not_updated.iter().map(ToString::to_string).collect();
+                    let why = cx.say("waits-for", &[("servers", names.join(", "))]);
+                    end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
+                }
+            };
+            stop_lane |= summary.result != ServerResult::Updated;
+            finished.record(&summary.fqdn, summary.result);
             out.push((i, summary));
         }
         out

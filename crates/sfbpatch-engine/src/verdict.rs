@@ -3,6 +3,7 @@
 //! host's state says which read-back it needs.
 
 use sfbpatch_core::readback::{self, Build};
+use sfbpatch_core::readback_pool::{self, PoolUpgradeState};
 use sfbpatch_core::runbook::{InstallOutcome, StepId, classify_install_exit};
 
 use crate::transport::CommandOutput;
@@ -34,6 +35,18 @@ pub enum Failure {
     Stopped(Vec<String>),
     /// `verify`: components not at the new build.
     BuildNotReached(Vec<Build>),
+    /// The pool's fabric shows missing replicas.
+    MissingReplicas(usize),
+    /// The pool says Busy: ask again in 10 minutes (three times at most).
+    Busy,
+    /// The pool says too few Front Ends run to take one out.
+    InsufficientActiveFrontEnds,
+    /// No `PoolUpgradeState` in the output.
+    NoReadiness,
+    /// `Test-CsDatabase`: these databases are not at their expected version.
+    DatabasesBehind(Vec<String>),
+    /// `Test-CsDatabase` listed no database.
+    NoDatabases,
 }
 
 /// What a step's output means.
@@ -112,10 +125,43 @@ pub fn judge(step: StepId, o: &CommandOutput, x: &Expect<'_>) -> Verdict {
             Some(got) => Verdict::Failed(Failure::HashMismatch { got }),
             None => Verdict::Failed(Failure::NoHash),
         },
-        StepId::StopServices | StepId::StopServicesAgain => Verdict::CheckServices { running: false },
-        StepId::StartServices => Verdict::CheckServices { running: true },
+        // Failover stops (and disables) the server's services; failback starts them.
+        StepId::StopServices | StepId::StopServicesAgain | StepId::Failover => {
+            Verdict::CheckServices { running: false }
+        }
+        StepId::StartServices | StepId::Failback => Verdict::CheckServices { running: true },
+        StepId::FabricCheck => match readback_pool::missing_replicas(&o.stdout) {
+            0 => Verdict::Succeeded,
+            n => Verdict::Failed(Failure::MissingReplicas(n)),
+        },
+        StepId::Readiness => match readback_pool::parse_readiness(&o.stdout) {
+            Some(PoolUpgradeState::Ready) => Verdict::Succeeded,
+            Some(PoolUpgradeState::Busy) => Verdict::Failed(Failure::Busy),
+            Some(PoolUpgradeState::InsufficientActiveFrontEnds) => {
+                Verdict::Failed(Failure::InsufficientActiveFrontEnds)
+            }
+            None => Verdict::Failed(Failure::NoReadiness),
+        },
+        StepId::CheckDatabases => databases_current(&o.stdout),
         StepId::Verify => verify(o, x),
         _ => Verdict::Succeeded,
+    }
+}
+
+/// `check-databases`: every database `Test-CsDatabase` lists is at its expected version.
+fn databases_current(stdout: &str) -> Verdict {
+    let dbs = readback_pool::parse_test_database(stdout);
+    let behind: Vec<String> = dbs
+        .iter()
+        .filter(|d| !d.current)
+        .map(|d| format!("{}\\{}\\{} ({} → {})", d.sql_server_fqdn, d.instance, d.database, d.installed, d.expected))
+        .collect();
+    if dbs.is_empty() {
+        Verdict::Failed(Failure::NoDatabases)
+    } else if !behind.is_empty() {
+        Verdict::Failed(Failure::DatabasesBehind(behind))
+    } else {
+        Verdict::Succeeded
     }
 }
 
@@ -168,6 +214,13 @@ mod tests {
     const RUNNING: &str = "Status   Name     DisplayName\n------   ----     -----------\nRunning  RTCSRV   Skype for Business Server Front-End\nRunning  REPLICA  Skype for Business Server Replica Replicator Agent\nRunning  W3SVC    World Wide Web Publishing Service\n";
     const ONE_STOPPED: &str = "Status   Name     DisplayName\n------   ----     -----------\nRunning  RTCSRV   Skype for Business Server Front-End\nStopped  REPLICA  Skype for Business Server Replica Replicator Agent\n";
     const STOPPED: &str = "Status   Name     DisplayName\n------   ----     -----------\nStopped  RTCSRV   Skype for Business Server Front-End\nStopped  REPLICA  Skype for Business Server Replica Replicator Agent\n";
+
+    fn db(current: bool) -> String {
+        let (installed, ok) = if current { ("15.13.13", "True") } else { ("15.13.12", "False") };
+        format!(
+            "SqlServerFqdn         : sql01.contoso.local\nSqlInstanceName       : rtc\nDatabaseName          : rtcxds\nExpectedVersion       : 15.13.13\nInstalledVersion      : {installed}\nSucceed               : {ok}\n"
+        )
+    }
 
     fn patch(build: &str) -> String {
         format!(
@@ -232,6 +285,33 @@ mod tests {
             (StepId::Verify, out(0, "", ""), Verdict::Failed(Failure::NoServiceStates)),
             (StepId::UpdateDatabases, out(0, "", ""), Verdict::Succeeded),
             (StepId::UpdateDatabases, out(1, "", "denied"), Verdict::Failed(Failure::ExitCode)),
+            (StepId::Failover, out(0, "", ""), Verdict::CheckServices { running: false }),
+            (StepId::Failover, out(1, "", "Insufficient"), Verdict::Failed(Failure::ExitCode)),
+            (StepId::Failback, out(0, "", ""), Verdict::CheckServices { running: true }),
+            (StepId::FabricCheck, out(0, "PoolFqdn        : p\nMissingReplicas : 0\n", ""), Verdict::Succeeded),
+            (
+                StepId::FabricCheck,
+                out(0, "PoolFqdn        : p\nMissingReplicas : 2\n", ""),
+                Verdict::Failed(Failure::MissingReplicas(2)),
+            ),
+            (StepId::Readiness, out(0, "PoolUpgradeState : Ready\n", ""), Verdict::Succeeded),
+            (StepId::Readiness, out(0, "PoolUpgradeState : Busy\n", ""), Verdict::Failed(Failure::Busy)),
+            (
+                StepId::Readiness,
+                out(0, "PoolUpgradeState : InsufficientActiveFrontEnds\n", ""),
+                Verdict::Failed(Failure::InsufficientActiveFrontEnds),
+            ),
+            (StepId::Readiness, out(0, "", ""), Verdict::Failed(Failure::NoReadiness)),
+            (StepId::TestDatabases, out(0, &db(false), ""), Verdict::Succeeded),
+            (StepId::CheckDatabases, out(0, &db(true), ""), Verdict::Succeeded),
+            (
+                StepId::CheckDatabases,
+                out(0, &db(false), ""),
+                Verdict::Failed(Failure::DatabasesBehind(vec![
+                    "sql01.contoso.local\\rtc\\rtcxds (15.13.12 → 15.13.13)".into(),
+                ])),
+            ),
+            (StepId::CheckDatabases, out(0, "", ""), Verdict::Failed(Failure::NoDatabases)),
         ];
         for (step, o, want) in cases {
             assert_eq!(judge(step, &o, &x), want, "{step} with exit {} / {:?}", o.exit_code, o.stderr);
