@@ -507,12 +507,17 @@ pub fn run_summary(
 }
 
 /// `status` as text.
-pub fn status_text(s: &sfbpatch_journal::RunStatus, lang: Lang) -> String {
+/// `plan` is the run's stored plan, for each server's number of steps.
+pub fn status_text(s: &sfbpatch_journal::RunStatus, plan: Option<&Plan>, lang: Lang) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", tr(lang, "cli.status.header", &Args::new().with("id", &s.run_id).with("state", s.state)));
     for x in &s.servers {
         let current = x.current_step.map_or("-", |s| s.as_str());
-        let _ = writeln!(o, "  {:<28} {:<12} {:<20} {}/13", x.fqdn, x.state.as_str(), current, x.completed_steps.len());
+        let total = plan
+            .and_then(|p| p.servers.iter().find(|sp| sp.fqdn.as_str() == x.fqdn))
+            .map_or_else(|| "?".to_owned(), |sp| sp.steps.len().to_string());
+        let done = x.completed_steps.len();
+        let _ = writeln!(o, "  {:<28} {:<12} {:<20} {done}/{total}", x.fqdn, x.state.as_str(), current);
         if let Some(e) = &x.error {
             let _ = writeln!(o, "      {e}");
         }

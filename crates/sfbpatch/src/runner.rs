@@ -455,7 +455,10 @@ pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
     let s = journal.status(&id).map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
         ReportFormat::Json => render::json(&s),
-        ReportFormat::Text => render::status_text(&s, lang),
+        ReportFormat::Text => {
+            let plan: Option<Plan> = journal.run(&id).ok().and_then(|r| serde_json::from_str(&r.plan).ok());
+            render::status_text(&s, plan.as_ref(), lang)
+        }
     }
     .into())
 }
