@@ -1,102 +1,309 @@
 //! Standalone scripts: every server of every fixture, both languages, parse with a real
-//! PowerShell grammar and carry their server's exact step-11 variant.
+//! PowerShell grammar and carry their own runbook's key commands (DOMAIN.md §1a, §2): the
+//! seed's procedure for Standard Edition, failover/failback for a Front End, and the
+//! databases from the updated Front End for a SQL-only back end.
 
 mod common;
 
 use sfbpatch_core::Lang;
-use sfbpatch_core::plan::{PlanRequest, plan};
+use sfbpatch_core::plan::{Plan, PlanRequest, ServerPlan, plan};
 use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::script;
 use sfbpatch_pwsh::syntax;
 
-#[test]
-fn every_script_parses_and_carries_its_step_11() {
-    let mut checked = 0;
-    for name in ["enterprise.xml", "enterprise-collocated.xml", "standard-edition.xml"] {
-        let t = common::load(&format!("topology/{name}"));
-        for lang in Lang::ALL {
+const FIXTURES: [&str; 3] = ["enterprise.xml", "enterprise-collocated.xml", "standard-edition.xml"];
+
+fn parse(text: &str, what: &str) {
+    if let Err(e) = syntax::check(text) {
+        let line = match &e {
+            syntax::ParseError::Syntax(s) => text.lines().nth(s.line.saturating_sub(1)).unwrap_or("").to_owned(),
+            _ => String::new(),
+        };
+        panic!("{what}: {e}\n{line}");
+    }
+}
+
+fn cmd(sp: &ServerPlan, id: StepId) -> String {
+    sp.steps.iter().find(|s| s.id == id).and_then(|s| s.command.clone()).unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// Where `needle` first occurs, or a failed test.
+fn at(text: &str, needle: &str, who: &str) -> usize {
+    text.find(needle).unwrap_or_else(|| panic!("{who}: {needle:?} missing"))
+}
+
+/// Lines that PowerShell executes (not comments, not inside a quoted sentence).
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.starts_with('#'))
+}
+
+/// The text PowerShell would execute: single-quoted literals (quotes doubled inside) and
+/// comments (`#` first on a line, up to a line break: CR or LF) left out.
+fn outside_literals_and_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    let (mut in_literal, mut in_comment, mut line_start) = (false, false, true);
+    while let Some(c) = chars.next() {
+        if in_comment {
+            if c == '\r' || c == '\n' {
+                in_comment = false;
+                line_start = true;
+                out.push('\n');
+            }
+            continue;
+        }
+        if in_literal {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    in_literal = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\'' => in_literal = true,
+            '#' if line_start => in_comment = true,
+            '\r' | '\n' => {
+                line_start = true;
+                out.push('\n');
+                continue;
+            }
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+        if !c.is_whitespace() {
+            line_start = false;
+        }
+    }
+    out
+}
+
+fn plans(lang: Lang) -> Vec<Plan> {
+    FIXTURES
+        .iter()
+        .map(|name| {
+            let t = common::load(&format!("topology/{name}"));
             let mut req = PlanRequest::new(r"D:\CU\SkypeServerUpdateInstaller.exe");
             req.lang = lang;
-            let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
+            plan(&t, &req).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+fn assert_common(text: &str, who: &str) {
+    for must in ["Set-StrictMode -Version Latest", "$ErrorActionPreference = 'Stop'", "Start-Transcript", "exit "] {
+        at(text, must, who);
+    }
+    assert!(!text.contains('⟦'), "{who}: missing catalogue key");
+}
+
+fn assert_seed(text: &str, sp: &ServerPlan, who: &str) {
+    for must in [
+        "Get-CsAdminRoleAssignment",
+        "Stop-CsWindowsService",
+        "net stop w3svc",
+        "net start w3svc",
+        "Start-CsWindowsService",
+        "$code = $LASTEXITCODE",
+        "-AfterInstall",
+        "Show-Recovery",
+        "Test-OutageBudget",
+        "exit 3010",
+        "Assert-DatabasesCurrent",
+    ] {
+        at(text, must, who);
+    }
+    let step11 = cmd(sp, StepId::UpdateDatabases);
+    assert!(text.lines().any(|l| l.trim() == step11), "{who}: step 11 {step11:?} missing");
+    // The CsAdministrator check comes first, the outage starts with stop-services, the
+    // databases are proven current once the services are back.
+    let check = at(text, "Get-CsAdminRoleAssignment", who);
+    let stop = at(text, "\n        Stop-CsWindowsService", who);
+    let start = at(text, "\n    Start-CsWindowsService", who);
+    let proof = at(text, &format!("$rows = @({})", cmd(sp, StepId::CheckDatabases)), who);
+    assert!(check < stop && stop < start && start < proof, "{who}: order");
+}
+
+fn assert_front_end(text: &str, sp: &ServerPlan, who: &str) {
+    let pool = sp.pool.as_ref().unwrap_or_else(|| panic!("{who}: no pool"));
+    let fabric = at(text, &format!("Get-CsPoolFabricState -PoolFqdn '{pool}'"), who);
+    // The recovery command, inside a literal (quotes doubled), printed when replicas are missing.
+    at(text, &format!("'Reset-CsPoolRegistrarState -PoolFqdn ''{pool}'' -ResetType QuorumLossRecovery'"), who);
+    let missing = at(text, "if ((Get-MissingReplicas $fabric) -gt 0)", who);
+    let ready = at(text, "$readiness = Get-CsPoolUpgradeReadinessState | Out-String", who);
+    for must in [
+        "for ($answer = 1; $answer -le 3; $answer++)",
+        "Start-Sleep -Seconds 600",
+        "if ($state -eq 'InsufficientActiveFrontEnds')",
+        "if ($state -eq 'Ready')",
+    ] {
+        at(text, must, who);
+    }
+    let failover = at(text, &format!("\n        Invoke-CsComputerFailOver -ComputerName '{}'", sp.fqdn), who);
+    let started = at(text, "$script:FailoverStarted = $true", who);
+    let install =
+        at(text, "\n        & 'C:\\ProgramData\\sfbpatch\\stage\\SkypeServerUpdateInstaller.exe' /silentmode", who);
+    let failback = at(text, &format!("\n        Invoke-CsComputerFailBack -ComputerName '{}'", sp.fqdn), who);
+    assert!(fabric < missing && missing < ready && ready < started && started < failover, "{who}: checks first");
+    assert!(failover < install && install < failback, "{who}: failover, install, failback");
+    // Failback is guaranteed: the finally block calls it whenever the failover started and
+    // no failback happened, unless a restart is pending.
+    let fin = at(text, "} finally {", who);
+    let guard = &text[fin..];
+    assert!(
+        guard.contains("if ($script:FailoverStarted -and -not $script:FailedBack -and -not $script:KeepFailedOver)")
+            && guard.contains("Invoke-Failback"),
+        "{who}: no guaranteed failback in finally:\n{guard}"
+    );
+    let function = &text[at(text, "function Invoke-Failback", who)..];
+    let function = &function[..function.find("\n}\n").unwrap_or(function.len())];
+    assert!(function.contains(&format!("Invoke-CsComputerFailBack -ComputerName '{}'", sp.fqdn)), "{function}");
+    // The process after the install says whether it failed back; a restart keeps the failover.
+    at(text, "-AfterInstall -Child", who);
+    at(text, "$script:KeepFailedOver = $true", who);
+    // A Front End never runs the seed's back-end commands.
+    for never in ["Stop-CsWindowsService", "Start-CsWindowsService", "Install-CsDatabase", "exit 3010"] {
+        assert!(!code_lines(text).any(|l| l.contains(never)), "{who}: {never} in a Front End script");
+    }
+}
+
+fn assert_databases(text: &str, sp: &ServerPlan, who: &str) {
+    let host = sp.database_command().map(|(h, _)| h.clone()).unwrap_or_else(|| panic!("{who}: no host"));
+    assert_ne!(host, sp.fqdn, "{who}: the database step runs on a Front End");
+    assert!(sp.steps.iter().all(|s| sp.host_of(s) == &host), "{who}: every step on {host}");
+    // It says so at the top, and refuses any other computer before anything else.
+    let top = &text[..at(text, "[CmdletBinding()]", who)];
+    assert!(top.lines().all(|l| l.starts_with('#')), "{who}: the header is comments");
+    assert!(top.contains(&format!("{host}")) && top.contains(sp.fqdn.as_str()), "{who}: header names the host");
+    at(text, &format!("$RunsOn = '{host}'"), who);
+    let refuse = at(text, "if ($here -notcontains $RunsOn)", who);
+    let test = at(text, &format!("$rows = @({})", cmd(sp, StepId::TestDatabases)), who);
+    let update = at(text, &format!("\n    {}\n", cmd(sp, StepId::UpdateDatabases)), who);
+    let check = text.rfind(&format!("$rows = @({})", cmd(sp, StepId::CheckDatabases))).unwrap_or(0);
+    let assert_current = at(text, "\n    Assert-DatabasesCurrent $rows", who);
+    assert!(refuse < test && test < update && update < check && check < assert_current, "{who}: order");
+    // A database whose Succeed is not True fails the script, with the command that finishes it.
+    at(text, "(Get-Field $_ 'Succeed') -ne 'True'", who);
+    let function = &text[at(text, "function Assert-DatabasesCurrent", who)..];
+    assert!(
+        function.contains("throw ((")
+            && function.contains(&format!("'{}'", cmd(sp, StepId::UpdateDatabases).replace('\'', "''")))
+    );
+    // Nothing that needs Skype for Business on the SQL Server itself, and no installer.
+    for never in ["Stop-CsWindowsService", "net stop w3svc", "$Installer", "Invoke-CsComputerFailOver"] {
+        assert!(!code_lines(text).any(|l| l.contains(never)), "{who}: {never} in a database script");
+    }
+}
+
+#[test]
+fn every_script_parses_and_carries_its_runbook() {
+    let mut seen = Vec::new();
+    for lang in Lang::ALL {
+        for p in plans(lang) {
             for sp in &p.servers {
                 let text = script::render(&p, sp, lang, Some(&"ab".repeat(32)));
-                if let Err(e) = syntax::check(&text) {
-                    let line = match &e {
-                        syntax::ParseError::Syntax(s) => {
-                            text.lines().nth(s.line.saturating_sub(1)).unwrap_or("").to_owned()
-                        }
-                        _ => String::new(),
-                    };
-                    panic!("{name} {} {lang}: {e}\n{line}", sp.fqdn);
+                let who = format!("{} {lang} ({})", sp.fqdn, sp.runbook);
+                parse(&text, &who);
+                assert_common(&text, &who);
+                match sp.runbook {
+                    Runbook::StandardEdition | Runbook::SeedBackend => assert_seed(&text, sp, &who),
+                    Runbook::FrontEnd => assert_front_end(&text, sp, &who),
+                    Runbook::BackendDatabases => assert_databases(&text, sp, &who),
                 }
-                let step11 = sp
-                    .steps
-                    .iter()
-                    .find(|s| s.id == StepId::UpdateDatabases)
-                    .and_then(|s| s.command.clone())
-                    .unwrap_or_default();
-                assert!(text.lines().any(|l| l.trim() == step11), "{}: step 11 {step11:?} missing", sp.fqdn);
-                for must in [
-                    "Set-StrictMode -Version Latest",
-                    "$ErrorActionPreference = 'Stop'",
-                    "Start-Transcript",
-                    "Get-CsAdminRoleAssignment",
-                    "Stop-CsWindowsService",
-                    "net stop w3svc",
-                    "net start w3svc",
-                    "Start-CsWindowsService",
-                    "$code = $LASTEXITCODE",
-                    "-AfterInstall",
-                    "Show-Recovery",
-                    "Test-OutageBudget",
-                ] {
-                    assert!(text.contains(must), "{}: {must:?} missing", sp.fqdn);
-                }
-                assert!(!text.contains('⟦'), "missing catalogue key");
-                // The CsAdministrator check comes first, the outage starts with stop-services.
-                let check = text.find("Get-CsAdminRoleAssignment").unwrap_or(usize::MAX);
-                let stop = text.find("\n        Stop-CsWindowsService").unwrap_or(0);
-                assert!(check < stop, "check-role before stop-services");
-                checked += 1;
+                seen.push(sp.runbook);
             }
         }
     }
-    assert_eq!(checked, 6);
+    // 3 + 1 Front Ends... per language: enterprise (3 FE, 2 SQL), collocated (2 FE, 1 SQL), SE (1).
+    assert_eq!(seen.len(), 2 * 9);
+    for r in [Runbook::StandardEdition, Runbook::FrontEnd, Runbook::BackendDatabases] {
+        assert!(seen.contains(&r), "no {r} script checked");
+    }
+}
+
+#[test]
+fn a_back_end_with_sfb_installed_keeps_the_seed_script() {
+    let xml = std::fs::read_to_string(common::testdata("topology/enterprise-collocated.xml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let needle = "RequiresSetup=\"false\"";
+    assert!(xml.contains(needle), "fixture changed");
+    let t = sfbpatch_core::topology::load("x.xml", xml.replace(needle, "RequiresSetup=\"true\"").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
+    let sp =
+        p.servers.iter().find(|s| s.runbook == Runbook::SeedBackend).unwrap_or_else(|| {
+            panic!("no seed-backend in {:?}", p.servers.iter().map(|s| s.runbook).collect::<Vec<_>>())
+        });
+    let text = script::render(&p, sp, Lang::En, None);
+    parse(&text, "seed-backend");
+    assert_seed(&text, sp, "seed-backend");
 }
 
 #[test]
 fn spanish_scripts_speak_spanish() {
-    let t = common::load("topology/standard-edition.xml");
-    let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
-    req.lang = Lang::Es;
-    let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
-    let text = script::render(&p, &p.servers[0], Lang::Es, None);
-    assert!(text.contains("Detener los servicios de Skype Empresarial Server"));
-    assert!(text.contains("La interrupción para los usuarios empieza ahora."));
-    assert!(!text.contains("The users' outage begins now."));
+    for p in plans(Lang::Es) {
+        for sp in &p.servers {
+            let text = script::render(&p, sp, Lang::Es, None);
+            assert!(!text.contains("The users' outage begins now.") && !text.contains("is failed over"));
+            match sp.runbook {
+                Runbook::StandardEdition => {
+                    assert!(text.contains("Detener los servicios de Skype Empresarial Server"));
+                    assert!(text.contains("La interrupción para los usuarios empieza ahora."));
+                }
+                Runbook::FrontEnd => assert!(text.contains("está conmutado por error"), "{}", sp.fqdn),
+                Runbook::BackendDatabases => assert!(text.contains("NO en"), "{}", sp.fqdn),
+                Runbook::SeedBackend => {}
+            }
+        }
+    }
 }
 
 #[test]
-fn a_hostile_package_name_stays_inside_its_literal() {
+fn a_hostile_package_name_stays_inside_its_literal_and_its_comment() {
     let t = common::load("topology/enterprise.xml");
-    let p = plan(&t, &PlanRequest::new("C:\\dl\\it's $(calc); `x.exe")).unwrap_or_else(|e| panic!("{e}"));
-    let text = script::render(&p, &p.servers[0], Lang::En, None);
-    syntax::check(&text).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        text.contains("$Installer = 'C:\\ProgramData\\sfbpatch\\stage\\it''s $(calc); `x.exe'"),
-        "{}",
-        text.lines().find(|l| l.starts_with("$Installer")).unwrap_or("")
-    );
+    for package in ["C:\\dl\\it's $(calc); `x.exe", "/tmp/a#>\rcalc.exe\n#>\u{2028}Remove-Item x/p.exe"] {
+        let p = plan(&t, &PlanRequest::new(package)).unwrap_or_else(|e| panic!("{e}"));
+        for sp in &p.servers {
+            let text = script::render(&p, sp, Lang::En, None);
+            parse(&text, &format!("{} {package:?}", sp.fqdn));
+            let code = outside_literals_and_comments(&text);
+            for never in ["calc", "Remove-Item"] {
+                assert!(!code.contains(never), "{}: {never} outside a literal or a comment:\n{code}", sp.fqdn);
+            }
+        }
+        let fe = p.servers.iter().find(|s| s.runbook == Runbook::FrontEnd).unwrap_or_else(|| panic!("no FE"));
+        let text = script::render(&p, fe, Lang::En, None);
+        if package.starts_with("C:") {
+            assert!(
+                text.contains("$Installer = 'C:\\ProgramData\\sfbpatch\\stage\\it''s $(calc); `x.exe'"),
+                "{}",
+                text.lines().find(|l| l.starts_with("$Installer")).unwrap_or("")
+            );
+        }
+    }
+}
+
+#[test]
+fn script_files_are_utf8_with_a_byte_order_mark() {
+    let p = &plans(Lang::Es)[2];
+    let text = script::render(p, &p.servers[0], Lang::Es, None);
+    let bytes = script::file_bytes(&text);
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert_eq!(&bytes[3..], text.as_bytes());
+    assert_eq!(script::file_bytes(&String::from_utf8_lossy(&bytes)), bytes, "never two marks");
 }
 
 #[test]
 fn the_syntax_check_would_catch_a_broken_script() {
-    let t = common::load("topology/enterprise.xml");
-    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
-    let text = script::render(&p, &p.servers[0], Lang::En, None);
-    for broken in
-        [text.replacen("} catch {", "} catch ", 1), text.replacen("$ExpectedSha256 = '", "$ExpectedSha256 = ", 1)]
-    {
-        assert!(syntax::check(&broken).is_err(), "a broken script passed the check");
+    for p in plans(Lang::En) {
+        for sp in &p.servers {
+            let text = script::render(&p, sp, Lang::En, None);
+            for broken in [text.replacen("} catch {", "} catch ", 1), text.replacen("$Server = '", "$Server = ", 1)] {
+                assert!(syntax::check(&broken).is_err(), "{}: a broken script passed the check", sp.fqdn);
+            }
+        }
     }
 }

@@ -170,10 +170,16 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     req.servers = vec![args.server.clone()];
     req.outage_budget_minutes = args.outage_budget;
     req.lang = lang;
-    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
-    let Some(sp) = p.servers.first() else {
+    let one = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    let Some(chosen) = one.servers.first() else {
         return Err(Failure::Message(sfbpatch_core::plan::PlanError::NothingToPlan.render(lang)));
     };
+    // The whole estate's plan, for the servers this one comes after (a plan of one server
+    // leaves them out) and the host its database steps run on.
+    let mut everything = req.clone();
+    everything.servers.clear();
+    let p = plan(&t, &everything).unwrap_or_else(|_| one.clone());
+    let sp = p.servers.iter().find(|s| s.fqdn == chosen.fqdn).unwrap_or(chosen);
     // The package's hash, when it is at hand: the script checks the staged copy against it.
     let sha = std::fs::read(&args.package)
         .ok()
@@ -181,10 +187,11 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     let text = sfbpatch_core::script::render(&p, sp, lang, sha.as_deref());
     match &args.output {
         Some(path) => {
-            output::write_atomically(path, text.as_bytes()).map_err(Failure::Message)?;
+            // UTF-8 with a byte-order mark: Windows PowerShell 5.1 reads it right (DOMAIN.md §5).
+            output::write_atomically(path, &sfbpatch_core::script::file_bytes(&text)).map_err(Failure::Message)?;
             Ok(String::new().into())
         }
-        None => Ok(text.into()),
+        None => Ok(format!("{}{text}", sfbpatch_core::script::BOM).into()),
     }
 }
 
