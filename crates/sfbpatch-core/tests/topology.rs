@@ -11,13 +11,15 @@ fn roles(t: &topology::Topology) -> Vec<(String, Role)> {
     t.servers.iter().map(|s| (s.fqdn.to_string(), s.role)).collect()
 }
 
+/// Step 11 of every entry that has one (Front Ends have none: their databases are their
+/// back end's, updated once from a Front End).
 fn step11(t: &topology::Topology) -> Vec<(String, String)> {
     let p = plan(t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
     p.servers
         .iter()
-        .map(|s| {
+        .filter_map(|s| {
             let cmd = s.steps.iter().find(|st| st.id.as_str() == "update-databases").and_then(|st| st.command.clone());
-            (s.fqdn.to_string(), cmd.unwrap_or_default())
+            Some((s.fqdn.to_string(), cmd?))
         })
         .collect()
 }
@@ -44,10 +46,17 @@ fn enterprise_fixture_has_a_dedicated_back_end_and_a_separate_monitoring_server(
     assert_eq!(be.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["pool01.fabrikam.local"]);
     assert_eq!(
         step11(&t),
-        [(
-            "sql01.fabrikam.local".to_owned(),
-            "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.fabrikam.local'".to_owned()
-        )]
+        [
+            (
+                "sql01.fabrikam.local".to_owned(),
+                "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.fabrikam.local'".to_owned()
+            ),
+            // The Monitoring store's own SQL Server gets the same command (DOMAIN.md §1a).
+            (
+                "sqlmon01.fabrikam.local".to_owned(),
+                "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sqlmon01.fabrikam.local'".to_owned()
+            )
+        ]
     );
 }
 
@@ -105,14 +114,16 @@ fn stores_on_another_instance_of_the_same_sql_server_are_collocated() {
         .unwrap_or_else(|e| panic!("{e}"))
         .servers
         .iter()
+        .filter(|s| s.database_update != "none")
         .map(|s| (s.fqdn.to_string(), s.database_update.clone()))
         .collect();
     assert_eq!(
         variants,
         [
+            // Servers that carry SfB first, SQL Servers' databases last (DOMAIN.md §2, "inside out").
+            ("se01.contoso.local".to_owned(), "local-databases".to_owned()),
             ("sql01.contoso.local".to_owned(), "exclude-collocated-stores".to_owned()),
             ("sql02.contoso.local".to_owned(), "configured-databases".to_owned()),
-            ("se01.contoso.local".to_owned(), "local-databases".to_owned()),
         ]
     );
 }
