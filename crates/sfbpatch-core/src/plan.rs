@@ -454,7 +454,8 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             })
             .collect();
         let outage: f64 = steps.iter().filter(|st| st.in_outage).map(|st| st.estimated_minutes).sum();
-        let outage = (outage * 100.0).round() / 100.0;
+        // `+ 0.0`: an empty sum is -0.0, which JSON and text would print as "-0".
+        let outage = (outage * 100.0).round() / 100.0 + 0.0;
         let mut warnings = Vec::new();
         let warn = |code: &'static str, args: Args<'_>| PlanWarning {
             code: code.to_owned(),

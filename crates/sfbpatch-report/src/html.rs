@@ -134,7 +134,7 @@ fn timeline(r: &Report, lang: Lang) -> String {
             let w = ((b.end_minutes - b.start_minutes) * scale).max(1.5);
             let _ = write!(
                 o,
-                "<rect class=\"step {}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} ({}) {} min{}</title></rect>",
+                "<rect class=\"step {}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} ({}) {} min{}{}</title></rect>",
                 b.outcome.as_str(),
                 LABEL + b.start_minutes * scale,
                 y + 5.0,
@@ -143,7 +143,8 @@ fn timeline(r: &Report, lang: Lang) -> String {
                 esc(b.step.as_str()),
                 b.outcome.as_str(),
                 num(b.end_minutes - b.start_minutes),
-                b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
+                b.reason.as_ref().map(|r| format!(": {}", esc(r))).unwrap_or_default(),
+                if b.runs_on == s.fqdn { String::new() } else { format!(" @ {}", esc(&b.runs_on)) }
             );
         }
         o.push_str("</g>");
@@ -181,7 +182,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
     for s in &r.servers {
         let result = if s.result == ServerState::Updated { "ok" } else { "bad" };
         let outage = if s.outage_minutes >= r.outage_budget_minutes { "num bad" } else { "num" };
-        row(&mut o, &s.cells(), &["", "", "", result, "", "", outage]);
+        row(&mut o, &s.cells(), &["", "", "", "", result, "", "", outage]);
     }
     o.push_str("</tbody></table>");
 
@@ -215,11 +216,18 @@ pub fn html(r: &Report, lang: Lang) -> String {
             s.result,
             head(lang, &STEP_COLUMNS)
         );
+        o.push_str("<tr><td colspan=\"6\">");
+        let _ = write!(o, "<p class=\"runbook\"><b>{}</b>: {}</p>", esc(s.runbook.as_str()), esc(&s.runbook_reason));
+        if !s.after.is_empty() {
+            let after = tr(lang, "report.runbook.after", &Args::new().with("servers", s.after.join(", ")));
+            let _ = write!(o, "<p class=\"after\">{}</p>", esc(&after));
+        }
+        o.push_str("</td></tr>");
         for b in &s.steps {
             let outcome = if b.outcome == BarOutcome::Ended(Outcome::Failed) { "bad" } else { "" };
-            row(&mut o, &b.cells(), &["", "", "num", "num", outcome]);
+            row(&mut o, &b.cells(), &["", "", "", "num", "num", outcome]);
             if b.command.is_some() || !b.stdout.trim().is_empty() || !b.stderr.trim().is_empty() {
-                o.push_str("<tr><td colspan=\"5\">");
+                o.push_str("<tr><td colspan=\"6\">");
                 if let Some(c) = &b.command {
                     let _ = write!(o, "<pre>PS&gt; {}</pre>", esc(c));
                 }

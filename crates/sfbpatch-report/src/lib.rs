@@ -14,6 +14,7 @@ pub use markdown::markdown;
 use serde::{Serialize, Serializer};
 use sfbpatch_core::plan::Plan;
 use sfbpatch_core::readback;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{Activity, Outcome, RunState, ServerState, minutes_up, resiliency_ms};
 use sfbpatch_journal::{AttemptRecord, Journal, JournalError};
 
@@ -59,6 +60,9 @@ pub struct StepBar {
     pub reason: Option<String>,
     /// The command.
     pub command: Option<String>,
+    /// The host that ran it (from the stored plan: a back end's database steps run on an
+    /// updated Front End); the server itself for the engine's own work and older plans.
+    pub runs_on: String,
     /// Exit code.
     pub exit_code: Option<i32>,
     /// Output kept by the journal.
@@ -74,6 +78,12 @@ pub struct ServerRow {
     pub fqdn: String,
     /// Its role.
     pub role: String,
+    /// Its runbook (`standard-edition`, `front-end`, `backend-databases`, `seed-backend`).
+    pub runbook: Runbook,
+    /// Why that runbook, as the plan said it.
+    pub runbook_reason: String,
+    /// The servers it waited for.
+    pub after: Vec<String>,
     /// Its pool.
     pub pool: Option<String>,
     /// `updated`, `failed`, `not-started`, `interrupted`, `pending`, `running`.
@@ -139,14 +149,14 @@ pub(crate) fn num(x: f64) -> String {
 }
 
 /// Catalogue keys (under `report.`) of the servers table's columns.
-pub(crate) const SERVER_COLUMNS: [&str; 7] =
-    ["col.server", "col.role", "col.pool", "col.result", "col.before", "col.after", "col.outage"];
+pub(crate) const SERVER_COLUMNS: [&str; 8] =
+    ["col.server", "col.role", "col.runbook", "col.pool", "col.result", "col.before", "col.after", "col.outage"];
 
 /// Catalogue keys of the pools table's columns.
 pub(crate) const POOL_COLUMNS: [&str; 3] = ["col.pool", "col.resiliency", "col.signed-out"];
 
 /// Catalogue keys of a server's step log (`#`, the attempt number, is itself).
-pub(crate) const STEP_COLUMNS: [&str; 5] = ["col.step", "#", "col.start", "col.duration", "col.outcome"];
+pub(crate) const STEP_COLUMNS: [&str; 6] = ["col.step", "#", "col.runs-on", "col.start", "col.duration", "col.outcome"];
 
 /// A table's column headings, from the catalogue.
 pub(crate) fn labels(lang: sfbpatch_i18n::Lang, keys: &[&str]) -> Vec<String> {
@@ -159,10 +169,11 @@ pub(crate) fn labels(lang: sfbpatch_i18n::Lang, keys: &[&str]) -> Vec<String> {
 
 impl ServerRow {
     /// The servers table's cells, as text (each renderer escapes them its way).
-    pub(crate) fn cells(&self) -> [String; 7] {
+    pub(crate) fn cells(&self) -> [String; 8] {
         [
             self.fqdn.clone(),
             self.role.clone(),
+            self.runbook.as_str().to_owned(),
             self.pool.clone().unwrap_or_else(|| "-".into()),
             self.result.as_str().to_owned(),
             self.build_before.clone().unwrap_or_else(|| "?".into()),
@@ -180,12 +191,13 @@ impl PoolRow {
 }
 
 impl StepBar {
-    /// The step log's cells: step, attempt, start, duration, outcome (with its reason).
-    pub(crate) fn cells(&self) -> [String; 5] {
+    /// The step log's cells: step, attempt, host, start, duration, outcome (with its reason).
+    pub(crate) fn cells(&self) -> [String; 6] {
         let reason = self.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
         [
             self.step.as_str().to_owned(),
             self.attempt.to_string(),
+            self.runs_on.clone(),
             num(self.start_minutes),
             num(self.end_minutes - self.start_minutes),
             format!("{}{reason}", self.outcome.as_str()),
@@ -232,6 +244,15 @@ impl Report {
         let reports = journal.server_reports(run_id, u64::try_from(t_end).unwrap_or(0))?;
         let rel = |ms: i64| minutes(ms - t0);
         let bar = |a: &AttemptRecord| StepBar {
+            runs_on: plan
+                .servers
+                .iter()
+                .find(|sp| sp.fqdn.as_str() == a.server)
+                .and_then(|sp| {
+                    let st = sp.steps.iter().find(|st| Some(st.id) == a.step.step())?;
+                    Some(sp.host_of(st).to_string())
+                })
+                .unwrap_or_else(|| a.server.clone()),
             step: a.step,
             attempt: a.attempt,
             start_minutes: rel(a.started_ms),
@@ -258,6 +279,9 @@ impl Report {
                 ServerRow {
                     fqdn: fqdn.clone(),
                     role: sp.role.as_str().to_owned(),
+                    runbook: sp.runbook,
+                    runbook_reason: sp.runbook_reason.clone(),
+                    after: sp.after.iter().map(|a| a.to_string()).collect(),
                     pool: sp.pool.as_ref().map(|p| p.to_string()),
                     result: st.map_or(ServerState::Pending, |s| s.state),
                     error: st.and_then(|s| s.error.clone()),

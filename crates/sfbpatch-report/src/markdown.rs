@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use sfbpatch_i18n::{Lang, text};
+use sfbpatch_i18n::{Args, Lang, fmt, text};
 
 use crate::{POOL_COLUMNS, Report, SERVER_COLUMNS, STEP_COLUMNS, labels, num};
 
@@ -30,11 +30,11 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
     let _ = writeln!(o, "# {} {}\n", t("title"), r.run_id);
     let _ = writeln!(o, "{}\n", r.summary_line(lang));
     let _ = writeln!(o, "## {}\n", t("servers"));
-    head(&mut o, lang, &SERVER_COLUMNS, "llllllr");
+    head(&mut o, lang, &SERVER_COLUMNS, "lllllllr");
     for s in &r.servers {
         let mut cells = s.cells();
         if s.outage_minutes >= r.outage_budget_minutes {
-            cells[6].push_str(" ⚠");
+            cells[7].push_str(" ⚠");
         }
         row(&mut o, &cells);
     }
@@ -53,10 +53,18 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
     let _ = writeln!(o, "\n## {}\n", t("log"));
     for s in &r.servers {
         let _ = writeln!(o, "### {} — {}\n", s.fqdn, s.result);
+        let _ = writeln!(o, "**`{}`**: {}\n", s.runbook, cell(&s.runbook_reason));
+        if !s.after.is_empty() {
+            let _ = writeln!(
+                o,
+                "{}\n",
+                fmt(lang, "report.runbook.after", &Args::new().with("servers", s.after.join(", ")))
+            );
+        }
         if let Some(e) = &s.error {
             let _ = writeln!(o, "> {}\n", cell(e));
         }
-        head(&mut o, lang, &STEP_COLUMNS, "lrrrl");
+        head(&mut o, lang, &STEP_COLUMNS, "lrlrrl");
         for b in &s.steps {
             row(&mut o, &b.cells());
         }

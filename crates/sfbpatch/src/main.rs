@@ -156,7 +156,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         output::write_atomically(&path, html.as_bytes()).map_err(Failure::Message)?;
     }
     let text = match args.format {
-        ReportFormat::Text => render::rehearsal_text(&r, lang),
+        ReportFormat::Text => render::rehearsal_text(&r, &p, lang),
         ReportFormat::Json => render::json(&r),
     };
     Ok(Output { text, success: r.all_updated(), code: None, errors: String::new() })

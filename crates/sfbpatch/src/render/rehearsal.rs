@@ -1,0 +1,171 @@
+//! `rehearse --format text`: per server its runbook, what it waited for, a timeline (with the
+//! host of each step that runs elsewhere), the outage against the budget line, the users per
+//! pool, and a summary that cannot be missed.
+
+use std::fmt::Write as _;
+
+use sfbpatch_core::Lang;
+use sfbpatch_core::plan::Plan;
+use sfbpatch_core::vocab::ServerResult;
+use sfbpatch_i18n::{Args, fmt as tr, text};
+
+use super::{minutes, role_name};
+
+/// `rehearse --format text` of `r`, a rehearsal of plan `p`.
+pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lang) -> String {
+    let mut o = String::new();
+    let build_before = r.servers.first().map(|s| s.build_before.to_string()).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "{}",
+        tr(
+            lang,
+            "cli.rehearse.header",
+            &Args::new()
+                .with("package", &r.package)
+                .with("from", build_before)
+                .with("to", &r.build_target)
+                .with("seed", r.seed)
+                .with("count", r.servers.len())
+                .with("makespan", minutes(r.makespan_minutes)),
+        )
+    );
+    for f in &r.faults {
+        let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.fault", &Args::new().with("fault", f)));
+    }
+    for s in &r.skipped_steps {
+        let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.skipped", &Args::new().with("step", s)));
+    }
+    for s in &r.servers {
+        let _ = writeln!(o);
+        let result = text(lang, &format!("cli.rehearse.result.{}", s.result));
+        let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
+        let services =
+            text(lang, if s.services_running { "cli.rehearse.services-up" } else { "cli.rehearse.services-stopped" });
+        let _ = writeln!(
+            o,
+            "{}  [{}]  {}: {}, {} → {}, {}",
+            s.fqdn,
+            role_name(s.role, lang),
+            pool,
+            result,
+            s.build_before,
+            s.build_after,
+            services
+        );
+        let sp = p.servers.iter().find(|x| x.fqdn == s.fqdn);
+        if let Some(sp) = sp {
+            let _ = writeln!(
+                o,
+                "  {}",
+                tr(
+                    lang,
+                    "cli.plan.runbook.line",
+                    &Args::new().with("runbook", sp.runbook).with("reason", &sp.runbook_reason)
+                )
+            );
+            if !sp.after.is_empty() {
+                let after = sp.after.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ");
+                let _ = writeln!(o, "  {}", tr(lang, "cli.plan.runbook.after", &Args::new().with("servers", after)));
+            }
+        }
+        let _ = writeln!(o, "  {}", text(lang, "cli.rehearse.columns"));
+        for e in &s.timeline {
+            let mark = if e.in_outage { "▌" } else { " " };
+            let status = text(lang, &format!("cli.rehearse.status.{}", e.status));
+            let host = sp.and_then(|sp| {
+                let st = sp.steps.iter().find(|st| Some(st.id) == e.step.step())?;
+                super::plan::elsewhere(sp, st)
+            });
+            let on = host
+                .map(|h| format!("  → {}", tr(lang, "cli.plan.runbook.runs-on", &Args::new().with("host", h))))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {mark}{:>7.1} {:>6.1}  {:<20} {}{on}",
+                e.start_minutes, e.duration_minutes, e.step, status
+            );
+            if let Some(m) = &e.message {
+                let _ = writeln!(o, "  {mark}{:>15}{m}", "");
+            }
+        }
+        let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
+        if let Some(err) = &s.error {
+            let step = s.failed_step.map_or("-", |a| a.as_str());
+            let _ = writeln!(
+                o,
+                "  ✗ {}",
+                tr(lang, "cli.rehearse.failed-at", &Args::new().with("step", step).with("error", err))
+            );
+        }
+        if !s.services_running && s.result != ServerResult::NotStarted {
+            let _ =
+                writeln!(o, "  !!! {}", tr(lang, "cli.rehearse.services-down", &Args::new().with("server", &s.fqdn)));
+            for c in &s.recovery {
+                let _ = writeln!(o, "      {c}");
+            }
+        }
+        if s.reboot_pending {
+            let _ =
+                writeln!(o, "  ! {}", tr(lang, "cli.rehearse.reboot-pending", &Args::new().with("server", &s.fqdn)));
+        }
+    }
+    let _ = writeln!(o, "\n{}", text(lang, "cli.rehearse.pools"));
+    for p in &r.pools {
+        let key = match p.kind {
+            sfbpatch_core::topology::PoolKind::Standard => "cli.rehearse.signed-out",
+            _ => "cli.rehearse.resiliency",
+        };
+        let minutes_value = if p.kind == sfbpatch_core::topology::PoolKind::Standard {
+            p.signed_out_minutes
+        } else {
+            p.resiliency_minutes
+        };
+        let _ = writeln!(
+            o,
+            "  {:<28} {}",
+            p.fqdn.as_str(),
+            tr(lang, key, &Args::new().with("minutes", minutes(minutes_value)))
+        );
+    }
+    let count = |what: ServerResult| r.servers.iter().filter(|s| s.result == what).count();
+    let _ = writeln!(
+        o,
+        "\n{}",
+        tr(
+            lang,
+            "cli.rehearse.summary",
+            &Args::new()
+                .with("updated", count(ServerResult::Updated))
+                .with("total", r.servers.len())
+                .with("failed", count(ServerResult::Failed))
+                .with("not_started", count(ServerResult::NotStarted)),
+        )
+    );
+    o
+}
+
+/// `Outage 28.2 min  ████████████████████████████▏··|·····  budget 30`.
+fn outage_bar(outage: f64, budget: f64, lang: Lang) -> String {
+    const WIDTH: usize = 45;
+    let scale = (budget * 1.5).max(outage).max(1.0);
+    let col = |m: f64| ((m / scale) * WIDTH as f64).round() as usize;
+    let filled = col(outage).min(WIDTH);
+    let mark = col(budget).min(WIDTH - 1);
+    let bar: String = (0..WIDTH)
+        .map(|i| {
+            if i == mark {
+                '|'
+            } else if i < filled {
+                '█'
+            } else {
+                '·'
+            }
+        })
+        .collect();
+    tr(
+        lang,
+        "cli.rehearse.outage",
+        &Args::new().with("minutes", minutes(outage)).with("bar", bar).with("budget", minutes(budget)),
+    )
+}
