@@ -86,7 +86,18 @@ pub(crate) fn bind(
                     None => (raw.as_str(), None),
                 };
                 if switches.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-                    p.named.push((name.to_owned(), None));
+                    // `-Confirm:$false`: a switch given a value keeps it. The grammar hands
+                    // `$false`/`$true` over as the next element, without the colon.
+                    let inline = match (inline, elements.get(i + 1)) {
+                        (None | Some(_), Some(Element::Expression { text, .. }))
+                            if text.eq_ignore_ascii_case("$false") || text.eq_ignore_ascii_case("$true") =>
+                        {
+                            i += 1;
+                            Some(text.clone())
+                        }
+                        (v, _) => v,
+                    };
+                    p.named.push((name.to_owned(), inline));
                 } else if values.iter().any(|s| s.eq_ignore_ascii_case(name)) {
                     let v = match inline {
                         Some(v) => v,

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::Product;
-use sfbpatch_core::topology::resolve::BACK_END_OWN_STORES;
 use sfbpatch_core::topology::{Role, Topology};
 
 use crate::Ms;
 use crate::fault::Fault;
+use crate::inventory;
+use crate::pools::PoolState;
 use crate::rng::HostRng;
 
 /// What a Windows service is.
@@ -23,6 +24,8 @@ pub enum ServiceKind {
     Iis,
     /// A SQL Server instance.
     Sql,
+    /// Windows Fabric (`FabricHostSvc`, Front Ends): not an SfB service.
+    Fabric,
 }
 
 /// A Windows service.
@@ -38,6 +41,10 @@ pub struct Service {
     pub running: bool,
     /// Start type Automatic: comes back after a restart.
     pub auto_start: bool,
+    /// Start type Disabled: cannot be started (a failed-over Front End's SfB services,
+    /// issue10-sources.md §2.4 "stopped and disabled").
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A file on the host's local disk.
@@ -74,6 +81,9 @@ pub struct Database {
     pub instance: String,
     /// Store role (`UserStore`, `MonitoringStore`, …).
     pub store: String,
+    /// Database name (`rtcxds`, `LcsCDR`, …).
+    #[serde(default)]
+    pub name: String,
     /// The build whose schema it has.
     pub schema: Build,
 }
@@ -149,8 +159,42 @@ pub struct Host {
     pub down_intervals: Vec<(Ms, Ms)>,
     /// Every command applied.
     pub oplog: Vec<OpRecord>,
+    /// Skype for Business Server is installed (its cluster's `RequiresSetup`): SfB services,
+    /// the Management Shell module, the IIS site (DOMAIN.md §4 rule 1).
+    #[serde(default = "yes")]
+    pub sfb_installed: bool,
+    /// Its cluster (pool or SQL Server FQDN).
+    #[serde(default)]
+    pub cluster: Option<Fqdn>,
+    /// Sessions on it have network credentials (a password logon). A public-key SSH logon
+    /// has none (DOMAIN.md §5, the double hop): nothing remote, such as another SQL Server,
+    /// can be reached from it.
+    #[serde(default = "yes")]
+    pub network_credentials: bool,
+    /// The operator's account is a SQL sysadmin on this machine's instances (rule 8:
+    /// `Install-CsDatabase` needs it on the target).
+    #[serde(default = "yes")]
+    pub sql_sysadmin: bool,
+    /// Its databases are mirrored: `Install-CsDatabase -Update` fails against them
+    /// (cmdlet reference, issue10-sources.md §2.6). No topology marks mirrors yet (§1).
+    #[serde(default)]
+    pub mirrored: bool,
+    /// Failed over (`Invoke-CsComputerFailOver`) and not failed back.
+    #[serde(default)]
+    pub failed_over: bool,
+    /// Intervals during which its databases were being updated (unavailable, rule 10).
+    #[serde(default)]
+    pub busy_intervals: Vec<(Ms, Ms)>,
+    /// Since when this server has run at a build newer than its pool's databases (rule 6:
+    /// Front Ends keep running; recorded, since a real estate degrades in undocumented ways).
+    #[serde(default)]
+    pub ahead_of_databases_since: Option<Ms>,
     pub(crate) rng: HostRng,
     pub(crate) next_session: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Options for a new estate.
@@ -164,8 +208,13 @@ pub struct EstateOptions {
     pub product: Product,
     /// The account the operator uses (`DOMAIN\user`).
     pub account: String,
-    /// Whether that account is a member of CsAdministrator.
+    /// Whether that account is a member of CsAdministrator (what
+    /// `Get-CsAdminRoleAssignment` answers; the shell does not enforce it, rule 8).
     pub account_is_admin: bool,
+    /// Sessions have network credentials (DOMAIN.md §5; `false`: public-key SSH logons).
+    pub network_credentials: bool,
+    /// The account is a SQL sysadmin on every SQL Server (rule 8).
+    pub sql_sysadmin: bool,
 }
 
 impl Default for EstateOptions {
@@ -176,6 +225,8 @@ impl Default for EstateOptions {
             product: Product::Sfb2019,
             account: "CONTOSO\\sfbadmin".to_owned(),
             account_is_admin: true,
+            network_credentials: true,
+            sql_sysadmin: true,
         }
     }
 }
@@ -187,6 +238,9 @@ pub struct Estate {
     pub seed: u64,
     /// Its hosts, in topology order.
     pub hosts: Vec<Host>,
+    /// The user pools (Front End pools' quorum, users' moves, signed-out time).
+    #[serde(default)]
+    pub pools: Vec<PoolState>,
     /// Injected faults.
     pub faults: Vec<Fault>,
     /// Indices of the faults that have fired: each fires once, on the first attempt of its
@@ -211,47 +265,6 @@ fn default_free() -> u64 {
     60 * 1024 * 1024 * 1024
 }
 
-fn svc(name: &str, display: &str, kind: ServiceKind) -> Service {
-    Service { name: name.to_owned(), display_name: display.to_owned(), kind, running: true, auto_start: true }
-}
-
-fn sfb_services(role: Role) -> Vec<Service> {
-    use ServiceKind::Sfb;
-    let mut v = vec![
-        svc("RTCSRV", "Skype for Business Server Front-End", Sfb),
-        svc("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent", Sfb),
-        svc("REPLICA", "Skype for Business Server Replica Replicator Agent", Sfb),
-    ];
-    if matches!(role, Role::StandardEdition | Role::FrontEnd) {
-        for (n, d) in [
-            ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
-            ("RTCASMCU", "Skype for Business Server Application Sharing"),
-            ("RTCAVMCU", "Skype for Business Server Audio/Video Conferencing"),
-            ("RTCDATAMCU", "Skype for Business Server Web Conferencing"),
-            ("RTCIMMCU", "Skype for Business Server IM Conferencing"),
-            ("RTCMEDSRV", "Skype for Business Server Mediation"),
-        ] {
-            v.push(svc(n, d, Sfb));
-        }
-    }
-    v
-}
-
-fn components(role: Role, product: Product, build: &Build) -> Vec<(String, Build)> {
-    let name = match product {
-        Product::Lync2013 => "Lync Server 2013",
-        Product::Sfb2015 => "Skype for Business Server 2015",
-        Product::Sfb2019 => "Skype for Business Server 2019",
-        Product::SfbSe => "Skype for Business Server Subscription Edition",
-    };
-    let mut parts = vec!["Core Components", "Administrative Tools"];
-    parts.push(match role {
-        Role::EnterpriseBackend => "Back End Server",
-        _ => "Front End Server",
-    });
-    parts.into_iter().map(|p| (format!("{name}, {p}"), build.clone())).collect()
-}
-
 fn release_build(build: &Build) -> Build {
     let [a, b, c, _] = build.0;
     Build([a, b, c, 0])
@@ -259,32 +272,12 @@ fn release_build(build: &Build) -> Build {
 
 impl Estate {
     /// A fresh estate for `topology`: every server at `initial_build`, every service running.
+    /// Each machine has what the topology installs on it, nothing more ([`crate::inventory`]).
     pub fn new(topology: &Topology, opts: &EstateOptions) -> Self {
         let hosts = topology
             .servers
             .iter()
             .map(|s| {
-                let mut services = sfb_services(s.role);
-                services.push(svc("W3SVC", "World Wide Web Publishing Service", ServiceKind::Iis));
-                let mut instances: Vec<&str> = s.stores.iter().map(|p| p.instance.as_str()).collect();
-                instances.dedup();
-                for i in instances {
-                    let upper = if i.is_empty() {
-                        "MSSQLSERVER".to_owned()
-                    } else {
-                        format!("MSSQL${}", i.to_ascii_uppercase())
-                    };
-                    services.push(svc(&upper, &format!("SQL Server ({})", i.to_ascii_uppercase()), ServiceKind::Sql));
-                }
-                let databases = s
-                    .stores
-                    .iter()
-                    .map(|p| Database {
-                        instance: p.instance.clone(),
-                        store: p.role.clone(),
-                        schema: opts.initial_build.clone(),
-                    })
-                    .collect();
                 let mut accounts = BTreeMap::new();
                 let roles = if opts.account_is_admin {
                     vec!["CsAdministrator".to_owned()]
@@ -299,14 +292,14 @@ impl Estate {
                     sql_server_fqdn: s.sql_server_fqdn.clone(),
                     collocated_stores: s.collocated_stores.clone(),
                     product: opts.product,
-                    services,
-                    components: components(s.role, opts.product, &opts.initial_build),
+                    services: inventory::services(s),
+                    components: inventory::components(s, opts.product, &opts.initial_build),
                     release_build: release_build(&opts.initial_build),
                     files: BTreeMap::new(),
                     free_bytes: default_free(),
                     sessions: Vec::new(),
                     install_generation: 0,
-                    databases,
+                    databases: inventory::databases(s, &opts.initial_build),
                     accounts,
                     account: opts.account.clone(),
                     pending_reboot: false,
@@ -316,6 +309,14 @@ impl Estate {
                     down_since: None,
                     down_intervals: Vec::new(),
                     oplog: Vec::new(),
+                    sfb_installed: s.sfb_installed,
+                    cluster: Some(s.cluster.clone()),
+                    network_credentials: opts.network_credentials,
+                    sql_sysadmin: opts.sql_sysadmin,
+                    mirrored: false,
+                    failed_over: false,
+                    busy_intervals: Vec::new(),
+                    ahead_of_databases_since: None,
                     rng: HostRng::new(opts.seed, s.fqdn.as_str()),
                     next_session: 1,
                 }
@@ -325,6 +326,7 @@ impl Estate {
         Estate {
             seed: opts.seed,
             hosts,
+            pools: PoolState::from_topology(topology, opts.seed),
             faults: Vec::new(),
             fired: Vec::new(),
             package_build: None,
@@ -344,6 +346,11 @@ impl Estate {
         self.hosts.get(i)
     }
 
+    /// The index of the host with this FQDN in [`Estate::hosts`].
+    pub fn host_index(&self, fqdn: &str) -> Option<usize> {
+        self.index.get(&fqdn.to_ascii_lowercase()).copied()
+    }
+
     /// The host with this FQDN, mutable.
     pub fn host_mut(&mut self, fqdn: &str) -> Option<&mut Host> {
         let i = *self.index.get(&fqdn.to_ascii_lowercase())?;
@@ -357,29 +364,41 @@ impl Estate {
 }
 
 impl Host {
-    /// The lowest installed component build (the server's build).
+    /// The lowest installed component build (the server's build); `0.0.0.0` on a machine
+    /// without Skype for Business.
     pub fn build(&self) -> Build {
         self.components.iter().map(|(_, b)| b.clone()).min().unwrap_or(Build([0; 4]))
     }
 
-    /// Whether every Skype for Business service is running and the host is up.
+    /// Whether the host is up at `at` with every Skype for Business service and every SQL
+    /// Server instance it has running: what its users (or, for a back end, its pool's Front
+    /// Ends) need. W3SVC and Windows Fabric are not counted.
     pub fn all_sfb_running(&self, at: Ms) -> bool {
-        at >= self.unreachable_until && self.services.iter().filter(|s| s.kind == ServiceKind::Sfb).all(|s| s.running)
+        at >= self.unreachable_until
+            && self.services.iter().filter(|s| matches!(s.kind, ServiceKind::Sfb | ServiceKind::Sql)).all(|s| s.running)
     }
 
     /// Whether any Skype for Business service or W3SVC runs.
     pub fn any_sfb_or_iis_running(&self) -> Option<&Service> {
-        self.services.iter().find(|s| s.running && s.kind != ServiceKind::Sql)
+        self.services.iter().find(|s| s.running && matches!(s.kind, ServiceKind::Sfb | ServiceKind::Iis))
     }
 
-    /// Whether every Skype for Business service and W3SVC runs.
+    /// Whether every Skype for Business service, W3SVC and SQL instance runs.
     pub fn services_running(&self) -> bool {
-        self.services.iter().filter(|s| s.kind != ServiceKind::Sql).all(|s| s.running)
+        self.services.iter().filter(|s| s.kind != ServiceKind::Fabric).all(|s| s.running)
     }
 
-    /// The stores that the server's own services depend on (rule 7 checks these).
-    pub fn own_databases(&self) -> impl Iterator<Item = &Database> {
-        self.databases.iter().filter(|d| BACK_END_OWN_STORES.contains(&d.store.as_str()))
+    /// Whether this machine's cluster (or itself) is the SQL Server `fqdn`.
+    pub fn is_sql_server(&self, fqdn: &str) -> bool {
+        !self.databases.is_empty()
+            && (self.fqdn.as_str().eq_ignore_ascii_case(fqdn)
+                || self.cluster.as_ref().is_some_and(|c| c.as_str().eq_ignore_ascii_case(fqdn)))
+    }
+
+    /// Whether the SQL instance `instance` runs and the host answers at `at`.
+    pub fn sql_up(&self, instance: &str, at: Ms) -> bool {
+        let (name, _) = crate::inventory::sql_service(instance);
+        at >= self.unreachable_until && self.services.iter().any(|s| s.name == name && s.running)
     }
 
     /// An open session, by id.
@@ -400,13 +419,15 @@ impl Host {
         }
     }
 
-    /// Every down interval, the open one ending at `end`.
+    /// Every interval during which the host was down or (a SQL Server) its databases were
+    /// being updated, the open one ending at `end`; overlapping or touching intervals are one.
     pub fn down_intervals_until(&self, end: Ms) -> Vec<(Ms, Ms)> {
         let mut v = self.down_intervals.clone();
         if let Some(s) = self.down_since {
             v.push((s, end.max(s)));
         }
-        v
+        v.extend(self.busy_intervals.iter().copied());
+        merge(v)
     }
 
     /// The Management Shell module of this host's product.
@@ -416,11 +437,39 @@ impl Host {
 
     /// The product's display name, as `Get-CsServerVersion` shows it.
     pub fn product_name(&self) -> &'static str {
-        match self.product {
-            Product::Lync2013 => "Lync Server 2013",
-            Product::Sfb2015 => "Skype for Business Server 2015",
-            Product::Sfb2019 => "Skype for Business Server 2019",
-            Product::SfbSe => "Skype for Business Server Subscription Edition",
+        crate::inventory::product_name(self.product)
+    }
+}
+
+/// Intervals sorted, overlapping or touching ones merged.
+pub fn merge(mut v: Vec<(Ms, Ms)>) -> Vec<(Ms, Ms)> {
+    v.sort_unstable();
+    let mut out: Vec<(Ms, Ms)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
         }
     }
+    out
+}
+
+/// The intervals covered by every list at once (a clustered SQL Server is unavailable only
+/// while all its nodes are).
+pub fn intersect(lists: &[Vec<(Ms, Ms)>]) -> Vec<(Ms, Ms)> {
+    let Some((first, rest)) = lists.split_first() else { return Vec::new() };
+    let mut acc = first.clone();
+    for l in rest {
+        let mut next = Vec::new();
+        for &(a0, a1) in &acc {
+            for &(b0, b1) in l {
+                let (s, e) = (a0.max(b0), a1.min(b1));
+                if s < e {
+                    next.push((s, e));
+                }
+            }
+        }
+        acc = merge(next);
+    }
+    acc
 }

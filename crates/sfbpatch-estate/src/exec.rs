@@ -8,7 +8,7 @@
 
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::StepId;
-use sfbpatch_pwsh::syntax::{self, ParseError, Statement};
+use sfbpatch_pwsh::syntax::{self, Element, ParseError, Statement};
 
 use crate::Ms;
 use crate::cmdlets::{Cx, Out, run_command};
@@ -189,13 +189,22 @@ impl Estate {
         record(h, Entry { exit_code: exit, applied, stderr: err, ..op.ended(start + ms, status) })
     }
 
-    /// Runs a PowerShell script on a host.
+    /// Runs a PowerShell script on a host. The host is the one that *runs* it: a command may
+    /// act on other machines (a database update on a SQL Server, a failover of another Front
+    /// End), which are put back as they were with it when it is not applied.
     pub fn execute(&mut self, req: &Request<'_>) -> Execution {
-        let fault = self.fault_for(req.host, req.step);
+        let fault = self.fault_for(req.host, req.step).or_else(|| {
+            // Parsing again only when a fault is waiting for this step somewhere.
+            let step = req.step?;
+            let waiting = (0..self.faults.len()).any(|i| !self.fired.contains(&i) && self.faults[i].step == step);
+            let targets = if waiting { targets_of(req.script) } else { Vec::new() };
+            targets.iter().find_map(|t| self.fault_for(t, req.step))
+        });
         let (reader, package_build) = (self.local_reader, self.package_build.clone());
-        let Some(h) = self.host_mut(req.host) else {
+        let Some(hi) = self.host_index(req.host) else {
             return no_host(req.host, req.at);
         };
+        let h = &mut self.hosts[hi];
         let start = req.at.max(h.clock_ms);
         let op = Op { step: req.step, command: req.script.to_owned(), start };
         if start < h.unreachable_until {
@@ -211,7 +220,19 @@ impl Estate {
             }
             None => (new_session(h), true),
         };
-        let mut cx = Cx { now: start, reader, package_build, session, slow: 1.0, force_reboot: false };
+        let mut cx = Cx {
+            hi,
+            now: start,
+            reader,
+            package_build,
+            session,
+            slow: 1.0,
+            force_reboot: false,
+            busy: false,
+            no_credentials: false,
+            touched: Vec::new(),
+            pools_before: None,
+        };
         match &fault {
             Some(FaultKind::Hang) => {
                 close_temp(h, session, temporary);
@@ -226,6 +247,8 @@ impl Estate {
             }
             Some(FaultKind::Slow(f)) => cx.slow = *f,
             Some(FaultKind::Reboot) => cx.force_reboot = true,
+            Some(FaultKind::Busy) => cx.busy = true,
+            Some(FaultKind::NoCredentials) => cx.no_credentials = true,
             _ => {}
         }
         // A snapshot without the operation log (which only grows): cloning it per command
@@ -247,7 +270,7 @@ impl Estate {
         let (mut stdout, mut stderr, mut exit) = (String::new(), String::new(), 0);
         for st in &statements {
             let out = match st {
-                Statement::Command(c) => run_command(h, &mut cx, c),
+                Statement::Command(c) => run_command(self, &mut cx, c),
                 Statement::Other { kind, text } => {
                     Out::err(format!("the simulator does not execute {kind}: {text}"), 500)
                 }
@@ -260,30 +283,82 @@ impl Estate {
                 break;
             }
         }
-        close_temp(h, session, temporary);
+        close_temp(&mut self.hosts[hi], session, temporary);
         let end = cx.now;
         if end.saturating_sub(start) > req.timeout_ms {
-            restore(h, snapshot);
+            self.put_back(hi, snapshot, &mut cx);
+            let h = &mut self.hosts[hi];
             return record(h, op.cut_short(start + req.timeout_ms, ExecStatus::TimedOut, String::new()));
         }
         if fault == Some(FaultKind::Disconnect) {
+            let h = &mut self.hosts[hi];
             let applied = h.rng.chance(0.5);
             let cut = start + (end - start) / 2;
             if let Some(s) = h.session_mut(session) {
                 s.open = false;
             }
-            if !applied {
-                let sessions = h.sessions.clone();
-                restore(h, snapshot);
-                h.sessions = sessions;
+            if applied {
+                self.after_command(hi, &cx, end);
+            } else {
+                let sessions = self.hosts[hi].sessions.clone();
+                self.put_back(hi, snapshot, &mut cx);
+                self.hosts[hi].sessions = sessions;
             }
             let at = if applied { end } else { cut };
             let entry = op.ended(at, ExecStatus::Disconnected);
-            return record(h, Entry { applied, stderr: "the session dropped".into(), ..entry });
+            return record(&mut self.hosts[hi], Entry { applied, stderr: "the session dropped".into(), ..entry });
         }
-        let changed = !same_state(&snapshot, h);
-        record(h, Entry { exit_code: exit, applied: changed, stdout, stderr, ..op.ended(end, ExecStatus::Completed) })
+        let changed = !same_state(&snapshot, &self.hosts[hi])
+            || cx.touched.iter().any(|(j, before)| !same_state(before, &self.hosts[*j]));
+        if changed || cx.pools_before.is_some() {
+            self.after_command(hi, &cx, end);
+        }
+        let entry = op.ended(end, ExecStatus::Completed);
+        record(&mut self.hosts[hi], Entry { exit_code: exit, applied: changed, stdout, stderr, ..entry })
     }
+
+    /// Puts back the running host, the other hosts and the pools a command that was not
+    /// applied changed.
+    fn put_back(&mut self, hi: usize, snapshot: Host, cx: &mut Cx) {
+        restore(&mut self.hosts[hi], snapshot);
+        for (j, before) in std::mem::take(&mut cx.touched) {
+            restore(&mut self.hosts[j], before);
+        }
+        if let Some(pools) = cx.pools_before.take() {
+            self.pools = pools;
+        }
+    }
+
+    /// After a command that changed something: the pools of the hosts it changed are
+    /// re-evaluated (quorum, rule 7) and every server newer than its databases is recorded
+    /// (rule 6).
+    fn after_command(&mut self, hi: usize, cx: &Cx, end: Ms) {
+        let mut hosts: Vec<usize> = vec![hi];
+        hosts.extend(cx.touched.iter().map(|(j, _)| *j));
+        self.tick_pools_of(&hosts, end);
+        self.record_schema_lag(end);
+    }
+}
+
+/// The machines a script names as the target of its commands (`-SqlServerFqdn`,
+/// `-ComputerName`, `-PoolFqdn`): a fault set on one of them fires for a step run from
+/// another host (the database step of a back end runs on a Front End).
+fn targets_of(script: &str) -> Vec<String> {
+    let Ok(statements) = syntax::parse(script) else { return Vec::new() };
+    let mut out = Vec::new();
+    for st in &statements {
+        let Statement::Command(c) = st else { continue };
+        let mut it = c.elements.iter();
+        while let Some(e) = it.next() {
+            if let Element::Parameter(p) = e
+                && ["sqlserverfqdn", "computername", "poolfqdn"].contains(&p.to_ascii_lowercase().as_str())
+                && let Some(Element::Literal(v) | Element::Bare(v)) = it.next()
+            {
+                out.push(v.to_ascii_lowercase());
+            }
+        }
+    }
+    out
 }
 
 /// A new open session on a host, without the module loaded: its id.
@@ -314,6 +389,7 @@ fn same_state(a: &Host, b: &Host) -> bool {
         && a.files == b.files
         && a.pending_reboot == b.pending_reboot
         && a.unreachable_until == b.unreachable_until
+        && a.failed_over == b.failed_over
 }
 
 fn close_temp(h: &mut Host, session: u64, temporary: bool) {
@@ -390,6 +466,12 @@ fn record(h: &mut Host, e: Entry) -> Execution {
         start_ms: e.op.start,
         end_ms: e.end,
     }
+}
+
+/// The names of every Skype for Business cmdlet the simulator knows (tests check that none
+/// runs on a machine without Skype for Business).
+pub fn sfb_cmdlets() -> Vec<&'static str> {
+    crate::cmdlets::sfb_names()
 }
 
 /// The build a file installs, for building [`SimFile`]s in tests and rehearsals.

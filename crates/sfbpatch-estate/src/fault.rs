@@ -20,6 +20,12 @@ pub enum FaultKind {
     Reboot,
     /// The session drops mid-step; the operation may or may not have been applied (seeded).
     Disconnect,
+    /// `Get-CsPoolUpgradeReadinessState` answers `Busy` (issue10-sources.md §4.2: retry
+    /// after 10 minutes). Other commands are unaffected.
+    Busy,
+    /// The session has no network credentials (DOMAIN.md §5, the double hop): a remote SQL
+    /// Server cannot be reached from it.
+    NoCredentials,
 }
 
 /// A fault on one step of one server.
@@ -41,6 +47,8 @@ impl fmt::Display for Fault {
             FaultKind::Slow(x) => format!("slow={x}"),
             FaultKind::Reboot => "reboot".to_owned(),
             FaultKind::Disconnect => "disconnect".to_owned(),
+            FaultKind::Busy => "busy".to_owned(),
+            FaultKind::NoCredentials => "no-credentials".to_owned(),
         };
         write!(f, "{}:{}:{kind}", self.server, self.step)
     }
@@ -71,7 +79,7 @@ pub enum FaultError {
     #[error("{0:?} is not a step id")]
     Step(String),
     /// Unknown kind, or a bad factor.
-    #[error("{0:?} is not a fault kind (fail, hang, slow=F with F > 0, reboot, disconnect)")]
+    #[error("{0:?} is not a fault kind (fail, hang, slow=F with F > 0, reboot, disconnect, busy, no-credentials)")]
     Kind(String),
     /// `reboot` on a step other than the install.
     #[error("reboot faults apply to install-update only")]
@@ -92,6 +100,8 @@ impl FromStr for Fault {
             "hang" => FaultKind::Hang,
             "reboot" => FaultKind::Reboot,
             "disconnect" => FaultKind::Disconnect,
+            "busy" => FaultKind::Busy,
+            "no-credentials" => FaultKind::NoCredentials,
             k => match k.strip_prefix("slow=").map(str::parse::<f64>) {
                 Some(Ok(f)) if f.is_finite() && f > 0.0 && f <= 1000.0 => FaultKind::Slow(f),
                 _ => return Err(FaultError::Kind(k.to_owned())),
@@ -113,9 +123,14 @@ mod tests {
         let f: Fault = "sql01.contoso.local:install-update:slow=2.5".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::Slow(2.5));
         assert_eq!(f.to_string(), "sql01.contoso.local:install-update:slow=2.5");
-        for ok in
-            ["a.b:stop-services:fail", "a.b:verify:hang", "a.b:install-update:reboot", "a.b:start-w3svc:disconnect"]
-        {
+        for ok in [
+            "a.b:stop-services:fail",
+            "a.b:verify:hang",
+            "a.b:install-update:reboot",
+            "a.b:start-w3svc:disconnect",
+            "a.b:verify:busy",
+            "a.b:update-databases:no-credentials",
+        ] {
             assert!(ok.parse::<Fault>().is_ok(), "{ok}");
         }
         for bad in [

@@ -7,6 +7,7 @@
 //! * [`exec`]: hosts execute the *text* of PowerShell commands, parsed with a real
 //!   PowerShell grammar; what a real server would refuse, the simulator refuses too. The
 //!   cmdlets themselves are a table, one module per family (`cmdlets`).
+//! * [`pools`]: Front End pools: quorum, failovers, users moved, quorum loss.
 //! * [`fault`]: faults injected per server and step (`SERVER:STEP:KIND`).
 //! * [`users`]: what the users of each pool lived through (resiliency, signed out), from the
 //!   service states over virtual time.
@@ -22,6 +23,9 @@ pub mod estate;
 pub mod exec;
 pub mod fault;
 pub mod generate;
+mod inventory;
+pub mod lag;
+pub mod pools;
 mod rng;
 pub mod users;
 

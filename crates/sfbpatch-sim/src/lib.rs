@@ -8,7 +8,7 @@
 //! * [`shell`]: the `sim shell` endpoint, one script on one host of a persisted estate, as a
 //!   local shell or an SSH server runs it.
 
-pub use sfbpatch_estate::{MINUTE, Ms, estate, exec, fault, generate, minutes, users};
+pub use sfbpatch_estate::{MINUTE, Ms, estate, exec, fault, generate, lag, minutes, pools, users};
 
 pub mod rehearse;
 pub mod shell;

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::estate::{Estate, EstateOptions};
 use crate::fault::Fault;
+use crate::lag::SchemaLag;
 use crate::transport::SimTransport;
 use crate::users::{self, PoolUsers};
 use crate::{Ms, minutes};
@@ -120,8 +121,11 @@ pub struct Rehearsal {
     pub skipped_steps: Vec<String>,
     /// Per server in scope.
     pub servers: Vec<ServerResult>,
-    /// Per user pool.
+    /// Per user pool: resiliency and signed-out minutes, users' moves.
     pub pools: Vec<PoolResult>,
+    /// Databases left older than a serving server of their pool at the end (DOMAIN.md §4
+    /// rule 6: the Front Ends keep running; the run is not "updated" while any lags).
+    pub lagging_databases: Vec<SchemaLag>,
 }
 
 impl Rehearsal {
@@ -162,6 +166,7 @@ pub fn rehearse_into(
 ) -> (Rehearsal, Estate) {
     let mut estate = Estate::new(topology, &opts.estate);
     estate.faults = opts.faults.clone();
+    estate.package_build = Some(opts.package_build.clone());
     let name = plan.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
     let sha256 = package_sha256(&name, &opts.package_build);
     let before: Vec<Build> =
@@ -221,6 +226,7 @@ pub fn rehearse_into(
         skipped_steps: skipped,
         servers,
         pools,
+        lagging_databases: estate.schema_lag(),
     };
     (rehearsal, estate)
 }

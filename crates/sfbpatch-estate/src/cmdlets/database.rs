@@ -1,95 +1,288 @@
-//! Database schemas: `Install-CsDatabase -Update` (DOMAIN.md §4 rule 4).
+//! Database schemas: `Install-CsDatabase -Update` (DOMAIN.md §4 rule 4) and
+//! `Test-CsDatabase -ConfiguredDatabases` (rule 5). Both act on the SQL Server the command
+//! names, which is normally another machine than the one running it (DOMAIN.md §1a).
+//!
+//! A database's schema is versioned here by the build that installed it: real schema
+//! versions are per-database numbers (issue10-sources.md §2.1: `xds` 10.13.2), which nothing
+//! public maps to builds; what matters, installed equal to expected, is kept.
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB};
-use crate::Ms;
-use crate::estate::{Host, ServiceKind};
+use sfbpatch_core::readback::Build;
 use sfbpatch_core::topology::Role;
+
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, me};
+use crate::Ms;
+use crate::estate::Estate;
 
 const F: Family = Family::Database;
 
-pub(super) const CMDLETS: &[Cmdlet] = &[Cmdlet::new(
-    F,
-    SFB,
-    "Install-CsDatabase",
-    &["Update", "ConfiguredDatabases", "LocalDatabases", "ExcludeCollocatedStores", "Force"],
-    &["SqlServerFqdn"],
-    install_database,
-)];
+pub(super) const CMDLETS: &[Cmdlet] = &[
+    Cmdlet::new(
+        F,
+        SFB,
+        "Install-CsDatabase",
+        &[
+            "Update",
+            "ConfiguredDatabases",
+            "LocalDatabases",
+            "ExcludeCollocatedStores",
+            "ForDefaultInstance",
+            "UseDefaultSqlPaths",
+            "SkipPrepareCheck",
+            "NoReindex",
+            "Force",
+            "Verbose",
+            "Confirm",
+        ],
+        &["SqlServerFqdn", "ForInstance", "Report", "DatabasePaths"],
+        install_database,
+    ),
+    Cmdlet::new(
+        F,
+        SFB,
+        "Test-CsDatabase",
+        &["ConfiguredDatabases", "Verbose", "Confirm"],
+        &["SqlServerFqdn", "Report"],
+        test_database,
+    ),
+];
 
-/// The databases `Install-CsDatabase` would update, or why it refuses: `-LocalDatabases` on
-/// a Standard Edition server; `-ConfiguredDatabases` on the SQL Server named by
-/// `-SqlServerFqdn` (rule 4).
-fn targets(h: &mut Host, call: &Call<'_>) -> Result<Vec<usize>, Out> {
+/// The SQL Server's machines (hosts whose cluster or name is `sql` and that hold
+/// databases), or why there are none.
+fn sql_nodes(e: &Estate, name: &str, sql: &str) -> Result<Vec<usize>, String> {
+    let nodes: Vec<usize> = (0..e.hosts.len()).filter(|&i| e.hosts[i].is_sql_server(sql)).collect();
+    if nodes.is_empty() {
+        // Wording UNVERIFIED: the topology has no databases on that SQL Server.
+        Err(format!("{name} : No databases are configured in the topology for SQL Server '{sql}'."))
+    } else {
+        Ok(nodes)
+    }
+}
+
+/// DOMAIN.md §5 (the double hop): a session without network credentials (a public-key SSH
+/// logon) cannot log on to a remote SQL Server. The error is SQL Server's for an anonymous
+/// network logon.
+fn credentials(e: &Estate, cx: &Cx, name: &str, sql: &str, nodes: &[usize]) -> Result<(), String> {
+    let remote = !nodes.contains(&cx.hi);
+    if remote && (cx.no_credentials || !e.hosts[cx.hi].network_credentials) {
+        return Err(format!(
+            "{name} : Cannot connect to SQL Server '{sql}': Login failed for user 'NT AUTHORITY\\ANONYMOUS LOGON'. (This session has no network credentials.)"
+        ));
+    }
+    Ok(())
+}
+
+/// The newest build installed on any Skype for Business machine, or the package's build.
+fn newest_build(e: &Estate, cx: &Cx) -> Build {
+    let installed = e.hosts.iter().filter(|h| h.sfb_installed).map(|h| h.build()).max();
+    installed.into_iter().chain(cx.package_build.clone()).max().unwrap_or(Build([0; 4]))
+}
+
+/// `Install-CsDatabase -Update` (rule 4):
+/// * `-ConfiguredDatabases -SqlServerFqdn X` updates every database the topology places on X
+///   (every instance, unless `-ForInstance`/`-ForDefaultInstance`) to the schema of the
+///   running host's build. It needs: the SfB admin tools at the new build on the running host
+///   (an older build fails and changes nothing), network credentials when X is another
+///   machine (§5), SQL sysadmin rights on X (rule 8), X reachable, and no mirrored databases
+///   (the cmdlet reference: `-Update` "cannot be used against mirrored databases").
+///   `-ExcludeCollocatedStores` only suppresses a warning (cmdlet reference, DOMAIN.md §1a):
+///   it skips nothing. While it runs, X's databases are unavailable (rule 10).
+/// * `-LocalDatabases` updates the local databases of a Standard Edition server.
+///
+/// It does not refuse to run while Skype for Business services run on the computer: the
+/// documented way runs it on a serving Front End (§1a), and §4 has no such rule.
+fn install_database(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let (name, p) = (call.name, &call.params);
-    if p.has("LocalDatabases") {
-        if h.role != Role::StandardEdition {
-            return Err(Out::err(
+    let h = me(e, cx);
+    if !p.has("Update") {
+        return Out::err(format!("{name} : the simulator models only -Update."), 1000);
+    }
+    let local = p.has("LocalDatabases");
+    let (nodes, sql, target) = if local {
+        if h.role != Role::StandardEdition || h.databases.is_empty() {
+            return Out::err(
                 format!(
                     "{name} : No local databases to update on this computer: -LocalDatabases applies to a Standard Edition server."
                 ),
                 h.rng.secs(10.0, 30.0),
-            ));
+            );
         }
-        return Ok((0..h.databases.len()).collect());
-    }
-    if !p.has("ConfiguredDatabases") {
-        return Err(Out::err(format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."), 1000));
-    }
-    let Some(sql) = p.get("SqlServerFqdn") else {
-        return Err(Out::err(format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."), 1000));
+        (vec![cx.hi], h.fqdn.to_string(), h.build())
+    } else {
+        if !p.has("ConfiguredDatabases") {
+            return Out::err(format!("{name} : Specify -ConfiguredDatabases or -LocalDatabases."), 1000);
+        }
+        let Some(sql) = p.get("SqlServerFqdn").map(str::to_owned) else {
+            return Out::err(format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."), 1000);
+        };
+        let ms = h.rng.secs(10.0, 40.0);
+        let nodes = match sql_nodes(e, name, &sql).and_then(|n| credentials(e, cx, name, &sql, &n).map(|()| n)) {
+            Ok(n) => n,
+            Err(why) => return Out::err(why, ms),
+        };
+        let (mine, newest) = (e.hosts[cx.hi].build(), newest_build(e, cx));
+        if mine < newest {
+            // Rule 4: "from a host at an older build … it fails and changes nothing" (the
+            // words are the simulator's).
+            return Out::err(
+                format!(
+                    "{name} : This computer's Skype for Business Server administrative tools are at {mine}, older than the installed update {newest}: the databases of '{sql}' cannot be updated from here. Run the command on a server that has the update."
+                ),
+                ms,
+            );
+        }
+        (nodes, sql, mine)
     };
-    let own = h.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or(h.fqdn.as_str());
-    if !sql.eq_ignore_ascii_case(own) {
-        return Err(Out::err(
-            format!("{name} : No configured databases were found on SQL Server '{sql}' from this computer."),
-            h.rng.secs(20.0, 60.0),
-        ));
-    }
-    let exclude = p.has("ExcludeCollocatedStores");
-    if !h.collocated_stores.is_empty() && !exclude {
-        return Err(Out::err(
-            format!(
-                "{name} : The SQL Server '{sql}' also hosts collocated databases ({}). Run the update with -ExcludeCollocatedStores.",
-                h.collocated_stores.join(", ")
-            ),
-            h.rng.secs(20.0, 60.0),
-        ));
-    }
-    Ok((0..h.databases.len()).filter(|&i| !exclude || !h.collocated_stores.contains(&h.databases[i].store)).collect())
-}
-
-fn install_database(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
-    let name = call.name;
-    if !call.params.has("Update") {
-        return Out::err(format!("{name} : the simulator models only -Update."), 1000);
-    }
-    if let Some(s) = h.services.iter().find(|s| s.kind == ServiceKind::Sfb && s.running) {
+    let ms0 = me(e, cx).rng.secs(10.0, 40.0);
+    if nodes.iter().any(|&i| e.hosts[i].mirrored) {
         return Out::err(
             format!(
-                "{name} : Cannot update the databases while Skype for Business Server services are running on this computer ({} is running). Stop them with Stop-CsWindowsService.",
-                s.name
+                "{name} : The Update parameter cannot be used against mirrored databases on '{sql}': the mirror databases cannot be dropped and recreated. Run Uninstall-CsMirrorDatabase first."
             ),
-            h.rng.secs(10.0, 30.0),
+            ms0,
         );
     }
-    let build = h.build();
-    let targets = match targets(h, call) {
-        Ok(t) => t,
-        Err(o) => return o,
+    if nodes.iter().any(|&i| !e.hosts[i].sql_sysadmin) {
+        return Out::err(
+            format!(
+                "{name} : The account {} is not a member of the sysadmin role on SQL Server '{sql}'.",
+                e.hosts[cx.hi].account
+            ),
+            ms0,
+        );
+    }
+    // Which instances: every one, unless -ForInstance / -ForDefaultInstance.
+    let only: Option<String> = if p.has("ForDefaultInstance") {
+        Some(String::new())
+    } else {
+        p.get("ForInstance").map(str::to_ascii_lowercase)
     };
-    let mut updated = Vec::new();
-    for i in &targets {
-        let d = &mut h.databases[*i];
-        if d.schema < build {
-            d.schema = build.clone();
-            updated.push(format!("{}:{}", d.instance, d.store));
+    let wanted = |instance: &str| only.as_deref().is_none_or(|o| o == instance);
+    // Every instance must answer on some node (a clustered SQL Server serves from any).
+    let at = cx.now;
+    for &i in &nodes {
+        for d in e.hosts[i].databases.iter().filter(|d| wanted(&d.instance)) {
+            if !nodes.iter().any(|&j| e.hosts[j].sql_up(&d.instance, at)) {
+                return Out::err(
+                    format!(
+                        "{name} : A network-related or instance-specific error occurred while establishing a connection to SQL Server '{sql}\\{}'. The server was not found or was not accessible.",
+                        d.instance
+                    ),
+                    ms0 + 15_000,
+                );
+            }
         }
     }
-    let ms = h.rng.secs(90.0, 180.0) + 30_000 * updated.len() as Ms;
-    let text = if updated.is_empty() {
-        "The databases are already up to date.\n".to_owned()
+    let mut updated: Vec<String> = Vec::new();
+    let mut ms: Ms = me(e, cx).rng.secs(60.0, 150.0);
+    for &i in &nodes {
+        cx.touch(e, i);
+        let h = &mut e.hosts[i];
+        for k in 0..h.databases.len() {
+            if !wanted(&h.databases[k].instance) || h.databases[k].schema >= target {
+                continue;
+            }
+            h.databases[k].schema = target.clone();
+            let label = format!("{}:{}", h.databases[k].instance, h.databases[k].name);
+            if !updated.contains(&label) {
+                // Rule 9: a few minutes, longer for the big stores.
+                let big = matches!(h.databases[k].store.as_str(), "MonitoringStore" | "ArchivingStore");
+                ms += if big { h.rng.secs(60.0, 240.0) } else { h.rng.secs(20.0, 60.0) };
+                updated.push(label);
+            }
+        }
+    }
+    if !updated.is_empty() {
+        let end = at + cx.dur(ms);
+        for &i in &nodes {
+            e.hosts[i].busy_intervals.push((at, end));
+        }
+    }
+    let mut text = String::new();
+    let collocated = &e.hosts[nodes[0]].collocated_stores;
+    if !local && !collocated.is_empty() && !p.has("ExcludeCollocatedStores") {
+        // The warning -ExcludeCollocatedStores suppresses (cmdlet reference); wording ours.
+        text.push_str(&format!(
+            "WARNING: SQL Server '{sql}' also holds collocated database stores ({}): any collocated database stores must be installed on the local computer. Use -ExcludeCollocatedStores to suppress this warning.\n",
+            collocated.join(", ")
+        ));
+    }
+    if updated.is_empty() {
+        text.push_str("The databases are already up to date.\n");
     } else {
-        format!("Updated databases: {}.\n", updated.join(", "))
+        text.push_str(&format!("Updated databases: {}.\n", updated.join(", ")));
+    }
+    Out::ok(text, ms)
+}
+
+/// `Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn X` (rule 5): one object per
+/// database of X in PowerShell's list format, exactly the properties and order of
+/// Microsoft's sample (issue10-sources.md §2.1), a blank line between objects;
+/// `ExpectedVersion` is what the running host's build expects, `Succeed` True when the
+/// installed version is that. A database that does not answer is reported, not skipped
+/// ("reports back the success or failure of each attempt"); failures end with the two
+/// warnings of Microsoft's failure sample.
+fn test_database(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let (name, p) = (call.name, &call.params);
+    let ms = me(e, cx).rng.secs(5.0, 20.0);
+    if !p.has("ConfiguredDatabases") {
+        return Out::err(format!("{name} : the simulator models only -ConfiguredDatabases."), 1000);
+    }
+    let Some(sql) = p.get("SqlServerFqdn").map(str::to_owned) else {
+        return Out::err(format!("{name} : -ConfiguredDatabases requires -SqlServerFqdn."), 1000);
     };
+    let nodes = match sql_nodes(e, name, &sql).and_then(|n| credentials(e, cx, name, &sql, &n).map(|()| n)) {
+        Ok(n) => n,
+        Err(why) => return Out::err(why, ms),
+    };
+    let expected = e.hosts[cx.hi].build();
+    let at = cx.now;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let (mut text, mut failed) = (String::from("\n"), 0);
+    for &i in &nodes {
+        for d in &e.hosts[i].databases {
+            let key = (d.instance.clone(), d.name.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let up = nodes.iter().find(|&&j| e.hosts[j].sql_up(&d.instance, at));
+            let installed = up.map(|&j| {
+                e.hosts[j]
+                    .databases
+                    .iter()
+                    .find(|x| x.instance == d.instance && x.name == d.name)
+                    .map_or_else(|| d.schema.clone(), |x| x.schema.clone())
+            });
+            let ok = installed.as_ref() == Some(&expected);
+            failed += usize::from(!ok);
+            let source = if up.is_some() { format!("{sql}\\{}", d.instance) } else { String::new() };
+            let version = if up.is_some() { "13.0.5026" } else { "" };
+            let rows = [
+                ("SqlServerFqdn", sql.clone()),
+                ("SqlInstanceName", d.instance.clone()),
+                ("MirrorSqlServerFqdn", String::new()),
+                ("MirrorSqlInstanceName", String::new()),
+                ("DatabaseName", d.name.clone()),
+                ("DataSource", source),
+                ("SQLServerVersion", version.to_owned()),
+                ("ExpectedVersion", expected.to_string()),
+                ("InstalledVersion", installed.map(|b| b.to_string()).unwrap_or_default()),
+                ("Succeed", if ok { "True".to_owned() } else { "False".to_owned() }),
+            ];
+            for (k, v) in rows {
+                text.push_str(format!("{k:<21} : {v}").trim_end());
+                text.push('\n');
+            }
+            text.push('\n');
+        }
+    }
+    let ms = ms + 1500 * seen.len() as Ms;
+    if failed > 0 {
+        text.push_str(&format!(
+            "WARNING: Test-CsDatabase encountered errors. Consult the log file for a detailed analysis, and to make sure that all errors ({failed}) and warnings (0) are addressed before continuing.\n\
+WARNING: Detailed results can be found at \"C:\\Users\\Administrator\\AppData\\Local\\Temp\\Test-CsDatabase-{:08x}.html\".\n",
+            at
+        ));
+    }
     Out::ok(text, ms)
 }

@@ -3,8 +3,8 @@
 use sfbpatch_core::vocab::hex;
 use sha2::Digest as _;
 
-use super::{Call, Cmdlet, Cx, Family, Out, WINDOWS, table};
-use crate::estate::{Host, SimFile};
+use super::{Call, Cmdlet, Cx, Family, Out, WINDOWS, me, table};
+use crate::estate::{Estate, SimFile};
 
 const F: Family = Family::Files;
 
@@ -21,7 +21,8 @@ fn not_found(cmdlet: &str, path: &str) -> String {
     format!("{cmdlet} : Cannot find path '{path}' because it does not exist.")
 }
 
-fn file_hash(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+fn file_hash(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let path = call.params.first_of(&["LiteralPath", "Path"]).unwrap_or("").to_owned();
     let algo = call.params.get("Algorithm").unwrap_or("SHA256").to_ascii_uppercase();
     match (h.files.get(&path.to_ascii_lowercase()), algo.as_str()) {
@@ -36,7 +37,8 @@ fn file_hash(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
 
 /// `Get-Content`: the text of files the simulator wrote itself (installer logs); `-Path`
 /// takes one `*` wildcard, `-LiteralPath` none.
-fn content(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+fn content(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let want = call.params.first_of(&["Path", "LiteralPath"]).unwrap_or("").to_ascii_lowercase();
     let wildcard = call.params.get("LiteralPath").is_none();
     let matches: Vec<&SimFile> = match want.split_once('*') {
@@ -54,7 +56,8 @@ fn content(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
 }
 
 /// `Get-PSDrive C`: the free space the stage step checks.
-fn ps_drive(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+fn ps_drive(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let name = call.params.first_of(&["Name"]).unwrap_or("C").to_owned();
     if !name.eq_ignore_ascii_case("C") {
         return Out::err(format!("{name} : Cannot find drive. A drive with the name '{name}' does not exist."), 500);
@@ -70,13 +73,14 @@ fn ps_drive(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
 }
 
 /// Folders exist implicitly on the simulated disk.
-fn new_item(_: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+fn new_item(_: &mut Estate, _: &mut Cx, _: &Call<'_>) -> Out {
     Out::ok("", 200)
 }
 
 /// `Copy-Item` from the machine the simulator runs on (the local transport's staging): the
 /// file read through the estate's local reader becomes the update package.
-fn copy_item(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+fn copy_item(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let src = call.params.get("LiteralPath").or(call.params.get("Path")).unwrap_or("").to_owned();
     let dst = call.params.get("Destination").unwrap_or("").to_ascii_lowercase();
     match (cx.reader.and_then(|read| read(&src)), &cx.package_build) {

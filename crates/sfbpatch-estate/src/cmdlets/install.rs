@@ -3,9 +3,9 @@
 
 use sfbpatch_pwsh::syntax::Element;
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB, not_recognized, table};
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, me, not_recognized, table};
 use crate::Ms;
-use crate::estate::{Host, ServiceKind, SimFile};
+use crate::estate::{Estate, Host, ServiceKind, SimFile};
 
 const F: Family = Family::Install;
 
@@ -15,12 +15,14 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
     Cmdlet::new(F, SFB, "Get-CsServerVersion", &[], &[], server_version).raw(),
 ];
 
-fn patch_version(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+fn patch_version(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let rows: Vec<[String; 3]> = h.components.iter().map(|(c, b)| [c.clone(), b.to_string(), String::new()]).collect();
     Out::ok(table(["ComponentName", "Version", "Update"], &rows), h.rng.secs(3.0, 8.0))
 }
 
-fn server_version(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+fn server_version(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+    let h = me(e, cx);
     Out::ok(
         format!("\n{} ({}): Volume license key installed.\n\n", h.product_name(), h.release_build),
         h.rng.secs(1.0, 3.0),
@@ -28,7 +30,8 @@ fn server_version(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
 }
 
 /// Runs the update installer at `path` (DOMAIN.md §4 rule 2): it needs the package on the
-/// local disk, intact, and no Skype for Business service or W3SVC running.
+/// local disk, intact, and no Skype for Business service or W3SVC running. On a machine
+/// without Skype for Business there is nothing for it to update (rule 1): it fails.
 pub(crate) fn run_installer(h: &mut Host, cx: &mut Cx, path: &str, elements: &[Element]) -> Out {
     let Some(file) = h.files.get(&path.to_ascii_lowercase()).cloned() else {
         return Out::err(not_recognized(path), 500);
@@ -44,6 +47,14 @@ pub(crate) fn run_installer(h: &mut Host, cx: &mut Cx, path: &str, elements: &[E
         );
     }
     write_install_log(h, path, &format!("Starting update to {target} with {} argument(s)", elements.len()));
+    if !h.sfb_installed {
+        // The installer's own words here are not published; that it cannot run is rule 1.
+        return Out::exit(
+            1603,
+            "No Skype for Business Server or Lync Server components are installed on this computer: nothing to update. (1603)\n",
+            cx.dur(h.rng.secs(20.0, 60.0)),
+        );
+    }
     let silent = elements
         .iter()
         .any(|e| matches!(e, Element::Bare(s) | Element::Literal(s) if s.eq_ignore_ascii_case("/silentmode")));
@@ -82,11 +93,11 @@ pub(crate) fn run_installer(h: &mut Host, cx: &mut Cx, path: &str, elements: &[E
         };
         return Out { exit: 3010, stdout: format!("Updates installed. {why}\n"), stderr: String::new(), ms };
     }
-    // Rule 3: the installer leaves some services running again; the Front-End service
-    // cannot come up on the old schema (rule 7), so it is never among them.
-    let sfb: Vec<usize> = (0..h.services.len())
-        .filter(|&i| h.services[i].kind == ServiceKind::Sfb && h.services[i].name != "RTCSRV")
-        .collect();
+    // Rule 2: the installer leaves some SfB services running again (why the seed's step 9
+    // exists); never a disabled one (a failed-over server's, stopped and disabled until
+    // failback, issue10-sources.md §2.4).
+    let sfb: Vec<usize> =
+        (0..h.services.len()).filter(|&i| h.services[i].kind == ServiceKind::Sfb && !h.services[i].disabled).collect();
     let mut restarted = 0;
     for &i in &sfb {
         if h.rng.chance(0.5) {

@@ -6,6 +6,7 @@
 mod database;
 mod files;
 mod install;
+mod pool;
 mod services;
 mod system;
 
@@ -14,7 +15,7 @@ use sfbpatch_pwsh::syntax::{CommandName, Element, ParsedCommand};
 
 use crate::Ms;
 use crate::bind::{Params, bind};
-use crate::estate::{Host, LocalReader};
+use crate::estate::{Estate, Host, LocalReader};
 
 pub(crate) use install::run_installer;
 
@@ -31,6 +32,8 @@ pub(crate) enum Family {
     Files,
     /// The machine, the shell and its accounts.
     System,
+    /// Front End pools: fabric, readiness, failover and failback.
+    Pool,
 }
 
 /// How a command's elements reach its implementation.
@@ -47,8 +50,10 @@ pub(crate) enum Binding {
     Raw,
 }
 
-/// A command's implementation.
-pub(crate) type Run = fn(&mut Host, &mut Cx, &Call<'_>) -> Out;
+/// A command's implementation: the estate, with the host that runs it in [`Cx::hi`] (a
+/// command may act on other machines: a database update on a SQL Server, a failover of
+/// another Front End).
+pub(crate) type Run = fn(&mut Estate, &mut Cx, &Call<'_>) -> Out;
 
 /// One entry of the table.
 #[derive(Clone, Copy)]
@@ -58,8 +63,8 @@ pub(crate) struct Cmdlet {
     /// Its family: the module that implements it (tests check the two agree).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) family: Family,
-    /// A cmdlet of the Skype for Business module: it needs the module in the session, the
-    /// assemblies of the current install and the CsAdministrator role.
+    /// A cmdlet of the Skype for Business module: it exists only where Skype for Business is
+    /// installed (rule 1) and needs the assemblies of the current install (rule 3).
     pub(crate) sfb: bool,
     /// Its parameters.
     pub(crate) binding: Binding,
@@ -101,8 +106,13 @@ impl Cmdlet {
 }
 
 /// Every family's commands.
-const FAMILIES: [&[Cmdlet]; 5] =
-    [services::CMDLETS, install::CMDLETS, database::CMDLETS, files::CMDLETS, system::CMDLETS];
+const FAMILIES: [&[Cmdlet]; 6] =
+    [services::CMDLETS, install::CMDLETS, database::CMDLETS, files::CMDLETS, system::CMDLETS, pool::CMDLETS];
+
+/// The names of every Skype for Business cmdlet the simulator knows.
+pub(crate) fn sfb_names() -> Vec<&'static str> {
+    FAMILIES.iter().flat_map(|f| f.iter()).filter(|c| c.sfb).map(|c| c.name).collect()
+}
 
 /// The entry of a command name, case-insensitively.
 fn find(name: &str) -> Option<&'static Cmdlet> {
@@ -144,12 +154,23 @@ impl Out {
 
 /// Per-execution context.
 pub(crate) struct Cx {
+    /// The index of the host that runs the script.
+    pub(crate) hi: usize,
     pub(crate) now: Ms,
     pub(crate) reader: Option<LocalReader>,
     pub(crate) package_build: Option<Build>,
     pub(crate) session: u64,
     pub(crate) slow: f64,
     pub(crate) force_reboot: bool,
+    /// A `busy` fault: `Get-CsPoolUpgradeReadinessState` answers Busy.
+    pub(crate) busy: bool,
+    /// A `no-credentials` fault: this session has no network credentials (DOMAIN.md §5).
+    pub(crate) no_credentials: bool,
+    /// Other hosts a command changed, as they were before (to put back a command that was
+    /// not applied), by index.
+    pub(crate) touched: Vec<(usize, Host)>,
+    /// The pools as they were before a command changed one.
+    pub(crate) pools_before: Option<Vec<crate::pools::PoolState>>,
 }
 
 impl Cx {
@@ -157,6 +178,30 @@ impl Cx {
     pub(crate) fn dur(&self, ms: Ms) -> Ms {
         ((ms as f64) * self.slow).round() as Ms
     }
+
+    /// Keeps a copy of host `i` (not the running one) before a command changes it.
+    pub(crate) fn touch(&mut self, e: &Estate, i: usize) {
+        if i != self.hi
+            && !self.touched.iter().any(|(j, _)| *j == i)
+            && let Some(h) = e.hosts.get(i)
+        {
+            let mut copy = h.clone();
+            copy.oplog = Vec::new();
+            self.touched.push((i, copy));
+        }
+    }
+
+    /// Keeps a copy of the pools before a command changes one.
+    pub(crate) fn touch_pools(&mut self, e: &Estate) {
+        if self.pools_before.is_none() {
+            self.pools_before = Some(e.pools.clone());
+        }
+    }
+}
+
+/// The host that runs the script.
+pub(crate) fn me<'a>(e: &'a mut Estate, cx: &Cx) -> &'a mut Host {
+    &mut e.hosts[cx.hi]
 }
 
 pub(crate) fn not_recognized(name: &str) -> String {
@@ -185,10 +230,16 @@ pub(crate) fn status_word(running: bool) -> String {
     if running { "Running".into() } else { "Stopped".into() }
 }
 
-/// Preconditions of every Skype for Business cmdlet: the module (auto-loaded on first use,
-/// as PowerShell 3+ does), assemblies of the current install (rule 4), and the
-/// CsAdministrator role (rule 8).
+/// Preconditions of every Skype for Business cmdlet: Skype for Business installed on the
+/// machine (rule 1: elsewhere the cmdlet "is not recognized"), the module (auto-loaded on
+/// first use, as PowerShell 3+ does), and assemblies of the current install (rule 3). RBAC
+/// roles are not enforced by the Management Shell on the server (rule 8): there is no role
+/// check here; `Get-CsAdminRoleAssignment` answers what roles the account has.
 fn sfb_preconditions(h: &mut Host, cx: &Cx, cmdlet: &str) -> Result<Ms, Out> {
+    if !h.sfb_installed {
+        let ms = h.rng.secs(0.2, 0.5);
+        return Err(Out::err(not_recognized(cmdlet), ms));
+    }
     let generation = h.install_generation;
     let mut extra = 0;
     let loaded = h.session_mut(cx.session).map(|s| s.module_generation);
@@ -210,23 +261,17 @@ The located assembly's manifest definition does not match the assembly reference
         }
         _ => {}
     }
-    let roles = h.accounts.get(&h.account.to_ascii_lowercase()).cloned().unwrap_or_default();
-    if !roles.iter().any(|r| r == "CsAdministrator") {
-        return Err(Out::err(
-            format!("{cmdlet} : Access denied. The account {} is not a member of the CsAdministrator role.", h.account),
-            extra + h.rng.secs(1.0, 3.0),
-        ));
-    }
     Ok(extra)
 }
 
-/// Runs one command of a script on a host.
-pub(crate) fn run_command(h: &mut Host, cx: &mut Cx, cmd: &ParsedCommand) -> Out {
+/// Runs one command of a script on the host `cx.hi`.
+pub(crate) fn run_command(e: &mut Estate, cx: &mut Cx, cmd: &ParsedCommand) -> Out {
     let name = match &cmd.name {
         CommandName::Name(n) => n.as_str(),
-        CommandName::Path(p) => return run_installer(h, cx, p, &cmd.elements),
+        CommandName::Path(p) => return run_installer(me(e, cx), cx, p, &cmd.elements),
         CommandName::Expression(e) => return Out::err(format!("the simulator cannot invoke {e}"), 1000),
     };
+    let h = me(e, cx);
     let Some(cmdlet) = find(name) else {
         let ms = h.rng.secs(0.2, 0.5);
         return Out::err(not_recognized(name), cx.dur(ms));
@@ -242,11 +287,15 @@ pub(crate) fn run_command(h: &mut Host, cx: &mut Cx, cmd: &ParsedCommand) -> Out
         Binding::Named { switches, values } => bind(h, name, &cmd.elements, switches, values),
         Binding::Raw => Ok(Params::default()),
     };
+    // The module loads first: what the command does happens after it.
+    let pre = cx.dur(extra);
+    cx.now += pre;
     let mut out = match bound {
-        Err(e) => Out::err(e, cmdlet.refusal_ms),
-        Ok(params) => (cmdlet.run)(h, cx, &Call { name, params, elements: &cmd.elements }),
+        Err(why) => Out::err(why, cmdlet.refusal_ms),
+        Ok(params) => (cmdlet.run)(e, cx, &Call { name, params, elements: &cmd.elements }),
     };
-    out.ms = cx.dur(out.ms + extra);
+    cx.now -= pre;
+    out.ms = cx.dur(out.ms) + pre;
     out
 }
 
@@ -264,7 +313,8 @@ mod tests {
 
     #[test]
     fn each_family_module_holds_its_own_family() {
-        let families = [Family::Services, Family::Install, Family::Database, Family::Files, Family::System];
+        let families =
+            [Family::Services, Family::Install, Family::Database, Family::Files, Family::System, Family::Pool];
         for (cmdlets, family) in FAMILIES.iter().zip(families) {
             assert!(cmdlets.iter().all(|c| c.family == family), "{family:?}");
         }

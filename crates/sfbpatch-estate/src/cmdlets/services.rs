@@ -1,9 +1,9 @@
 //! Services: `Stop-CsWindowsService`, `Start-CsWindowsService`, `Get-CsWindowsService`,
 //! `Get-Service`, and `net stop|start` (`net statistics` belongs to the system family).
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, status_word, system, table};
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, me, status_word, system, table};
 use crate::bind::words;
-use crate::estate::{Host, ServiceKind};
+use crate::estate::{Estate, ServiceKind};
 
 const F: Family = Family::Services;
 
@@ -15,7 +15,8 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
     Cmdlet::new(F, WINDOWS, "net", &[], &[], net).raw(),
 ];
 
-fn stop_cs(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
+fn stop_cs(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let any = h.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.running);
     let ms = if any { h.rng.secs(60.0, 180.0) } else { h.rng.secs(4.0, 10.0) };
     for s in h.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
@@ -26,10 +27,14 @@ fn stop_cs(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
 }
 
 /// Starts the Skype for Business services. They do not start while a restart the installer
-/// asked for is pending (DOMAIN.md §4 rule 2); the Front-End service does not come up on
-/// databases older than the installed build (rule 7, as in the installer's comment).
-fn start_cs(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+/// asked for is pending (the `reboot` fault's meaning: "services stay down until a restart"),
+/// nor while disabled (a failed-over server: Windows refuses to start a disabled service,
+/// system error 1058). The Front-End service starts whatever the databases' schema: Front
+/// Ends keep running on databases not yet updated (DOMAIN.md §4 rule 6; the earlier refusal
+/// was one of the four false rules). A server newer than its databases is recorded.
+fn start_cs(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let name = call.name;
+    let h = me(e, cx);
     let ms = h.rng.secs(90.0, 210.0);
     if h.pending_reboot {
         return Out::err(
@@ -39,27 +44,25 @@ fn start_cs(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
             h.rng.secs(10.0, 30.0),
         );
     }
-    let build = h.build();
-    let stale: Vec<String> = h.own_databases().filter(|d| d.schema < build).map(|d| d.store.clone()).collect();
+    if let Some(s) = h.services.iter().find(|s| s.kind == ServiceKind::Sfb && s.disabled) {
+        return Out::err(
+            format!(
+                "{name} : Cannot start service {} on computer '.'. The service cannot be started, either because it is disabled or because it has no enabled devices associated with it. (This server is failed over: run Invoke-CsComputerFailBack.)",
+                s.name
+            ),
+            h.rng.secs(3.0, 10.0),
+        );
+    }
     let end = cx.now + cx.dur(ms);
     for s in h.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
-        s.running = s.name != "RTCSRV" || stale.is_empty();
+        s.running = true;
     }
     h.track(end);
-    if stale.is_empty() {
-        Out::ok("", ms)
-    } else {
-        Out::err(
-            format!(
-                "{name} : Service RTCSRV failed to start. The schema of the databases {} is older than the installed build {build}: run Install-CsDatabase -Update.",
-                stale.join(", ")
-            ),
-            ms,
-        )
-    }
+    Out::ok("", ms)
 }
 
-fn get_cs(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
+fn get_cs(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let rows: Vec<[String; 3]> = h
         .services
         .iter()
@@ -69,7 +72,8 @@ fn get_cs(h: &mut Host, _: &mut Cx, _: &Call<'_>) -> Out {
     Out::ok(table(["Status", "Name", "ActivityLevel"], &rows), h.rng.secs(2.0, 5.0))
 }
 
-fn get_service(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+fn get_service(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let want = call.params.first_of(&["Name"]).unwrap_or("").to_owned();
     match h.services.iter().find(|s| s.name.eq_ignore_ascii_case(&want)) {
         Some(s) => {
@@ -83,8 +87,10 @@ fn get_service(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
 const NET_SYNTAX: &str = "The syntax of this command is:\n\nNET STOP|START service\n";
 
 /// `net stop|start SERVICE`, with `net`'s own exit codes: 2 for a service name that does not
-/// exist on the machine (DOMAIN.md §4 rule 1) or a service already in the state asked for.
-fn net(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+/// exist on the machine (DOMAIN.md §4 rule 1: "service name is invalid", NET HELPMSG 2185)
+/// or a service already in the state asked for.
+fn net(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let args = words(call.elements);
     if let [a, b] = args.as_slice()
         && a.eq_ignore_ascii_case("statistics")
@@ -120,8 +126,14 @@ fn net(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
             "The requested service has already been started.\n\nMore help is available by typing NET HELPMSG 2182.\n",
             1000,
         ),
+        (true, false) if h.services[i].disabled => Out::exit(
+            2,
+            "System error 1058 has occurred.\n\nThe service cannot be started, either because it is disabled or because it has no enabled devices associated with it.\n",
+            1000,
+        ),
         _ => {
             h.services[i].running = start;
+            h.track(cx.now + cx.dur(ms));
             let (doing, done) = if start { ("starting", "started") } else { ("stopping", "stopped") };
             Out::ok(format!("The {display} service is {doing}.\nThe {display} service was {done} successfully.\n"), ms)
         }

@@ -1,9 +1,9 @@
 //! The machine, the shell and its accounts: `Get-CsAdminRoleAssignment`, `Import-Module`,
 //! `Restart-Computer`, `Write-Output`, and `net statistics workstation` (the boot time).
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS};
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, me};
 use crate::Ms;
-use crate::estate::Host;
+use crate::estate::{Estate, Host};
 
 const F: Family = Family::System;
 
@@ -14,7 +14,10 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
     Cmdlet::new(F, WINDOWS, "Write-Output", &[], &["InputObject"], write_output).refused_in(500),
 ];
 
-fn role_assignment(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+/// What roles the account has (the engine's check-role step judges the answer; the shell
+/// itself enforces none, DOMAIN.md §4 rule 8).
+fn role_assignment(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let who = call.params.first_of(&["Identity"]).unwrap_or("").to_owned();
     match h.accounts.get(&who.to_ascii_lowercase()) {
         Some(roles) => Out::ok(format!("\n{}\n\n", roles.join("\n")), h.rng.secs(2.0, 6.0)),
@@ -26,10 +29,12 @@ fn role_assignment(h: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
 }
 
 /// Loads the product's Management Shell module into the session, at the current install's
-/// assemblies (DOMAIN.md §4 rule 3 holds a session to them).
-fn import_module(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
+/// assemblies (DOMAIN.md §4 rule 3 holds a session to them). A machine without Skype for
+/// Business has no such module (rule 1).
+fn import_module(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
     let module = call.params.first_of(&["Name"]).unwrap_or("").to_owned();
-    if module.eq_ignore_ascii_case(h.module()) {
+    if h.sfb_installed && module.eq_ignore_ascii_case(h.module()) {
         let g = h.install_generation;
         if let Some(s) = h.session_mut(cx.session) {
             s.module_generation = Some(g);
@@ -46,19 +51,20 @@ fn import_module(h: &mut Host, cx: &mut Cx, call: &Call<'_>) -> Out {
     }
 }
 
-fn restart_computer(h: &mut Host, cx: &mut Cx, _: &Call<'_>) -> Out {
-    restart(h, cx.now)
+fn restart_computer(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+    restart(me(e, cx), cx.now)
 }
 
-fn write_output(_: &mut Host, _: &mut Cx, call: &Call<'_>) -> Out {
+fn write_output(_: &mut Estate, _: &mut Cx, call: &Call<'_>) -> Out {
     let mut text: Vec<String> = call.params.get("InputObject").map(str::to_owned).into_iter().collect();
     text.extend(call.params.positional.iter().cloned());
     Out::ok(text.join("\n") + "\n", 200)
 }
 
 /// A restart: sessions end, the host does not answer for a few minutes, then the services
-/// set to start automatically come back, except the Front-End service on databases older
-/// than the installed build (as after an install, rule 7).
+/// set to start automatically come back (not disabled ones: a failed-over server's stay
+/// down until failback, issue10-sources.md §2.4). The Front-End service comes back whatever
+/// the databases' schema (DOMAIN.md §4 rule 6).
 pub(super) fn restart(h: &mut Host, now: Ms) -> Out {
     let down = h.rng.secs(180.0, 480.0);
     for s in &mut h.sessions {
@@ -72,10 +78,8 @@ pub(super) fn restart(h: &mut Host, now: Ms) -> Out {
     let back = h.unreachable_until;
     h.boot_ms = back;
     h.pending_reboot = false;
-    let build = h.build();
-    let stale = h.own_databases().any(|d| d.schema < build);
-    for s in h.services.iter_mut().filter(|s| s.auto_start) {
-        s.running = !(s.name == "RTCSRV" && stale);
+    for s in h.services.iter_mut().filter(|s| s.auto_start && !s.disabled) {
+        s.running = true;
     }
     h.track(back);
     Out::ok("", 2000)
