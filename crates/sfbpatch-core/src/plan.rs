@@ -217,6 +217,35 @@ impl ServerPlan {
         Some((self.host_of(st), st.command.as_deref()?))
     }
 
+    /// The database update that finishes this server's databases and the host it runs on,
+    /// also when the plan leaves `update-databases` out (`--skip-step`): what a failed
+    /// `check-databases` tells the operator to run. `None` for a runbook without databases.
+    pub fn finishing_database_command(&self) -> Option<(Fqdn, String)> {
+        if let Some((host, command)) = self.database_command() {
+            return Some((host.clone(), command.to_owned()));
+        }
+        if !self.runbook.steps().contains(&StepId::UpdateDatabases) {
+            return None;
+        }
+        let host = self
+            .steps
+            .iter()
+            .find(|s| matches!(s.id, StepId::TestDatabases | StepId::CheckDatabases))
+            .map_or(&self.fqdn, |s| self.host_of(s))
+            .clone();
+        let switches: [Word; 0] = [];
+        let variant = self.variant();
+        let cx = CommandContext {
+            product: self.product,
+            staged_installer: "",
+            installer_switches: &switches,
+            database_update: &variant,
+            server: &self.fqdn,
+            pool: self.pool.as_ref(),
+        };
+        Some((host, crate::runbook::command_text(StepId::UpdateDatabases, &cx)?))
+    }
+
     /// Step 11's variant with its data.
     pub fn variant(&self) -> DatabaseUpdate {
         match (self.database_update.as_str(), &self.sql_server_fqdn) {

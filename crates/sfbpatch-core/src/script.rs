@@ -182,11 +182,8 @@ fn other_shell_helper(o: &mut String) {
 /// finishes the update, and `host` where it runs.
 fn database_helpers(o: &mut String, sp: &ServerPlan, lang: Lang) {
     let sql = sp.sql_server_fqdn.as_ref().unwrap_or(&sp.fqdn);
-    let (host, fix) = match sp.database_command() {
-        Some((h, c)) => (h.as_str(), c.to_owned()),
-        None => (sp.fqdn.as_str(), String::new()),
-    };
-    let args = Args::new().with("sql", sql).with("host", host);
+    let (host, fix) = sp.finishing_database_command().unwrap_or_else(|| (sp.fqdn.clone(), String::new()));
+    let args = Args::new().with("sql", sql).with("host", &host);
     let _ = writeln!(
         o,
         "function Get-Field([object]$Row, [string]$Name) {{\n    $p = $Row.PSObject.Properties[$Name]\n    if ($null -eq $p -or $null -eq $p.Value) {{\n        return ''\n    }}\n    return [string]$p.Value\n}}"

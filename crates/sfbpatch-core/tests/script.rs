@@ -307,3 +307,22 @@ fn the_syntax_check_would_catch_a_broken_script() {
         }
     }
 }
+
+#[test]
+fn a_skipped_database_update_still_names_the_command_that_finishes_it() {
+    let t = common::load("topology/enterprise.xml");
+    let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
+    req.skip = vec![StepId::UpdateDatabases];
+    let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
+    let sp = p.servers.iter().find(|s| s.fqdn.as_str() == "sql01.fabrikam.local").unwrap_or_else(|| panic!("sql01"));
+    assert!(sp.database_command().is_none(), "the step is left out");
+    let (host, command) = sp.finishing_database_command().unwrap_or_else(|| panic!("no finishing command"));
+    assert_eq!(host.as_str(), "fe01.fabrikam.local");
+    assert_eq!(command, "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql01.fabrikam.local'");
+    let text = script::render(&p, sp, Lang::En, None);
+    parse(&text, "skipped");
+    assert!(text.contains("'Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn ''sql01.fabrikam.local'''"));
+    assert!(!code_lines(&text).any(|l| l.starts_with("Install-CsDatabase")), "not run, only named");
+    let fe = p.servers.iter().find(|s| s.runbook == Runbook::FrontEnd).unwrap_or_else(|| panic!("FE"));
+    assert!(fe.finishing_database_command().is_none(), "a Front End has no databases of its own");
+}

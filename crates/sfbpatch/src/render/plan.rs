@@ -226,11 +226,11 @@ fn server_section(o: &mut String, p: &Plan, s: &ServerPlan, lang: Lang) {
             let _ = writeln!(o, "```powershell\n{}\n```", s.recovery(StepId::Failover).join("\n"));
         }
         Runbook::BackendDatabases => {
-            let (host, command) = s.database_command().map_or((s.fqdn.as_str(), ""), |(h, c)| (h.as_str(), c));
+            let (host, command) = s.finishing_database_command().unwrap_or_else(|| (s.fqdn.clone(), String::new()));
             let _ = writeln!(
                 o,
                 "{}\n",
-                tr(lang, "md.runbook.recovery-databases", &Args::new().with("server", &s.fqdn).with("host", host))
+                tr(lang, "md.runbook.recovery-databases", &Args::new().with("server", &s.fqdn).with("host", &host))
             );
             let check = s.steps.iter().find(|st| st.id == StepId::CheckDatabases).and_then(|st| st.command.as_deref());
             let _ = writeln!(o, "```powershell\n{command}\n{}\n```", check.unwrap_or(""));

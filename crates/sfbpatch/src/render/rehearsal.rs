@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::Plan;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::ServerResult;
 use sfbpatch_i18n::{Args, fmt as tr, text};
 
@@ -40,20 +41,27 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
         let _ = writeln!(o);
         let result = text(lang, &format!("cli.rehearse.result.{}", s.result));
         let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
-        let services =
-            text(lang, if s.services_running { "cli.rehearse.services-up" } else { "cli.rehearse.services-stopped" });
-        let _ = writeln!(
-            o,
-            "{}  [{}]  {}: {}, {} → {}, {}",
-            s.fqdn,
-            role_name(s.role, lang),
-            pool,
-            result,
-            s.build_before,
-            s.build_after,
-            services
-        );
         let sp = p.servers.iter().find(|x| x.fqdn == s.fqdn);
+        if sp.is_some_and(|sp| sp.runbook == Runbook::BackendDatabases) {
+            // A SQL Server's entry: no Skype for Business build, no services of its own.
+            let _ = writeln!(o, "{}  [{}]  {}: {}", s.fqdn, role_name(s.role, lang), pool, result);
+        } else {
+            let services = text(
+                lang,
+                if s.services_running { "cli.rehearse.services-up" } else { "cli.rehearse.services-stopped" },
+            );
+            let _ = writeln!(
+                o,
+                "{}  [{}]  {}: {}, {} → {}, {}",
+                s.fqdn,
+                role_name(s.role, lang),
+                pool,
+                result,
+                s.build_before,
+                s.build_after,
+                services
+            );
+        }
         if let Some(sp) = sp {
             let _ = writeln!(
                 o,
