@@ -31,14 +31,18 @@ fn default_rehearsal_updates_every_server_and_reports_pools() {
     let (code, out, err) = run(&["rehearse"]);
     assert_eq!(code, 0, "{err}");
     for want in [
-        "sql01.contoso.local",
+        "fe01.contoso.local  [Front End]  pool01.contoso.local: updated, 7.0.2046.385 → 7.0.2046.530, services running",
+        "Runbook front-end: ",
+        "sql01.contoso.local  [Enterprise back end]  pool01.contoso.local: updated\n",
+        "Runbook backend-databases: sql01.contoso.local is a SQL Server machine",
+        "Starts after: fe01.contoso.local, fe02.contoso.local, fe03.contoso.local.",
+        "update-databases     ok  → runs on fe01.contoso.local",
         "sql02.contoso.local",
-        "se01.contoso.local",
-        "updated, 7.0.2046.385 → 7.0.2046.530, services running",
+        "se01.contoso.local  [Standard Edition]  se01.contoso.local: updated, 7.0.2046.385 → 7.0.2046.530",
         "Users by pool:",
         "resiliency mode",
         "signed out",
-        "Summary: 3 of 3 server(s) updated, 0 failed, 0 not started.",
+        "Summary: 8 of 8 server(s) updated, 0 failed, 0 not started.",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
@@ -53,7 +57,8 @@ fn json_contract() {
     assert_eq!(v["seed"], 7);
     assert!(v["makespan_minutes"].as_f64().is_some_and(|m| m > 10.0));
     let servers = v["servers"].as_array().unwrap_or_else(|| panic!("servers"));
-    assert_eq!(servers.len(), 3);
+    // Five Front Ends, the Standard Edition server, the two back ends' databases.
+    assert_eq!(servers.len(), 8);
     for s in servers {
         for field in [
             "fqdn",
@@ -70,11 +75,18 @@ fn json_contract() {
         }
         assert_eq!(s["result"], "updated");
         assert!(s["failed_step"].is_null() && s["error"].is_null());
-        assert_eq!(s["build_before"], "7.0.2046.385");
-        assert_eq!(s["build_after"], "7.0.2046.530");
         assert_eq!(s["services_running"], true);
-        assert!(s["outage_minutes"].as_f64().is_some_and(|m| m > 0.0));
+        let fqdn = s["fqdn"].as_str().unwrap_or("");
+        if fqdn.starts_with("sql") {
+            // The databases' update is the back end's outage (DOMAIN.md §4).
+            assert!(s["outage_minutes"].as_f64().is_some_and(|m| m > 0.0), "{s}");
+        } else {
+            assert_eq!(s["build_before"], "7.0.2046.385", "{fqdn}");
+            assert_eq!(s["build_after"], "7.0.2046.530", "{fqdn}");
+        }
     }
+    let se = servers.iter().find(|s| s["fqdn"] == "se01.contoso.local").unwrap_or_else(|| panic!("se01"));
+    assert!(se["outage_minutes"].as_f64().is_some_and(|m| m > 0.0));
     let pools = v["pools"].as_array().unwrap_or_else(|| panic!("pools"));
     let names: Vec<&str> = pools.iter().filter_map(|p| p["fqdn"].as_str()).collect();
     assert_eq!(names, ["pool01.contoso.local", "pool02.contoso.local", "se01.contoso.local"]);
@@ -93,47 +105,30 @@ fn the_same_seed_prints_the_same_bytes() {
     assert_eq!(run(&["rehearse", "--seed", "99"]).1, run(&["rehearse", "--seed", "99"]).1);
 }
 
+/// Issue 10: skipping the database step makes the run fail at the `Test-CsDatabase` check,
+/// with the command that finishes the databases and the Front End it runs on, not at service
+/// start.
 #[test]
-fn a_failed_server_exits_1_and_still_prints_json_and_recovery() {
-    let (code, v) = json(&[
-        "rehearse",
-        "--skip-step",
-        "update-databases",
-        "--server",
-        "sql02.contoso.local",
-        "--on-failure",
-        "stop",
-        "--format",
-        "json",
-    ]);
+fn a_skipped_database_update_fails_at_the_check_with_the_command_that_finishes_it() {
+    let (code, v) = json(&["rehearse", "--skip-step", "update-databases", "--format", "json"]);
     assert_eq!(code, 1);
-    let s = &v["servers"][0];
-    assert_eq!(s["result"], "failed");
-    assert_eq!(s["failed_step"], "start-services");
-    assert!(s["error"].as_str().is_some_and(|e| e.contains("RTCSRV")));
-    assert_eq!(s["services_running"], false);
+    let sql02 = v["servers"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["fqdn"] == "sql02.contoso.local").cloned())
+        .unwrap_or_default();
+    assert_eq!(sql02["result"], "failed", "{sql02}");
+    assert_eq!(sql02["failed_step"], "check-databases");
+    let error = sql02["error"].as_str().unwrap_or("");
     assert!(
-        s["recovery"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|c| c.as_str().is_some_and(|c| c.starts_with("Install-CsDatabase"))))
+        error.contains("fe11.contoso.local")
+            && error.contains("Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn 'sql02.contoso.local'"),
+        "the host and the command that finish it: {error}"
     );
-    let (code, out, _) = run(&[
-        "rehearse",
-        "--skip-step",
-        "update-databases",
-        "--server",
-        "sql02.contoso.local",
-        "--on-failure",
-        "stop",
-    ]);
+    assert_eq!(sql02["services_running"], true, "nothing was stopped");
+    let (code, out, _) = run(&["rehearse", "--skip-step", "update-databases"]);
     assert_eq!(code, 1);
-    assert!(out.contains("SERVICES ARE NOT RUNNING on sql02.contoso.local"), "{out}");
-    // By default the engine brings service back and says the server is not updated.
-    let (code, v) =
-        json(&["rehearse", "--skip-step", "update-databases", "--server", "sql02.contoso.local", "--format", "json"]);
-    assert_eq!(code, 1);
-    assert_eq!(v["servers"][0]["result"], "failed");
-    assert_eq!(v["servers"][0]["services_running"], true);
+    assert!(out.contains("failed at check-databases"), "{out}");
+    assert!(!out.contains("SERVICES ARE NOT RUNNING"), "{out}");
 }
 
 #[test]
@@ -141,7 +136,8 @@ fn faults_and_versions_through_the_binary() {
     let (code, v) = json(&[
         "rehearse",
         "--fault",
-        "sql01.contoso.local:install-update:slow=2.2",
+        // A back end's outage is its databases' update (from fe01): 3x the usual passes 30 minutes.
+        "sql01.contoso.local:update-databases:slow=3",
         "--seed",
         "3",
         "--format",
@@ -153,7 +149,7 @@ fn faults_and_versions_through_the_binary() {
         .and_then(|p| p.iter().find(|p| p["fqdn"] == "pool01.contoso.local").cloned())
         .unwrap_or_default();
     assert!(pool01["resiliency_minutes"].as_f64().is_some_and(|m| m > 0.0), "{pool01}");
-    assert_eq!(v["faults"][0], "sql01.contoso.local:install-update:slow=2.2");
+    assert_eq!(v["faults"][0], "sql01.contoso.local:update-databases:slow=3");
 
     // A hang on a step safe to repeat: the timeout catches it, the retry completes.
     let (code, _) = json(&["rehearse", "--fault", "se01.contoso.local:verify:hang", "--format", "json"]);
@@ -196,9 +192,9 @@ fn bad_flags_are_usage_errors_and_bad_references_are_input_errors() {
     let (code, out, err) = run(&["rehearse", "--fault", "nosuch.contoso.local:verify:fail"]);
     assert_eq!(code, 1);
     assert!(out.is_empty() && err.contains("nosuch.contoso.local"), "{err}");
-    let (code, _, err) = run(&["rehearse", "--server", "fe01.contoso.local"]);
+    let (code, _, err) = run(&["rehearse", "--server", "edge01.contoso.local"]);
     assert_eq!(code, 1);
-    assert!(err.contains("fe01.contoso.local"));
+    assert!(err.contains("edge01.contoso.local"));
 }
 
 #[test]
@@ -206,7 +202,11 @@ fn rehearse_a_fixture_in_spanish() {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/topology/enterprise-collocated.xml");
     let (code, out, err) = run(&["rehearse", &file.display().to_string(), "--lang", "es"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Resumen: 1 de 1 servidor(es) actualizados"), "{out}");
+    assert!(out.contains("Resumen: 3 de 3 servidor(es) actualizados"), "{out}");
+    assert!(
+        out.contains("Procedimiento backend-databases: ") && out.contains("se ejecuta en fe11.fabrikam.local"),
+        "{out}"
+    );
     assert!(out.contains("Usuarios por grupo"), "{out}");
 }
 
@@ -266,13 +266,19 @@ fn run_status_history_and_sim_through_the_binary() {
     assert_eq!(code, 0);
     assert_eq!(s["run_id"], id.as_str());
     assert_eq!(s["state"], "completed");
+    let (_, plan) = json(&["plan", "--package", "SkypeServerUpdateInstaller.exe", "--format", "json"]);
     for x in s["servers"].as_array().into_iter().flatten() {
         assert_eq!(x["state"], "updated");
         assert!(x["current_step"].is_null());
-        assert_eq!(x["completed_steps"].as_array().map(Vec::len), Some(13));
+        // Every step of the server's own runbook.
+        let steps = plan["servers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["fqdn"] == x["fqdn"]))
+            .and_then(|p| p["steps"].as_array().map(Vec::len));
+        assert_eq!(x["completed_steps"].as_array().map(Vec::len), steps, "{x}");
     }
     let journal = sfbpatch_journal::Journal::open(std::path::Path::new(&j)).unwrap_or_else(|e| panic!("{e}"));
-    let log = journal.attempt_output(&id, "sql01.contoso.local", "install-logs").unwrap_or_else(|e| panic!("{e}"));
+    let log = journal.attempt_output(&id, "fe01.contoso.local", "install-logs").unwrap_or_else(|e| panic!("{e}"));
     assert!(
         log.is_some_and(|l| l.contains("Starting update to 7.0.2046.530")),
         "the installer's log is in the journal"
@@ -290,7 +296,14 @@ fn run_status_history_and_sim_through_the_binary() {
         .as_array()
         .and_then(|h| h.iter().find(|h| h["fqdn"] == "sql01.contoso.local").cloned())
         .unwrap_or_default();
-    assert!(sql01["oplog"].as_array().is_some_and(|o| o.len() > 10));
+    // Nothing is sent to the SQL Server machine (no Skype for Business there): its databases
+    // are updated from fe01, whose log has the commands.
+    assert_eq!(sql01["oplog"].as_array().map(Vec::len), Some(0), "{}", sql01["oplog"]);
+    let fe01 = show["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["fqdn"] == "fe01.contoso.local").cloned())
+        .unwrap_or_default();
+    assert!(fe01["oplog"].as_array().is_some_and(|o| o.len() > 10));
     assert!(
         sql01["databases"]
             .as_array()
