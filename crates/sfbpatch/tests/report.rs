@@ -67,7 +67,11 @@ fn the_rehearsal_report_loads_in_chromium_without_console_errors_and_has_a_row_p
     }
     let Some(bin) = chromium() else { return };
     let (dom, log) = browser(&bin, &dir.path().join("profile"), &["--dump-dom".to_owned()], &page);
-    assert_eq!(dom.matches("<g class=\"row\"").count(), 3, "one row per server in the loaded DOM");
+    // Five Front Ends, the Standard Edition server and the two back ends' databases.
+    assert_eq!(dom.matches("<g class=\"row\"").count(), 8, "one row per plan entry in the loaded DOM");
+    // Each server's runbook, and where a back end's database steps ran.
+    assert!(dom.contains("backend-databases") && dom.contains("front-end"), "runbooks in the report");
+    assert!(dom.contains("<td>fe01.contoso.local</td>"), "runs-on cells");
     for bad in ["CONSOLE", "Uncaught", "Failed to load resource"] {
         let lines: Vec<&str> = log.lines().filter(|l| l.contains(bad)).collect();
         assert!(lines.is_empty(), "console errors: {lines:?}");
@@ -97,7 +101,8 @@ fn a_back_end_past_30_minutes_crosses_the_marker_and_its_pool_shows_resiliency()
     let e = dir.path().join("estate").display().to_string();
     let j = dir.path().join("j.db").display().to_string();
     let init = sfbpatch()
-        .args(["sim", "init", "--estate", &e, "--fault", "sql01.contoso.local:install-update:slow=2.2"])
+        // A back end's outage is its databases' update, from fe01: three times the usual passes 30 min.
+        .args(["sim", "init", "--estate", &e, "--fault", "sql01.contoso.local:update-databases:slow=3"])
         .output()
         .unwrap_or_else(|x| panic!("{x}"));
     assert!(init.status.success());
@@ -160,7 +165,7 @@ fn a_back_end_past_30_minutes_crosses_the_marker_and_its_pool_shows_resiliency()
 }
 
 #[test]
-fn a_report_of_200_servers_has_200_rows_and_stays_one_page() {
+fn a_report_of_200_servers_has_a_row_per_entry_and_stays_one_page() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let topo = dir.path().join("estate.xml");
     // 120 Enterprise pools and 80 Standard Edition servers: 200 servers in scope.
@@ -171,9 +176,18 @@ fn a_report_of_200_servers_has_200_rows_and_stays_one_page() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(o.status.code().is_some(), "{}", String::from_utf8_lossy(&o.stderr));
-    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(html.matches("<g class=\"row\"").count(), 200);
+    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    // One row per plan entry: each pool's Front Ends and its back end's databases, and the
+    // Standard Edition servers.
+    let plan = sfbpatch()
+        .args(["plan", &topo.display().to_string(), "--package", "p.exe", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let entries = plan["servers"].as_array().map_or(0, Vec::len);
+    assert!(entries >= 200, "{entries}");
+    assert_eq!(html.matches("<g class=\"row\"").count(), entries);
     // Rows keep their height; the timeline grows downwards, never squeezes.
     let svg = &html[html.find("<svg").unwrap_or(0)..];
-    assert!(attr(svg, "height") >= 200.0 * 18.0);
+    assert!(attr(svg, "height") >= entries as f64 * 18.0);
 }
