@@ -286,7 +286,9 @@ impl Estate {
         close_temp(&mut self.hosts[hi], session, temporary);
         let end = cx.now;
         if end.saturating_sub(start) > req.timeout_ms {
+            let busy = self.busy_added(&cx, start + req.timeout_ms);
             self.put_back(hi, snapshot, &mut cx);
+            self.keep_busy(busy);
             let h = &mut self.hosts[hi];
             return record(h, op.cut_short(start + req.timeout_ms, ExecStatus::TimedOut, String::new()));
         }
@@ -301,7 +303,9 @@ impl Estate {
                 self.after_command(hi, &cx, end);
             } else {
                 let sessions = self.hosts[hi].sessions.clone();
+                let busy = self.busy_added(&cx, cut);
                 self.put_back(hi, snapshot, &mut cx);
+                self.keep_busy(busy);
                 self.hosts[hi].sessions = sessions;
             }
             let at = if applied { end } else { cut };
@@ -326,6 +330,30 @@ impl Estate {
         }
         if let Some(pools) = cx.pools_before.take() {
             self.pools = pools;
+        }
+    }
+
+    /// The unavailability intervals a command added to other hosts (a database update), cut
+    /// at `cut`: a database update abandoned by its caller still kept the databases busy
+    /// until then, though it changed nothing else.
+    fn busy_added(&self, cx: &Cx, cut: Ms) -> Vec<(usize, (Ms, Ms))> {
+        let mut out = Vec::new();
+        for (j, before) in &cx.touched {
+            let Some(now) = self.hosts.get(*j) else { continue };
+            for &(s, e) in now.busy_intervals.iter().skip(before.busy_intervals.len()) {
+                if s < cut {
+                    out.push((*j, (s, e.min(cut))));
+                }
+            }
+        }
+        out
+    }
+
+    fn keep_busy(&mut self, busy: Vec<(usize, (Ms, Ms))>) {
+        for (j, interval) in busy {
+            if let Some(h) = self.hosts.get_mut(j) {
+                h.busy_intervals.push(interval);
+            }
         }
     }
 

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-/// A topology with `enterprise` Enterprise pools (two Front Ends and a back end each; every
-/// third back end also hosts a Monitoring store) and `standard` Standard Edition servers,
-/// spread over sites of 50 pools.
+/// A topology with `enterprise` Enterprise pools (two Front Ends and a SQL-only back end
+/// each, `RequiresSetup="false"`; every third back end also hosts a Monitoring store) and
+/// `standard` Standard Edition servers, spread over sites of 50 pools.
 pub fn topology_xml(enterprise: usize, standard: usize) -> String {
     let mut clusters = String::new();
     let mut sql = String::new();
@@ -29,13 +29,13 @@ pub fn topology_xml(enterprise: usize, standard: usize) -> String {
             let be_no = next(site);
             let _ = writeln!(
                 clusters,
-                "<Cluster Fqdn=\"{pool}\"><ClusterId SiteId=\"{site}\" Number=\"{pool_no}\" />{}{}</Cluster>",
+                "<Cluster RequiresSetup=\"true\" Fqdn=\"{pool}\"><ClusterId SiteId=\"{site}\" Number=\"{pool_no}\" />{}{}</Cluster>",
                 machine(&format!("fe{i:04}a.contoso.local")),
                 machine(&format!("fe{i:04}b.contoso.local"))
             );
             let _ = writeln!(
                 clusters,
-                "<Cluster Fqdn=\"{be}\"><ClusterId SiteId=\"{site}\" Number=\"{be_no}\" />{}</Cluster>",
+                "<Cluster RequiresSetup=\"false\" Fqdn=\"{be}\"><ClusterId SiteId=\"{site}\" Number=\"{be_no}\" />{}</Cluster>",
                 machine(&be)
             );
             let _ = writeln!(
@@ -63,7 +63,7 @@ pub fn topology_xml(enterprise: usize, standard: usize) -> String {
             let se = format!("se{i:04}.contoso.local");
             let _ = writeln!(
                 clusters,
-                "<Cluster Fqdn=\"{se}\"><ClusterId SiteId=\"{site}\" Number=\"{pool_no}\" />{}</Cluster>",
+                "<Cluster RequiresSetup=\"true\" Fqdn=\"{se}\"><ClusterId SiteId=\"{site}\" Number=\"{pool_no}\" />{}</Cluster>",
                 machine(&se)
             );
             let _ = writeln!(

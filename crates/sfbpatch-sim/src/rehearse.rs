@@ -207,14 +207,15 @@ pub fn rehearse_into(
         })
         .collect();
     let pools = users::pool_users(topology, &estate, end);
-    let mut skipped: Vec<String> = Vec::new();
-    if let Some(s) = plan.servers.first() {
-        for id in StepId::ALL {
-            if !s.steps.iter().any(|st| st.id == id) {
-                skipped.push(id.as_str().to_owned());
-            }
-        }
-    }
+    // Steps of a server's own runbook that its plan leaves out (`--skip-step`); steps of
+    // other runbooks are not "skipped".
+    let skipped: Vec<String> = StepId::ALL
+        .into_iter()
+        .filter(|id| {
+            plan.servers.iter().any(|s| s.runbook.steps().contains(id) && !s.steps.iter().any(|st| st.id == *id))
+        })
+        .map(|id| id.as_str().to_owned())
+        .collect();
     let rehearsal = Rehearsal {
         schema: REHEARSAL_SCHEMA,
         seed: opts.estate.seed,

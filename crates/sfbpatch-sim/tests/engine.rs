@@ -44,7 +44,7 @@ fn refuses_to_patch_the_machine_it_runs_on_together_with_others() {
     assert!(s.servers.iter().all(|x| x.result.as_str() == "not-started"));
     assert!(!events.iter().any(|e| matches!(e, Event::StepStarted { .. })), "nothing was run");
     // Alone in scope, it may patch itself.
-    let (s, _) = engine_run(&["sql01.contoso.local"], Some("sql01.contoso.local"), RunOptions::default());
+    let (s, _) = engine_run(&["se01.contoso.local"], Some("se01.contoso.local"), RunOptions::default());
     assert_eq!(s.state.as_str(), "completed");
 }
 
@@ -75,12 +75,12 @@ fn a_failing_pre_hook_leaves_the_server_untouched_and_the_post_hook_runs_after()
 #[test]
 fn the_outage_guard_refuses_to_open_an_outage_projected_past_the_budget() {
     let opts = RunOptions { outage_budget_minutes: 20.0, ..RunOptions::default() };
-    let (s, events) = engine_run(&["sql02.contoso.local"], None, opts);
+    let (s, events) = engine_run(&["se01.contoso.local"], None, opts);
     assert_eq!(s.servers[0].result.as_str(), "not-started");
     assert!(s.servers[0].error.as_deref().is_some_and(|e| e.contains("--accept-resiliency")));
     assert!(!events.iter().any(|e| matches!(e, Event::OutageOpened { .. })));
     let opts = RunOptions { outage_budget_minutes: 20.0, accept_resiliency: true, ..RunOptions::default() };
-    let (s, _) = engine_run(&["sql02.contoso.local"], None, opts);
+    let (s, _) = engine_run(&["se01.contoso.local"], None, opts);
     assert_eq!(s.state.as_str(), "completed");
 }
 
@@ -92,7 +92,7 @@ fn warnings_mark_an_outage_approaching_its_budget() {
         warn_before_budget: vec![10.0, 5.0],
         ..RunOptions::default()
     };
-    let (_, events) = engine_run(&["sql01.contoso.local"], None, opts);
+    let (_, events) = engine_run(&["se01.contoso.local"], None, opts);
     let marks: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -130,7 +130,10 @@ fn servers_of_one_pool_never_overlap_and_pools_run_side_by_side() {
 }
 
 #[test]
-fn two_back_end_nodes_of_one_pool_are_patched_one_after_the_other() {
+fn a_clustered_sql_back_end_is_updated_once_by_its_cluster_name_after_the_front_ends() {
+    // A SQL failover cluster (two SQL-only nodes) behind a pool of two Front Ends: the
+    // Front Ends are updated one at a time, then the databases once, from an updated Front
+    // End, by the cluster's FQDN (issue10-sources.md §1.1); both nodes hold them.
     let toml = r#"
 [[site]]
 id = 1
@@ -138,7 +141,7 @@ name = "Lisboa"
 [[pool]]
 fqdn = "pool01.contoso.local"
 site = 1
-machines = ["fe01.contoso.local"]
+machines = ["fe01.contoso.local", "fe02.contoso.local"]
 user_store = { sql_server = "sqlc.contoso.local", instance = "sfbbe" }
 [[sql_server]]
 fqdn = "sqlc.contoso.local"
@@ -152,17 +155,31 @@ user_store = { sql_server = "se01.contoso.local", instance = "rtc" }
     let t = sfbpatch_core::topology::load("cluster.toml", toml.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let p = sfbpatch_core::plan::plan(&t, &sfbpatch_core::plan::PlanRequest::new("SkypeServerUpdateInstaller.exe"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let (r, _) = rehearse(&t, &p, &opts(8, &[]));
-    assert!(r.all_updated());
+    let (r, e) = rehearse(&t, &p, &opts(8, &[]));
+    assert!(r.all_updated(), "{:?}", r.servers.iter().map(|s| (&s.fqdn, s.result, &s.error)).collect::<Vec<_>>());
     let span = |f: &str| {
         let s = server(&r, f);
         let a = s.timeline.first().map_or(0.0, |t| t.start_minutes);
         let b = s.timeline.last().map_or(0.0, |t| t.start_minutes + t.duration_minutes);
         (a, b)
     };
-    let (n1, n2, se) = (span("sqln1.contoso.local"), span("sqln2.contoso.local"), span("se01.contoso.local"));
-    assert!(n2.0 >= n1.1 - 0.01, "same pool overlapped: {n1:?} {n2:?}");
-    assert!(se.0 < n1.1, "another pool ran alongside: {se:?} {n1:?}");
+    let (fe1, fe2, dbs, se) = (
+        span("fe01.contoso.local"),
+        span("fe02.contoso.local"),
+        span("sqlc.contoso.local"),
+        span("se01.contoso.local"),
+    );
+    assert!(fe2.0 >= fe1.1 - 0.01 || fe1.0 >= fe2.1 - 0.01, "Front Ends of one pool overlapped: {fe1:?} {fe2:?}");
+    assert!(dbs.0 >= fe1.1.max(fe2.1) - 0.01, "databases before the Front Ends: {dbs:?} {fe1:?} {fe2:?}");
+    assert!(se.0 < fe1.1, "another pool ran alongside: {se:?} {fe1:?}");
+    for node in ["sqln1.contoso.local", "sqln2.contoso.local"] {
+        let h = e.host(node).unwrap_or_else(|| panic!("{node}"));
+        assert!(h.databases.iter().all(|d| d.schema == TARGET), "{node}: {:?}", h.databases);
+        assert_eq!(h.busy_intervals.len(), 1, "{node}: one update");
+        assert!(h.oplog.is_empty(), "{node}: nothing is ever run on a SQL-only node: {:?}", h.oplog);
+    }
+    assert!(r.lagging_databases.is_empty());
+    assert_eq!(r.pools.iter().find(|p| p.fqdn.as_str() == "pool01.contoso.local").map(|p| p.moves), Some(2));
 }
 
 #[test]
@@ -170,7 +187,7 @@ fn a_resume_after_an_interrupted_restart_restarts_first() {
     use sfbpatch_core::runbook::StepId;
     use sfbpatch_engine::{ResumeState, ServerResume};
     use sfbpatch_sim::exec::{Request, package};
-    let host = "sql02.contoso.local";
+    let host = "se01.contoso.local";
     let mut e = estate(4);
     let p = make_plan(&[]);
     let staged = p.staged_installer.clone();

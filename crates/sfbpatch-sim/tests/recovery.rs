@@ -15,7 +15,9 @@ fn outage_steps() -> Vec<StepId> {
     StepId::ALL.into_iter().filter(|s| s.spec().in_outage && *s != StepId::CloseShells).collect()
 }
 
-const HOSTS: [&str; 3] = ["sql01.contoso.local", "sql02.contoso.local", "se01.contoso.local"];
+/// The servers the seed's literal procedure applies to (DOMAIN.md §1a): Standard Edition.
+/// Enterprise back ends are SQL-only; their database step runs on a Front End (issue 10).
+const HOSTS: [&str; 1] = ["se01.contoso.local"];
 
 #[test]
 fn the_printed_recovery_commands_bring_service_back_after_a_failure_at_any_outage_step() {
@@ -73,7 +75,11 @@ fn generated_topologies_load_and_rehearse() {
     assert_eq!(t.servers.len(), 30 * 3 + 20);
     let p = sfbpatch_core::plan::plan(&t, &sfbpatch_core::plan::PlanRequest::new("SkypeServerUpdateInstaller.exe"))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.servers.len(), 50);
-    let (r, _) = rehearse(&t, &p, &opts(3, &[]));
-    assert_eq!(r.servers.iter().filter(|s| s.result.as_str() == "updated").count(), 50);
+    // Every Front End, every back end's databases (once), every Standard Edition server.
+    assert_eq!(p.servers.len(), 30 * 3 + 20);
+    let (r, e) = rehearse(&t, &p, &opts(3, &[]));
+    assert_eq!(r.servers.iter().filter(|s| s.result.as_str() == "updated").count(), 110);
+    assert!(r.lagging_databases.is_empty());
+    // Nothing was ever run on a SQL-only machine.
+    assert!(e.hosts.iter().filter(|h| !h.sfb_installed).all(|h| h.oplog.is_empty()));
 }

@@ -1,5 +1,6 @@
 //! What breaks if a step is left out: for every step id, the documented consequence, or why
-//! leaving it out is harmless in the simulation.
+//! leaving it out is harmless in the simulation. On the Standard Edition server, where the
+//! seed's 11 steps apply as written (DOMAIN.md §1a).
 
 mod common;
 
@@ -11,7 +12,7 @@ use sfbpatch_sim::rehearse::ServerResult;
 const SEED: u64 = 11;
 
 fn skipped(step: StepId) -> Vec<ServerResult> {
-    let (r, _) = rehearsal(SEED, &[step], &[]);
+    let (r, _) = se_rehearsal(SEED, &[step], &[]);
     assert_eq!(r.skipped_steps, [step.as_str()]);
     r.servers
 }
@@ -35,29 +36,28 @@ fn assert_updated(servers: &[ServerResult]) {
 
 #[test]
 fn baseline_every_server_is_updated() {
-    let (r, _) = rehearsal(SEED, &[], &[]);
+    let (r, _) = se_rehearsal(SEED, &[], &[]);
     assert_updated(&r.servers);
 }
 
 #[test]
-fn skip_check_role_is_harmless_for_an_administrator_but_it_is_what_catches_a_wrong_account_early() {
+fn skip_check_role_is_harmless_for_an_administrator_but_it_is_the_only_guard_against_a_wrong_account() {
     // It only checks: with the right account nothing changes.
     assert_updated(&skipped(StepId::CheckRole));
     // With an account outside CsAdministrator, the check fails before any service stops…
     let mut o = opts(SEED, &[]);
     o.estate.account_is_admin = false;
-    let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &make_plan(&[]), &o);
+    let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &se_plan(&[]), &o);
     for s in &r.servers {
         assert_eq!(s.failed_step.map(|a| a.as_str()), Some("check-role"));
         assert_eq!(s.outage_minutes, 0.0);
         assert!(s.services_running);
     }
-    // …and without the check, the first SfB cmdlet fails (rule 8): still before the outage.
-    let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &make_plan(&[StepId::CheckRole]), &o);
-    for s in &r.servers {
-        assert_eq!(s.failed_step.map(|a| a.as_str()), Some("stop-services"), "{:?}", s.error);
-        assert_eq!(s.outage_minutes, 0.0);
-    }
+    // …and without the check nothing stops the run: the Management Shell on the server does
+    // not enforce RBAC roles (DOMAIN.md §4 rule 8), so the account's role is only ever
+    // judged by this step.
+    let (r, _) = sfbpatch_sim::rehearse::rehearse(&example(), &se_plan(&[StepId::CheckRole]), &o);
+    assert_updated(&r.servers);
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn skip_stop_w3svc_fails_the_install_with_files_in_use() {
 
 #[test]
 fn skip_close_shells_forces_a_restart_and_lengthens_the_outage() {
-    let (base, _) = rehearsal(SEED, &[], &[]);
+    let (base, _) = se_rehearsal(SEED, &[], &[]);
     let servers = skipped(StepId::CloseShells);
     for s in &servers {
         assert!(
@@ -127,8 +127,11 @@ fn skip_reopen_shell_is_harmless_because_the_old_shells_are_already_closed() {
 }
 
 #[test]
-fn skip_stop_services_again_fails_the_database_update() {
-    assert_failed_at(&skipped(StepId::StopServicesAgain), "update-databases", "services are running");
+fn skip_stop_services_again_is_harmless_in_the_simulation() {
+    // The seed stops the services again "to catch assemblies placed in the Global Assembly
+    // Cache"; no documented failure follows from leaving it out (DOMAIN.md §4 has none: the
+    // database update does not refuse running services), so the simulator shows none.
+    assert_updated(&skipped(StepId::StopServicesAgain));
 }
 
 #[test]
@@ -137,24 +140,29 @@ fn skip_start_w3svc_is_caught_by_verify() {
 }
 
 #[test]
-fn skip_update_databases_keeps_the_front_end_service_down() {
-    let servers = skipped(StepId::UpdateDatabases);
-    assert_failed_at(&servers, "start-services", "RTCSRV");
-    // The engine's recovery after an install includes the database update, which is what
-    // brings the Front-End service up.
-    for s in &servers {
+fn skip_update_databases_is_caught_by_check_databases_not_by_the_services() {
+    // Rule 6: the services start on databases not yet updated; a forgotten database update
+    // is silent on the server. The rehearsal records it, and Test-CsDatabase (check-databases)
+    // is what fails the run.
+    let (r, e) = se_rehearsal(SEED, &[StepId::UpdateDatabases], &[]);
+    assert_failed_at(&r.servers, "check-databases", "not at their expected version");
+    for s in &r.servers {
         assert!(s.services_running, "{}", s.fqdn);
-        assert!(
-            s.timeline.iter().any(|t| t.step.as_str() == "recovery" && t.status == Outcome::Succeeded),
-            "{:?}",
-            s.timeline
-        );
+        assert_eq!(s.build_after, TARGET);
     }
+    assert!(!r.lagging_databases.is_empty());
+    assert!(r.lagging_databases.iter().all(|l| l.server.as_str() == SE && l.schema != TARGET));
+    assert!(e.host(SE).is_some_and(|h| h.ahead_of_databases_since.is_some()));
+}
+
+#[test]
+fn skip_check_databases_is_harmless_when_the_update_ran_but_leaves_it_unproven() {
+    assert_updated(&skipped(StepId::CheckDatabases));
 }
 
 #[test]
 fn skip_start_services_leaves_the_outage_open_until_verify_catches_it() {
-    let (r, _) = rehearsal(SEED, &[StepId::StartServices], &[]);
+    let (r, _) = se_rehearsal(SEED, &[StepId::StartServices], &[]);
     assert_failed_at(&r.servers, "verify", "services not running");
     for s in &r.servers {
         // The outage stayed open through verify; the engine's recovery closed it.
@@ -175,6 +183,7 @@ fn skip_verify_changes_nothing_on_the_servers_but_leaves_the_result_unconfirmed(
 
 #[test]
 fn every_step_has_a_skip_test() {
-    // A guard: adding a step to the runbook without deciding what skipping it means fails here.
-    assert_eq!(StepId::ALL.len(), 13);
+    // A guard: adding a step to the Standard Edition runbook without deciding what skipping
+    // it means fails here.
+    assert_eq!(sfbpatch_core::scope::Runbook::StandardEdition.steps().len(), 14);
 }

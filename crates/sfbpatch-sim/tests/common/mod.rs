@@ -50,3 +50,20 @@ pub fn run(e: &mut Estate, host: &str, session: Option<u64>, script: &str) -> Ex
     let at = e.host(host).map_or(0, |h| h.clock_ms);
     e.execute(&Request { host, session, step: None, script, at, timeout_ms: 3_600_000 })
 }
+
+/// The Standard Edition server of the example: the seed's 11 steps apply to it as written
+/// (DOMAIN.md §1a), whatever the planner does for Enterprise pools.
+pub const SE: &str = "se01.contoso.local";
+
+/// A plan for the Standard Edition server alone.
+pub fn se_plan(skip: &[StepId]) -> Plan {
+    let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
+    req.skip = skip.to_vec();
+    req.servers = vec![SE.to_owned()];
+    plan(&example(), &req).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`rehearsal`] of [`se_plan`].
+pub fn se_rehearsal(seed: u64, skip: &[StepId], faults: &[&str]) -> (Rehearsal, Estate) {
+    rehearse(&example(), &se_plan(skip), &opts(seed, faults))
+}
