@@ -43,7 +43,7 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
     let e1 = init(dir.path(), "e1");
     let e2 = init(dir.path(), "e2");
     let mut first = Proc::new(bin())
-        .args(run_args(&e1, &journal, "sql01.contoso.local", "0.003"))
+        .args(run_args(&e1, &journal, "se01.contoso.local", "0.003"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -62,15 +62,16 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = Proc::new(bin())
-        .args(run_args(&e2, &journal, "sql01.contoso.local", "0"))
+        .args(run_args(&e2, &journal, "se01.contoso.local", "0"))
         .output()
         .unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("sql01.contoso.local is being patched by run"), "{err}");
-    // A different server is not blocked.
+    assert!(err.contains("se01.contoso.local is being patched by run"), "{err}");
+    // A different server is not blocked (a Front End: a back end alone would be its
+    // databases' update, which needs its pool's Front Ends updated first).
     let other = Proc::new(bin())
-        .args(run_args(&e2, &journal, "sql02.contoso.local", "0"))
+        .args(run_args(&e2, &journal, "fe11.contoso.local", "0"))
         .output()
         .unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(other.status.code(), Some(0), "{}", String::from_utf8_lossy(&other.stderr));
@@ -79,15 +80,15 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
     let _ = first.kill();
     let _ = first.wait();
     let again = Proc::new(bin())
-        .args(run_args(&e2, &journal, "sql01.contoso.local", "0"))
+        .args(run_args(&e2, &journal, "se01.contoso.local", "0"))
         .output()
         .unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(again.status.code(), Some(1));
-    let mut args = run_args(&e2, &journal, "sql01.contoso.local", "0");
+    let mut args = run_args(&e2, &journal, "se01.contoso.local", "0");
     args.push("--force-recover");
     let forced = Proc::new(bin()).args(&args).output().unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(forced.status.code(), Some(0), "{}", String::from_utf8_lossy(&forced.stderr));
     assert!(String::from_utf8_lossy(&forced.stderr).contains("lease broken"));
     let j = sfbpatch_journal::Journal::open(std::path::Path::new(&journal)).unwrap_or_else(|x| panic!("{x}"));
-    assert_eq!(j.lease_breaks("sql01.contoso.local").unwrap_or_default().len(), 1);
+    assert_eq!(j.lease_breaks("se01.contoso.local").unwrap_or_default().len(), 1);
 }

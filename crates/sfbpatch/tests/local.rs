@@ -1,5 +1,5 @@
 //! The local transport end to end: every command a new shell process reading its script on
-//! stdin, here the simulator's shell over a persisted three-server estate.
+//! stdin, here the simulator's shell over the persisted example estate.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -11,7 +11,7 @@ fn sfbpatch() -> Command {
 }
 
 #[test]
-fn a_three_server_estate_is_patched_through_the_local_transport() {
+fn the_example_estate_is_patched_through_the_local_transport() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let estate = dir.path().join("estate").display().to_string();
     let journal = dir.path().join("j.db").display().to_string();
@@ -42,9 +42,11 @@ fn a_three_server_estate_is_patched_through_the_local_transport() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v["state"], "completed");
-    assert_eq!(v["servers"].as_array().map(Vec::len), Some(3));
-    // The estate itself says so: every back end and the Standard Edition server at the new
-    // build, services running, and the staged package is the real file's bytes.
+    // Five Front Ends, the Standard Edition server, the two back ends' databases.
+    assert_eq!(v["servers"].as_array().map(Vec::len), Some(8));
+    // The estate itself says so: every server that carries Skype for Business at the new
+    // build, services running, and the staged package is the real file's bytes; nothing is
+    // staged on a SQL Server machine.
     let show = sfbpatch()
         .args(["sim", "show", "--estate", &estate, "--format", "json"])
         .output()
@@ -56,7 +58,7 @@ fn a_three_server_estate_is_patched_through_the_local_transport() {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|h| h["role"] == "enterprise-backend" || h["role"] == "standard-edition")
+        .filter(|h| h["role"] == "front-end" || h["role"] == "standard-edition")
     {
         let builds: Vec<&str> =
             h["components"].as_array().into_iter().flatten().filter_map(|c| c[1].as_str()).collect();
@@ -67,6 +69,10 @@ fn a_three_server_estate_is_patched_through_the_local_transport() {
             .and_then(|f| f.values().find(|f| f["installs"].is_string()).cloned())
             .unwrap_or_default();
         assert_eq!(staged["sha256"], sha.as_str(), "{}", h["fqdn"]);
+    }
+    for h in e["hosts"].as_array().into_iter().flatten().filter(|h| h["role"] == "enterprise-backend") {
+        let staged = h["files"].as_object().is_some_and(|f| f.values().any(|f| f["installs"].is_string()));
+        assert!(!staged, "{}: no installer on a SQL Server machine", h["fqdn"]);
     }
     // A package that is not there is refused before anything runs.
     let missing = sfbpatch()
