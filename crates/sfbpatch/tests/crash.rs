@@ -1,6 +1,7 @@
 //! Crash safety: `sfbpatch run` killed with SIGKILL (30 times) and interrupted with Ctrl-C
 //! (once) at random moments, resumed each time,
-//! ends with every server updated, the run completed, and no install applied twice.
+//! ends with every server updated, the run completed, and no install applied twice (on every
+//! server that carries Skype for Business: the Front Ends and the Standard Edition server).
 
 #![cfg(unix)]
 
@@ -43,7 +44,7 @@ fn installs_applied(estate: &Path) -> Vec<(String, usize)> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|h| h["role"] == "enterprise-backend" || h["role"] == "standard-edition")
+        .filter(|h| h["role"] == "front-end" || h["role"] == "standard-edition")
         .map(|h| {
             let n = h["oplog"]
                 .as_array()
