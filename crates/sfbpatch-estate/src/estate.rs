@@ -256,6 +256,23 @@ pub struct Estate {
     /// Host index by FQDN (rebuilt on load).
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
+    /// Lookups rebuilt with the index: hosts by SQL Server name (cluster or machine), pools
+    /// by FQDN and by machine.
+    #[serde(skip)]
+    pub(crate) lookup: Lookup,
+}
+
+/// Lookups derived from the hosts and pools (not persisted).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lookup {
+    /// Hosts holding databases, by SQL Server FQDN (their cluster's and their own).
+    pub(crate) sql_nodes: std::collections::HashMap<String, Vec<usize>>,
+    /// Pools by FQDN.
+    pub(crate) pools: std::collections::HashMap<String, usize>,
+    /// Windows Fabric pools by machine FQDN.
+    pub(crate) fabric_pool: std::collections::HashMap<String, usize>,
+    /// The machines of the pools whose back end is a SQL Server, by its FQDN.
+    pub(crate) served_by: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// Reads a local file's bytes.
@@ -322,8 +339,7 @@ impl Estate {
                 }
             })
             .collect::<Vec<Host>>();
-        let index = hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
-        Estate {
+        let mut e = Estate {
             seed: opts.seed,
             hosts,
             pools: PoolState::from_topology(topology, opts.seed),
@@ -331,13 +347,36 @@ impl Estate {
             fired: Vec::new(),
             package_build: None,
             local_reader: None,
-            index,
-        }
+            index: Default::default(),
+            lookup: Lookup::default(),
+        };
+        e.reindex();
+        e
     }
 
-    /// Rebuilds the host index (after deserializing).
+    /// Rebuilds the host index and lookups (after deserializing).
     pub fn reindex(&mut self) {
         self.index = self.hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
+        let mut l = Lookup::default();
+        for (i, h) in self.hosts.iter().enumerate().filter(|(_, h)| !h.databases.is_empty()) {
+            l.sql_nodes.entry(h.fqdn.to_string()).or_default().push(i);
+            if let Some(c) = h.cluster.as_ref().filter(|c| **c != h.fqdn) {
+                l.sql_nodes.entry(c.to_string()).or_default().push(i);
+            }
+        }
+        for (pi, p) in self.pools.iter().enumerate() {
+            l.pools.insert(p.fqdn.to_string(), pi);
+            let machines: Vec<usize> = p.machines.iter().filter_map(|m| self.index.get(m.as_str()).copied()).collect();
+            if p.has_fabric() {
+                for m in &p.machines {
+                    l.fabric_pool.entry(m.to_string()).or_insert(pi);
+                }
+            }
+            if let Some(b) = &p.backend {
+                l.served_by.entry(b.to_string()).or_default().extend(machines);
+            }
+        }
+        self.lookup = l;
     }
 
     /// The host with this FQDN.

@@ -364,7 +364,7 @@ impl Estate {
         let mut hosts: Vec<usize> = vec![hi];
         hosts.extend(cx.touched.iter().map(|(j, _)| *j));
         self.tick_pools_of(&hosts, end);
-        self.record_schema_lag(end);
+        self.record_schema_lag(&hosts, end);
     }
 }
 

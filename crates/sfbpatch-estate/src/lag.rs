@@ -28,32 +28,30 @@ pub struct SchemaLag {
 }
 
 impl Estate {
-    /// Every database older than a serving Skype for Business server of its pool, now.
-    pub fn schema_lag(&self) -> Vec<SchemaLag> {
+    /// The databases older than host `i` runs, when it serves (its Front-End service runs).
+    fn lag_of(&self, i: usize) -> Vec<SchemaLag> {
         let mut out = Vec::new();
-        for h in self.hosts.iter().filter(|h| h.sfb_installed && !h.pools.is_empty()) {
-            let running = h.services.iter().any(|s| s.name == "RTCSRV" && s.running);
-            if !running {
+        let Some(h) = self.hosts.get(i).filter(|h| h.sfb_installed && !h.pools.is_empty()) else { return out };
+        if !h.services.iter().any(|s| s.name == "RTCSRV" && s.running) {
+            return out;
+        }
+        let build = h.build();
+        for pool in &h.pools {
+            let Some(backend) = self.pool_index(pool.as_str()).and_then(|p| self.pools[p].backend.clone()) else {
                 continue;
-            }
-            let build = h.build();
-            for pool in &h.pools {
-                let Some(backend) = self.pool_index(pool.as_str()).and_then(|i| self.pools[i].backend.clone()) else {
-                    continue;
-                };
-                for node in self.hosts.iter().filter(|n| n.is_sql_server(backend.as_str())) {
-                    for d in node.databases.iter().filter(|d| d.schema < build) {
-                        let lag = SchemaLag {
-                            server: h.fqdn.clone(),
-                            build: build.clone(),
-                            sql_server: backend.clone(),
-                            instance: d.instance.clone(),
-                            database: d.name.clone(),
-                            schema: d.schema.clone(),
-                        };
-                        if !out.contains(&lag) {
-                            out.push(lag);
-                        }
+            };
+            for &n in self.sql_nodes(backend.as_str()) {
+                for d in self.hosts[n].databases.iter().filter(|d| d.schema < build) {
+                    let lag = SchemaLag {
+                        server: h.fqdn.clone(),
+                        build: build.clone(),
+                        sql_server: backend.clone(),
+                        instance: d.instance.clone(),
+                        database: d.name.clone(),
+                        schema: d.schema.clone(),
+                    };
+                    if !out.contains(&lag) {
+                        out.push(lag);
                     }
                 }
             }
@@ -61,12 +59,27 @@ impl Estate {
         out
     }
 
-    /// Records on each server since when it runs newer than its databases (cleared once
-    /// they are current).
-    pub(crate) fn record_schema_lag(&mut self, at: Ms) {
-        let lagging: Vec<Fqdn> = self.schema_lag().into_iter().map(|l| l.server).collect();
-        for h in &mut self.hosts {
-            let lags = lagging.contains(&h.fqdn);
+    /// Every database older than a serving Skype for Business server of its pool, now.
+    pub fn schema_lag(&self) -> Vec<SchemaLag> {
+        (0..self.hosts.len()).flat_map(|i| self.lag_of(i)).collect()
+    }
+
+    /// Records on the servers a command may have changed (it ran on or changed them, or
+    /// changed the databases of their pool) since when each runs newer than its databases.
+    pub(crate) fn record_schema_lag(&mut self, changed: &[usize], at: Ms) {
+        let mut hosts: Vec<usize> = changed.to_vec();
+        for &i in changed {
+            let Some(h) = self.hosts.get(i).filter(|h| !h.databases.is_empty()) else { continue };
+            let names = [Some(h.fqdn.to_string()), h.cluster.as_ref().map(|c| c.to_string())];
+            for name in names.into_iter().flatten() {
+                hosts.extend(self.lookup.served_by.get(&name).into_iter().flatten().copied());
+            }
+        }
+        hosts.sort_unstable();
+        hosts.dedup();
+        for i in hosts {
+            let lags = !self.lag_of(i).is_empty();
+            let Some(h) = self.hosts.get_mut(i) else { continue };
             match (h.ahead_of_databases_since, lags) {
                 (None, true) => h.ahead_of_databases_since = Some(at),
                 (Some(_), false) => h.ahead_of_databases_since = None,

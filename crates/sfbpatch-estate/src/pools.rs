@@ -106,12 +106,17 @@ impl Host {
 impl Estate {
     /// The index of the pool with this FQDN.
     pub fn pool_index(&self, fqdn: &str) -> Option<usize> {
-        self.pools.iter().position(|p| p.fqdn.as_str().eq_ignore_ascii_case(fqdn))
+        self.lookup.pools.get(&fqdn.to_ascii_lowercase()).copied()
     }
 
     /// The Windows Fabric pool a machine belongs to.
     pub fn pool_of(&self, machine: &str) -> Option<usize> {
-        self.pools.iter().position(|p| p.has_fabric() && p.machines.iter().any(|m| m.as_str() == machine))
+        self.lookup.fabric_pool.get(&machine.to_ascii_lowercase()).copied()
+    }
+
+    /// The machines holding the databases of SQL Server `fqdn` (its cluster name or its own).
+    pub fn sql_nodes(&self, fqdn: &str) -> &[usize] {
+        self.lookup.sql_nodes.get(&fqdn.to_ascii_lowercase()).map_or(&[], Vec::as_slice)
     }
 
     /// The pool's Front Ends serving at `at`, and how many of them count for quorum.
@@ -185,13 +190,10 @@ impl Estate {
     pub(crate) fn tick_pools_of(&mut self, hosts: &[usize], at: Ms) {
         let mut pools: Vec<usize> = Vec::new();
         for &i in hosts {
-            if let Some(h) = self.hosts.get(i) {
-                let name = h.fqdn.to_string();
-                for (pi, p) in self.pools.iter().enumerate() {
-                    if p.machines.iter().any(|m| m.as_str() == name) && !pools.contains(&pi) {
-                        pools.push(pi);
-                    }
-                }
+            if let Some(pi) = self.hosts.get(i).and_then(|h| self.pool_of(h.fqdn.as_str()))
+                && !pools.contains(&pi)
+            {
+                pools.push(pi);
             }
         }
         for p in pools {

@@ -39,9 +39,10 @@ fn resiliency_of(intervals: &[(Ms, Ms)]) -> Ms {
 /// When the SQL Server `sql` was unavailable: a clustered one only while every node was.
 fn backend_unavailable(estate: &Estate, sql: &str, end: Ms) -> Vec<(Ms, Ms)> {
     let nodes: Vec<Vec<(Ms, Ms)>> = estate
-        .hosts
+        .sql_nodes(sql)
         .iter()
-        .filter(|h| h.role == Role::EnterpriseBackend && h.is_sql_server(sql))
+        .filter_map(|&i| estate.hosts.get(i))
+        .filter(|h| h.role == Role::EnterpriseBackend)
         .map(|h| h.down_intervals_until(end))
         .collect();
     intersect(&nodes)

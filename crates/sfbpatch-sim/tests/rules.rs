@@ -11,66 +11,6 @@ use sfbpatch_sim::estate::{Estate, ServiceKind};
 use sfbpatch_sim::exec::{ExecStatus, Execution, Request, package, sfb_cmdlets};
 use sfbpatch_sim::users::pool_users;
 
-const SQL1: &str = "sql01.contoso.local"; // pool01's back end, Archiving/Monitoring collocated
-const SQL2: &str = "sql02.contoso.local"; // pool02's back end
-const SE: &str = "se01.contoso.local";
-const FE1: &str = "fe01.contoso.local";
-const FE11: &str = "fe11.contoso.local";
-const FE12: &str = "fe12.contoso.local";
-const EDGE: &str = "edge01.contoso.local";
-const PKG: &str = r"C:\stage\SkypeServerUpdateInstaller.exe";
-const OLD: &str = "7.0.2046.385";
-const NEW: &str = "7.0.2046.530";
-
-fn stage(e: &mut Estate, host: &str) {
-    let at = e.host(host).map_or(0, |h| h.clock_ms);
-    let r = e.put_file(host, None, PKG, package(&"ab".repeat(32), TARGET), at, 600_000);
-    assert!(r.succeeded(), "{r:?}");
-}
-
-fn install_cmd() -> String {
-    format!("& '{PKG}' /silentmode")
-}
-
-fn host<'a>(e: &'a Estate, h: &str) -> &'a sfbpatch_sim::estate::Host {
-    e.host(h).unwrap_or_else(|| panic!("no host {h}"))
-}
-
-/// Stops everything the procedure stops, in a session that is then closed.
-fn prepare(e: &mut Estate, h: &str) {
-    stage(e, h);
-    let s = e.open_session(h, 0);
-    assert!(run(e, h, s, "Stop-CsWindowsService").succeeded());
-    assert!(run(e, h, s, "net stop w3svc").succeeded());
-    e.close_sessions(h);
-}
-
-/// Installs the update on a Skype for Business server and brings it back into service.
-fn update(e: &mut Estate, h: &str) {
-    prepare(e, h);
-    let r = run(e, h, None, &install_cmd());
-    assert_eq!(r.exit_code, 0, "{r:?}");
-    assert!(run(e, h, None, "Stop-CsWindowsService").succeeded());
-    assert!(run(e, h, None, "net start w3svc").succeeded());
-    let r = run(e, h, None, "Start-CsWindowsService");
-    assert!(r.succeeded(), "{r:?}");
-    assert_eq!(host(e, h).build().to_string(), NEW);
-}
-
-fn schemas(e: &Estate, h: &str) -> Vec<String> {
-    host(e, h).databases.iter().map(|d| d.schema.to_string()).collect()
-}
-
-fn last_applied(e: &Estate, h: &str) -> bool {
-    host(e, h).oplog.last().is_some_and(|o| o.applied)
-}
-
-fn estate_with_package(seed: u64) -> Estate {
-    let mut e = estate(seed);
-    e.package_build = Some(TARGET);
-    e
-}
-
 // Rule 1 -------------------------------------------------------------------------------
 
 #[test]
@@ -583,4 +523,24 @@ fn unknown_commands_parameters_and_syntax_fail_as_in_powershell() {
     assert!(r.stderr.starts_with("ParserError"), "{}", r.stderr);
     let r = run(&mut e, SE, None, "Import-Module Lync");
     assert!(r.stderr.contains("no valid module file"), "{}", r.stderr);
+}
+
+#[test]
+fn rule10_a_database_update_abandoned_at_its_timeout_changes_nothing_but_kept_the_databases_busy() {
+    let mut e = estate_with_package(9);
+    update(&mut e, FE11);
+    let when = host(&e, FE11).clock_ms;
+    let r = e.execute(&Request {
+        host: FE11,
+        session: None,
+        step: None,
+        script: UPDATE_SQL2,
+        at: when,
+        timeout_ms: 60_000,
+    });
+    assert_eq!(r.status, ExecStatus::TimedOut, "{r:?}");
+    assert!(schemas(&e, SQL2).iter().all(|s| s == OLD), "abandoned: nothing changed");
+    let busy = &host(&e, SQL2).busy_intervals;
+    assert_eq!(busy.len(), 1, "{busy:?}");
+    assert!(busy[0].0 >= when && busy[0].1 <= when + 60_000, "{busy:?} cut at the timeout");
 }

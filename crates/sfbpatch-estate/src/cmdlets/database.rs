@@ -49,7 +49,7 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
 /// The SQL Server's machines (hosts whose cluster or name is `sql` and that hold
 /// databases), or why there are none.
 fn sql_nodes(e: &Estate, name: &str, sql: &str) -> Result<Vec<usize>, String> {
-    let nodes: Vec<usize> = (0..e.hosts.len()).filter(|&i| e.hosts[i].is_sql_server(sql)).collect();
+    let nodes: Vec<usize> = e.sql_nodes(sql).to_vec();
     if nodes.is_empty() {
         // Wording UNVERIFIED: the topology has no databases on that SQL Server.
         Err(format!("{name} : No databases are configured in the topology for SQL Server '{sql}'."))

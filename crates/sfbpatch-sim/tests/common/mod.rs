@@ -8,7 +8,7 @@ use sfbpatch_core::{
     topology::{self, Topology},
 };
 use sfbpatch_sim::estate::{Estate, EstateOptions};
-use sfbpatch_sim::exec::{Execution, Request};
+use sfbpatch_sim::exec::{Execution, Request, package};
 use sfbpatch_sim::fault::Fault;
 use sfbpatch_sim::rehearse::{Rehearsal, RehearseOptions, ServerResult, rehearse};
 
@@ -66,4 +66,65 @@ pub fn se_plan(skip: &[StepId]) -> Plan {
 /// [`rehearsal`] of [`se_plan`].
 pub fn se_rehearsal(seed: u64, skip: &[StepId], faults: &[&str]) -> (Rehearsal, Estate) {
     rehearse(&example(), &se_plan(skip), &opts(seed, faults))
+}
+
+// Estate-level helpers for the rule tests: the example's hosts and the procedure's moves.
+
+pub const SQL1: &str = "sql01.contoso.local"; // pool01's back end, Archiving/Monitoring collocated
+pub const SQL2: &str = "sql02.contoso.local"; // pool02's back end
+pub const FE1: &str = "fe01.contoso.local";
+pub const FE11: &str = "fe11.contoso.local";
+pub const FE12: &str = "fe12.contoso.local";
+pub const EDGE: &str = "edge01.contoso.local";
+pub const PKG: &str = r"C:\stage\SkypeServerUpdateInstaller.exe";
+pub const OLD: &str = "7.0.2046.385";
+pub const NEW: &str = "7.0.2046.530";
+
+pub fn stage(e: &mut Estate, host: &str) {
+    let at = e.host(host).map_or(0, |h| h.clock_ms);
+    let r = e.put_file(host, None, PKG, package(&"ab".repeat(32), TARGET), at, 600_000);
+    assert!(r.succeeded(), "{r:?}");
+}
+
+pub fn install_cmd() -> String {
+    format!("& '{PKG}' /silentmode")
+}
+
+pub fn host<'a>(e: &'a Estate, h: &str) -> &'a sfbpatch_sim::estate::Host {
+    e.host(h).unwrap_or_else(|| panic!("no host {h}"))
+}
+
+/// Stops everything the procedure stops, in a session that is then closed.
+pub fn prepare(e: &mut Estate, h: &str) {
+    stage(e, h);
+    let s = e.open_session(h, 0);
+    assert!(run(e, h, s, "Stop-CsWindowsService").succeeded());
+    assert!(run(e, h, s, "net stop w3svc").succeeded());
+    e.close_sessions(h);
+}
+
+/// Installs the update on a Skype for Business server and brings it back into service.
+pub fn update(e: &mut Estate, h: &str) {
+    prepare(e, h);
+    let r = run(e, h, None, &install_cmd());
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    assert!(run(e, h, None, "Stop-CsWindowsService").succeeded());
+    assert!(run(e, h, None, "net start w3svc").succeeded());
+    let r = run(e, h, None, "Start-CsWindowsService");
+    assert!(r.succeeded(), "{r:?}");
+    assert_eq!(host(e, h).build().to_string(), NEW);
+}
+
+pub fn schemas(e: &Estate, h: &str) -> Vec<String> {
+    host(e, h).databases.iter().map(|d| d.schema.to_string()).collect()
+}
+
+pub fn last_applied(e: &Estate, h: &str) -> bool {
+    host(e, h).oplog.last().is_some_and(|o| o.applied)
+}
+
+pub fn estate_with_package(seed: u64) -> Estate {
+    let mut e = estate(seed);
+    e.package_build = Some(TARGET);
+    e
 }
