@@ -234,7 +234,13 @@ pub fn rehearse_into(
 
 fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate: &Estate, end: Ms) -> ServerResult {
     let host = estate.host(sp.fqdn.as_str());
-    let intervals = host.map(|h| h.down_intervals_until(end)).unwrap_or_default();
+    // A SQL Server entry named by its cluster (a failover cluster's network name, no machine
+    // of that name): its nodes, unavailable only while every one is.
+    let nodes: Vec<&crate::estate::Host> = match host {
+        Some(h) => vec![h],
+        None => estate.sql_nodes(sp.fqdn.as_str()).iter().filter_map(|&i| estate.hosts.get(i)).collect(),
+    };
+    let intervals = crate::estate::intersect(&nodes.iter().map(|h| h.down_intervals_until(end)).collect::<Vec<_>>());
     let mut timeline = Vec::new();
     let mut open: Option<(Activity, u32, u64)> = None;
     let mut last_failed: Option<Activity> = None;
@@ -281,7 +287,8 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
             _ => {}
         }
     }
-    let services_running = host.is_some_and(|h| h.services_running() && h.unreachable_until <= end);
+    let services_running =
+        !nodes.is_empty() && nodes.iter().all(|h| h.services_running() && h.unreachable_until <= end);
     ServerResult {
         fqdn: sp.fqdn.clone(),
         role: sp.role,

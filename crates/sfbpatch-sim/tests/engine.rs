@@ -180,6 +180,11 @@ user_store = { sql_server = "se01.contoso.local", instance = "rtc" }
     }
     assert!(r.lagging_databases.is_empty());
     assert_eq!(r.pools.iter().find(|p| p.fqdn.as_str() == "pool01.contoso.local").map(|p| p.moves), Some(2));
+    // The cluster's entry reads its nodes: SQL running, unavailable while its databases were
+    // being updated.
+    let c = server(&r, "sqlc.contoso.local");
+    assert!(c.services_running);
+    assert!(c.outage_minutes > 0.0 && c.outage_minutes < 30.0, "{}", c.outage_minutes);
 }
 
 #[test]
