@@ -10,7 +10,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const HOSTS: [&str; 3] = ["sql01.contoso.local", "sql02.contoso.local", "se01.contoso.local"];
+/// The machines commands are sent to: pool02's two Front Ends and the Standard Edition
+/// server. pool02's back end, sql02, has no Skype for Business and no sshd: its databases are
+/// updated from fe11.
+const HOSTS: [&str; 3] = ["fe11.contoso.local", "fe12.contoso.local", "se01.contoso.local"];
+
+/// A pool and a Standard Edition server: the Front Ends, the back end's databases, SE.
+const POOL02_AND_SE: [&str; 8] = [
+    "--server",
+    "fe11.contoso.local",
+    "--server",
+    "fe12.contoso.local",
+    "--server",
+    "sql02.contoso.local",
+    "--server",
+    "se01.contoso.local",
+];
 
 fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("sfbpatch")
@@ -206,13 +221,14 @@ fn run(lab: &Lab, connections: &str, extra: &[&str]) -> (Option<i32>, Value, Str
 }
 
 #[test]
-fn three_servers_are_patched_over_ssh_through_real_sshd() {
+fn a_pool_and_a_standard_edition_server_are_patched_over_ssh_through_real_sshd() {
     let Some(lab) = lab() else { return };
     let kh = lab.known_hosts("known_hosts", &lab.host_keys());
     let conns = lab.connections(&kh);
-    let (code, v, err) = run(&lab, &conns, &[]);
+    let (code, v, err) = run(&lab, &conns, &POOL02_AND_SE);
     assert_eq!(code, Some(0), "{err}\n{v}");
     assert_eq!(v["state"], "completed");
+    assert_eq!(v["servers"].as_array().map(Vec::len), Some(4), "{v}");
     let show = sfbpatch(&["sim", "show", "--estate", &lab.estate, "--format", "json"]);
     let e: Value = serde_json::from_slice(&show.stdout).unwrap_or_else(|x| panic!("{x}"));
     for h in e["hosts"].as_array().into_iter().flatten().filter(|h| HOSTS.contains(&h["fqdn"].as_str().unwrap_or(""))) {
@@ -248,12 +264,12 @@ fn an_unknown_host_is_refused_unless_new_keys_are_accepted() {
     let kh = lab.path("empty_known_hosts");
     std::fs::write(&kh, "").unwrap_or_else(|e| panic!("{e}"));
     let conns = lab.connections(&kh);
-    let (code, v, err) = run(&lab, &conns, &["--server", "sql02.contoso.local"]);
+    let (code, v, err) = run(&lab, &conns, &["--server", "fe12.contoso.local"]);
     assert_eq!(code, Some(1), "{err}");
     let error = v["servers"][0]["error"].as_str().unwrap_or("").to_owned();
     assert!(error.contains("unknown host key") && error.contains("--accept-new-host-keys"), "{error}");
-    assert_eq!(lab.oplog_len("sql02.contoso.local"), 0);
-    let (code, v, err) = run(&lab, &conns, &["--server", "sql02.contoso.local", "--accept-new-host-keys"]);
+    assert_eq!(lab.oplog_len("fe12.contoso.local"), 0);
+    let (code, v, err) = run(&lab, &conns, &["--server", "fe12.contoso.local", "--accept-new-host-keys"]);
     assert_eq!(code, Some(0), "{err}\n{v}");
     let recorded = std::fs::read_to_string(&kh).unwrap_or_default();
     assert!(recorded.contains(&format!("[127.0.0.1]:{}", lab.ports[1])), "{recorded}");
@@ -448,7 +464,7 @@ fn keys_held_by_ssh_agent_authenticate_and_never_reach_the_journal() {
     let journal = lab.path("journal.db");
     let o = Proc::new(bin())
         .args(["run", "--transport", "ssh", "--connections", &conns, "--package", &package, "--journal", &journal])
-        .args(["--yes", "--server", "sql01.contoso.local", "--format", "json"])
+        .args(["--yes", "--server", "fe11.contoso.local", "--format", "json"])
         .env("SSH_AUTH_SOCK", &sock)
         .env("LANG", "C.UTF-8")
         .output()
