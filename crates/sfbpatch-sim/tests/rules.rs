@@ -544,3 +544,28 @@ fn rule10_a_database_update_abandoned_at_its_timeout_changes_nothing_but_kept_th
     assert_eq!(busy.len(), 1, "{busy:?}");
     assert!(busy[0].0 >= when && busy[0].1 <= when + 60_000, "{busy:?} cut at the timeout");
 }
+
+#[test]
+fn lync_2013_has_neither_get_csserverpatchversion_nor_the_computer_failover_cmdlets() {
+    // DOMAIN.md §5 (Get-CsServerPatchVersion from SfB 2015 on); issue10-sources.md §2.4
+    // (Invoke-CsComputerFailOver/FailBack: SfB 2015 and 2019 only).
+    let product = sfbpatch_core::runbook::Product::Lync2013;
+    let (from, _) = sfbpatch_sim::rehearse::default_builds(product);
+    let opts = sfbpatch_sim::estate::EstateOptions { product, initial_build: from, ..Default::default() };
+    let mut e = Estate::new(&example(), &opts);
+    for (h, cmd) in [
+        (SE, "Get-CsServerPatchVersion"),
+        (FE1, "Invoke-CsComputerFailOver -ComputerName 'fe01.contoso.local'"),
+        (FE1, "Invoke-CsComputerFailBack -ComputerName 'fe01.contoso.local'"),
+    ] {
+        let r = run(&mut e, h, None, cmd);
+        assert_eq!(r.exit_code, 1, "{cmd}");
+        assert!(r.stderr.contains("is not recognized as the name of a cmdlet"), "{cmd}: {}", r.stderr);
+    }
+    assert!(!host(&e, FE1).failed_over);
+    assert!(
+        run(&mut e, FE1, None, "Get-CsPoolUpgradeReadinessState").succeeded(),
+        "upgrade domains are Lync 2013's way"
+    );
+    assert!(run(&mut e, SE, None, "Get-CsServerVersion").succeeded());
+}

@@ -1,6 +1,7 @@
 //! The update installer (a command by path: `C:\…\SkypeServerUpdateInstaller.exe
 //! /silentmode`) and the builds it leaves: `Get-CsServerPatchVersion`, `Get-CsServerVersion`.
 
+use sfbpatch_core::runbook::Product;
 use sfbpatch_pwsh::syntax::Element;
 
 use super::{Call, Cmdlet, Cx, Family, Out, SFB, me, not_recognized, table};
@@ -10,7 +11,9 @@ use crate::estate::{Estate, Host, ServiceKind, SimFile};
 const F: Family = Family::Install;
 
 pub(super) const CMDLETS: &[Cmdlet] = &[
-    Cmdlet::new(F, SFB, "Get-CsServerPatchVersion", &[], &[], patch_version),
+    // "exists from the SfB Server 2015 November 2015 cumulative update on; Lync Server 2013
+    // has no such cmdlet" (DOMAIN.md §5).
+    Cmdlet::new(F, SFB, "Get-CsServerPatchVersion", &[], &[], patch_version).missing_in(&[Product::Lync2013]),
     // Any arguments are accepted and ignored.
     Cmdlet::new(F, SFB, "Get-CsServerVersion", &[], &[], server_version).raw(),
 ];

@@ -11,6 +11,7 @@ mod services;
 mod system;
 
 use sfbpatch_core::readback::Build;
+use sfbpatch_core::runbook::Product;
 use sfbpatch_pwsh::syntax::{CommandName, Element, ParsedCommand};
 
 use crate::Ms;
@@ -68,6 +69,8 @@ pub(crate) struct Cmdlet {
     pub(crate) sfb: bool,
     /// Its parameters.
     pub(crate) binding: Binding,
+    /// Products whose Management Shell does not have it.
+    pub(crate) missing_in: &'static [Product],
     /// How long a refused binding takes.
     pub(crate) refusal_ms: Ms,
     /// What it does.
@@ -89,12 +92,26 @@ impl Cmdlet {
         values: &'static [&'static str],
         run: Run,
     ) -> Self {
-        Cmdlet { name, family, sfb, binding: Binding::Named { switches, values }, refusal_ms: 1000, run }
+        Cmdlet {
+            name,
+            family,
+            sfb,
+            binding: Binding::Named { switches, values },
+            missing_in: &[],
+            refusal_ms: 1000,
+            run,
+        }
     }
 
     /// The same, its arguments read by the implementation.
     const fn raw(mut self) -> Self {
         self.binding = Binding::Raw;
+        self
+    }
+
+    /// The same, absent from these products' Management Shell.
+    const fn missing_in(mut self, products: &'static [Product]) -> Self {
+        self.missing_in = products;
         self
     }
 
@@ -276,6 +293,10 @@ pub(crate) fn run_command(e: &mut Estate, cx: &mut Cx, cmd: &ParsedCommand) -> O
         let ms = h.rng.secs(0.2, 0.5);
         return Out::err(not_recognized(name), cx.dur(ms));
     };
+    if cmdlet.missing_in.contains(&h.product) {
+        let ms = h.rng.secs(0.2, 0.5);
+        return Out::err(not_recognized(name), cx.dur(ms));
+    }
     let mut extra = 0;
     if cmdlet.sfb {
         match sfb_preconditions(h, cx, name) {

@@ -3,6 +3,7 @@
 //! `Invoke-CsComputerFailOver`, `Invoke-CsComputerFailBack`.
 
 use sfbpatch_core::readback_pool::quorum;
+use sfbpatch_core::runbook::Product;
 
 use super::{Call, Cmdlet, Cx, Family, Out, SFB, me};
 use crate::Ms;
@@ -42,7 +43,10 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
         &["Confirm", "Force", "NoStop", "WhatIf", "SkipFabricHealthCheck", "Verbose"],
         &["ComputerName", "WaitTime", "DrainingTimeout", "Report"],
         failover,
-    ),
+    )
+    // Skype for Business Server 2015 and 2019 only: not in Lync Server 2013 (the cmdlet
+    // references' applicability lists, issue10-sources.md §2.4).
+    .missing_in(&[Product::Lync2013]),
     Cmdlet::new(
         F,
         SFB,
@@ -50,7 +54,8 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
         &["Confirm", "NoStart", "WhatIf", "SkipFabricHealthCheck", "Verbose"],
         &["ComputerName", "WaitTime", "Report"],
         failback,
-    ),
+    )
+    .missing_in(&[Product::Lync2013]),
 ];
 
 /// The Fabric pool named by `-PoolFqdn`, or why not.
