@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::Plan;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::topology::{Role, Topology};
 use sfbpatch_core::vocab::{RunState, ServerResult};
 use sfbpatch_i18n::{Args, fmt as tr, text};
@@ -49,21 +50,20 @@ impl<'a> TopologyJson<'a> {
     }
 }
 
-fn count(t: &Topology, role: Role) -> usize {
-    t.servers.iter().filter(|s| s.role == role).count()
-}
-
 /// `topology check`: one paragraph.
 pub fn topology_summary(file: &str, t: &Topology, lang: Lang) -> String {
-    let in_scope = t.servers.iter().filter(|s| s.role.is_back_end_procedure()).count();
+    // The plan's entries: a SQL failover cluster counts once, by its cluster FQDN.
+    let targets = sfbpatch_core::scope::targets(t);
+    let of = |r: &[Runbook]| targets.iter().filter(|x| r.contains(&x.runbook)).count();
     let args = Args::new()
         .with("file", file)
         .with("sites", t.sites.len())
         .with("pools", t.pools.len())
         .with("servers", t.servers.len())
-        .with("backends", count(t, Role::EnterpriseBackend))
-        .with("standard", count(t, Role::StandardEdition))
-        .with("in_scope", in_scope);
+        .with("front_ends", of(&[Runbook::FrontEnd]))
+        .with("backends", of(&[Runbook::BackendDatabases, Runbook::SeedBackend]))
+        .with("standard", of(&[Runbook::StandardEdition]))
+        .with("in_scope", targets.len());
     tr(lang, "cli.topology.summary", &args) + "\n"
 }
 
@@ -104,7 +104,7 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
                 &Args::new().with("stores", s.collocated_stores.join(", ")),
             ));
         }
-        let marker = if s.role.is_back_end_procedure() { "*" } else { " " };
+        let marker = if sfbpatch_core::scope::in_scope(s.role) { "*" } else { " " };
         let _ = writeln!(
             o,
             "{marker} {:width$}  {:<20}  {}  {}",

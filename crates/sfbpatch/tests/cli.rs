@@ -209,6 +209,10 @@ fn plan_json_contract() {
     assert!(steps.iter().all(|st| st["runs_on"] == "se01.contoso.local"));
 }
 
+/// One plan entry as the test expects it: server, runbook, the servers it comes after, the
+/// host of every step.
+type Entry = (&'static str, &'static str, Vec<&'static str>, &'static str);
+
 /// The fields issue 10 adds to `sfbpatch.plan/1`, through the binary, for the three fixtures:
 /// `servers[].runbook`, `runbook_reason`, `after`, `steps[].runs_on`; and no step of a
 /// `backend-databases` entry runs on its SQL Server.
@@ -216,7 +220,7 @@ fn plan_json_contract() {
 fn plan_json_runbooks_and_hosts_for_every_fixture() {
     // (fixture, [(server, runbook, after, host of every step)])
     let fe = |f: &'static str| (f, "front-end", vec![], f);
-    let cases: [(&str, Vec<(&str, &str, Vec<&str>, &str)>); 3] = [
+    let cases: [(&str, Vec<Entry>); 3] = [
         (
             "topology/enterprise.xml",
             vec![
@@ -362,7 +366,12 @@ fn language_comes_from_flag_then_environment() {
 fn topology_check_summarises_or_lists_every_error() {
     let o = run(&["topology", "check", &testdata("topology/enterprise.xml")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("valid topology") && o.stdout.contains("1 to update"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("valid topology")
+            && o.stdout.contains("5 to update (3 Front End(s), 0 Standard Edition server(s), 2 back end(s)"),
+        "{}",
+        o.stdout
+    );
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let original = std::fs::read_to_string(testdata("topology/enterprise.xml")).unwrap_or_else(|e| panic!("{e}"));
