@@ -8,8 +8,8 @@ use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::{Product, StepId};
 use sfbpatch_sim::fault::Fault;
 
-/// Plans, rehearses and runs the documented update of Skype for Business Server back-end and
-/// Standard Edition servers, from the topology you already have.
+/// Plans, rehearses and runs the documented update of a Skype for Business Server estate
+/// (Front Ends, Standard Edition servers, back ends' databases), from the topology you already have.
 #[derive(Debug, Parser)]
 #[command(name = "sfbpatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -26,7 +26,7 @@ pub enum Command {
     /// Read and validate a topology (Get-CsTopology -AsXml export, or TOML).
     #[command(subcommand)]
     Topology(TopologyCommand),
-    /// Plan the update of back-end and Standard Edition servers: the exact steps per server.
+    /// Plan the update of the estate: each server's runbook, the host of every step, the exact commands.
     Plan(PlanArgs),
     /// Write one server's standalone PowerShell script (for running by hand on the server).
     Script(ScriptArgs),
@@ -120,7 +120,7 @@ pub struct PlanArgs {
     /// The update package (the cumulative update installer), as a local path.
     #[arg(long, value_name = "PATH")]
     pub package: String,
-    /// Plan only this server (repeatable); default: every back-end and Standard Edition server.
+    /// Plan only this server (repeatable); default: every Front End, Standard Edition server and back end.
     #[arg(long = "server", value_name = "FQDN")]
     pub servers: Vec<String>,
     /// Output format.
@@ -153,7 +153,7 @@ pub struct RehearseArgs {
     /// The build the simulated servers start at (default: the product's simulation default).
     #[arg(long = "from-build", value_name = "BUILD", value_parser = parse_build)]
     pub from_build: Option<Build>,
-    /// Rehearse only this server (repeatable); default: every back-end and Standard Edition server.
+    /// Rehearse only this server (repeatable); default: every Front End, Standard Edition server and back end.
     #[arg(long = "server", value_name = "FQDN")]
     pub servers: Vec<String>,
     /// Seed of every random duration and choice: the same seed gives the same rehearsal.
@@ -415,7 +415,7 @@ pub struct RunArgs {
     /// The build the package installs (checked with Get-CsServerPatchVersion after the install).
     #[arg(long = "version", value_name = "BUILD", value_parser = parse_build)]
     pub target_build: Option<Build>,
-    /// Patch only this server (repeatable); default: every back-end and Standard Edition server.
+    /// Patch only this server (repeatable); default: every Front End, Standard Edition server and back end.
     #[arg(long = "server", value_name = "FQDN")]
     pub servers: Vec<String>,
     /// How commands reach the servers.
