@@ -249,8 +249,9 @@ fn reason<T: Transport, S: EventSink>(
         Failure::NoReadiness => cx.say("no-readiness", &[]),
         Failure::NoDatabases => cx.say("no-databases", &[]),
         Failure::DatabasesBehind(list) => {
-            let (host, command) =
-                sp.database_command().map_or(("?".to_owned(), String::new()), |(h, c)| (h.to_string(), c.to_owned()));
+            let (host, command) = sp
+                .finishing_database_command()
+                .map_or_else(|| ("?".to_owned(), String::new()), |(h, c)| (h.to_string(), c));
             cx.say("databases-behind", &[("databases", list.join(", ")), ("host", host), ("command", command)])
         }
     }
