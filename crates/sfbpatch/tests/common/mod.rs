@@ -1,0 +1,49 @@
+//! Helpers shared by the binary's contract tests (`cli.rs`, `plan_contract.rs`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn testdata(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel).display().to_string()
+}
+
+pub fn sfbpatch() -> Command {
+    let mut c = Command::cargo_bin("sfbpatch").unwrap_or_else(|e| panic!("{e}"));
+    c.env_remove("SFBPATCH_LANG").env("LANG", "C.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
+    c
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Out {
+    let o = sfbpatch().args(args).output().unwrap_or_else(|e| panic!("{e}"));
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+pub fn json(args: &[&str]) -> Value {
+    let o = run(args);
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout))
+}
+
+/// Asserts a clean refusal: exit 1, a message on stderr, nothing that looks like a panic.
+pub fn assert_refused(o: &Out, needle: &str) {
+    assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    assert!(o.stderr.starts_with("sfbpatch: "), "{}", o.stderr);
+    assert!(o.stderr.contains(needle), "expected {needle:?} in {}", o.stderr);
+    for bad in ["panicked", "RUST_BACKTRACE", "internal error", "⟦"] {
+        assert!(!o.stderr.contains(bad), "{bad} in {}", o.stderr);
+    }
+    assert!(o.stdout.is_empty(), "stdout: {}", o.stdout);
+}
