@@ -52,6 +52,8 @@ pub struct DatabaseState {
     pub installed: String,
     /// `Succeed`: the database is at the expected version.
     pub current: bool,
+    /// `MirrorSqlServerFqdn`: the mirror, when the database is mirrored (empty otherwise).
+    pub mirror: String,
 }
 
 /// Every database in `Test-CsDatabase` output.
@@ -67,6 +69,7 @@ pub fn parse_test_database(text: &str) -> Vec<DatabaseState> {
                 expected: field(&o, "ExpectedVersion").unwrap_or("").to_owned(),
                 installed: field(&o, "InstalledVersion").unwrap_or("").to_owned(),
                 current: field(&o, "Succeed").is_some_and(|v| v.eq_ignore_ascii_case("True")),
+                mirror: field(&o, "MirrorSqlServerFqdn").unwrap_or("").to_ascii_lowercase(),
             })
         })
         .collect()
@@ -143,6 +146,9 @@ mod tests {
         assert_eq!((d[0].expected.as_str(), d[0].installed.as_str(), d[0].current), ("15.13.13", "15.13.12", false));
         assert_eq!((d[1].database.as_str(), d[1].installed.as_str(), d[1].current), ("rtcshared", "", true));
         assert_eq!(d[1].sql_server_fqdn, "sql01.contoso.local");
+        assert_eq!(d[0].mirror, "", "an empty property is not a mirror");
+        let mirrored = TEST_DB.replacen("MirrorSqlServerFqdn   :", "MirrorSqlServerFqdn   : sqlm01.contoso.local", 1);
+        assert_eq!(parse_test_database(&mirrored)[0].mirror, "sqlm01.contoso.local");
         assert!(parse_test_database("").is_empty());
     }
 

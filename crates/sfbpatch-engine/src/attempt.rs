@@ -248,6 +248,17 @@ fn reason<T: Transport, S: EventSink>(
         Failure::InsufficientActiveFrontEnds => cx.say("insufficient-front-ends", &[]),
         Failure::NoReadiness => cx.say("no-readiness", &[]),
         Failure::NoDatabases => cx.say("no-databases", &[]),
+        Failure::Mirrored { mirror } => {
+            let sql = sp.sql_server_fqdn.as_ref().unwrap_or(&sp.fqdn).to_string();
+            let (host, command) = sp
+                .finishing_database_command()
+                .map_or_else(|| ("?".to_owned(), String::new()), |(h, c)| (h.to_string(), c));
+            let pool = sp.pool.as_ref().map_or_else(|| "<pool>".to_owned(), ToString::to_string);
+            cx.say(
+                "mirrored",
+                &[("sql", sql), ("mirror", mirror.clone()), ("pool", pool), ("host", host), ("command", command)],
+            )
+        }
         Failure::DatabasesBehind(list) => {
             let (host, command) = sp
                 .finishing_database_command()

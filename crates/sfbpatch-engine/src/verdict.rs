@@ -47,6 +47,12 @@ pub enum Failure {
     DatabasesBehind(Vec<String>),
     /// `Test-CsDatabase` listed no database.
     NoDatabases,
+    /// The databases are mirrored (`MirrorSqlServerFqdn`): `-Update` cannot be used against
+    /// them (cmdlet reference); the documented manual steps come first.
+    Mirrored {
+        /// The mirror.
+        mirror: String,
+    },
 }
 
 /// What a step's output means.
@@ -143,6 +149,14 @@ pub fn judge(step: StepId, o: &CommandOutput, x: &Expect<'_>) -> Verdict {
             None => Verdict::Failed(Failure::NoReadiness),
         },
         StepId::CheckDatabases => databases_current(&o.stdout),
+        // Before the update: a mirrored back end is refused here, before its outage, rather
+        // than failing halfway (`Install-CsDatabase -Update` refuses mirrored databases).
+        StepId::TestDatabases => {
+            match readback_pool::parse_test_database(&o.stdout).into_iter().find(|d| !d.mirror.is_empty()) {
+                Some(d) => Verdict::Failed(Failure::Mirrored { mirror: d.mirror }),
+                None => Verdict::Succeeded,
+            }
+        }
         StepId::Verify => verify(o, x),
         _ => Verdict::Succeeded,
     }
@@ -303,6 +317,11 @@ mod tests {
             ),
             (StepId::Readiness, out(0, "", ""), Verdict::Failed(Failure::NoReadiness)),
             (StepId::TestDatabases, out(0, &db(false), ""), Verdict::Succeeded),
+            (
+                StepId::TestDatabases,
+                out(0, &format!("MirrorSqlServerFqdn   : sqlm.contoso.local\n{}", db(true)), ""),
+                Verdict::Failed(Failure::Mirrored { mirror: "sqlm.contoso.local".into() }),
+            ),
             (StepId::CheckDatabases, out(0, &db(true), ""), Verdict::Succeeded),
             (
                 StepId::CheckDatabases,

@@ -236,6 +236,14 @@ fn test_database(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     };
     let expected = e.hosts[cx.hi].build();
     let at = cx.now;
+    let mirror = if nodes.iter().any(|&i| e.hosts[i].mirrored) {
+        match sql.split_once('.') {
+            Some((first, rest)) => format!("{first}-mirror.{rest}"),
+            None => format!("{sql}-mirror"),
+        }
+    } else {
+        String::new()
+    };
     let mut seen: Vec<(String, String)> = Vec::new();
     let (mut text, mut failed) = (String::from("\n"), 0);
     for &i in &nodes {
@@ -260,8 +268,10 @@ fn test_database(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
             let rows = [
                 ("SqlServerFqdn", sql.clone()),
                 ("SqlInstanceName", d.instance.clone()),
-                ("MirrorSqlServerFqdn", String::new()),
-                ("MirrorSqlInstanceName", String::new()),
+                // A mirrored back end names its mirror here (issue10-sources.md §2.1, §2.7). The
+                // topology export gives no mirror (§1): the simulated partner's name is made up.
+                ("MirrorSqlServerFqdn", mirror.clone()),
+                ("MirrorSqlInstanceName", if mirror.is_empty() { String::new() } else { d.instance.clone() }),
                 ("DatabaseName", d.name.clone()),
                 ("DataSource", source),
                 ("SQLServerVersion", version.to_owned()),
