@@ -136,8 +136,12 @@ fn faults_and_versions_through_the_binary() {
     let (code, v) = json(&[
         "rehearse",
         "--fault",
-        // A back end's outage is its databases' update (from fe01): 3x the usual passes 30 minutes.
+        // A back end's outage is its databases' update (from fe01): 3x the usual passes 30
+        // minutes. The step's own timeout is 30 minutes, no longer than the threshold, so it is
+        // doubled: one long update, not two short ones cut by the timeout.
         "sql01.contoso.local:update-databases:slow=3",
+        "--timeout-scale",
+        "2",
         "--seed",
         "3",
         "--format",

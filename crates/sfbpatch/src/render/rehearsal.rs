@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::Plan;
 use sfbpatch_core::scope::Runbook;
+use sfbpatch_core::topology::Role;
 use sfbpatch_core::vocab::ServerResult;
 use sfbpatch_i18n::{Args, fmt as tr, text};
 
@@ -97,7 +98,13 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
                 let _ = writeln!(o, "  {mark}{:>15}{m}", "");
             }
         }
-        let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
+        if s.role == Role::FrontEnd {
+            // A Front End's failover moves its users: its time out of service is no users' outage.
+            let args = Args::new().with("minutes", minutes(s.outage_minutes));
+            let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.failed-over", &args));
+        } else {
+            let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
+        }
         if let Some(err) = &s.error {
             let step = s.failed_step.map_or("-", |a| a.as_str());
             let _ = writeln!(
