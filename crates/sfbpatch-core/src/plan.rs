@@ -39,6 +39,10 @@ pub struct PlanRequest {
     pub outage_budget_minutes: f64,
     /// The language of titles and warnings.
     pub lang: Lang,
+    /// `Invoke-CsComputerFailOver -WaitTime` in minutes (the cmdlet's default: 60).
+    pub failover_wait_minutes: Option<u32>,
+    /// `Invoke-CsComputerFailOver -DrainingTimeout` in minutes (none: the cmdlet's default).
+    pub draining_timeout_minutes: Option<u32>,
 }
 
 impl PlanRequest {
@@ -53,6 +57,8 @@ impl PlanRequest {
             stage_dir: DEFAULT_STAGE_DIR.to_owned(),
             outage_budget_minutes: RESILIENCY_MINUTES,
             lang: Lang::En,
+            failover_wait_minutes: None,
+            draining_timeout_minutes: None,
         }
     }
 }
@@ -242,6 +248,7 @@ impl ServerPlan {
             database_update: &variant,
             server: &self.fqdn,
             pool: self.pool.as_ref(),
+            failover: runbook::FailoverTimes::default(),
         };
         Some((host, crate::runbook::command_text(StepId::UpdateDatabases, &cx)?))
     }
@@ -304,6 +311,7 @@ impl ServerPlan {
             database_update: &variant,
             server: &self.fqdn,
             pool: self.pool.as_ref(),
+            failover: runbook::FailoverTimes::default(),
         };
         wanted
             .iter()
@@ -457,6 +465,10 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             database_update: &db,
             server: &t.fqdn,
             pool: t.pool.as_ref(),
+            failover: runbook::FailoverTimes {
+                wait_minutes: req.failover_wait_minutes,
+                draining_minutes: req.draining_timeout_minutes,
+            },
         };
         let steps: Vec<PlannedStep> = t
             .runbook
@@ -477,7 +489,12 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                     runs_on: Some(runs_on),
                     in_outage: t.runbook.in_outage(id),
                     safe_to_repeat: spec.safe_to_repeat,
-                    timeout_seconds: spec.timeout_seconds,
+                    // The failover step outlasts the cmdlet's own wait (past it, the cmdlet fails
+                    // and does nothing).
+                    timeout_seconds: match (id, req.failover_wait_minutes) {
+                        (StepId::Failover, Some(w)) => (u64::from(w) + 5) * 60,
+                        _ => spec.timeout_seconds,
+                    },
                     estimated_minutes: spec.estimated_minutes,
                 }
             })

@@ -341,6 +341,23 @@ pub struct CommandContext<'a> {
     pub server: &'a Fqdn,
     /// Its pool (`-PoolFqdn` of the fabric check).
     pub pool: Option<&'a Fqdn>,
+    /// The failover's `-WaitTime` and `-DrainingTimeout`.
+    pub failover: FailoverTimes,
+}
+
+/// `Invoke-CsComputerFailOver`'s waits (docs/research/issue10-sources.md §2.4), in minutes;
+/// `None` leaves the cmdlet's default (one hour for `-WaitTime`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailoverTimes {
+    /// `-WaitTime`: past it the cmdlet fails and does nothing.
+    pub wait_minutes: Option<u32>,
+    /// `-DrainingTimeout`: how long conferences are drained before services stop.
+    pub draining_minutes: Option<u32>,
+}
+
+/// A TimeSpan literal (`hh:mm:ss`) of `minutes`.
+fn timespan(minutes: u32) -> String {
+    format!("{:02}:{:02}:00", minutes / 60, minutes % 60)
 }
 
 impl DatabaseUpdate {
@@ -413,10 +430,15 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         ],
         StepId::Readiness => vec![Command::named(word("Get-CsPoolUpgradeReadinessState"))],
         StepId::Failover => {
-            vec![
-                Command::named(word("Invoke-CsComputerFailOver"))
-                    .arg(Arg::Named(word("ComputerName"), cx.server.to_string())),
-            ]
+            let mut c = Command::named(word("Invoke-CsComputerFailOver"))
+                .arg(Arg::Named(word("ComputerName"), cx.server.to_string()));
+            if let Some(m) = cx.failover.wait_minutes {
+                c = c.arg(Arg::Named(word("WaitTime"), timespan(m)));
+            }
+            if let Some(m) = cx.failover.draining_minutes {
+                c = c.arg(Arg::Named(word("DrainingTimeout"), timespan(m)));
+            }
+            vec![c]
         }
         StepId::Failback => {
             vec![

@@ -206,6 +206,29 @@ fn exact_commands_of_the_seed() {
 }
 
 #[test]
+fn the_failover_waits_are_the_operators_to_set() {
+    let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
+    req.failover_wait_minutes = Some(90);
+    req.draining_timeout_minutes = Some(15);
+    let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
+    let st = server(&p, "fe01.contoso.local").steps.iter().find(|st| st.id == StepId::Failover).cloned();
+    let st = st.unwrap_or_else(|| panic!("no failover"));
+    assert_eq!(
+        st.command.as_deref(),
+        Some(
+            "Invoke-CsComputerFailOver -ComputerName 'fe01.contoso.local' -WaitTime '01:30:00' -DrainingTimeout '00:15:00'"
+        )
+    );
+    assert_eq!(st.timeout_seconds, 95 * 60, "the step outlasts the cmdlet's own wait");
+    let default = example_plan();
+    let st = server(&default, "fe01.contoso.local").steps.iter().find(|st| st.id == StepId::Failover).cloned();
+    assert_eq!(
+        st.and_then(|s| s.command).as_deref(),
+        Some("Invoke-CsComputerFailOver -ComputerName 'fe01.contoso.local'")
+    );
+}
+
+#[test]
 fn installer_exit_codes_are_classified() {
     use runbook::InstallOutcome::*;
     assert_eq!(runbook::classify_install_exit(0), Succeeded);
@@ -354,6 +377,7 @@ fn update_databases(fqdn: Fqdn) -> String {
         database_update: &db,
         server: &fqdn,
         pool: None,
+        failover: runbook::FailoverTimes::default(),
     };
     runbook::command_text(StepId::UpdateDatabases, &cx).unwrap_or_default()
 }

@@ -113,6 +113,26 @@ impl From<ProductArg> for Product {
     }
 }
 
+/// `Invoke-CsComputerFailOver`'s waits, for every command that plans.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FailoverArgs {
+    /// Minutes a Front End's failover may take before the cmdlet gives up and changes nothing
+    /// (-WaitTime; the cmdlet's default is 60).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub failover_wait: Option<u32>,
+    /// Minutes conferences are drained before a Front End's services stop (-DrainingTimeout).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub draining_timeout: Option<u32>,
+}
+
+impl FailoverArgs {
+    /// Into the plan request.
+    pub fn apply(&self, req: &mut sfbpatch_core::plan::PlanRequest) {
+        req.failover_wait_minutes = self.failover_wait;
+        req.draining_timeout_minutes = self.draining_timeout;
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Topology file (.xml export or .toml); without it, the bundled example estate.
@@ -129,6 +149,9 @@ pub struct PlanArgs {
     /// The product being updated (installer name and switches, shell module).
     #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
     pub product: ProductArg,
+    /// Front End failover waits.
+    #[command(flatten)]
+    pub failover: FailoverArgs,
     /// Installer switch replacing the product's defaults (repeatable), e.g. /silentmode.
     #[arg(long = "installer-switch", value_name = "SWITCH", allow_hyphen_values = true)]
     pub installer_switches: Vec<String>,
@@ -168,6 +191,9 @@ pub struct RehearseArgs {
     /// The product being updated.
     #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
     pub product: ProductArg,
+    /// Front End failover waits.
+    #[command(flatten)]
+    pub failover: FailoverArgs,
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
@@ -447,6 +473,9 @@ pub struct RunArgs {
     /// The product being updated.
     #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
     pub product: ProductArg,
+    /// Front End failover waits.
+    #[command(flatten)]
+    pub failover: FailoverArgs,
     /// Break another run's leases on these servers (recorded in the journal).
     #[arg(long)]
     pub force_recover: bool,
@@ -493,6 +522,9 @@ pub struct ScriptArgs {
     /// The product being updated.
     #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
     pub product: ProductArg,
+    /// Front End failover waits.
+    #[command(flatten)]
+    pub failover: FailoverArgs,
     /// Users' outage budget in minutes (the script warns past it).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,

@@ -93,6 +93,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
     req.product = product;
     req.servers = args.servers.clone();
     req.skip = args.skip.clone();
+    args.failover.apply(&mut req);
     req.outage_budget_minutes = args.outage_budget;
     req.lang = lang;
     let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
@@ -168,6 +169,7 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     let mut req = PlanRequest::new(args.package.clone());
     req.product = args.product.into();
     req.servers = vec![args.server.clone()];
+    args.failover.apply(&mut req);
     req.outage_budget_minutes = args.outage_budget;
     req.lang = lang;
     let one = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
@@ -214,6 +216,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
             let mut req = PlanRequest::new(args.package.clone());
             req.product = args.product.into();
             req.servers = args.servers.clone();
+            args.failover.apply(&mut req);
             req.installer_switches = (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());
             req.stage_dir = args.stage_dir.clone();
             req.outage_budget_minutes = args.outage_budget;

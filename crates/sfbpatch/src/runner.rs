@@ -346,6 +346,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     req.product = product;
     req.servers = args.servers.clone();
     req.outage_budget_minutes = args.outage_budget;
+    args.failover.apply(&mut req);
     req.lang = lang;
     // The installer runs from a folder of its own per run (its logs land there).
     let id = run_id();

@@ -335,3 +335,21 @@ fn every_plan_command_in_every_language_and_format_parses() {
         }
     }
 }
+
+#[test]
+fn failover_waits_reach_the_front_end_commands_and_are_range_checked() {
+    let v =
+        json(&["plan", "--package", "p.exe", "--failover-wait", "90", "--draining-timeout", "15", "--format", "json"]);
+    let fe = server(&v, "fe01.contoso.local");
+    let failover =
+        fe["steps"].as_array().into_iter().flatten().find(|st| st["id"] == "failover").cloned().unwrap_or_default();
+    assert_eq!(
+        failover["command"],
+        "Invoke-CsComputerFailOver -ComputerName 'fe01.contoso.local' -WaitTime '01:30:00' -DrainingTimeout '00:15:00'"
+    );
+    assert_eq!(failover["timeout_seconds"], 95 * 60);
+    for bad in ["0", "-5", "1441", "soon"] {
+        let o = run(&["plan", "--package", "p.exe", "--failover-wait", bad]);
+        assert_eq!(o.code, 2, "--failover-wait {bad}: {}", o.stderr);
+    }
+}
