@@ -196,7 +196,10 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 session = None;
             }
             StepOutcome::Failed { reason } => {
-                let s = fail_and_restore(cx, sp, id, p.out_of_service(), reason, &mut session).await;
+                // A failover that failed may already have stopped and disabled the services
+                // (an engine timeout, a dropped session): it is failed back too.
+                let out = p.out_of_service() || id == StepId::Failover;
+                let s = fail_and_restore(cx, sp, id, out, reason, &mut session).await;
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {
@@ -267,7 +270,9 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
         }
         Err(why) => {
             let why = cx.say("cannot-tell", &[("step", id.to_string()), ("why", why)]);
-            Settled::Stop(end_server(cx, host, ServerResult::Failed, Some(why), Vec::new()))
+            // Out of service (services stopped, or failed over): say how to bring it back.
+            let recovery = if p.out_of_service() || id == StepId::Failover { sp.recovery(id) } else { Vec::new() };
+            Settled::Stop(end_server(cx, host, ServerResult::Failed, Some(why), recovery))
         }
     }
 }

@@ -110,9 +110,11 @@ pub async fn run<T: Transport, S: EventSink>(
     let cx = Ctx::new(plan, transport, sink, opts, stop);
     cx.emit(Event::RunStarted { at_ms: cx.now(), servers: plan.servers.iter().map(|s| s.fqdn.clone()).collect() });
     // A transport that executes on one of the servers may only patch that one.
+    // A transport that executes on one of the servers may only patch that one, and only steps
+    // meant to run there (a back end's database steps run on a named Front End).
+    let hosts: Vec<&Fqdn> = plan.servers.iter().flat_map(|s| s.steps.iter().map(|st| s.host_of(st))).collect();
     if let Some(local) = transport.executes_on()
-        && plan.servers.iter().any(|s| s.fqdn == local)
-        && plan.servers.len() > 1
+        && hosts.iter().any(|h| **h != local)
     {
         let msg = cx.say("local-transport", &[("server", local.to_string())]);
         cx.warn(&local, msg.clone());

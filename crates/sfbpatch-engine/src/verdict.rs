@@ -167,7 +167,9 @@ fn databases_current(stdout: &str) -> Verdict {
     let dbs = readback_pool::parse_test_database(stdout);
     let behind: Vec<String> = dbs
         .iter()
-        .filter(|d| !d.current)
+        // Behind: `Succeed` false, or an installed version shown and not the expected one
+        // (Microsoft's sample leaves it blank on success: research §2.1).
+        .filter(|d| !d.current || (!d.installed.is_empty() && !d.expected.is_empty() && d.installed != d.expected))
         .map(|d| format!("{}\\{}\\{} ({} → {})", d.sql_server_fqdn, d.instance, d.database, d.installed, d.expected))
         .collect();
     if dbs.is_empty() {
@@ -331,6 +333,13 @@ mod tests {
                 ])),
             ),
             (StepId::CheckDatabases, out(0, "", ""), Verdict::Failed(Failure::NoDatabases)),
+            (
+                StepId::CheckDatabases,
+                out(0, &db(true).replace("InstalledVersion      : 15.13.13", "InstalledVersion      : 15.13.11"), ""),
+                Verdict::Failed(Failure::DatabasesBehind(vec![
+                    "sql01.contoso.local\\rtc\\rtcxds (15.13.11 → 15.13.13)".into(),
+                ])),
+            ),
         ];
         for (step, o, want) in cases {
             assert_eq!(judge(step, &o, &x), want, "{step} with exit {} / {:?}", o.exit_code, o.stderr);

@@ -46,6 +46,13 @@ fn refuses_to_patch_the_machine_it_runs_on_together_with_others() {
     // Alone in scope, it may patch itself.
     let (s, _) = engine_run(&["se01.contoso.local"], Some("se01.contoso.local"), RunOptions::default());
     assert_eq!(s.state.as_str(), "completed");
+    // A back end's database steps run on a named Front End: from another machine's local
+    // shell they are refused, nothing run; from that Front End they may run.
+    let (s, events) = engine_run(&["sql02.contoso.local"], Some("fe12.contoso.local"), RunOptions::default());
+    assert_eq!(s.servers[0].result.as_str(), "not-started");
+    assert!(!events.iter().any(|e| matches!(e, Event::StepStarted { .. })), "nothing was run");
+    let (s, events) = engine_run(&["sql02.contoso.local"], Some("fe11.contoso.local"), RunOptions::default());
+    assert!(events.iter().any(|e| matches!(e, Event::StepStarted { .. })), "its steps ran on fe11: {:?}", s);
 }
 
 #[test]
