@@ -2,6 +2,7 @@
 //! prints; every decision is made in the core.
 
 mod cli;
+mod engine_params;
 mod estate_dir;
 mod input;
 mod output;

@@ -18,7 +18,8 @@ use sfbpatch_sim::rehearse::{default_builds, package_sha256};
 use sfbpatch_sim::transport::SimTransport;
 use tokio::sync::watch;
 
-use crate::cli::{EngineParams, HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs, TransportArg};
+use crate::cli::{HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs, TransportArg};
+use crate::engine_params::EngineParams;
 use crate::estate_dir::{self, EstateDir};
 use crate::{Failure, Output, load_or_example, render};
 
