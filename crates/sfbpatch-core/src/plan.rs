@@ -519,6 +519,15 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         if t.runbook == Runbook::FrontEnd && t.pool.as_ref().is_some_and(|p| scope::lone_front_end(topology, p)) {
             warnings.push(warn("lone-front-end", Args::new().with("pool", &s.cluster)));
         }
+        // A Front End updated without its back end's databases runs ahead of them, silently
+        // (DOMAIN.md §1a): say so, with the server that finishes it.
+        if t.runbook == Runbook::FrontEnd
+            && let Some(backend) = t.pool.as_ref().and_then(|p| topology.pool(p)).and_then(|p| p.backend.as_ref())
+            && targets.iter().any(|x| &x.fqdn == backend)
+            && !planned.contains(&backend)
+        {
+            warnings.push(warn("databases-not-planned", Args::new().with("pool", &s.cluster).with("sql", backend)));
+        }
         if matches!(db, DatabaseUpdate::ExcludeCollocatedStores { .. }) {
             warnings
                 .push(warn("collocated-stores-excluded", Args::new().with("stores", s.collocated_stores.join(", "))));

@@ -326,6 +326,19 @@ fn server_selection_narrows_and_refuses_what_it_cannot_plan() {
         ["fe01.contoso.local"],
         "only what this run updates"
     );
+    // fe01 without its back end: the plan says its databases are left behind, and by whom
+    // they are finished; with it, it does not.
+    req.servers = vec!["fe01.contoso.local".into()];
+    let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
+    let w = p.servers[0].warnings.iter().find(|w| w.code == "databases-not-planned");
+    assert!(
+        w.is_some_and(|w| w.message.contains("sfbpatch run --server sql01.contoso.local")),
+        "{:?}",
+        p.servers[0].warnings
+    );
+    req.servers = vec!["fe01.contoso.local".into(), "sql01.contoso.local".into()];
+    let p = plan(&t, &req).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.servers.iter().all(|s| s.warnings.iter().all(|w| w.code != "databases-not-planned")));
     req.servers = vec!["nosuch.contoso.local".into()];
     assert!(matches!(plan(&t, &req), Err(PlanError::UnknownServer { .. })));
     req.servers = vec!["edge01.contoso.local".into()];
