@@ -6,6 +6,7 @@ use sfbpatch_core::plan::ServerPlan;
 use sfbpatch_core::probe::Probe;
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{Activity, EngineWork, ServerResult};
 
 use crate::attempt::run_step;
@@ -97,6 +98,15 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     prior: Option<&ServerResume>,
 ) -> ServerSummary {
     let host = &sp.fqdn;
+    // A back end's databases are updated from a Front End against a remote SQL Server: a
+    // logon without network credentials cannot (the double hop). Refused before anything runs.
+    if sp.runbook == Runbook::BackendDatabases
+        && !cx.transport.network_credentials()
+        && let Some((from, command)) = sp.finishing_database_command()
+    {
+        let args = [("sql", host.to_string()), ("host", from.to_string()), ("command", command)];
+        return end_server(cx, host, ServerResult::NotStarted, Some(cx.say("double-hop", &args)), Vec::new());
+    }
     let mut p = Progress::resume(prior, cx.now());
     // The build before, for the install's postcondition when the target is not known (a
     // SQL-only machine has no SfB build to read).

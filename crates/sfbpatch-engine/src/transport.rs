@@ -79,6 +79,13 @@ pub trait Transport {
         None
     }
 
+    /// Whether commands sent this way carry network credentials, so that a command can reach
+    /// another machine's SQL Server (`Install-CsDatabase -SqlServerFqdn`). A key-based SSH
+    /// logon on Windows has none (an S4U logon: DOMAIN.md §5, the double hop).
+    fn network_credentials(&self) -> bool {
+        true
+    }
+
     /// Milliseconds since the transport's epoch (virtual for the simulator).
     fn now_ms(&self) -> u64;
 

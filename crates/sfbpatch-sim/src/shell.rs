@@ -21,6 +21,9 @@ use crate::rehearse::default_builds;
 
 /// The SSH server's copy of the command line a client sent.
 pub const ORIGINAL_COMMAND_VAR: &str = "SSH_ORIGINAL_COMMAND";
+
+/// Set by OpenSSH's server in every session it starts.
+pub const SSH_CONNECTION_VAR: &str = "SSH_CONNECTION";
 /// The step a command belongs to (faults are keyed by step), set by the transports.
 pub const STEP_VAR: &str = "SFBPATCH_STEP";
 /// The folder holding the files written onto the host's disk from outside (by SFTP):
@@ -42,6 +45,11 @@ pub struct Invocation {
     pub time_scale: Option<f64>,
     /// The host's disk folder, holding the files written onto it from outside the simulator.
     pub disk: Option<PathBuf>,
+    /// The session came through an SSH server (`SSH_CONNECTION` is set by OpenSSH for every
+    /// session). sfbpatch's SSH transport logs on with a key, and a key-based Win32-OpenSSH
+    /// logon has no network credentials (an S4U logon: DOMAIN.md §5, PowerShell/Win32-OpenSSH
+    /// #518, #1264): anything it asks of another machine's SQL Server fails (the double hop).
+    pub key_logon: bool,
 }
 
 /// What the endpoint answers, once the command has ended.
@@ -84,7 +92,8 @@ impl Invocation {
         let step = std::env::var(STEP_VAR).ok().and_then(|s| s.parse::<StepId>().ok());
         let time_scale = time_scale(std::env::var(TIME_SCALE_VAR).ok().as_deref());
         let disk = std::env::var_os(DISK_VAR).map(PathBuf::from);
-        Ok(Invocation { host: host.to_owned(), script, step, time_scale, disk })
+        let key_logon = std::env::var_os(SSH_CONNECTION_VAR).is_some();
+        Ok(Invocation { host: host.to_owned(), script, step, time_scale, disk, key_logon })
     }
 
     /// Runs the script on its host: the files of its disk folder, listed now, first join the
@@ -110,7 +119,15 @@ impl Invocation {
             at,
             timeout_ms: u64::MAX / 8,
         };
-        Some(estate.execute(&request))
+        // This logon's network credentials, for this command only (the host keeps its own).
+        let hi = estate.hosts.iter().position(|h| h.fqdn.as_str() == self.host)?;
+        let kept = estate.hosts[hi].network_credentials;
+        if self.key_logon {
+            estate.hosts[hi].network_credentials = false;
+        }
+        let x = estate.execute(&request);
+        estate.hosts[hi].network_credentials = kept;
+        Some(x)
     }
 
     /// What the caller sees of an execution, when it sees it. With a time scale the command
@@ -292,6 +309,7 @@ mod tests {
             step: None,
             time_scale: None,
             disk: Some(disk.path().to_owned()),
+            key_logon: false,
         };
         let x = invocation.execute(&mut estate).unwrap_or_else(|| panic!("no host"));
         assert!(x.succeeded(), "{x:?}");
@@ -301,5 +319,28 @@ mod tests {
         assert_eq!(file.installs, estate.package_build, "it installs the estate's package build");
         let unknown = Invocation { host: "nope.contoso.local".into(), ..invocation };
         assert!(unknown.execute(&mut estate).is_none());
+    }
+
+    #[test]
+    fn a_key_based_ssh_logon_cannot_reach_another_machines_sql_server() {
+        let topology = sfbpatch_core::topology::load(
+            sfbpatch_core::example::NAME,
+            sfbpatch_core::example::TOPOLOGY_XML.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut estate = Estate::new(&topology, &crate::estate::EstateOptions::default());
+        let ask = |key_logon: bool| Invocation {
+            host: "fe01.contoso.local".into(),
+            script: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn 'sql01.contoso.local'".into(),
+            step: None,
+            time_scale: None,
+            disk: None,
+            key_logon,
+        };
+        let x = ask(true).execute(&mut estate).unwrap_or_else(|| panic!("no host"));
+        assert!(!x.succeeded() && x.stderr.contains("ANONYMOUS LOGON"), "{x:?}");
+        assert!(estate.host("fe01.contoso.local").is_some_and(|h| h.network_credentials), "the host keeps its own");
+        let x = ask(false).execute(&mut estate).unwrap_or_else(|| panic!("no host"));
+        assert!(x.succeeded(), "an interactive logon has them: {x:?}");
     }
 }

@@ -396,6 +396,12 @@ impl Transport for SshTransport {
         )))
     }
 
+    /// Keys only (a key file or ssh-agent): Win32-OpenSSH gives such a logon no network
+    /// credentials (DOMAIN.md §5; PowerShell/Win32-OpenSSH #518, #1264).
+    fn network_credentials(&self) -> bool {
+        false
+    }
+
     fn package_sha256(&self) -> String {
         self.sha256.clone()
     }

@@ -226,9 +226,24 @@ fn a_pool_and_a_standard_edition_server_are_patched_over_ssh_through_real_sshd()
     let kh = lab.known_hosts("known_hosts", &lab.host_keys());
     let conns = lab.connections(&kh);
     let (code, v, err) = run(&lab, &conns, &POOL02_AND_SE);
-    assert_eq!(code, Some(0), "{err}\n{v}");
-    assert_eq!(v["state"], "completed");
+    // The Front Ends and SE are updated over SSH. sql02's databases would be updated from
+    // fe11 against a remote SQL Server, which a key-based logon cannot reach (DOMAIN.md §5,
+    // the double hop): refused before anything runs, with where and how to run them.
+    assert_eq!(code, Some(1), "{err}\n{v}");
+    assert_eq!(v["state"], "failed");
     assert_eq!(v["servers"].as_array().map(Vec::len), Some(4), "{v}");
+    for s in v["servers"].as_array().into_iter().flatten() {
+        let want = if s["fqdn"] == "sql02.contoso.local" { "not-started" } else { "updated" };
+        assert_eq!(s["result"], want, "{s}");
+    }
+    let sql02 = v["servers"].as_array().into_iter().flatten().find(|s| s["fqdn"] == "sql02.contoso.local").cloned();
+    let error = sql02.map(|s| s["error"].as_str().unwrap_or("").to_owned()).unwrap_or_default();
+    assert!(
+        error.contains("double hop")
+            && error.contains("sfbpatch script --server sql02.contoso.local")
+            && error.contains("fe11.contoso.local"),
+        "{error}"
+    );
     let show = sfbpatch(&["sim", "show", "--estate", &lab.estate, "--format", "json"]);
     let e: Value = serde_json::from_slice(&show.stdout).unwrap_or_else(|x| panic!("{x}"));
     for h in e["hosts"].as_array().into_iter().flatten().filter(|h| HOSTS.contains(&h["fqdn"].as_str().unwrap_or(""))) {
