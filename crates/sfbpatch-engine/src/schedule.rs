@@ -2,12 +2,15 @@
 //! once up to `--max-parallel`, a failure stopping the rest of its lane, and the run's end.
 
 use sfbpatch_core::Fqdn;
-use sfbpatch_core::plan::Plan;
+use sfbpatch_core::plan::{Plan, ServerPlan};
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{RunState, ServerResult};
 use tokio::sync::{Semaphore, watch};
 
+use crate::attempt::run_step;
 use crate::context::Ctx;
-use crate::event::{Event, EventSink};
+use crate::event::{Event, EventSink, StepOutcome};
 use crate::options::{ResumeState, RunOptions};
 use crate::procedure::run_server;
 use crate::recovery::end_server;
@@ -65,6 +68,42 @@ impl Finished {
             notified.await;
         }
     }
+}
+
+/// Before anything changes: `Test-CsDatabase` on every SQL Server whose databases this run
+/// updates, from the Front End that will update them (issue 10: what needs updating, and a
+/// mirrored back end refused before its pool is touched rather than halfway). Over a logon
+/// without network credentials nothing can be asked of a remote SQL Server (the double hop):
+/// those servers are refused by their own procedure. Returns the refused SQL Servers and why.
+async fn preflight<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    plan: &Plan,
+    resume: Option<&ResumeState>,
+) -> Vec<(Fqdn, String)> {
+    let mut refused = Vec::new();
+    if !cx.transport.network_credentials() {
+        return refused;
+    }
+    for sp in plan.servers.iter().filter(|sp| sp.runbook == Runbook::BackendDatabases) {
+        let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
+        let done = prior.is_some_and(|p| p.finished == Some(ServerResult::Updated) || !p.completed.is_empty());
+        if done || cx.halted() || !sp.steps.iter().any(|st| st.id == StepId::TestDatabases) {
+            continue;
+        }
+        let mut session = None;
+        if let StepOutcome::Failed { reason } = run_step(cx, sp, StepId::TestDatabases, None, &mut session).await {
+            refused.push((sp.fqdn.clone(), reason));
+        }
+    }
+    refused
+}
+
+/// The refused SQL Server that `sp` is, or waits for, if any.
+fn refused_for<'a>(plan: &Plan, refused: &'a [(Fqdn, String)], sp: &ServerPlan) -> Option<(&'a Fqdn, &'a String)> {
+    refused
+        .iter()
+        .map(|(sql, why)| (sql, why))
+        .find(|(sql, _)| **sql == sp.fqdn || plan.servers.iter().any(|b| &b.fqdn == *sql && b.after.contains(&sp.fqdn)))
 }
 
 /// The plan's servers grouped in lanes (by pool; a server without a pool is a lane of its
@@ -126,9 +165,11 @@ pub async fn run<T: Transport, S: EventSink>(
         cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
         return RunSummary { state: RunState::Failed, servers };
     }
+    let refused = preflight(&cx, plan, resume).await;
     let lanes = lanes(plan);
     let semaphore = Semaphore::new(opts.max_parallel.unwrap_or(lanes.len()).max(1));
     let finished = Finished::default();
+    let refused = &refused;
     let (cx, sem, finished) = (&cx, &semaphore, &finished);
     let lane_futures = lanes.iter().map(|servers| async move {
         let mut out = Vec::new();
@@ -146,6 +187,18 @@ pub async fn run<T: Transport, S: EventSink>(
             } else if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
                 end_server(cx, &sp.fqdn, result, None, Vec::new())
+            } else if let Some((sql, why)) = refused_for(plan, refused, sp) {
+                // Refused before the run: the SQL Server's databases cannot be updated as
+                // planned, so neither it nor the Front Ends it waits for are touched.
+                let (result, why) = if *sql == sp.fqdn {
+                    (ServerResult::Failed, why.clone())
+                } else {
+                    (
+                        ServerResult::NotStarted,
+                        cx.say("backend-refused", &[("sql", sql.to_string()), ("why", why.clone())]),
+                    )
+                };
+                end_server(cx, &sp.fqdn, result, Some(why), Vec::new())
             } else {
                 // Servers that must be updated first (a back end's Front Ends) are waited for
                 // before a permit is taken, so that waiting never holds one.

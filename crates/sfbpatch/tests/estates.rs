@@ -159,4 +159,16 @@ fn a_mirrored_back_end_is_refused_before_its_outage_with_the_manual_steps() {
     assert!(sql01["databases"].as_array().into_iter().flatten().all(|d| d["schema"] == release), "unchanged");
     assert_ne!(release.as_str(), e["package_build"].as_str(), "the databases were not updated");
     assert!(sql01["busy_intervals"].as_array().is_none_or(Vec::is_empty), "sql01 was never made unavailable");
+    // Refused before the run: the pool's Front Ends were not touched either (they would run
+    // ahead of databases that cannot be updated).
+    for h in hosts(&e).filter(|h| h["role"] == "front-end") {
+        let changed = h["oplog"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|op| op["applied"] == true && op["step"] != "test-databases");
+        assert!(!changed, "{} was changed", h["fqdn"]);
+        assert!(said.contains(&format!("{}", h["fqdn"].as_str().unwrap_or(""))), "{} named in the output", h["fqdn"]);
+    }
+    assert!(said.contains("cannot be updated as planned"), "{said}");
 }

@@ -55,7 +55,7 @@ fn start(est: &str, journal: &str, dir: &Path) -> Child {
             "--package",
             "SkypeServerUpdateInstaller.exe",
             "--time-scale",
-            "0.002",
+            "0.004",
             "--journal",
             journal,
             "--yes",
@@ -126,7 +126,7 @@ fn killed_between_failover_and_failback_and_resumed_it_always_fails_back() {
                 let _ = child.kill();
                 let _ = child.wait();
                 kills += 1;
-                delay_ms = (delay_ms + 300) % 1500;
+                delay_ms = (delay_ms + 250) % 1000;
             }
         }
     }
