@@ -168,7 +168,7 @@ fn a_mirrored_back_end_is_refused_before_its_outage_with_the_manual_steps() {
             .flatten()
             .any(|op| op["applied"] == true && op["step"] != "test-databases");
         assert!(!changed, "{} was changed", h["fqdn"]);
-        assert!(said.contains(&format!("{}", h["fqdn"].as_str().unwrap_or(""))), "{} named in the output", h["fqdn"]);
+        assert!(said.contains(h["fqdn"].as_str().unwrap_or("")), "{} named in the output", h["fqdn"]);
     }
     assert!(said.contains("cannot be updated as planned"), "{said}");
 }
