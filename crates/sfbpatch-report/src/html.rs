@@ -189,7 +189,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
     let _ = write!(o, "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>", t("pools"), head(lang, &POOL_COLUMNS));
     for p in &r.pools {
         let resiliency = if p.resiliency_minutes > 0.0 { "num bad" } else { "num" };
-        row(&mut o, &p.cells(), &["", resiliency, "num"]);
+        row(&mut o, &p.cells(), &["", resiliency, "num", "num"]);
     }
     o.push_str("</tbody></table>");
 

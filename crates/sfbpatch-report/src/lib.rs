@@ -14,6 +14,7 @@ pub use markdown::markdown;
 use serde::{Serialize, Serializer};
 use sfbpatch_core::plan::Plan;
 use sfbpatch_core::readback;
+use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{Activity, Outcome, RunState, ServerState, minutes_up, resiliency_ms};
 use sfbpatch_journal::{AttemptRecord, Journal, JournalError};
@@ -111,6 +112,8 @@ pub struct PoolRow {
     pub resiliency_minutes: f64,
     /// Minutes signed out (Standard Edition services stopped).
     pub signed_out_minutes: f64,
+    /// Moves of its users to the pool's other Front Ends: one per Front End failed over.
+    pub moves: u64,
 }
 
 /// A whole report (`sfbpatch.report/1`).
@@ -153,7 +156,7 @@ pub(crate) const SERVER_COLUMNS: [&str; 8] =
     ["col.server", "col.role", "col.runbook", "col.pool", "col.result", "col.before", "col.after", "col.outage"];
 
 /// Catalogue keys of the pools table's columns.
-pub(crate) const POOL_COLUMNS: [&str; 3] = ["col.pool", "col.resiliency", "col.signed-out"];
+pub(crate) const POOL_COLUMNS: [&str; 4] = ["col.pool", "col.resiliency", "col.signed-out", "col.moves"];
 
 /// Catalogue keys of a server's step log (`#`, the attempt number, is itself).
 pub(crate) const STEP_COLUMNS: [&str; 6] = ["col.step", "#", "col.runs-on", "col.start", "col.duration", "col.outcome"];
@@ -185,8 +188,8 @@ impl ServerRow {
 
 impl PoolRow {
     /// The pools table's cells.
-    pub(crate) fn cells(&self) -> [String; 3] {
-        [self.fqdn.clone(), num(self.resiliency_minutes), num(self.signed_out_minutes)]
+    pub(crate) fn cells(&self) -> [String; 4] {
+        [self.fqdn.clone(), num(self.resiliency_minutes), num(self.signed_out_minutes), self.moves.to_string()]
     }
 }
 
@@ -295,7 +298,7 @@ impl Report {
             .collect();
         // Per pool, milliseconds summed over its servers' windows, then rounded once: the
         // simulator's computation and rounding (`vocab::resiliency_ms`, `minutes_up`).
-        let mut pools: Vec<(String, u64, u64)> = Vec::new();
+        let mut pools: Vec<(String, u64, u64, u64)> = Vec::new();
         for sp in &plan.servers {
             let windows: Vec<u64> = outages
                 .iter()
@@ -306,7 +309,7 @@ impl Report {
                 let i = match pools.iter().position(|p| p.0 == pool.as_str()) {
                     Some(i) => i,
                     None => {
-                        pools.push((pool.to_string(), 0, 0));
+                        pools.push((pool.to_string(), 0, 0, 0));
                         pools.len() - 1
                     }
                 };
@@ -315,14 +318,22 @@ impl Report {
                 } else {
                     pools[i].1 += resiliency_ms(windows.iter().copied());
                 }
+                // Each failover of one of its Front Ends moved its users once.
+                let failovers = attempts.iter().filter(|a| {
+                    a.server == sp.fqdn.as_str()
+                        && a.step == Activity::Step(StepId::Failover)
+                        && a.outcome.is_some_and(Outcome::is_success)
+                });
+                pools[i].3 += failovers.count() as u64;
             }
         }
         let pools = pools
             .into_iter()
-            .map(|(fqdn, resiliency, signed_out)| PoolRow {
+            .map(|(fqdn, resiliency, signed_out, moves)| PoolRow {
                 fqdn,
                 resiliency_minutes: minutes_up(resiliency),
                 signed_out_minutes: minutes_up(signed_out),
+                moves,
             })
             .collect();
         Ok(Report {

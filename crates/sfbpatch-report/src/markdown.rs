@@ -39,7 +39,7 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
         row(&mut o, &cells);
     }
     let _ = writeln!(o, "\n## {}\n", t("pools"));
-    head(&mut o, lang, &POOL_COLUMNS, "lrr");
+    head(&mut o, lang, &POOL_COLUMNS, "lrrr");
     for p in &r.pools {
         row(&mut o, &p.cells());
     }

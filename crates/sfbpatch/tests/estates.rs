@@ -117,6 +117,29 @@ fn every_fixture_runs_to_every_database_current_and_each_front_end_once() {
         let (code, said, e) = run_estate(&fixture(name), dir.path(), |_| {});
         assert_eq!(code, 0, "{name}:\n{said}");
         assert_whole_estate_updated(&e, name);
+        // The report from the journal: each pool's users moved once per Front End.
+        let journal = dir.path().join("j.db").display().to_string();
+        let o = sfbpatch()
+            .args(["status", "--journal", &journal, "--format", "json"])
+            .output()
+            .unwrap_or_else(|x| panic!("{x}"));
+        let status: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|x| panic!("{x}"));
+        let id = status["run_id"].as_str().unwrap_or("").to_owned();
+        let o = sfbpatch()
+            .args(["report", &id, "--journal", &journal, "--format", "json"])
+            .output()
+            .unwrap_or_else(|x| panic!("{x}"));
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|x| panic!("{x}"));
+        for p in e["pools"].as_array().into_iter().flatten().filter(|p| p["kind"] == "enterprise") {
+            let row = report["pools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["fqdn"] == p["fqdn"])
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(row["moves"].as_u64(), p["machines"].as_array().map(|m| m.len() as u64), "{name}: {row}");
+        }
     }
 }
 
@@ -127,6 +150,8 @@ fn the_example_rehearsal_leaves_no_database_behind() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(v["servers"].as_array().into_iter().flatten().all(|s| s["result"] == "updated"), "{v}");
     assert_eq!(v["lagging_databases"].as_array().map(Vec::len), Some(0), "{}", v["lagging_databases"]);
+    let moves: Vec<u64> = v["pools"].as_array().into_iter().flatten().filter_map(|p| p["moves"].as_u64()).collect();
+    assert_eq!(moves, [3, 2, 0], "pool01's three Front Ends, pool02's two, the SE pool none");
     let front_ends = v["servers"].as_array().into_iter().flatten().filter(|s| s["role"] == "front-end").count();
     assert_eq!(front_ends, 5, "every Front End of the example in the rehearsal");
 }

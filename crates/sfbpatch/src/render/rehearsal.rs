@@ -127,21 +127,18 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.rehearse.pools"));
     for p in &r.pools {
-        let key = match p.kind {
-            sfbpatch_core::topology::PoolKind::Standard => "cli.rehearse.signed-out",
-            _ => "cli.rehearse.resiliency",
-        };
-        let minutes_value = if p.kind == sfbpatch_core::topology::PoolKind::Standard {
-            p.signed_out_minutes
+        let line = if p.kind == sfbpatch_core::topology::PoolKind::Standard {
+            tr(lang, "cli.rehearse.signed-out", &Args::new().with("minutes", minutes(p.signed_out_minutes)))
         } else {
-            p.resiliency_minutes
+            // An Enterprise pool: resiliency mode (its back end), signed out (quorum lost),
+            // and its users' moves during failovers.
+            let args = Args::new()
+                .with("minutes", minutes(p.resiliency_minutes))
+                .with("signed", minutes(p.signed_out_minutes))
+                .with("moves", p.moves);
+            tr(lang, "cli.rehearse.pool-users", &args)
         };
-        let _ = writeln!(
-            o,
-            "  {:<28} {}",
-            p.fqdn.as_str(),
-            tr(lang, key, &Args::new().with("minutes", minutes(minutes_value)))
-        );
+        let _ = writeln!(o, "  {:<28} {line}", p.fqdn.as_str());
     }
     let count = |what: ServerResult| r.servers.iter().filter(|s| s.result == what).count();
     let _ = writeln!(
