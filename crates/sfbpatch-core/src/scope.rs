@@ -199,43 +199,55 @@ pub fn targets(topology: &Topology) -> Vec<Target<'_>> {
                 after: Vec::new(),
                 pool: s.pools.first().cloned(),
             }),
-            Role::EnterpriseBackend | Role::SqlStore if s.sfb_installed => last.push(Target {
-                fqdn: s.fqdn.clone(),
-                server: s,
-                runbook: Runbook::SeedBackend,
-                database_host: s.fqdn.clone(),
-                after: Vec::new(),
-                pool: s.pools.first().cloned(),
-            }),
             Role::EnterpriseBackend | Role::SqlStore => {
                 // A SQL failover cluster is addressed by its cluster FQDN, once.
-                if last.iter().any(|t| t.fqdn == s.cluster) {
+                if !s.sfb_installed && last.iter().any(|t| t.fqdn == s.cluster) {
                     continue;
                 }
+                // Whose stores live here: the pools whose UserStore it holds; every pool when it
+                // holds any other store (Archiving, Monitoring, Persistent Chat… serve them all).
                 let served: Vec<&Fqdn> = s.pools.iter().collect();
-                let users_of_these: Vec<&Server> = if served.is_empty() {
-                    // Archiving, Monitoring, Persistent Chat…: every pool may use them.
+                let shared = served.is_empty() || !s.collocated_stores.is_empty();
+                let users_of_these: Vec<&Server> = if shared {
                     sfb_hosts.clone()
                 } else {
                     sfb_hosts.iter().copied().filter(|h| h.pools.iter().any(|p| served.contains(&p))).collect()
                 };
-                // The database command runs from an updated Front End of a pool it serves,
-                // else any Front End, else a Standard Edition server.
-                let host = users_of_these
+                let mut after: Vec<Fqdn> = users_of_these.iter().map(|h| h.fqdn.clone()).collect();
+                if s.sfb_installed {
+                    // SfB on the back end itself: the seed's procedure, on it, after its users.
+                    last.push(Target {
+                        fqdn: s.fqdn.clone(),
+                        server: s,
+                        runbook: Runbook::SeedBackend,
+                        database_host: s.fqdn.clone(),
+                        after,
+                        pool: s.pools.first().cloned(),
+                    });
+                    continue;
+                }
+                // The database command runs from an updated Front End of a pool it serves
+                // (else a Standard Edition server it serves, else any Front End), which is
+                // always among the servers it waits for.
+                let own_pool_front_end = users_of_these
                     .iter()
-                    .chain(sfb_hosts.iter())
-                    .find(|h| h.role == Role::FrontEnd)
+                    .find(|h| h.role == Role::FrontEnd && h.pools.iter().any(|p| served.contains(&p)));
+                let host = own_pool_front_end
+                    .or_else(|| users_of_these.iter().find(|h| h.role == Role::FrontEnd))
                     .or_else(|| users_of_these.first())
+                    .or_else(|| sfb_hosts.iter().find(|h| h.role == Role::FrontEnd))
                     .or_else(|| sfb_hosts.first());
                 let Some(host) = host else { continue };
-                let pool = s.pools.first().cloned();
+                if !after.contains(&host.fqdn) {
+                    after.push(host.fqdn.clone());
+                }
                 last.push(Target {
                     fqdn: s.cluster.clone(),
                     server: s,
                     runbook: Runbook::BackendDatabases,
                     database_host: host.fqdn.clone(),
-                    after: users_of_these.iter().map(|h| h.fqdn.clone()).collect(),
-                    pool,
+                    after,
+                    pool: s.pools.first().cloned(),
                 });
             }
             _ => {}

@@ -136,10 +136,18 @@ fn each_role_gets_its_runbook_and_each_step_its_host() {
         }
         assert!(!s.runbook_reason.is_empty() && !s.runbook_reason.contains('⟦'), "{}", s.fqdn);
     }
-    // After every Front End of the pools whose stores it holds.
+    // After every Front End of the pools whose stores it holds: sql01 also holds Archiving and
+    // Monitoring, which every pool uses, so it waits for every SfB server of the estate.
     assert_eq!(
         server(&p, "sql01.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-        ["fe01.contoso.local", "fe02.contoso.local", "fe03.contoso.local"]
+        [
+            "fe01.contoso.local",
+            "fe02.contoso.local",
+            "fe03.contoso.local",
+            "fe11.contoso.local",
+            "fe12.contoso.local",
+            "se01.contoso.local"
+        ]
     );
     assert_eq!(
         server(&p, "sql02.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
@@ -323,7 +331,7 @@ fn server_selection_narrows_and_refuses_what_it_cannot_plan() {
     assert_eq!(names, ["fe01.contoso.local", "se01.contoso.local", "sql01.contoso.local"], "update order");
     assert_eq!(
         server(&p, "sql01.contoso.local").after.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-        ["fe01.contoso.local"],
+        ["fe01.contoso.local", "se01.contoso.local"],
         "only what this run updates"
     );
     // fe01 without its back end: the plan says its databases are left behind, and by whom

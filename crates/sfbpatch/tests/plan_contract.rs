@@ -145,7 +145,18 @@ fn plan_json_contract() {
     assert_eq!(be["pool"], "pool01.contoso.local");
     assert_eq!(be["sql_server_fqdn"], "sql01.contoso.local");
     assert_eq!(be["collocated_stores"], serde_json::json!(["ArchivingStore", "MonitoringStore"]));
-    assert_eq!(be["after"], serde_json::json!(["fe01.contoso.local", "fe02.contoso.local", "fe03.contoso.local"]));
+    // It also holds Archiving and Monitoring, which every pool uses: it waits for every SfB server.
+    assert_eq!(
+        be["after"],
+        serde_json::json!([
+            "fe01.contoso.local",
+            "fe02.contoso.local",
+            "fe03.contoso.local",
+            "fe11.contoso.local",
+            "fe12.contoso.local",
+            "se01.contoso.local"
+        ])
+    );
     assert!(be["estimated_outage_minutes"].as_f64().is_some_and(|m| m > 0.0 && m < 30.0));
     assert_eq!(step_ids(be), ["test-databases", "update-databases", "check-databases"]);
     let update = &be["steps"][1];
