@@ -99,8 +99,9 @@ pub fn parse_readiness(text: &str) -> Option<PoolUpgradeState> {
 /// Missing replicas in `Get-CsPoolFabricState` output. Microsoft documents the check ("if
 /// this cmdlet shows any missing replicas") but publishes no sample of the output; this reads
 /// any line that says "missing replica" with a non-zero count, or a `MissingReplicas` property
-/// above zero. UNVERIFIED against a real pool: a line the parser does not understand is not
-/// taken as healthy proof by the engine, which also requires the cmdlet to succeed.
+/// above zero. UNVERIFIED against a real pool: output it does not understand counts as no
+/// missing replica, so the check rests on the cmdlet succeeding (the engine requires exit 0)
+/// and on the pool's readiness asked next.
 pub fn missing_replicas(text: &str) -> usize {
     let mut n = 0;
     for o in list_objects(text) {

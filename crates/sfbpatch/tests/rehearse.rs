@@ -35,7 +35,7 @@ fn default_rehearsal_updates_every_server_and_reports_pools() {
         "Runbook front-end: ",
         "sql01.contoso.local  [Enterprise back end]  pool01.contoso.local: updated\n",
         "Runbook backend-databases: sql01.contoso.local is a SQL Server machine",
-        "Starts after: fe01.contoso.local, fe02.contoso.local, fe03.contoso.local.",
+        "Starts after: fe01.contoso.local, fe02.contoso.local, fe03.contoso.local, fe11.contoso.local, fe12.contoso.local, se01.contoso.local.",
         "update-databases     ok  → runs on fe01.contoso.local",
         "sql02.contoso.local",
         "se01.contoso.local  [Standard Edition]  se01.contoso.local: updated, 7.0.2046.385 → 7.0.2046.530",
@@ -339,8 +339,10 @@ fn hooks_from_a_config_file_per_server() {
             .and_then(|s| s.iter().find(|s| s["fqdn"] == f).map(|s| s["result"].clone()))
             .unwrap_or_default()
     };
-    assert_eq!(result("sql01.contoso.local"), "updated");
+    assert_eq!(result("sql02.contoso.local"), "updated");
     assert_eq!(result("se01.contoso.local"), "not-started", "its own pre-hook failed");
+    // sql01 also holds Archiving and Monitoring, which se01 uses too: it waits for se01.
+    assert_eq!(result("sql01.contoso.local"), "not-started", "it waits for se01");
     std::fs::write(&cfg, "[hooks]\npre = \"Write-Output 'x\"\n").unwrap_or_else(|e| panic!("{e}"));
     let (code, _, err) = run(&["rehearse", "--config", &c]);
     assert_eq!(code, 1);
