@@ -160,7 +160,8 @@ impl StepId {
             StepId::Verify => (false, true, 5, 0.5),
             StepId::FabricCheck => (false, true, 5, 0.5),
             // Three Busy answers ten minutes apart are the documented limit (research §4.2).
-            StepId::Readiness => (false, true, 5, 0.3),
+            // It answers once the pool's replicas are placed, which takes minutes after a failback.
+            StepId::Readiness => (false, true, 20, 0.3),
             // `-WaitTime` defaults to one hour (DOMAIN.md §2).
             StepId::Failover => (false, true, 65, 6.0),
             StepId::Failback => (false, true, 30, 4.0),
