@@ -239,18 +239,7 @@ impl ServerPlan {
             .find(|s| matches!(s.id, StepId::TestDatabases | StepId::CheckDatabases))
             .map_or(&self.fqdn, |s| self.host_of(s))
             .clone();
-        let switches: [Word; 0] = [];
-        let variant = self.variant();
-        let cx = CommandContext {
-            product: self.product,
-            staged_installer: "",
-            installer_switches: &switches,
-            database_update: &variant,
-            server: &self.fqdn,
-            pool: self.pool.as_ref(),
-            failover: runbook::FailoverTimes::default(),
-        };
-        Some((host, crate::runbook::command_text(StepId::UpdateDatabases, &cx)?))
+        Some((host, self.rendered(StepId::UpdateDatabases)?))
     }
 
     /// Step 11's variant with its data.
@@ -302,6 +291,17 @@ impl ServerPlan {
                 }
             }
         };
+        wanted
+            .iter()
+            .filter_map(|id| {
+                self.steps.iter().find(|s| s.id == *id).and_then(|s| s.command.clone()).or_else(|| self.rendered(*id))
+            })
+            .collect()
+    }
+
+    /// A step's command rendered again for this server, when the plan left the step out (a
+    /// step with no installer: recovery and the database update).
+    fn rendered(&self, id: StepId) -> Option<String> {
         let switches: [Word; 0] = [];
         let variant = self.variant();
         let cx = CommandContext {
@@ -313,16 +313,7 @@ impl ServerPlan {
             pool: self.pool.as_ref(),
             failover: runbook::FailoverTimes::default(),
         };
-        wanted
-            .iter()
-            .filter_map(|id| {
-                self.steps
-                    .iter()
-                    .find(|s| s.id == *id)
-                    .and_then(|s| s.command.clone())
-                    .or_else(|| crate::runbook::command_text(*id, &cx))
-            })
-            .collect()
+        crate::runbook::command_text(id, &cx)
     }
 
     /// The step that opens the window in which a failure leaves the server out of service:
