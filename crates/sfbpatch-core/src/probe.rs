@@ -24,6 +24,11 @@ pub enum Probe {
     BootTime,
     /// `Restart-Computer -Force`.
     Restart,
+    /// The three places Windows records a pending restart (DOMAIN.md §5): Component Based
+    /// Servicing's `RebootPending` key, Windows Update's `RebootRequired` key, and the Session
+    /// Manager's `PendingFileRenameOperations` value. An install on a server with a restart
+    /// pending is the classic cause of 1603.
+    PendingRestart,
     /// `Reset-CsPoolRegistrarState -PoolFqdn <pool> -ResetType QuorumLossRecovery -Confirm:$false`:
     /// the documented recovery of a pool with missing replicas (`-PoolFqdn` is required and the
     /// cmdlet asks for confirmation: docs/research/issue10-sources.md §2.5). Offered, never run
@@ -37,6 +42,21 @@ pub enum Probe {
         /// The run's staging folder on the server.
         dir: String,
     },
+}
+
+const CBS_REBOOT_PENDING: &str =
+    r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending";
+const WU_REBOOT_REQUIRED: &str =
+    r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired";
+const SESSION_MANAGER: &str = r"HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager";
+
+/// Whether the output of [`Probe::PendingRestart`] shows a restart pending: a key present
+/// (`True`), or the pending file renames listed.
+pub fn restart_pending(stdout: &str) -> bool {
+    stdout.lines().any(|l| {
+        let l = l.trim();
+        l.eq_ignore_ascii_case("True") || l.starts_with("PendingFileRenameOperations")
+    })
 }
 
 fn word(s: &'static str) -> Word {
@@ -57,6 +77,16 @@ impl Probe {
                 Command::named(word("net")).arg(Arg::Bare(word("statistics"))).arg(Arg::Bare(word("workstation")))
             }
             Probe::Restart => Command::named(word("Restart-Computer")).arg(Arg::Switch(word("Force"))),
+            Probe::PendingRestart => {
+                let test = |key: &str| {
+                    Command::named(word("Test-Path")).arg(Arg::Named(word("Path"), key.to_owned())).render()
+                };
+                let value = Command::named(word("Get-ItemProperty"))
+                    .arg(Arg::Named(word("Path"), SESSION_MANAGER.to_owned()))
+                    .arg(Arg::Named(word("Name"), "PendingFileRenameOperations".to_owned()))
+                    .render();
+                return format!("{}; {}; {value}", test(CBS_REBOOT_PENDING), test(WU_REBOOT_REQUIRED));
+            }
             Probe::ResetRegistrar { pool } => Command::named(word("Reset-CsPoolRegistrarState"))
                 .arg(Arg::Named(word("PoolFqdn"), pool.clone()))
                 .arg(Arg::Named(word("ResetType"), "QuorumLossRecovery".into()))
@@ -92,6 +122,18 @@ mod tests {
             assert_eq!(probe.command(), want);
             assert!(sfbpatch_pwsh::syntax::parse(&probe.command()).is_ok(), "{want} parses");
         }
+    }
+
+    #[test]
+    fn a_pending_restart_is_read_from_its_three_places() {
+        let c = Probe::PendingRestart.command();
+        assert!(c.starts_with("Test-Path -Path 'HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending'; "), "{c}");
+        assert!(c.contains("WindowsUpdate\\Auto Update\\RebootRequired'"), "{c}");
+        assert!(c.ends_with("-Name 'PendingFileRenameOperations'"), "{c}");
+        assert!(sfbpatch_pwsh::syntax::parse(&c).is_ok());
+        assert!(!restart_pending("False\nFalse\n"));
+        assert!(restart_pending("True\nFalse\n"));
+        assert!(restart_pending("False\nFalse\n\nPendingFileRenameOperations : {\\??\\C:\\x}\n"));
     }
 
     #[test]

@@ -384,7 +384,8 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         StepId::CheckRole => vec![
             Command::named(word("Get-CsAdminRoleAssignment"))
                 .arg(Arg::Switch(word("Identity")))
-                .arg(Arg::Raw("\"$env:USERDOMAIN\\$env:USERNAME\"")),
+                // The SamAccountName, not DOMAIN\user (DOMAIN.md §5, the cmdlet reference).
+                .arg(Arg::Raw("\"$env:USERNAME\"")),
         ],
         StepId::StagePackage => vec![
             Command::named(word("Get-FileHash"))

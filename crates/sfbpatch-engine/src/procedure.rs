@@ -116,6 +116,15 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             Err(_) => None,
         };
     }
+    // A restart already pending before the run touches the server: the classic cause of an
+    // installer's 1603 (DOMAIN.md §5). Refused before anything changes.
+    if p.fresh()
+        && sp.runbook.has_sfb()
+        && let Ok(o) = cx.probe(host, &Probe::PendingRestart, PROBE_TIMEOUT).await
+        && sfbpatch_core::probe::restart_pending(&o.stdout)
+    {
+        return end_server(cx, host, ServerResult::NotStarted, Some(cx.say("restart-pending", &[])), Vec::new());
+    }
     cx.emit(Event::ServerStarted {
         server: host.clone(),
         at_ms: cx.now(),

@@ -370,9 +370,12 @@ fn rule6_front_ends_keep_running_on_older_databases_and_it_is_recorded() {
 fn rule8_the_local_shell_does_not_enforce_rbac_roles_but_says_what_they_are() {
     let opts = sfbpatch_sim::estate::EstateOptions { account_is_admin: false, ..Default::default() };
     let mut e = Estate::new(&example(), &opts);
-    let r = run(&mut e, SE, None, "Get-CsAdminRoleAssignment -Identity \"$env:USERDOMAIN\\$env:USERNAME\"");
+    let r = run(&mut e, SE, None, "Get-CsAdminRoleAssignment -Identity \"$env:USERNAME\"");
     assert!(r.succeeded(), "{r:?}");
     assert_eq!(r.stdout, "\nCsViewOnlyAdministrator\n\n");
+    // The cmdlet takes the SamAccountName: DOMAIN\user finds nothing (DOMAIN.md §5).
+    let r = run(&mut e, SE, None, "Get-CsAdminRoleAssignment -Identity \"$env:USERDOMAIN\\$env:USERNAME\"");
+    assert!(!r.succeeded() && r.stderr.contains("Management object not found"), "{r:?}");
     for cmd in ["Stop-CsWindowsService", "Get-CsWindowsService", "Get-CsServerPatchVersion", "Start-CsWindowsService"] {
         let r = run(&mut e, SE, None, cmd);
         assert!(r.succeeded(), "{cmd}: {r:?}");

@@ -197,3 +197,24 @@ fn a_mirrored_back_end_is_refused_before_its_outage_with_the_manual_steps() {
     }
     assert!(said.contains("cannot be updated as planned"), "{said}");
 }
+
+#[test]
+fn a_restart_already_pending_leaves_the_server_untouched_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (code, said, e) = run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
+        for h in e["hosts"].as_array_mut().into_iter().flatten() {
+            h["pending_reboot"] = Value::Bool(true);
+        }
+    });
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("a restart is already pending") && said.contains("1603"), "{said}");
+    for h in hosts(&e) {
+        let changed = h["oplog"].as_array().into_iter().flatten().any(|op| op["applied"] == true);
+        assert!(!changed, "{} was changed", h["fqdn"]);
+        assert!(
+            h["services"].as_array().into_iter().flatten().all(|s| s["running"] == true),
+            "{} services stopped",
+            h["fqdn"]
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! Files and drives: `Get-FileHash`, `Copy-Item`, `New-Item`, `Get-Content`, `Get-PSDrive`.
+//! Files, drives and the registry places of a pending restart: `Get-FileHash`, `Copy-Item`,
+//! `New-Item`, `Get-Content`, `Get-PSDrive`, `Test-Path`, `Get-ItemProperty`.
 
 use sfbpatch_core::vocab::hex;
 use sha2::Digest as _;
@@ -15,7 +16,45 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
     Cmdlet::new(F, WINDOWS, "New-Item", &["Force"], &["ItemType", "Path"], new_item).refused_in(500),
     Cmdlet::new(F, WINDOWS, "Copy-Item", &["Force"], &["LiteralPath", "Path", "Destination"], copy_item)
         .refused_in(500),
+    Cmdlet::new(F, WINDOWS, "Test-Path", &[], &["LiteralPath", "Path"], test_path),
+    Cmdlet::new(F, WINDOWS, "Get-ItemProperty", &[], &["LiteralPath", "Path", "Name"], item_property),
 ];
+
+/// Component Based Servicing's key that exists while a restart is pending (DOMAIN.md §5).
+const CBS_REBOOT_PENDING: &str =
+    r"hklm:\software\microsoft\windows\currentversion\component based servicing\rebootpending";
+
+/// The Session Manager key whose `PendingFileRenameOperations` value lists files a restart
+/// will replace (DOMAIN.md §5).
+const SESSION_MANAGER: &str = r"hklm:\system\currentcontrolset\control\session manager";
+
+/// `Test-Path`: a file of the host's disk, or the registry key of a pending restart (present
+/// while the host has one; Windows Update's own key is not modelled: always absent).
+fn test_path(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
+    let path = call.params.first_of(&["LiteralPath", "Path"]).unwrap_or("").to_ascii_lowercase();
+    let found = if path == CBS_REBOOT_PENDING { h.pending_reboot } else { h.files.contains_key(&path) };
+    Out::ok(if found { "True\n" } else { "False\n" }, 200)
+}
+
+/// `Get-ItemProperty -Path <Session Manager> -Name PendingFileRenameOperations`: the value
+/// while a restart is pending, else PowerShell's "does not exist" error.
+fn item_property(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
+    let path = call.params.first_of(&["LiteralPath", "Path"]).unwrap_or("").to_owned();
+    let name = call.params.get("Name").unwrap_or("").to_owned();
+    if path.eq_ignore_ascii_case(SESSION_MANAGER)
+        && name.eq_ignore_ascii_case("PendingFileRenameOperations")
+        && h.pending_reboot
+    {
+        Out::ok(
+            "\nPendingFileRenameOperations : {\\??\\C:\\Program Files\\Skype for Business Server 2019\\Server\\Core\\RtcHost.exe}\n\n",
+            300,
+        )
+    } else {
+        Out::err(format!("{} : Property {name} does not exist at path {path}.", call.name), 300)
+    }
+}
 
 fn not_found(cmdlet: &str, path: &str) -> String {
     format!("{cmdlet} : Cannot find path '{path}' because it does not exist.")

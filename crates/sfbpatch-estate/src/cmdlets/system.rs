@@ -16,10 +16,16 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
 
 /// What roles the account has (the engine's check-role step judges the answer; the shell
 /// itself enforces none, DOMAIN.md §4 rule 8).
+/// `-Identity` takes the account's SamAccountName, not `DOMAIN\user` (DOMAIN.md §5, the
+/// cmdlet reference): a `DOMAIN\user` identity finds no management object.
 fn role_assignment(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let h = me(e, cx);
     let who = call.params.first_of(&["Identity"]).unwrap_or("").to_owned();
-    match h.accounts.get(&who.to_ascii_lowercase()) {
+    let sam = |account: &str| account.rsplit('\\').next().unwrap_or(account).to_ascii_lowercase();
+    let found = (!who.contains('\\'))
+        .then(|| h.accounts.iter().find(|(account, _)| sam(account) == who.to_ascii_lowercase()).map(|(_, r)| r))
+        .flatten();
+    match found {
         Some(roles) => Out::ok(format!("\n{}\n\n", roles.join("\n")), h.rng.secs(2.0, 6.0)),
         None => Out::err(
             format!("{} : Management object not found for identity \"{who}\".", call.name),
