@@ -177,8 +177,10 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 Settled::Stop(summary) => return summary,
             }
         }
+        // The outage opens at the first step of the plan inside the window, whichever stops a
+        // user-facing service first (IIS too, when stop-services is left out).
         let bounds = sp.runbook.outage_bounds();
-        if bounds.is_some_and(|(open, _)| open == id) && !p.outage_open() {
+        if st.in_outage && bounds.is_some() && !p.outage_open() {
             let projected = guard::projected_minutes(sp, &cx.opts.history_minutes);
             let budget = cx.opts.outage_budget_minutes;
             if !guard::may_open(projected, budget, cx.opts.accept_resiliency) {

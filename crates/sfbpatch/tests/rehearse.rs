@@ -352,3 +352,24 @@ fn hooks_from_a_config_file_per_server() {
     assert_eq!(code, 1);
     assert!(err.contains("sfbpatch.toml:2"), "{err}");
 }
+
+#[test]
+fn iis_stopped_first_opens_the_outage_and_is_brought_back() {
+    // stop-services left out: stop-w3svc is the first step that stops a user-facing service, so
+    // the outage opens there, and when the install then fails (services still running: 1603),
+    // IIS is started again by the recovery and read back.
+    let (code, v) =
+        json(&["rehearse", "--server", "se01.contoso.local", "--skip-step", "stop-services", "--format", "json"]);
+    assert_eq!(code, 1);
+    let se = &v["servers"][0];
+    assert_eq!(se["result"], "failed");
+    assert_eq!(se["failed_step"], "install-update");
+    assert_eq!(se["services_running"], true, "{se}");
+    let timeline = se["timeline"].as_array().cloned().unwrap_or_default();
+    let w3svc = timeline.iter().find(|t| t["step"] == "stop-w3svc").cloned().unwrap_or_default();
+    assert_eq!(w3svc["in_outage"], true);
+    assert!(
+        timeline.iter().any(|t| t["step"] == "recovery" && t["status"] == "succeeded"),
+        "recovery ran: {timeline:?}"
+    );
+}
