@@ -135,8 +135,10 @@ fn header(o: &mut String, plan: &Plan, sp: &ServerPlan, lang: Lang, usage: &str)
     }
 }
 
-/// `param(…)`, strict mode and the stop-on-error preference.
+/// `#Requires` (Windows PowerShell 5.1, an elevated process: stopping services needs one,
+/// DOMAIN.md §5), `param(…)`, strict mode and the stop-on-error preference.
 fn preamble(o: &mut String, params: &[&str]) {
+    let _ = writeln!(o, "#Requires -Version 5.1\n#Requires -RunAsAdministrator");
     let _ = writeln!(o, "[CmdletBinding()]");
     if params.is_empty() {
         let _ = writeln!(o, "param()");

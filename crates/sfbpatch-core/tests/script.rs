@@ -94,7 +94,14 @@ fn plans(lang: Lang) -> Vec<Plan> {
 }
 
 fn assert_common(text: &str, who: &str) {
-    for must in ["Set-StrictMode -Version Latest", "$ErrorActionPreference = 'Stop'", "Start-Transcript", "exit "] {
+    for must in [
+        "#Requires -RunAsAdministrator",
+        "#Requires -Version 5.1",
+        "Set-StrictMode -Version Latest",
+        "$ErrorActionPreference = 'Stop'",
+        "Start-Transcript",
+        "exit ",
+    ] {
         at(text, must, who);
     }
     assert!(!text.contains('⟦'), "{who}: missing catalogue key");
