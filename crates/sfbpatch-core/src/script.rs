@@ -83,6 +83,21 @@ fn has(sp: &ServerPlan, id: StepId) -> bool {
 /// Writes a step's comments and progress line; false (with a comment) when the plan leaves
 /// the step out. The number is the seed's for the seed's procedure, else the step's place in
 /// its runbook.
+/// The runbook's steps the first process runs: up to and including the install. The order is
+/// the runbook's (`Runbook::steps`), never listed again here.
+fn through_install(sp: &ServerPlan) -> impl Iterator<Item = StepId> + '_ {
+    let steps = sp.runbook.steps();
+    let end = steps.iter().position(|s| *s == StepId::InstallUpdate).map_or(steps.len(), |i| i + 1);
+    steps[..end].iter().copied()
+}
+
+/// The runbook's steps after the install: the process opened after it runs them.
+fn after_install(sp: &ServerPlan) -> impl Iterator<Item = StepId> + '_ {
+    let steps = sp.runbook.steps();
+    let from = steps.iter().position(|s| *s == StepId::InstallUpdate).map_or(steps.len(), |i| i + 1);
+    steps[from..].iter().copied()
+}
+
 fn step_header(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lang) -> bool {
     if !has(sp, id) {
         comment(o, ind, &tr(lang, "script.skipped", &Args::new().with("step", id.as_str())));

@@ -53,7 +53,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang) -> String {
     );
     let _ = writeln!(o, "{ind}Import-Module {}", literal(sp.product.shell_module()));
     let _ = writeln!(o);
-    for id in [StepId::TestDatabases, StepId::UpdateDatabases, StepId::CheckDatabases] {
+    for id in sp.runbook.steps().iter().copied() {
         if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }

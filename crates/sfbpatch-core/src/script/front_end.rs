@@ -86,17 +86,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     let _ = writeln!(o, "try {{");
     let _ = writeln!(o, "    if (-not $AfterInstall) {{");
     let ind = "        ";
-    for id in [
-        StepId::CheckRole,
-        StepId::StagePackage,
-        StepId::OpenShell,
-        StepId::FabricCheck,
-        StepId::Readiness,
-        StepId::Failover,
-        StepId::StopW3svc,
-        StepId::CloseShells,
-        StepId::InstallUpdate,
-    ] {
+    for id in super::through_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }
@@ -181,7 +171,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     );
     let _ = writeln!(o, "    }} else {{");
     super::comment(&mut o, ind, &t("comment.after-install"));
-    for id in [StepId::ReopenShell, StepId::StartW3svc, StepId::Failback, StepId::Verify] {
+    for id in super::after_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }

@@ -54,15 +54,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     let _ = writeln!(o, "try {{");
     let _ = writeln!(o, "    if (-not $AfterInstall) {{");
     let ind = "        ";
-    for id in [
-        StepId::CheckRole,
-        StepId::StagePackage,
-        StepId::OpenShell,
-        StepId::StopServices,
-        StepId::StopW3svc,
-        StepId::CloseShells,
-        StepId::InstallUpdate,
-    ] {
+    for id in super::through_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }
@@ -116,15 +108,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
         "    $script:Installed = $true\n    if ($OutageStart -ne '') {{\n        $script:OutageStarted = [datetime]::Parse($OutageStart, $null, [System.Globalization.DateTimeStyles]::RoundtripKind)\n    }}"
     );
     let ind = "    ";
-    for id in [
-        StepId::ReopenShell,
-        StepId::StopServicesAgain,
-        StepId::StartW3svc,
-        StepId::UpdateDatabases,
-        StepId::StartServices,
-        StepId::CheckDatabases,
-        StepId::Verify,
-    ] {
+    for id in super::after_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {
             continue;
         }
