@@ -225,6 +225,14 @@ fn database_helpers(o: &mut String, sp: &ServerPlan, lang: Lang) {
 }
 
 /// Starts the transcript (`$script:Transcribing` says whether one is open).
+/// The body of the first process: the transcript, then its `try` and the branch it takes
+/// when it is not the process started after the install.
+fn open_first_process(o: &mut String) {
+    transcript_start(o);
+    let _ = writeln!(o, "try {{");
+    let _ = writeln!(o, "    if (-not $AfterInstall) {{");
+}
+
 fn transcript_start(o: &mut String) {
     let _ = writeln!(o, "$null = New-Item -ItemType Directory -Force -Path $TranscriptDir");
     let _ = writeln!(

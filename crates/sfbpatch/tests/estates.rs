@@ -4,6 +4,8 @@
 //! over together and no pool below quorum; a mirrored back end is refused before its outage
 //! with the documented manual steps.
 
+mod common;
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
@@ -92,16 +94,8 @@ fn assert_whole_estate_updated(e: &Value, what: &str) {
     }
     assert!(databases > 0, "{what}: no database checked");
     for p in e["pools"].as_array().into_iter().flatten() {
-        let mut windows: Vec<(u64, u64)> = p["failovers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| (f[1].as_u64().unwrap_or(0), f[2].as_u64().unwrap_or(u64::MAX)))
-            .collect();
-        windows.sort_unstable();
-        for w in windows.windows(2) {
-            assert!(w[0].1 <= w[1].0, "{what}: two Front Ends of {} failed over together: {w:?}", p["fqdn"]);
-        }
+        let windows = common::failover_windows(p);
+        common::assert_failovers_never_overlap(p, what);
         if p["kind"] == "enterprise" {
             assert_eq!(windows.len(), p["machines"].as_array().map_or(0, Vec::len), "{what}: {} failovers", p["fqdn"]);
             assert!(p["quorum_lost_since"].is_null(), "{what}: {} lost quorum", p["fqdn"]);

@@ -6,6 +6,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
@@ -146,16 +148,7 @@ fn killed_between_failover_and_failback_and_resumed_it_always_fails_back() {
         assert_eq!(installs, 1, "{}: the install was applied {installs} times", h["fqdn"]);
     }
     for p in e["pools"].as_array().into_iter().flatten() {
-        let mut windows: Vec<(u64, u64)> = p["failovers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| (f[1].as_u64().unwrap_or(0), f[2].as_u64().unwrap_or(u64::MAX)))
-            .collect();
-        windows.sort_unstable();
-        for w in windows.windows(2) {
-            assert!(w[0].1 <= w[1].0, "{}: two Front Ends failed over together: {w:?}", p["fqdn"]);
-        }
+        common::assert_failovers_never_overlap(p, "after the last resume");
         assert!(p["quorum_lost_since"].is_null(), "{} lost quorum", p["fqdn"]);
     }
     eprintln!("completed after {kills} SIGKILLs between a failover and its failback");

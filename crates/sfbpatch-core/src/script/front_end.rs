@@ -19,7 +19,7 @@ use sfbpatch_pwsh::{Arg, Command, Word, literal};
 
 use super::{
     TRANSCRIPT_DIR, command, common_step, header, helpers, other_shell_helper, preamble, say, step_header,
-    transcript_start, transcript_stop,
+    transcript_stop,
 };
 use crate::plan::{Plan, ServerPlan};
 use crate::runbook::StepId;
@@ -82,9 +82,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     }
     let _ = writeln!(o, "}}\n");
 
-    transcript_start(&mut o);
-    let _ = writeln!(o, "try {{");
-    let _ = writeln!(o, "    if (-not $AfterInstall) {{");
+    super::open_first_process(&mut o);
     let ind = "        ";
     for id in super::through_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {

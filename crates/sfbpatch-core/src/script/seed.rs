@@ -11,7 +11,7 @@ use sfbpatch_pwsh::literal;
 
 use super::{
     TRANSCRIPT_DIR, command, common_step, database_helpers, header, helpers, other_shell_helper, preamble, say,
-    step_header, transcript_start,
+    step_header,
 };
 use crate::plan::{Plan, ServerPlan};
 use crate::runbook::StepId;
@@ -50,9 +50,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     }
     let _ = writeln!(o, "    }}\n}}\n");
 
-    transcript_start(&mut o);
-    let _ = writeln!(o, "try {{");
-    let _ = writeln!(o, "    if (-not $AfterInstall) {{");
+    super::open_first_process(&mut o);
     let ind = "        ";
     for id in super::through_install(sp) {
         if !step_header(&mut o, sp, id, ind, lang) {

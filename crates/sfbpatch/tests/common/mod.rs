@@ -1,4 +1,4 @@
-//! Helpers shared by the binary's contract tests (`cli.rs`, `plan_contract.rs`).
+//! Helpers shared by the binary's tests (`cli.rs`, `plan_contract.rs`, `estates.rs`, `failover.rs`).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -46,4 +46,24 @@ pub fn assert_refused(o: &Out, needle: &str) {
         assert!(!o.stderr.contains(bad), "{bad} in {}", o.stderr);
     }
     assert!(o.stdout.is_empty(), "stdout: {}", o.stdout);
+}
+
+/// A pool's failover windows from `sim show` JSON, sorted: (start, end; open ones end at the
+/// end of time).
+pub fn failover_windows(pool: &Value) -> Vec<(u64, u64)> {
+    let mut w: Vec<(u64, u64)> = pool["failovers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| (f[1].as_u64().unwrap_or(0), f[2].as_u64().unwrap_or(u64::MAX)))
+        .collect();
+    w.sort_unstable();
+    w
+}
+
+/// Asserts that no two Front Ends of `pool` were failed over at the same time.
+pub fn assert_failovers_never_overlap(pool: &Value, what: &str) {
+    for w in failover_windows(pool).windows(2) {
+        assert!(w[0].1 <= w[1].0, "{what}: two Front Ends of {} failed over together: {w:?}", pool["fqdn"]);
+    }
 }
