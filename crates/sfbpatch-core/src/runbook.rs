@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize, Serializer};
 use sfbpatch_i18n::{Lang, text};
-use sfbpatch_pwsh::{Arg, Command, Word};
+use sfbpatch_pwsh::{Arg, Command, Line, Variable, Word};
 
 use crate::fqdn::Fqdn;
 
@@ -402,13 +402,8 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
             vec![Command::named(word("net")).arg(Arg::Bare(word("stop"))).arg(Arg::Bare(word("w3svc")))]
         }
         StepId::CloseShells => Vec::new(),
-        StepId::InstallUpdate => {
-            let mut c = Command::path(cx.staged_installer);
-            for s in cx.installer_switches {
-                c = c.arg(Arg::Bare(s.clone()));
-            }
-            vec![c]
-        }
+        // What runs; `statements` keeps its process and passes its exit code on.
+        StepId::InstallUpdate => vec![start_installer(cx)],
         StepId::StartW3svc => {
             vec![Command::named(word("net")).arg(Arg::Bare(word("start"))).arg(Arg::Bare(word("w3svc")))]
         }
@@ -461,8 +456,43 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
     }
 }
 
-/// Renders a step's commands as one line of PowerShell (`; `-separated), or `None`.
+/// The variable the install step keeps the installer's process object in (a name sfbpatch
+/// writes, never input).
+pub const INSTALLER_PROCESS: &str = "sfbpatchInstaller";
+
+/// `Start-Process -FilePath <staged installer> -ArgumentList <switches> -Wait -PassThru`.
+/// The update installer is a GUI-subsystem program: started with `&` it is not waited for
+/// and sets no `$LASTEXITCODE`; `Start-Process -Wait -PassThru` waits for it and gives its
+/// `.ExitCode` (DOMAIN.md §5; the cmdlet reference,
+/// https://learn.microsoft.com/powershell/module/microsoft.powershell.management/start-process?view=powershell-5.1:
+/// `-ArgumentList` takes a string array, `-Wait` waits for the process, `-PassThru` returns it).
+fn start_installer(cx: &CommandContext<'_>) -> Command {
+    let mut c = Command::named(word("Start-Process")).arg(Arg::Named(word("FilePath"), cx.staged_installer.to_owned()));
+    if !cx.installer_switches.is_empty() {
+        let switches = cx.installer_switches.iter().map(|w| w.as_str().to_owned()).collect();
+        c = c.arg(Arg::NamedList(word("ArgumentList"), switches));
+    }
+    c.arg(Arg::Switch(word("Wait"))).arg(Arg::Switch(word("PassThru")))
+}
+
+/// The statements of `step`, in order: its [`command`]s, except the install, whose process is
+/// kept in `$sfbpatchInstaller` and whose exit code is copied into `$global:LASTEXITCODE`,
+/// where the result protocol (`envelope`) and the standalone scripts read it.
+pub fn statements(step: StepId, cx: &CommandContext<'_>) -> Vec<Line> {
+    match step {
+        StepId::InstallUpdate => {
+            let process = Variable::fixed(INSTALLER_PROCESS);
+            vec![
+                Line::Capture(process.clone(), start_installer(cx)),
+                Line::member(Variable::global("LASTEXITCODE"), process, "ExitCode"),
+            ]
+        }
+        _ => command(step, cx).into_iter().map(Line::from).collect(),
+    }
+}
+
+/// Renders a step's statements as one line of PowerShell (`; `-separated), or `None`.
 pub fn command_text(step: StepId, cx: &CommandContext<'_>) -> Option<String> {
-    let cmds = command(step, cx);
-    if cmds.is_empty() { None } else { Some(cmds.iter().map(Command::render).collect::<Vec<_>>().join("; ")) }
+    let lines = statements(step, cx);
+    if lines.is_empty() { None } else { Some(lines.iter().map(Line::render).collect::<Vec<_>>().join("; ")) }
 }

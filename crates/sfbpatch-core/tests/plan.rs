@@ -9,7 +9,7 @@ use sfbpatch_core::runbook::{self, CommandContext, DatabaseUpdate, Product, Step
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::{Fqdn, Lang, example, topology};
 use sfbpatch_pwsh::Word;
-use sfbpatch_pwsh::syntax::{self, Statement};
+use sfbpatch_pwsh::syntax::{self, Assigned, Element, Statement};
 
 fn example_topology() -> topology::Topology {
     topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
@@ -180,9 +180,12 @@ fn exact_commands_of_the_seed() {
         Some("Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn 'se01.contoso.local'")
     );
     assert_eq!(cmd(se, "close-shells"), None);
+    // A GUI program: started and waited for by Start-Process, its code from .ExitCode (DOMAIN.md §5).
     assert_eq!(
         cmd(se, "install-update").as_deref(),
-        Some(r"& 'C:\ProgramData\sfbpatch\stage\SkypeServerUpdateInstaller.exe' /silentmode")
+        Some(
+            r"$sfbpatchInstaller = Start-Process -FilePath 'C:\ProgramData\sfbpatch\stage\SkypeServerUpdateInstaller.exe' -ArgumentList '/silentmode' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+        )
     );
     assert_eq!(
         cmd(se, "verify").as_deref(),
@@ -276,7 +279,14 @@ fn every_command_of_every_fixture_server_parses_as_powershell() {
                 for st in &s.steps {
                     let Some(c) = &st.command else { continue };
                     let statements = syntax::parse(c).unwrap_or_else(|e| panic!("{name} {}: {c}: {e}", st.id));
-                    assert!(statements.iter().all(|s| matches!(s, Statement::Command(_))), "{c}");
+                    // Commands, and the install's two typed assignments: nothing the simulator
+                    // would not execute.
+                    let typed = |s: &Statement| match s {
+                        Statement::Command(_) => true,
+                        Statement::Assign { .. } => st.id == StepId::InstallUpdate,
+                        Statement::Other { .. } => false,
+                    };
+                    assert!(statements.iter().all(typed), "{c}");
                     count += 1;
                 }
                 assert!(!s.steps.iter().any(|st| st.title.contains('⟦')), "missing title in {lang}");
@@ -368,6 +378,30 @@ fn bad_package_stage_dir_and_switches_are_refused() {
 }
 
 #[test]
+fn installer_switches_are_the_argument_list_of_start_process() {
+    let install = |switches: Vec<&str>| {
+        let mut req = PlanRequest::new(r"D:\cu\SkypeServerUpdateInstaller.exe");
+        req.installer_switches = Some(switches.into_iter().map(str::to_owned).collect());
+        let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
+        p.servers[0].steps.iter().find(|s| s.id == StepId::InstallUpdate).and_then(|s| s.command.clone())
+    };
+    let stage = r"C:\ProgramData\sfbpatch\stage\SkypeServerUpdateInstaller.exe";
+    assert_eq!(
+        install(vec!["/silentmode", "/forcereboot"]),
+        Some(format!(
+            "$sfbpatchInstaller = Start-Process -FilePath '{stage}' -ArgumentList '/silentmode', '/forcereboot' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+        ))
+    );
+    // No switches: no -ArgumentList (an empty one is refused by the cmdlet's validation).
+    assert_eq!(
+        install(Vec::new()),
+        Some(format!(
+            "$sfbpatchInstaller = Start-Process -FilePath '{stage}' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+        ))
+    );
+}
+
+#[test]
 fn skipping_a_step_removes_it_and_says_so() {
     let mut req = PlanRequest::new("SkypeServerUpdateInstaller.exe");
     req.skip = vec![StepId::StopServicesAgain];
@@ -426,16 +460,34 @@ proptest! {
         }
     }
 
-    /// Whatever the package path, the install step stays one invocation of one program.
+    /// Whatever the package path, the install step stays one `Start-Process` of that program,
+    /// kept in `$sfbpatchInstaller`, then its exit code copied into `$global:LASTEXITCODE`.
     #[test]
     fn no_package_name_changes_the_install_command(name in "[^\\\\/\u{0}-\u{1f}<>:\"|?*]{1,30}") {
         let t = example_topology();
         if let Ok(p) = plan(&t, &PlanRequest::new(format!(r"C:\dl\{name}"))) {
             let install = p.servers[0].steps.iter().find(|s| s.id == StepId::InstallUpdate).and_then(|s| s.command.clone()).unwrap_or_default();
             let statements = syntax::parse(&install).map_err(|e| TestCaseError::fail(format!("{e}: {install}")))?;
-            let [Statement::Command(c)] = statements.as_slice() else { return Err(TestCaseError::fail(install)) };
-            prop_assert_eq!(&c.name, &syntax::CommandName::Path(format!(r"C:\ProgramData\sfbpatch\stage\{}", name)));
-            prop_assert_eq!(c.elements.len(), 1);
+            let [
+                Statement::Assign { variable: process, value: Assigned::Command(c) },
+                Statement::Assign { variable: exit, value: Assigned::Member { variable: read, member } },
+            ] = statements.as_slice() else { return Err(TestCaseError::fail(install)) };
+            prop_assert_eq!(&c.name, &syntax::CommandName::Name("Start-Process".into()));
+            let path = format!(r"C:\ProgramData\sfbpatch\stage\{}", name);
+            prop_assert_eq!(
+                &c.elements,
+                &vec![
+                    Element::Parameter("FilePath".into()),
+                    Element::Literal(path),
+                    Element::Parameter("ArgumentList".into()),
+                    Element::Literal("/silentmode".into()),
+                    Element::Parameter("Wait".into()),
+                    Element::Parameter("PassThru".into()),
+                ]
+            );
+            prop_assert_eq!(process, read);
+            prop_assert!(process.is("sfbpatchInstaller") && member == "ExitCode", "{}", install);
+            prop_assert_eq!((exit.scope.as_deref(), exit.name.as_str()), (Some("global"), "LASTEXITCODE"));
         }
     }
 }

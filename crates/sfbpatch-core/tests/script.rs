@@ -151,8 +151,11 @@ fn assert_front_end(text: &str, sp: &ServerPlan, who: &str) {
     }
     let failover = at(text, &format!("\n        Invoke-CsComputerFailOver -ComputerName '{}'", sp.fqdn), who);
     let started = at(text, "$script:FailoverStarted = $true", who);
-    let install =
-        at(text, "\n        & 'C:\\ProgramData\\sfbpatch\\stage\\SkypeServerUpdateInstaller.exe' /silentmode", who);
+    let install = at(
+        text,
+        "\n        $sfbpatchInstaller = Start-Process -FilePath 'C:\\ProgramData\\sfbpatch\\stage\\SkypeServerUpdateInstaller.exe' -ArgumentList '/silentmode' -Wait -PassThru",
+        who,
+    );
     let failback = at(text, &format!("\n        Invoke-CsComputerFailBack -ComputerName '{}'", sp.fqdn), who);
     assert!(fabric < missing && missing < ready && ready < started && started < failover, "{who}: checks first");
     assert!(failover < install && install < failback, "{who}: failover, install, failback");

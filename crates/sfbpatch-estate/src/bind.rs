@@ -63,6 +63,9 @@ fn value(host: &Host, e: &Element) -> Result<String, String> {
             }
             Ok(out)
         }
+        // An array bound to a string parameter is joined with single spaces (`$OFS`); for
+        // `Start-Process -ArgumentList` that is the command line (the cmdlet reference).
+        Element::List(items) => Ok(items.join(" ")),
         Element::Expression { text, .. } => Err(format!("the simulator cannot evaluate {text}")),
         Element::Parameter(p) => Ok(format!("-{p}")),
     }

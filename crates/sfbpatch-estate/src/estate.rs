@@ -74,6 +74,35 @@ pub struct Session {
     pub module_generation: Option<u32>,
 }
 
+/// A program running on its own, not waited for (DOMAIN.md §5: a GUI-subsystem program
+/// started with `&` returns at once; the update installer is one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Background {
+    /// The program's path, as started.
+    pub program: String,
+    /// When it ends (virtual time).
+    pub end_ms: Ms,
+    /// Its exit code then, which no one reads (`&` sets no `$LASTEXITCODE`).
+    pub exit_code: i32,
+    /// What the update installer changes when it ends (`None`: it changes nothing).
+    pub install: Option<InstallEffects>,
+    /// The log it writes into and what it adds there at its end.
+    #[serde(default)]
+    pub log: Option<(String, String)>,
+}
+
+/// What an update installer that went through changes, at its end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallEffects {
+    /// The build every component reaches.
+    pub target: Build,
+    /// A restart is needed to finish (3010: files held by an open Management Shell, or the
+    /// update asks for one).
+    pub restart: bool,
+    /// The Skype for Business services it starts again (DOMAIN.md §4 rule 2), by name.
+    pub restarts: Vec<String>,
+}
+
 /// A database store with its schema version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
@@ -189,6 +218,11 @@ pub struct Host {
     /// Front Ends keep running; recorded, since a real estate degrades in undocumented ways).
     #[serde(default)]
     pub ahead_of_databases_since: Option<Ms>,
+    /// A program the shell did not wait for, still running on the host's clock: a GUI
+    /// program started with `&`, or `Start-Process` without `-Wait` (DOMAIN.md §5). What it
+    /// does lands when the host's clock passes its end.
+    #[serde(default)]
+    pub background: Option<Background>,
     pub(crate) rng: HostRng,
     pub(crate) next_session: u64,
 }
@@ -356,6 +390,7 @@ impl Estate {
 
     /// Rebuilds the host index and lookups (after deserializing).
     pub fn reindex(&mut self) {
+                    background: None,
         self.index = self.hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
         let mut l = Lookup::default();
         for (i, h) in self.hosts.iter().enumerate().filter(|(_, h)| !h.databases.is_empty()) {

@@ -11,9 +11,10 @@ use sfbpatch_core::runbook::StepId;
 use sfbpatch_pwsh::syntax::{self, Element, ParseError, Statement};
 
 use crate::Ms;
-use crate::cmdlets::{Cx, Out, run_command};
+use crate::cmdlets::{Cx, Out, installer, run_command};
 use crate::estate::{Estate, Host, OpRecord, Session, SimFile};
 use crate::fault::FaultKind;
+use crate::vars::Vars;
 
 /// How an execution ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -210,6 +211,13 @@ impl Estate {
         if start < h.unreachable_until {
             return record(h, op.cut_short(start, ExecStatus::Unreachable, "the host does not answer"));
         }
+        // A program left running in the background (DOMAIN.md §5) that ended before this
+        // script starts has done its work, whatever becomes of the script.
+        if let Some(end) = installer::settle(h, start) {
+            self.tick_pools_of(&[hi], end);
+            self.record_schema_lag(&[hi], end);
+        }
+        let h = &mut self.hosts[hi];
         // A script run without a session gets one of its own.
         let (session, temporary) = match req.session {
             Some(id) => {
@@ -268,18 +276,26 @@ impl Estate {
             }
         };
         let (mut stdout, mut stderr, mut exit) = (String::new(), String::new(), 0);
+        let mut vars = Vars::default();
         for st in &statements {
-            let out = match st {
-                Statement::Command(c) => run_command(self, &mut cx, c),
+            // A background program that ends while the script runs lands then.
+            installer::settle(&mut self.hosts[hi], cx.now);
+            let (out, sets_exit_code) = match st {
+                Statement::Command(c) => (run_command(self, &mut cx, c), false),
+                Statement::Assign { variable, value } => {
+                    let a = vars.assign(self, &mut cx, variable, value);
+                    (a.out, a.sets_exit_code)
+                }
                 Statement::Other { kind, text } => {
-                    Out::err(format!("the simulator does not execute {kind}: {text}"), 500)
+                    (Out::err(format!("the simulator does not execute {kind}: {text}"), 500), false)
                 }
             };
             cx.now = cx.now.saturating_add(out.ms);
             stdout.push_str(&out.stdout);
             stderr.push_str(&out.stderr);
             exit = out.exit;
-            if out.exit != 0 {
+            // `$LASTEXITCODE = N` is the script's exit code from then on, not a failure.
+            if out.exit != 0 && !sets_exit_code {
                 break;
             }
         }
@@ -418,6 +434,7 @@ fn same_state(a: &Host, b: &Host) -> bool {
         && a.pending_reboot == b.pending_reboot
         && a.unreachable_until == b.unreachable_until
         && a.failed_over == b.failed_over
+        && a.background == b.background
 }
 
 fn close_temp(h: &mut Host, session: u64, temporary: bool) {

@@ -28,6 +28,7 @@ pub mod lag;
 pub mod pools;
 mod rng;
 pub mod users;
+mod vars;
 
 /// Virtual time, in milliseconds since the start of the simulation.
 pub type Ms = u64;

@@ -125,6 +125,9 @@ pub enum Arg {
     Bare(Word),
     /// A positional value rendered as a literal.
     Value(String),
+    /// `-Name 'a', 'b'`: a named parameter whose value is an array, each item a literal
+    /// (`Start-Process -ArgumentList` takes a string array, its reference says).
+    NamedList(Word, Vec<String>),
     /// PowerShell source written by sfbpatch itself (for example an expandable string
     /// that reads an environment variable). Never built from input.
     Raw(&'static str),
@@ -171,7 +174,7 @@ impl Command {
         self.args
             .iter()
             .map(|a| match a {
-                Arg::Named(..) => 2,
+                Arg::Named(..) | Arg::NamedList(..) => 2,
                 _ => 1,
             })
             .sum()
@@ -195,10 +198,121 @@ impl fmt::Display for Command {
                 Arg::Named(w, v) => write!(f, " -{w} {}", literal(v))?,
                 Arg::Bare(w) => write!(f, " {w}")?,
                 Arg::Value(v) => write!(f, " {}", literal(v))?,
+                Arg::NamedList(w, items) => {
+                    write!(f, " -{w} ")?;
+                    if items.is_empty() {
+                        f.write_str("@()")?;
+                    }
+                    for (i, v) in items.iter().enumerate() {
+                        let sep = if i == 0 { "" } else { ", " };
+                        write!(f, "{sep}{}", literal(v))?;
+                    }
+                }
                 Arg::Raw(r) => write!(f, " {r}")?,
             }
         }
         Ok(())
+    }
+}
+
+/// A variable's scope modifier, as PowerShell writes it before a colon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `$global:` — the session's top scope (where `$LASTEXITCODE` lives).
+    Global,
+}
+
+/// A variable sfbpatch writes itself (`$sfbpatchInstaller`, `$global:LASTEXITCODE`): never a
+/// name taken from input. Only letters, digits and `_`, so the name is one token.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Variable {
+    scope: Option<Scope>,
+    name: &'static str,
+}
+
+/// Whether `text` is a plain identifier: ASCII letters, digits and `_`, not empty.
+fn is_ident(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Variable {
+    /// `$name`, a variable of the current scope. Debug builds check the name.
+    pub fn fixed(name: &'static str) -> Self {
+        debug_assert!(is_ident(name), "{name:?} is not a plain variable name");
+        Self { scope: None, name }
+    }
+
+    /// `$global:name`.
+    pub fn global(name: &'static str) -> Self {
+        Self { scope: Some(Scope::Global), ..Self::fixed(name) }
+    }
+
+    /// Its scope modifier, if any.
+    pub fn scope(&self) -> Option<Scope> {
+        self.scope
+    }
+
+    /// Its name, without `$` and scope.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Display for Variable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scope {
+            Some(Scope::Global) => write!(f, "$global:{}", self.name),
+            None => write!(f, "${}", self.name),
+        }
+    }
+}
+
+/// One statement sfbpatch writes: a command, or one of the two assignments the update
+/// installer needs (DOMAIN.md §5: a GUI program started with `Start-Process -Wait
+/// -PassThru` gives its exit code only as the process object's `.ExitCode`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A command; its output goes to the output stream.
+    Command(Command),
+    /// `$var = <command>`: the command's output (an object) kept in a variable, not printed.
+    Capture(Variable, Command),
+    /// `$target = $source.Member`: a property of an object copied into a variable.
+    Member {
+        /// The variable assigned.
+        target: Variable,
+        /// The variable holding the object.
+        source: Variable,
+        /// The property read (letters, digits and `_`).
+        member: &'static str,
+    },
+}
+
+impl Line {
+    /// `$target = $source.member`. Debug builds check the member name.
+    pub fn member(target: Variable, source: Variable, member: &'static str) -> Self {
+        debug_assert!(is_ident(member), "{member:?} is not a plain member name");
+        Line::Member { target, source, member }
+    }
+
+    /// The PowerShell source text of this statement.
+    pub fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<Command> for Line {
+    fn from(c: Command) -> Self {
+        Line::Command(c)
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Line::Command(c) => write!(f, "{c}"),
+            Line::Capture(v, c) => write!(f, "{v} = {c}"),
+            Line::Member { target, source, member } => write!(f, "{target} = {source}.{member}"),
+        }
     }
 }
 
@@ -246,5 +360,25 @@ mod tests {
         assert_eq!(c.element_count(), 3);
         let c = Command::path(r"C:\stage\x.exe").arg(Arg::Bare(w("/silentmode")));
         assert_eq!(c.render(), r"& 'C:\stage\x.exe' /silentmode");
+    }
+
+    #[test]
+    fn renders_lists_captures_and_members() {
+        let c = Command::named(w("Start-Process"))
+            .arg(Arg::Named(w("FilePath"), r"C:\it's\x.exe".into()))
+            .arg(Arg::NamedList(w("ArgumentList"), vec!["/silentmode".into(), "/forcereboot".into()]))
+            .arg(Arg::Switch(w("Wait")));
+        assert_eq!(c.element_count(), 5);
+        let p = Variable::fixed("sfbpatchInstaller");
+        let capture = Line::Capture(p.clone(), c);
+        assert_eq!(
+            capture.render(),
+            r"$sfbpatchInstaller = Start-Process -FilePath 'C:\it''s\x.exe' -ArgumentList '/silentmode', '/forcereboot' -Wait"
+        );
+        let m = Line::member(Variable::global("LASTEXITCODE"), p, "ExitCode");
+        assert_eq!(m.render(), "$global:LASTEXITCODE = $sfbpatchInstaller.ExitCode");
+        let empty = Command::named(w("X")).arg(Arg::NamedList(w("L"), Vec::new()));
+        assert_eq!(empty.render(), "X -L @()");
+        assert_eq!(Line::from(Command::named(w("Get-Date"))).render(), "Get-Date");
     }
 }

@@ -47,6 +47,9 @@ pub enum Element {
     Literal(String),
     /// A bare word such as `stop` or `/silentmode`.
     Bare(String),
+    /// An array of two or more verbatim strings, `'a', 'b'`, decoded (one literal alone is a
+    /// [`Element::Literal`]).
+    List(Vec<String>),
     /// Any other expression (double-quoted strings, variables, sub-expressions): its text and
     /// the grammar's node kind.
     Expression {
@@ -66,12 +69,49 @@ pub struct ParsedCommand {
     pub elements: Vec<Element>,
 }
 
+/// A variable as written: `$name` or `$scope:name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariableRef {
+    /// The scope modifier (`global`, `script`, `local`, `private`), as written.
+    pub scope: Option<String>,
+    /// The name (letters, digits and `_`), as written.
+    pub name: String,
+}
+
+impl VariableRef {
+    /// Whether this is the variable `name` (PowerShell's names are case-insensitive).
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+/// What an assignment stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    /// The output of one simple command: `$p = Start-Process …`.
+    Command(ParsedCommand),
+    /// One property of a variable's value: `$p.ExitCode`.
+    Member {
+        /// The variable read.
+        variable: VariableRef,
+        /// The property, as written.
+        member: String,
+    },
+}
+
 /// A top-level statement of a script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Statement {
     /// A pipeline of exactly one simple command, with no redirection.
     Command(ParsedCommand),
-    /// Anything else (assignments, `if`, pipelines of several commands, …).
+    /// `$variable = <value>` with `=` and one of the values of [`Assigned`].
+    Assign {
+        /// The variable assigned.
+        variable: VariableRef,
+        /// What it gets.
+        value: Assigned,
+    },
+    /// Anything else (other assignments, `if`, pipelines of several commands, …).
     Other {
         /// The tree-sitter node kind.
         kind: String,
@@ -190,24 +230,85 @@ fn named_children(n: Node) -> Vec<Node> {
 }
 
 fn pipeline(n: Node, src: &str) -> Statement {
-    let chains = named_children(n);
-    let [chain] = chains.as_slice() else {
-        return other(n, src);
+    let parsed = match named_children(n).as_slice() {
+        [a] if a.kind() == "assignment_expression" => assignment(*a, src),
+        _ => simple_command(n, src).map(Statement::Command),
     };
+    parsed.unwrap_or_else(|| other(n, src))
+}
+
+/// The one simple command of a pipeline node, if that is all it holds.
+fn simple_command(n: Node, src: &str) -> Option<ParsedCommand> {
+    let chains = named_children(n);
+    let [chain] = chains.as_slice() else { return None };
     if chain.kind() != "pipeline_chain" {
-        return other(n, src);
+        return None;
     }
     let cmds = named_children(*chain);
-    let [cmd] = cmds.as_slice() else {
-        return other(n, src);
-    };
+    let [cmd] = cmds.as_slice() else { return None };
     if cmd.kind() != "command" {
-        return other(n, src);
+        return None;
     }
-    match command(*cmd, src) {
-        Some(pc) => Statement::Command(pc),
-        None => other(n, src),
+    command(*cmd, src)
+}
+
+/// Goes down through the grammar's wrapping nodes (one named child each) to the first node
+/// of kind `kind`.
+fn innermost<'t>(n: Node<'t>, kind: &str) -> Option<Node<'t>> {
+    let mut cur = n;
+    loop {
+        if cur.kind() == kind {
+            return Some(cur);
+        }
+        match named_children(cur).as_slice() {
+            [only] => cur = *only,
+            _ => return None,
+        }
     }
+}
+
+/// `$name` or `$scope:name` with a plain name; `None` for anything else (`${…}`, `$env:`).
+fn variable(text: &str) -> Option<VariableRef> {
+    let rest = text.strip_prefix('$')?;
+    let (scope, name) = match rest.split_once(':') {
+        Some((scope, name)) => {
+            let known = ["global", "script", "local", "private"].iter().any(|k| k.eq_ignore_ascii_case(scope));
+            if !known {
+                return None;
+            }
+            (Some(scope.to_owned()), name)
+        }
+        None => (None, rest),
+    };
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| VariableRef { scope, name: name.to_owned() })
+}
+
+/// `$v = <one simple command>` or `$v = $w.Member`, with the plain `=` operator.
+fn assignment(n: Node, src: &str) -> Option<Statement> {
+    let kids = named_children(n);
+    let [left, op, value] = kids.as_slice() else { return None };
+    if op.kind() != "assignement_operator" || text(*op, src) != "=" {
+        return None;
+    }
+    let var = variable(text(innermost(*left, "variable")?, src))?;
+    let value = if value.kind() == "pipeline"
+        && let Some(c) = simple_command(*value, src)
+    {
+        Assigned::Command(c)
+    } else {
+        let access = innermost(*value, "member_access")?;
+        let [object, member] = named_children(access)[..] else { return None };
+        if object.kind() != "variable" || member.kind() != "member_name" {
+            return None;
+        }
+        let name = text(member, src);
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        Assigned::Member { variable: variable(text(object, src))?, member: name.to_owned() }
+    };
+    Some(Statement::Assign { variable: var, value })
 }
 
 fn command(n: Node, src: &str) -> Option<ParsedCommand> {
@@ -237,9 +338,10 @@ fn command(n: Node, src: &str) -> Option<ParsedCommand> {
                         _ => {
                             let t = text(e, src);
                             let lit = crate::unliteral(t).filter(|_| is_verbatim(e));
-                            elements.push(match lit {
-                                Some(v) => Element::Literal(v),
-                                None => Element::Expression { kind: e.kind().to_owned(), text: t.to_owned() },
+                            elements.push(match (lit, verbatim_list(e, src)) {
+                                (Some(v), _) => Element::Literal(v),
+                                (None, Some(items)) => Element::List(items),
+                                (None, None) => Element::Expression { kind: e.kind().to_owned(), text: t.to_owned() },
                             });
                         }
                     }
@@ -250,6 +352,18 @@ fn command(n: Node, src: &str) -> Option<ParsedCommand> {
         }
     }
     name.map(|name| ParsedCommand { name, elements })
+}
+
+/// The decoded items of an array of two or more verbatim strings (`'a', 'b'`).
+fn verbatim_list(n: Node, src: &str) -> Option<Vec<String>> {
+    if n.kind() != "array_literal_expression" {
+        return None;
+    }
+    let items = named_children(n);
+    if items.len() < 2 {
+        return None;
+    }
+    items.into_iter().map(|i| crate::unliteral(text(i, src)).filter(|_| is_verbatim(i))).collect()
 }
 
 /// True when `n` is nothing but one verbatim string literal (possibly wrapped in the
@@ -316,6 +430,55 @@ mod tests {
             Err(ParseError::Syntax(e)) => assert_eq!(e.line, 2),
             other => panic!("expected a syntax error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn assignments_of_a_command_and_of_a_member_are_typed() {
+        let src = "$sfbpatchInstaller = Start-Process -FilePath 'C:\\it''s.exe' -ArgumentList '/silentmode', '/x' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode";
+        let v = parse(src).unwrap_or_else(|e| panic!("{e}"));
+        let installer = VariableRef { scope: None, name: "sfbpatchInstaller".into() };
+        assert_eq!(
+            v,
+            vec![
+                Statement::Assign {
+                    variable: installer.clone(),
+                    value: Assigned::Command(ParsedCommand {
+                        name: CommandName::Name("Start-Process".into()),
+                        elements: vec![
+                            Element::Parameter("FilePath".into()),
+                            Element::Literal("C:\\it's.exe".into()),
+                            Element::Parameter("ArgumentList".into()),
+                            Element::List(vec!["/silentmode".into(), "/x".into()]),
+                            Element::Parameter("Wait".into()),
+                            Element::Parameter("PassThru".into()),
+                        ],
+                    }),
+                },
+                Statement::Assign {
+                    variable: VariableRef { scope: Some("global".into()), name: "LASTEXITCODE".into() },
+                    value: Assigned::Member { variable: installer, member: "ExitCode".into() },
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn other_assignments_stay_other() {
+        for src in [
+            "$x += Get-Date",
+            "$x = Get-Date | Out-String",
+            "$x = $a.b.c",
+            "$env:X = $p.ExitCode",
+            "${x} = $p.ExitCode",
+            "$x = 1",
+            "$x = @(Get-Date)",
+            "$x = $p.ExitCode()",
+        ] {
+            let v = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            assert!(matches!(v.as_slice(), [Statement::Other { .. }]), "{src}: {v:?}");
+        }
+        let c = one("Get-X -L 'a', $b");
+        assert!(matches!(&c.elements[1], Element::Expression { .. }), "{c:?}");
     }
 
     #[test]

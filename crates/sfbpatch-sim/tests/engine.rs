@@ -221,7 +221,9 @@ fn a_resume_after_an_interrupted_restart_restarts_first() {
         host,
         session: None,
         step: None,
-        script: &format!("& '{staged}' /silentmode"),
+        script: &format!(
+            "$sfbpatchInstaller = Start-Process -FilePath '{staged}' -ArgumentList '/silentmode' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+        ),
         at: e.now(),
         timeout_ms: 3_600_000,
     });

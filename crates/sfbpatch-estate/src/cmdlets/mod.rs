@@ -6,6 +6,7 @@
 mod database;
 mod files;
 mod install;
+pub(crate) mod installer;
 mod pool;
 mod services;
 mod system;
@@ -17,8 +18,6 @@ use sfbpatch_pwsh::syntax::{CommandName, Element, ParsedCommand};
 use crate::Ms;
 use crate::bind::{Params, bind};
 use crate::estate::{Estate, Host, LocalReader};
-
-pub(crate) use install::run_installer;
 
 /// What a command belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,17 +145,30 @@ pub(crate) struct Call<'a> {
     pub(crate) elements: &'a [Element],
 }
 
+/// An object a command returns (what an assignment keeps), beyond its printed text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Object {
+    /// A `System.Diagnostics.Process` (`Start-Process -PassThru`): its exit code once it has
+    /// exited, `None` while it runs.
+    Process {
+        /// `.ExitCode`.
+        exit_code: Option<i32>,
+    },
+}
+
 /// The outcome of one command inside a script.
 pub(crate) struct Out {
     pub(crate) exit: i32,
     pub(crate) stdout: String,
     pub(crate) stderr: String,
     pub(crate) ms: Ms,
+    /// The object it returned, when it returns one the simulator models.
+    pub(crate) object: Option<Object>,
 }
 
 impl Out {
     pub(crate) fn ok(stdout: impl Into<String>, ms: Ms) -> Self {
-        Out { exit: 0, stdout: stdout.into(), stderr: String::new(), ms }
+        Out { exit: 0, stdout: stdout.into(), stderr: String::new(), ms, object: None }
     }
 
     pub(crate) fn err(stderr: impl Into<String>, ms: Ms) -> Self {
@@ -165,7 +177,7 @@ impl Out {
 
     /// A non-zero exit with this error text.
     pub(crate) fn exit(code: i32, stderr: impl Into<String>, ms: Ms) -> Self {
-        Out { exit: code, stdout: String::new(), stderr: stderr.into(), ms }
+        Out { exit: code, stdout: String::new(), stderr: stderr.into(), ms, object: None }
     }
 }
 
@@ -285,7 +297,7 @@ The located assembly's manifest definition does not match the assembly reference
 pub(crate) fn run_command(e: &mut Estate, cx: &mut Cx, cmd: &ParsedCommand) -> Out {
     let name = match &cmd.name {
         CommandName::Name(n) => n.as_str(),
-        CommandName::Path(p) => return run_installer(me(e, cx), cx, p, &cmd.elements),
+        CommandName::Path(p) => return installer::call_operator(me(e, cx), cx, p, &cmd.elements),
         CommandName::Expression(e) => return Out::err(format!("the simulator cannot invoke {e}"), 1000),
     };
     let h = me(e, cx);

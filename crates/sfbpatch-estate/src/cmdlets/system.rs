@@ -1,7 +1,9 @@
 //! The machine, the shell and its accounts: `Get-CsAdminRoleAssignment`, `Import-Module`,
-//! `Restart-Computer`, `Write-Output`, and `net statistics workstation` (the boot time).
+//! `Restart-Computer`, `Start-Process`, `Write-Output`, and `net statistics workstation` (the
+//! boot time).
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, me};
+use super::installer::{self, NotStarted};
+use super::{Call, Cmdlet, Cx, Family, Object, Out, SFB, WINDOWS, me};
 use crate::Ms;
 use crate::estate::{Estate, Host};
 
@@ -11,6 +13,18 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
     Cmdlet::new(F, SFB, "Get-CsAdminRoleAssignment", &[], &["Identity"], role_assignment),
     Cmdlet::new(F, WINDOWS, "Import-Module", &["Force"], &["Name"], import_module),
     Cmdlet::new(F, WINDOWS, "Restart-Computer", &["Force"], &[], restart_computer),
+    // The cmdlet reference (Windows PowerShell 5.1): `-FilePath` (position 0), `-ArgumentList`
+    // (position 1, a string array), `-Wait`, `-PassThru`, `-NoNewWindow`; the other
+    // parameters are not modelled and are refused.
+    // https://learn.microsoft.com/powershell/module/microsoft.powershell.management/start-process?view=powershell-5.1
+    Cmdlet::new(
+        F,
+        WINDOWS,
+        "Start-Process",
+        &["Wait", "PassThru", "NoNewWindow"],
+        &["FilePath", "ArgumentList"],
+        start_process,
+    ),
     Cmdlet::new(F, WINDOWS, "Write-Output", &[], &["InputObject"], write_output).refused_in(500),
 ];
 
@@ -59,6 +73,61 @@ fn import_module(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
 
 fn restart_computer(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
     restart(me(e, cx), cx.now)
+}
+
+/// `Start-Process`: starts the program at `-FilePath` (only update packages are programs
+/// here: the installer, `installer.rs`). With `-Wait` it waits for the process to end; without
+/// it the program goes on in the background on the host's clock. With `-PassThru` it returns
+/// the process, whose `.ExitCode` is the program's once it has ended (DOMAIN.md §5). The
+/// program's own output does not reach the caller (it runs in a window of its own), and
+/// the statement succeeds whatever the program's exit code: only the process object says it.
+fn start_process(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
+    let path = call.params.first_of(&["FilePath"]).unwrap_or("").to_owned();
+    // An array is joined with single spaces into the command line (the cmdlet reference).
+    let line = call.params.get("ArgumentList").or(call.params.positional.get(1).map(String::as_str)).unwrap_or("");
+    let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let run = match installer::start(h, cx, &path, &args) {
+        Ok(run) => run,
+        Err(NotStarted::NotFound) => {
+            return Out::err(
+                format!(
+                    "{} : This command cannot be run due to the error: The system cannot find the file specified.",
+                    call.name
+                ),
+                h.rng.secs(0.2, 0.5),
+            );
+        }
+        Err(NotStarted::NotAProgram) => {
+            return Out::err(
+                format!(
+                    "{} : This command cannot be run due to the error: %1 is not a valid Win32 application.",
+                    call.name
+                ),
+                h.rng.secs(0.2, 0.5),
+            );
+        }
+    };
+    let started = h.rng.secs(0.3, 1.0);
+    let (ms, exit_code) = if call.params.has("Wait") {
+        // Waited for: its effects land at its end, which is this statement's end.
+        let ms = started.saturating_add(run.ms);
+        installer::finish(h, &run, cx.now.saturating_add(cx.dur(ms)));
+        (ms, Some(run.exit))
+    } else {
+        installer::detach(h, cx, &path, run);
+        (started, None)
+    };
+    if !call.params.has("PassThru") {
+        return Out::ok("", ms);
+    }
+    let name = path.rsplit('\\').next().unwrap_or(&path);
+    let name = name.strip_suffix(".exe").or_else(|| name.strip_suffix(".EXE")).unwrap_or(name);
+    let id = 4000 + h.oplog.len();
+    let table = format!(
+        "\nHandles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName\n-------  ------    -----      -----     ------     --  -- -----------\n      0       0        0          0      0.00 {id:>6}   1 {name}\n\n"
+    );
+    Out { object: Some(Object::Process { exit_code }), ..Out::ok(table, ms) }
 }
 
 fn write_output(_: &mut Estate, _: &mut Cx, call: &Call<'_>) -> Out {

@@ -86,8 +86,12 @@ pub fn stage(e: &mut Estate, host: &str) {
     assert!(r.succeeded(), "{r:?}");
 }
 
+/// The install step as the plan renders it: the installer is a GUI program, waited for by
+/// `Start-Process`, its exit code handed on from `.ExitCode` (DOMAIN.md §5).
 pub fn install_cmd() -> String {
-    format!("& '{PKG}' /silentmode")
+    format!(
+        "$sfbpatchInstaller = Start-Process -FilePath '{PKG}' -ArgumentList '/silentmode' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+    )
 }
 
 pub fn host<'a>(e: &'a Estate, h: &str) -> &'a sfbpatch_sim::estate::Host {
