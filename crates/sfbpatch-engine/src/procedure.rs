@@ -99,10 +99,12 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
 ) -> ServerSummary {
     let host = &sp.fqdn;
     // A back end's databases are updated from a Front End against a remote SQL Server: a
-    // logon without network credentials cannot (the double hop). Refused before anything runs.
+    // logon without network credentials cannot (the double hop). What counts is the logon to
+    // the host that runs the steps (`host_of`). Refused before anything runs.
     if sp.runbook == Runbook::BackendDatabases
-        && !cx.transport.network_credentials()
         && let Some((from, command)) = sp.finishing_database_command()
+        && (!cx.transport.network_credentials(&from)
+            || sp.steps.iter().any(|st| !cx.transport.network_credentials(sp.host_of(st))))
     {
         let args = [("sql", host.to_string()), ("host", from.to_string()), ("command", command)];
         return end_server(cx, host, ServerResult::NotStarted, Some(cx.say("double-hop", &args)), Vec::new());

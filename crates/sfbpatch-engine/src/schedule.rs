@@ -72,19 +72,21 @@ impl Finished {
 
 /// Before anything changes: `Test-CsDatabase` on every SQL Server whose databases this run
 /// updates, from the Front End that will update them (issue 10: what needs updating, and a
-/// mirrored back end refused before its pool is touched rather than halfway). Over a logon
-/// without network credentials nothing can be asked of a remote SQL Server (the double hop):
-/// those servers are refused by their own procedure. Returns the refused SQL Servers and why.
+/// mirrored back end refused before its pool is touched rather than halfway). From a host
+/// whose logon has no network credentials nothing can be asked of a remote SQL Server (the
+/// double hop): those servers are refused by their own procedure. Returns the refused SQL
+/// Servers and why.
 async fn preflight<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     plan: &Plan,
     resume: Option<&ResumeState>,
 ) -> Vec<(Fqdn, String)> {
     let mut refused = Vec::new();
-    if !cx.transport.network_credentials() {
-        return refused;
-    }
     for sp in plan.servers.iter().filter(|sp| sp.runbook == Runbook::BackendDatabases) {
+        let from = sp.steps.iter().find(|st| st.id == StepId::TestDatabases).map(|st| sp.host_of(st));
+        if from.is_some_and(|h| !cx.transport.network_credentials(h)) {
+            continue;
+        }
         let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
         let done = prior.is_some_and(|p| p.finished == Some(ServerResult::Updated) || !p.completed.is_empty());
         if done || cx.halted() || !sp.steps.iter().any(|st| st.id == StepId::TestDatabases) {

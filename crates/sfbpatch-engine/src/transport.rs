@@ -79,10 +79,11 @@ pub trait Transport {
         None
     }
 
-    /// Whether commands sent this way carry network credentials, so that a command can reach
-    /// another machine's SQL Server (`Install-CsDatabase -SqlServerFqdn`). A key-based SSH
-    /// logon on Windows has none (an S4U logon: DOMAIN.md §5, the double hop).
-    fn network_credentials(&self) -> bool {
+    /// Whether commands sent this way to `host` carry network credentials, so that a command
+    /// run there can reach another machine's SQL Server (`Install-CsDatabase -SqlServerFqdn`).
+    /// It is the logon to the host that *runs* the command that counts: a key-based SSH logon
+    /// on Windows has none (an S4U logon: DOMAIN.md §5, the double hop), a password logon has.
+    fn network_credentials(&self, _host: &Fqdn) -> bool {
         true
     }
 

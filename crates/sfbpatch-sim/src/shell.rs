@@ -24,6 +24,10 @@ pub const ORIGINAL_COMMAND_VAR: &str = "SSH_ORIGINAL_COMMAND";
 
 /// Set by OpenSSH's server in every session it starts.
 pub const SSH_CONNECTION_VAR: &str = "SSH_CONNECTION";
+/// With `ExposeAuthInfo yes`, OpenSSH's server names here a file listing the methods that
+/// authenticated the session, one per line (`publickey ssh-ed25519 AAAA…`, `password`,
+/// `keyboard-interactive`): sshd_config(5), ExposeAuthInfo.
+pub const SSH_USER_AUTH_VAR: &str = "SSH_USER_AUTH";
 /// The step a command belongs to (faults are keyed by step), set by the transports.
 pub const STEP_VAR: &str = "SFBPATCH_STEP";
 /// The folder holding the files written onto the host's disk from outside (by SFTP):
@@ -45,10 +49,10 @@ pub struct Invocation {
     pub time_scale: Option<f64>,
     /// The host's disk folder, holding the files written onto it from outside the simulator.
     pub disk: Option<PathBuf>,
-    /// The session came through an SSH server (`SSH_CONNECTION` is set by OpenSSH for every
-    /// session). sfbpatch's SSH transport logs on with a key, and a key-based Win32-OpenSSH
-    /// logon has no network credentials (an S4U logon: DOMAIN.md §5, PowerShell/Win32-OpenSSH
-    /// #518, #1264): anything it asks of another machine's SQL Server fails (the double hop).
+    /// The session came through an SSH server by a key (see [`key_logon`]): a key-based
+    /// Win32-OpenSSH logon has no network credentials (an S4U logon: DOMAIN.md §5,
+    /// PowerShell/Win32-OpenSSH #518, #1264): anything it asks of another machine's SQL Server
+    /// fails (the double hop). A password logon is a full one and has them.
     pub key_logon: bool,
 }
 
@@ -92,7 +96,8 @@ impl Invocation {
         let step = std::env::var(STEP_VAR).ok().and_then(|s| s.parse::<StepId>().ok());
         let time_scale = time_scale(std::env::var(TIME_SCALE_VAR).ok().as_deref());
         let disk = std::env::var_os(DISK_VAR).map(PathBuf::from);
-        let key_logon = std::env::var_os(SSH_CONNECTION_VAR).is_some();
+        let methods = std::env::var_os(SSH_USER_AUTH_VAR).and_then(|f| std::fs::read_to_string(f).ok());
+        let key_logon = key_logon(std::env::var_os(SSH_CONNECTION_VAR).is_some(), methods.as_deref());
         Ok(Invocation { host: host.to_owned(), script, step, time_scale, disk, key_logon })
     }
 
@@ -154,6 +159,22 @@ impl Invocation {
             ExecStatus::Unreachable => Ending::Unreachable,
         }
     }
+}
+
+/// Whether a session is an S4U logon, without network credentials: it came through sshd
+/// (`under_sshd`) and the methods that authenticated it (the `SSH_USER_AUTH` file's text)
+/// include neither `password` nor `keyboard-interactive` (with or without a submethod): a
+/// public key, or nothing sshd told (no `ExposeAuthInfo yes`), counts as a key. Win32-OpenSSH logs a password session on with
+/// the password itself (a full logon) and a key session by S4U (DOMAIN.md §5;
+/// PowerShell/Win32-OpenSSH #518, #1264).
+pub fn key_logon(under_sshd: bool, auth_methods: Option<&str>) -> bool {
+    let by_password = auth_methods.is_some_and(|text| {
+        // Each line: `method[/submethod] [key] [info]` (OpenSSH's auth2.c; PAM's
+        // keyboard-interactive is `keyboard-interactive/pam`).
+        let method = |l: &str| l.split_whitespace().next().and_then(|w| w.split('/').next()).map(str::to_owned);
+        text.lines().any(|l| matches!(method(l).as_deref(), Some("password" | "keyboard-interactive")))
+    });
+    under_sshd && !by_password
 }
 
 /// The script carried by an SSH command line, if it carries one: a client that runs a shell
@@ -249,6 +270,20 @@ fn output_closed() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_is_a_key_logon_under_sshd_unless_a_password_authenticated_it() {
+        assert!(!key_logon(false, None), "a local shell is the operator's own logon");
+        assert!(key_logon(true, None), "sshd told nothing: counted as a key");
+        assert!(key_logon(true, Some("publickey ssh-ed25519 AAAAC3Nza\n")));
+        assert!(!key_logon(true, Some("password\n")));
+        assert!(!key_logon(true, Some("keyboard-interactive\n")));
+        assert!(!key_logon(true, Some("keyboard-interactive/pam\n")));
+        // AuthenticationMethods publickey,password: the password logs the session on.
+        assert!(!key_logon(true, Some("publickey ssh-ed25519 AAAAC3Nza\npassword\n")));
+        // A key whose comment says "password" is still a key.
+        assert!(key_logon(true, Some("publickey ssh-ed25519 AAAA password\n")));
+    }
 
     #[test]
     fn ssh_commands_carry_a_script_unless_they_start_a_shell_on_stdin() {

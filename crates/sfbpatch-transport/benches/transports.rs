@@ -102,6 +102,7 @@ fn main() {
             user: "root".into(),
             identity_file: d.join("client_key"),
             known_hosts: d.join("known_hosts"),
+            auth: sfbpatch_transport::ssh::Auth::Key,
         },
     );
     let ssh = SshTransport::new(hosts, false, &package).unwrap_or_else(|e| fail(e));

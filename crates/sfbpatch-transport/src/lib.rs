@@ -2,7 +2,9 @@
 //! command text on its standard input (no quoting through a command line).
 
 pub mod local;
+pub mod password;
 pub mod ssh;
+pub mod ssh_auth;
 
 use sfbpatch_core::Fqdn;
 use sfbpatch_engine::transport::{CommandOutput, TransportError};

@@ -1,6 +1,7 @@
-//! The SSH transport (russh): key authentication, host keys checked against a known_hosts
-//! file (an unknown key is refused unless `accept_new`, a changed key always, with its
-//! fingerprint), one connection per server kept across steps and re-opened after a drop,
+//! The SSH transport (russh): key or password authentication (`ssh_auth`), host keys
+//! checked against a known_hosts file (an unknown key is refused unless `accept_new`, a
+//! changed key always, with its fingerprint), one connection per server kept across steps
+//! and re-opened after a drop,
 //! every command on an exec channel whose standard input carries the script, the package
 //! staged by SFTP.
 
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::ssh_auth::AuthWord;
+pub use crate::ssh_auth::{Auth, PasswordSource, Passwords};
 use russh::ChannelMsg;
 use russh::client;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
@@ -31,6 +34,8 @@ pub struct HostConfig {
     pub identity_file: PathBuf,
     /// known_hosts file.
     pub known_hosts: PathBuf,
+    /// How it is logged on to: a key, or a password (which gives network credentials).
+    pub auth: Auth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +46,8 @@ struct Entry {
     user: Option<String>,
     identity_file: Option<String>,
     known_hosts: Option<String>,
+    auth: Option<AuthWord>,
+    password_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +85,8 @@ pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, Hos
             .ok_or_else(|| format!("{}: no user for {s} (set [defaults] user)", path.display()))?;
         let identity = pick(|e| e.identity_file.clone()).unwrap_or_else(|| "~/.ssh/id_ed25519".into());
         let known = pick(|e| e.known_hosts.clone()).unwrap_or_else(|| "~/.ssh/known_hosts".into());
+        let password_file = pick(|e| e.password_file.clone()).map(|f| expand(&f));
+        let auth = crate::ssh_auth::resolve(h.and_then(|e| e.auth).or(d.auth), password_file, path);
         out.insert(
             s.to_string(),
             HostConfig {
@@ -86,6 +95,7 @@ pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, Hos
                 user,
                 identity_file: expand(&identity),
                 known_hosts: expand(&known),
+                auth,
             },
         );
     }
@@ -176,6 +186,8 @@ pub struct SshTransport {
     sha256: String,
     remote_shell: String,
     conns: tokio::sync::Mutex<HashMap<String, Arc<client::Handle<Client>>>>,
+    passwords: Passwords,
+    lang: sfbpatch_core::Lang,
 }
 
 impl SshTransport {
@@ -192,7 +204,15 @@ impl SshTransport {
             sha256,
             remote_shell: "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -".into(),
             conns: tokio::sync::Mutex::new(HashMap::new()),
+            passwords: Passwords::default(),
+            lang: sfbpatch_core::Lang::En,
         })
+    }
+
+    /// The passwords read for the hosts that log on by password, and the language of the
+    /// sentences a refused logon is told in.
+    pub fn with_passwords(self, passwords: Passwords, lang: sfbpatch_core::Lang) -> Self {
+        Self { passwords, lang, ..self }
     }
 
     async fn connect(&self, host: &Fqdn) -> Result<Arc<client::Handle<Client>>, TransportError> {
@@ -223,6 +243,11 @@ impl SshTransport {
                 });
             }
         };
+        if let Auth::Password(source) = &cfg.auth {
+            let (user, lang) = (cfg.user.as_str(), self.lang);
+            self.passwords.log_on(&mut handle, host, user, source, lang).await.map_err(TransportError::Other)?;
+            return Ok(Arc::new(handle));
+        }
         let authenticated = if cfg.identity_file.exists() {
             let key = russh::keys::load_secret_key(&cfg.identity_file, None).map_err(|e| {
                 TransportError::Other(format!(
@@ -396,10 +421,11 @@ impl Transport for SshTransport {
         )))
     }
 
-    /// Keys only (a key file or ssh-agent): Win32-OpenSSH gives such a logon no network
-    /// credentials (DOMAIN.md §5; PowerShell/Win32-OpenSSH #518, #1264).
-    fn network_credentials(&self) -> bool {
-        false
+    /// A password logon has them, a key logon (a key file or ssh-agent) does not:
+    /// Win32-OpenSSH gives the latter an S4U logon (DOMAIN.md §5; PowerShell/Win32-OpenSSH
+    /// #518, #1264).
+    fn network_credentials(&self, host: &Fqdn) -> bool {
+        self.hosts.get(host.as_str()).is_some_and(|c| matches!(c.auth, Auth::Password(_)))
     }
 
     fn package_sha256(&self) -> String {

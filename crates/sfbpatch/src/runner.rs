@@ -241,13 +241,30 @@ fn options(params: &RunParams, journal: &Journal, lang: Lang) -> RunOptions {
     o
 }
 
-/// Drives the engine to the end (or a clean interruption on Ctrl-C).
+/// How the SSH transport reaches each server of `p`: the connections file's settings and
+/// every password they name (a private file, or a prompt on the terminal), read before
+/// anything is contacted. A password is never in a message.
+fn ssh_logons(p: &Plan, params: &RunParams, lang: Lang) -> Result<SshLogons, Failure> {
+    let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
+    let file = params.connections.clone().unwrap_or_default();
+    let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
+    let passwords = sfbpatch_transport::ssh::Passwords::collect(&hosts, &file, lang)
+        .map_err(|e| Failure::Message(e.render(lang)))?;
+    Ok((hosts, passwords))
+}
+
+type SshLogons =
+    (std::collections::BTreeMap<String, sfbpatch_transport::ssh::HostConfig>, sfbpatch_transport::ssh::Passwords);
+
+/// Drives the engine to the end (or a clean interruption on Ctrl-C). `logons`: the SSH
+/// transport's, when already read.
 fn run_engine(
     p: &Plan,
     params: &RunParams,
     journal: &Journal,
     id: &str,
     resume: Option<&ResumeState>,
+    logons: Option<SshLogons>,
     lang: Lang,
 ) -> Result<(RunSummary, u64), Failure> {
     let opts = options(params, journal, lang);
@@ -257,12 +274,14 @@ fn run_engine(
     let live: &dyn EventSink = if std::io::stderr().is_terminal() { &bars } else { &display };
     let sink = Fanout(vec![&sink_journal, live]);
     if params.transport == TransportArg::Ssh {
-        let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
-        let file = params.connections.clone().unwrap_or_default();
-        let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
+        let (hosts, passwords) = match logons {
+            Some(l) => l,
+            None => ssh_logons(p, params, lang)?,
+        };
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::ssh::SshTransport::new(hosts, params.accept_new_host_keys, &package)
-            .map_err(Failure::Message)?;
+            .map_err(Failure::Message)?
+            .with_passwords(passwords, lang);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -401,6 +420,9 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     } else {
         params
     };
+    // Every password is read (and its file checked) before the journal records the run or
+    // anything is contacted.
+    let logons = if params.transport == TransportArg::Ssh { Some(ssh_logons(&p, &params, lang)?) } else { None };
     let journal = open_journal(&jpath, lang)?;
     let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
     let params_json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
@@ -416,7 +438,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         "{}",
         tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
     );
-    let done = run_engine(&p, &params, &journal, &id, None, lang)?;
+    let done = run_engine(&p, &params, &journal, &id, None, logons, lang)?;
     Ok(run_output(done, &id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 
@@ -439,7 +461,7 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     journal.mark_running(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let state = journal.resume_state(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), lang)?;
+    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, lang)?;
     Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 

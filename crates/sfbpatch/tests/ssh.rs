@@ -182,6 +182,7 @@ fn lab_with(extra_env: &str) -> Option<Lab> {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key_{i}\nPidFile {d}/sshd_{i}.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
+             ExposeAuthInfo yes\n\
              AcceptEnv SFBPATCH_STEP\nSubsystem sftp internal-sftp -d {disk}\n\
              SetEnv PATH={bindir}:/usr/bin:/bin SFBPATCH_BIN={bin} SFBPATCH_SIM_ESTATE={estate} SFBPATCH_SIM_HOST={host} SFBPATCH_SIM_DISK={disk} {extra_env}\n",
             disk = disk.display(),
