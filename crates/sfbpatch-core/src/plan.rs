@@ -25,8 +25,9 @@ pub const DEFAULT_STAGE_DIR: &str = r"C:\ProgramData\sfbpatch\stage";
 pub struct PlanRequest {
     /// The package as the operator named it (a local path).
     pub package: String,
-    /// The product, for the installer's switches and the shell module.
-    pub product: Product,
+    /// `--product`: every server's product, overriding what the topology says (each server's
+    /// own product otherwise: `servers[].product`).
+    pub product: Option<Product>,
     /// Installer switches overriding the product's defaults.
     pub installer_switches: Option<Vec<String>>,
     /// Servers to plan (FQDNs); empty: every back end and Standard Edition server.
@@ -46,11 +47,12 @@ pub struct PlanRequest {
 }
 
 impl PlanRequest {
-    /// A request with every default: all servers in scope, Skype for Business Server 2019.
+    /// A request with every default: all servers in scope, each server's product from the
+    /// topology (Skype for Business Server 2019 where it says nothing).
     pub fn new(package: impl Into<String>) -> Self {
         Self {
             package: package.into(),
-            product: Product::default(),
+            product: None,
             installer_switches: None,
             servers: Vec::new(),
             skip: Vec::new(),
@@ -195,7 +197,8 @@ pub struct ServerPlan {
     pub warnings: Vec<PlanWarning>,
     /// The steps, in order.
     pub steps: Vec<PlannedStep>,
-    /// The product (installer, shell module).
+    /// The product it runs (installer, shell module, the commands that exist there): the
+    /// topology's, or `--product`'s.
     #[serde(default)]
     pub product: Product,
     /// The procedure it gets (`standard-edition`, `front-end`, `backend-databases`,
@@ -268,7 +271,10 @@ impl ServerPlan {
     pub fn recovery(&self, failed: StepId) -> Vec<String> {
         let steps = self.runbook.steps();
         let order = |id: StepId| steps.iter().position(|s| *s == id);
-        let (Some(at), window_start) = (order(failed), self.runbook_window_start()) else {
+        // A step the runbook does not have (the database update of a Lync Server 2013 Front
+        // End, asked for by the scripts' "after the install" recovery) counts as its last.
+        let (Some(at), window_start) = (order(failed).or(steps.len().checked_sub(1)), self.runbook_window_start())
+        else {
             return Vec::new();
         };
         if window_start.and_then(order).is_none_or(|w| at < w) {
@@ -277,6 +283,7 @@ impl ServerPlan {
         let wanted: &[StepId] = match self.runbook {
             Runbook::BackendDatabases => &[],
             Runbook::FrontEnd => &[StepId::StartW3svc, StepId::Failback, StepId::Verify],
+            Runbook::LyncFrontEnd => &[StepId::StartW3svc, StepId::StartServices, StepId::Verify],
             Runbook::StandardEdition | Runbook::SeedBackend => {
                 if order(StepId::InstallUpdate).is_some_and(|i| at > i) {
                     &[
@@ -320,7 +327,7 @@ impl ServerPlan {
     /// `stop-services` (services stopped), `failover` (a Front End out of its pool).
     fn runbook_window_start(&self) -> Option<StepId> {
         match self.runbook {
-            Runbook::StandardEdition | Runbook::SeedBackend => Some(StepId::StopServices),
+            Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => Some(StepId::StopServices),
             Runbook::FrontEnd => Some(StepId::Failover),
             Runbook::BackendDatabases => None,
         }
@@ -336,7 +343,8 @@ pub struct Plan {
     pub package: String,
     /// The installer's path on each server once staged.
     pub staged_installer: String,
-    /// The product.
+    /// The product of the package: `--product`, else the one product of the servers planned
+    /// (the first server's when they run several: see [`Plan::products`]).
     pub product: Product,
     /// The outage budget in minutes.
     pub outage_budget_minutes: f64,
@@ -344,6 +352,20 @@ pub struct Plan {
     pub lang: String,
     /// One entry per server in scope.
     pub servers: Vec<ServerPlan>,
+}
+
+impl Plan {
+    /// The products of the servers planned, in plan order, once each. A run stages one
+    /// package: a plan with more than one is run one product at a time.
+    pub fn products(&self) -> Vec<Product> {
+        let mut v: Vec<Product> = Vec::new();
+        for s in &self.servers {
+            if !v.contains(&s.product) {
+                v.push(s.product);
+            }
+        }
+        v
+    }
 }
 
 /// The schema name of [`Plan`]'s JSON.
@@ -401,15 +423,16 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         return Err(PlanError::BadStageDir { path: req.stage_dir.clone() });
     }
     let staged_installer = format!("{stage_dir}\\{name}");
-    let switches: Vec<Word> = match &req.installer_switches {
-        Some(list) => list
-            .iter()
-            .map(|s| Word::new(s).map_err(|_| PlanError::BadSwitch { switch: s.clone() }))
-            .collect::<Result<_, _>>()?,
-        None => req.product.installer_switches().iter().map(|s| Word::fixed(s)).collect(),
+    let custom: Option<Vec<Word>> = match &req.installer_switches {
+        Some(list) => Some(
+            list.iter()
+                .map(|s| Word::new(s).map_err(|_| PlanError::BadSwitch { switch: s.clone() }))
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
     };
 
-    let targets = scope::targets(topology);
+    let targets = scope::targets_for(topology, req.product);
     let selected: Vec<&scope::Target<'_>> = if req.servers.is_empty() {
         targets.iter().collect()
     } else {
@@ -442,15 +465,23 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
     let mut servers = Vec::with_capacity(selected.len());
     for t in &selected {
         let s = t.server;
+        // The commands of a back end's database steps run on its host: that host's product.
+        let runs_as = match t.runbook {
+            Runbook::BackendDatabases => topology.server(t.database_host.as_str()).unwrap_or(s),
+            _ => s,
+        };
+        let product = scope::product_of(runs_as, req.product);
+        let switches: Vec<Word> =
+            custom.clone().unwrap_or_else(|| product.installer_switches().iter().map(|s| Word::fixed(s)).collect());
         let db = match t.runbook {
-            Runbook::FrontEnd => DatabaseUpdate::LocalDatabases,
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => DatabaseUpdate::LocalDatabases,
             _ => match database_update_for(s) {
                 Some(db) => db,
                 None => continue,
             },
         };
         let cx = CommandContext {
-            product: req.product,
+            product,
             staged_installer: &staged_installer,
             installer_switches: &switches,
             database_update: &db,
@@ -507,12 +538,13 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         if s.role == Role::StandardEdition {
             warnings.push(warn("users-signed-out", Args::new().with("pool", &s.cluster)));
         }
-        if t.runbook == Runbook::FrontEnd && t.pool.as_ref().is_some_and(|p| scope::lone_front_end(topology, p)) {
+        let front_end = matches!(t.runbook, Runbook::FrontEnd | Runbook::LyncFrontEnd);
+        if front_end && t.pool.as_ref().is_some_and(|p| scope::lone_front_end(topology, p)) {
             warnings.push(warn("lone-front-end", Args::new().with("pool", &s.cluster)));
         }
         // A Front End updated without its back end's databases runs ahead of them, silently
         // (DOMAIN.md §1a): say so, with the server that finishes it.
-        if t.runbook == Runbook::FrontEnd
+        if front_end
             && let Some(backend) = t.pool.as_ref().and_then(|p| topology.pool(p)).and_then(|p| p.backend.as_ref())
             && targets.iter().any(|x| &x.fqdn == backend)
             && !planned.contains(&backend)
@@ -523,13 +555,20 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             warnings
                 .push(warn("collocated-stores-excluded", Args::new().with("stores", s.collocated_stores.join(", "))));
         }
-        if t.runbook != Runbook::BackendDatabases && !name.eq_ignore_ascii_case(req.product.installer_name()) {
+        // Neither the operator nor the topology names the product: the default, said aloud.
+        if req.product.is_none() && runs_as.product.is_none() && runs_as.sfb_installed {
+            warnings.push(warn(
+                "product-unknown",
+                Args::new().with("server", &runs_as.fqdn).with("product", product.as_str()),
+            ));
+        }
+        if t.runbook != Runbook::BackendDatabases && !name.eq_ignore_ascii_case(product.installer_name()) {
             warnings.push(warn(
                 "unexpected-installer-name",
                 Args::new()
                     .with("found", name)
-                    .with("expected", req.product.installer_name())
-                    .with("product", req.product.as_str()),
+                    .with("expected", product.installer_name())
+                    .with("product", product.as_str()),
             ));
         }
         for skipped in &req.skip {
@@ -553,21 +592,22 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 other => Some(other.sql_server(&t.fqdn).clone()),
             },
             collocated_stores: s.collocated_stores.clone(),
-            database_update: if t.runbook == Runbook::FrontEnd { "none".to_owned() } else { db.name().to_owned() },
+            database_update: if front_end { "none".to_owned() } else { db.name().to_owned() },
             estimated_outage_minutes: outage,
             warnings,
             steps,
-            product: req.product,
+            product,
             runbook: t.runbook,
             runbook_reason: reason,
             after: t.after.iter().filter(|a| planned.contains(a)).cloned().collect(),
         });
     }
+    let first = servers.first().map(|s| s.product).unwrap_or_default();
     Ok(Plan {
         schema: PLAN_SCHEMA.to_owned(),
         package: req.package.clone(),
         staged_installer,
-        product: req.product,
+        product: req.product.unwrap_or(first),
         outage_budget_minutes: req.outage_budget_minutes,
         lang: lang.code().to_owned(),
         servers,

@@ -5,12 +5,18 @@
 
 use sfbpatch_pwsh::{Arg, Command, Word};
 
+use crate::runbook::{Product, build_readback};
+
 /// A command the engine sends that is not a step of the runbook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {
     /// `Get-CsServerPatchVersion`: the installed build of each component (DOMAIN.md §2:
-    /// the way to check that an update took).
+    /// the way to check that an update took). Skype for Business Server only: use
+    /// [`Probe::builds`] for a server's own product.
     PatchVersions,
+    /// Lync Server 2013 has no `Get-CsServerPatchVersion` (DOMAIN.md §5): the installed
+    /// products' versions from the Uninstall key ([`crate::runbook::build_readback`]).
+    InstalledProducts,
     /// `Get-CsWindowsService`: the state of every Skype for Business service.
     SfbServices,
     /// `Get-Service -Name 'W3SVC'`: IIS.
@@ -64,10 +70,16 @@ fn word(s: &'static str) -> Word {
 }
 
 impl Probe {
+    /// The read-back of the installed builds on a server running `product`.
+    pub fn builds(product: Product) -> Probe {
+        if product.has_patch_version_cmdlet() { Probe::PatchVersions } else { Probe::InstalledProducts }
+    }
+
     /// The command, rendered.
     pub fn command(&self) -> String {
         let c = match self {
-            Probe::PatchVersions => Command::named(word("Get-CsServerPatchVersion")),
+            Probe::PatchVersions => build_readback(Product::Sfb2019),
+            Probe::InstalledProducts => build_readback(Product::Lync2013),
             Probe::SfbServices => Command::named(word("Get-CsWindowsService")),
             Probe::W3svc => Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),
             Probe::FreeSpace { drive } => {
@@ -107,6 +119,15 @@ mod tests {
     fn probes_render_as_an_administrator_would_type_them() {
         let cases = [
             (Probe::PatchVersions, "Get-CsServerPatchVersion"),
+            (
+                Probe::InstalledProducts,
+                "Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*'",
+            ),
+            (
+                Probe::builds(Product::Lync2013),
+                "Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*'",
+            ),
+            (Probe::builds(Product::Sfb2015), "Get-CsServerPatchVersion"),
             (Probe::SfbServices, "Get-CsWindowsService"),
             (Probe::W3svc, "Get-Service -Name 'W3SVC'"),
             (Probe::FreeSpace { drive: "C".into() }, "Get-PSDrive -Name 'C'"),

@@ -79,15 +79,63 @@ pub fn parse_services(text: &str) -> Vec<ServiceStatus> {
         .collect()
 }
 
-/// Parses `Get-CsServerPatchVersion` output: every line holding a build, as (component, build).
+/// Parses the installed builds a server reports, as (component, build): every row of
+/// `Get-CsServerPatchVersion`'s table holding a build, and (Lync Server 2013, which has no such
+/// cmdlet) the server product's entries among the installed products that
+/// [`crate::runbook::build_readback`] lists ([`parse_installed_products`]). Lines in list
+/// format (`Name : value`) are never table rows.
 pub fn parse_patch_versions(text: &str) -> Vec<(String, Build)> {
-    text.lines()
-        .filter_map(|l| {
-            let (i, b) = l.split_whitespace().enumerate().find_map(|(i, t)| t.parse::<Build>().ok().map(|b| (i, b)))?;
-            let component: Vec<&str> = l.split_whitespace().take(i).collect();
-            Some((component.join(" "), b))
-        })
-        .collect()
+    let mut out = parse_installed_products(text);
+    out.extend(text.lines().filter(|l| list_line(l).is_none()).filter_map(|l| {
+        let (i, b) = l.split_whitespace().enumerate().find_map(|(i, t)| t.parse::<Build>().ok().map(|b| (i, b)))?;
+        let component: Vec<&str> = l.split_whitespace().take(i).collect();
+        Some((component.join(" "), b))
+    }));
+    out
+}
+
+/// A line of PowerShell's list format, `Name : value`, as (name, value).
+fn list_line(l: &str) -> Option<(&str, &str)> {
+    let (k, v) = l.split_once(':')?;
+    let k = k.trim();
+    let is_name = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (is_name && v.starts_with(' ')).then(|| (k, v.trim()))
+}
+
+/// Components the cumulative update does not touch: separate downloads that keep their own
+/// version (docs/research/issue11-products.md §2).
+const NOT_UPDATED: [&str; 2] = ["Debugging Tools", "Resource Kit"];
+
+/// The server product's components among installed products printed in list format
+/// (`Get-ItemProperty` over the Uninstall key: one block per product, `DisplayName` and
+/// `DisplayVersion` in it), as (display name, build): entries named like
+/// `Microsoft Lync Server 2013, Core Components` or `Skype for Business Server 2015, Front End
+/// Server`. Every other product (SQL Server, runtimes, …) and the separately installed tools
+/// are left out.
+pub fn parse_installed_products(text: &str) -> Vec<(String, Build)> {
+    let mut out = Vec::new();
+    let (mut name, mut version): (Option<&str>, Option<Build>) = (None, None);
+    let mut flush = |name: &mut Option<&str>, version: &mut Option<Build>| {
+        if let (Some(n), Some(b)) = (name.take(), version.take()) {
+            let server = (n.contains("Lync Server") || n.contains("Skype for Business Server")) && n.contains(", ");
+            if server && !NOT_UPDATED.iter().any(|t| n.contains(t)) {
+                out.push((n.to_owned(), b));
+            }
+        }
+    };
+    for l in text.lines() {
+        if l.trim().is_empty() {
+            flush(&mut name, &mut version);
+            continue;
+        }
+        match list_line(l) {
+            Some(("DisplayName", v)) => name = Some(v),
+            Some(("DisplayVersion", v)) => version = v.parse().ok(),
+            _ => {}
+        }
+    }
+    flush(&mut name, &mut version);
+    out
 }
 
 /// Whether `Get-CsAdminRoleAssignment` output lists `role`.
@@ -145,6 +193,29 @@ mod tests {
         assert_eq!(v, [("Skype for Business Server 2019, Core Components".to_owned(), Build([7, 0, 2046, 530]))]);
         assert!("7.0.2046.530".parse::<Build>().ok() > "7.0.2046.99".parse::<Build>().ok());
         assert!("7.0.2046".parse::<Build>().is_err());
+    }
+
+    #[test]
+    fn reads_a_lync_servers_builds_from_its_installed_products() {
+        let t = "\nStatus   Name     DisplayName\n------   ----     -----------\nRunning  RTCSRV   Lync Server Front-End\n\n\
+DisplayName     : Microsoft Lync Server 2013, Core Components\nDisplayVersion  : 5.0.8308.1182\nPSChildName     : {8901ADF0-0001-0000-0000-000000000000}\n\n\
+DisplayName     : Microsoft SQL Server 2012 Native Client\nDisplayVersion  : 11.0.2100.60\nPSPath          : Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\x\n\n\
+DisplayName     : Microsoft Lync Server 2013, Front End Server\nDisplayVersion  : 5.0.8308.1001\n\n\
+DisplayName     : Microsoft Lync Server 2013, Debugging Tools\nDisplayVersion  : 5.0.8308.0\n\n\
+DisplayVersion  : 1.0.0.0\n";
+        let v = parse_patch_versions(t);
+        assert_eq!(
+            v,
+            [
+                ("Microsoft Lync Server 2013, Core Components".to_owned(), Build([5, 0, 8308, 1182])),
+                ("Microsoft Lync Server 2013, Front End Server".to_owned(), Build([5, 0, 8308, 1001])),
+            ]
+        );
+        // The same text without a server product lists nothing (never a runtime's version).
+        assert!(
+            parse_patch_versions("DisplayName : Microsoft Visual C++ 2013 x64\nDisplayVersion : 12.0.40660.0\n")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -264,6 +264,60 @@ impl Product {
             _ => "SkypeForBusiness",
         }
     }
+
+    /// The product of a topology service's `ServiceVersion` (docs/research/issue11-products.md
+    /// §1): 6 Lync Server 2013, 7 Skype for Business Server 2015, 8 Skype for Business Server
+    /// 2019. Any other value (5 is Lync Server 2010, which sfbpatch does not update; the
+    /// Subscription Edition's is not published) names no product.
+    pub fn from_service_version(v: u32) -> Option<Product> {
+        match v {
+            6 => Some(Product::Lync2013),
+            7 => Some(Product::Sfb2015),
+            8 => Some(Product::Sfb2019),
+            _ => None,
+        }
+    }
+
+    /// The release order (newer is greater).
+    pub fn generation(self) -> u8 {
+        match self {
+            Product::Lync2013 => 0,
+            Product::Sfb2015 => 1,
+            Product::Sfb2019 => 2,
+            Product::SfbSe => 3,
+        }
+    }
+
+    /// Whether the product has `Get-CsServerPatchVersion`: from the Skype for Business
+    /// Server 2015 November 2015 cumulative update on; Lync Server 2013 has no such cmdlet
+    /// (DOMAIN.md §5; the cmdlet reference, docs/research/issue11-products.md §2).
+    pub fn has_patch_version_cmdlet(self) -> bool {
+        self != Product::Lync2013
+    }
+
+    /// Whether the product has `Invoke-CsComputerFailOver`/`-FailBack` (introduced in Skype
+    /// for Business Server 2015; a Lync Server 2013 Front End is updated by upgrade domain,
+    /// docs/research/issue11-products.md §3).
+    pub fn has_computer_failover(self) -> bool {
+        self != Product::Lync2013
+    }
+}
+
+/// The Uninstall key of 64-bit Windows Installer products: their `DisplayName` and
+/// `DisplayVersion` are what Programs and Features shows (docs/research/issue11-products.md §2).
+pub const UNINSTALL_KEYS: &str = r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*";
+
+/// The command that reads back the installed build of each component of `product`:
+/// `Get-CsServerPatchVersion` where the product has it, else (Lync Server 2013) the installed
+/// products' entries of the Uninstall key, read without `Win32_Product` (whose query runs a
+/// Windows Installer consistency check of every product: KB974524). Parsed by
+/// [`crate::readback::parse_patch_versions`].
+pub fn build_readback(product: Product) -> Command {
+    if product.has_patch_version_cmdlet() {
+        Command::named(word("Get-CsServerPatchVersion"))
+    } else {
+        Command::named(word("Get-ItemProperty")).arg(Arg::Named(word("Path"), UNINSTALL_KEYS.to_owned()))
+    }
 }
 
 impl FromStr for Product {
@@ -451,7 +505,7 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         StepId::Verify => vec![
             Command::named(word("Get-CsWindowsService")),
             Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),
-            Command::named(word("Get-CsServerPatchVersion")),
+            build_readback(cx.product),
         ],
     }
 }

@@ -10,6 +10,11 @@
 //!   every pool whose stores live there. So are SQL servers holding other stores.
 //! * A back end whose cluster has `RequiresSetup="true"` carries SfB: the seed's literal
 //!   procedure still applies to it.
+//! * A Lync Server 2013 Front End has no computer failover (`Invoke-CsComputerFailOver` came
+//!   with Skype for Business Server 2015): Microsoft's Lync 2013 procedure ("Upgrade or update
+//!   Front End Servers in Lync Server 2013", docs/research/issue11-products.md §3) checks the
+//!   pool's upgrade readiness, stops the server's services, installs, and brings it back,
+//!   one upgrade domain at a time.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,7 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fqdn::Fqdn;
-use crate::runbook::StepId;
+use crate::runbook::{Product, StepId};
 use crate::topology::{PoolKind, Role, Server, Topology};
 
 /// The procedure a server gets.
@@ -27,6 +32,8 @@ pub enum Runbook {
     StandardEdition,
     /// A Front End of an Enterprise pool: failover, install, failback.
     FrontEnd,
+    /// A Lync Server 2013 Front End: readiness, services stopped, install, services started.
+    LyncFrontEnd,
     /// A SQL Server's databases, updated from an updated Front End.
     BackendDatabases,
     /// The seed's literal procedure on a back end that carries SfB (`RequiresSetup="true"`),
@@ -68,18 +75,45 @@ const FRONT_END: &[StepId] = &[
     StepId::Verify,
 ];
 
+/// Lync Server 2013 Front End (docs/research/issue11-products.md §3): the pool's fabric and
+/// upgrade readiness (both cmdlets exist from Lync Server 2013 on), then the seed's steps on
+/// the server itself without the database update (done once from the pool, as for any
+/// Front End).
+const LYNC_FRONT_END: &[StepId] = &[
+    StepId::CheckRole,
+    StepId::StagePackage,
+    StepId::OpenShell,
+    StepId::FabricCheck,
+    StepId::Readiness,
+    StepId::StopServices,
+    StepId::StopW3svc,
+    StepId::CloseShells,
+    StepId::InstallUpdate,
+    StepId::ReopenShell,
+    StepId::StopServicesAgain,
+    StepId::StartW3svc,
+    StepId::StartServices,
+    StepId::Verify,
+];
+
 const BACKEND_DATABASES: &[StepId] = &[StepId::TestDatabases, StepId::UpdateDatabases, StepId::CheckDatabases];
 
 impl Runbook {
     /// Every runbook.
-    pub const ALL: [Runbook; 4] =
-        [Runbook::StandardEdition, Runbook::FrontEnd, Runbook::BackendDatabases, Runbook::SeedBackend];
+    pub const ALL: [Runbook; 5] = [
+        Runbook::StandardEdition,
+        Runbook::FrontEnd,
+        Runbook::LyncFrontEnd,
+        Runbook::BackendDatabases,
+        Runbook::SeedBackend,
+    ];
 
     /// The public word (`servers[].runbook`).
     pub fn as_str(self) -> &'static str {
         match self {
             Runbook::StandardEdition => "standard-edition",
             Runbook::FrontEnd => "front-end",
+            Runbook::LyncFrontEnd => "lync-front-end",
             Runbook::BackendDatabases => "backend-databases",
             Runbook::SeedBackend => "seed-backend",
         }
@@ -90,18 +124,21 @@ impl Runbook {
         match self {
             Runbook::StandardEdition | Runbook::SeedBackend => STANDARD_EDITION,
             Runbook::FrontEnd => FRONT_END,
+            Runbook::LyncFrontEnd => LYNC_FRONT_END,
             Runbook::BackendDatabases => BACKEND_DATABASES,
         }
     }
 
     /// Whether `step` lies inside the users' outage window: services stopped on a server that
     /// carries everything, or a back end's databases being updated (DOMAIN.md §4 rule 10). A
-    /// Front End's failover moves its users: no outage.
+    /// Front End's failover moves its users: no outage; nor do a Lync Server 2013 Front End's
+    /// stopped services (the pool's other Front Ends serve its users while quorum holds:
+    /// DOMAIN.md §2, rule 10).
     pub fn in_outage(self, step: StepId) -> bool {
         match self {
             Runbook::StandardEdition | Runbook::SeedBackend => step.spec().in_outage,
             Runbook::BackendDatabases => step == StepId::UpdateDatabases,
-            Runbook::FrontEnd => false,
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => false,
         }
     }
 }
@@ -113,7 +150,7 @@ impl Runbook {
         match self {
             Runbook::StandardEdition | Runbook::SeedBackend => Some((StepId::StopServices, StepId::StartServices)),
             Runbook::BackendDatabases => Some((StepId::UpdateDatabases, StepId::UpdateDatabases)),
-            Runbook::FrontEnd => None,
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => None,
         }
     }
 
@@ -174,9 +211,21 @@ pub fn in_scope(role: Role) -> bool {
     matches!(role, Role::StandardEdition | Role::FrontEnd | Role::EnterpriseBackend | Role::SqlStore)
 }
 
+/// The product a server runs: `over` (the operator's `--product`) when given, else what its
+/// topology entry says, else the default (the plan warns).
+pub fn product_of(server: &Server, over: Option<Product>) -> Product {
+    over.or(server.product).unwrap_or_default()
+}
+
 /// Every target of `topology`, in update order: Front Ends and Standard Edition servers in
 /// topology order, then back ends and other SQL servers.
 pub fn targets(topology: &Topology) -> Vec<Target<'_>> {
+    targets_for(topology, None)
+}
+
+/// [`targets`], each server's product overridden by `over` when given (a Lync Server 2013
+/// Front End gets [`Runbook::LyncFrontEnd`]).
+pub fn targets_for(topology: &Topology, over: Option<Product>) -> Vec<Target<'_>> {
     let mut first: Vec<Target<'_>> = Vec::new();
     let mut last: Vec<Target<'_>> = Vec::new();
     let sfb_hosts: Vec<&Server> =
@@ -186,7 +235,11 @@ pub fn targets(topology: &Topology) -> Vec<Target<'_>> {
             Role::FrontEnd => first.push(Target {
                 fqdn: s.fqdn.clone(),
                 server: s,
-                runbook: Runbook::FrontEnd,
+                runbook: if product_of(s, over).has_computer_failover() {
+                    Runbook::FrontEnd
+                } else {
+                    Runbook::LyncFrontEnd
+                },
                 database_host: s.fqdn.clone(),
                 after: Vec::new(),
                 pool: s.pools.first().cloned(),

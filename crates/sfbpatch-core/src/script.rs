@@ -47,7 +47,8 @@ pub fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) ->
     match sp.runbook {
         Runbook::FrontEnd => front_end::render(plan, sp, lang, sha256),
         Runbook::BackendDatabases => databases::render(plan, sp, lang),
-        Runbook::StandardEdition | Runbook::SeedBackend => seed::render(plan, sp, lang, sha256),
+        // A Lync Server 2013 Front End's runbook is the seed's steps on the server itself.
+        Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => seed::render(plan, sp, lang, sha256),
     }
 }
 
@@ -326,7 +327,15 @@ fn common_step(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lan
                 "{ind}if ($stopped.Count -gt 0 -or (Get-Service -Name 'W3SVC').Status -ne 'Running') {{\n{ind}    throw {}\n{ind}}}",
                 say(lang, "script.not-running", &Args::new())
             );
-            let _ = writeln!(o, "{ind}Get-CsServerPatchVersion | Format-Table -AutoSize | Out-String | Write-Host");
+            // The build read-back of the server's own product (Lync Server 2013 has no
+            // Get-CsServerPatchVersion: its installed products, docs/research/issue11-products.md).
+            let builds = crate::runbook::build_readback(sp.product).render();
+            let table = if sp.product.has_patch_version_cmdlet() {
+                "Format-Table -AutoSize"
+            } else {
+                "Where-Object { $_.DisplayName -like '*Lync Server*' } | Format-Table DisplayName, DisplayVersion -AutoSize"
+            };
+            let _ = writeln!(o, "{ind}{builds} | {table} | Out-String | Write-Host");
         }
         StepId::CheckDatabases => {
             if let Some(c) = command(sp, id) {

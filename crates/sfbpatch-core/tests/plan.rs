@@ -96,7 +96,7 @@ fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable
                 assert_eq!(before, [StepId::TestDatabases]);
             }
             // A Front End's failover moves its users: no users' outage.
-            Runbook::FrontEnd => assert!(outage.is_empty(), "{}", s.fqdn),
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => assert!(outage.is_empty(), "{}", s.fqdn),
         }
     }
 }
@@ -253,7 +253,7 @@ fn installer_exit_codes_are_classified() {
 #[test]
 fn lync_2013_uses_its_own_installer_and_module() {
     let mut req = PlanRequest::new("LyncServerUpdateInstaller.exe");
-    req.product = Product::Lync2013;
+    req.product = Some(Product::Lync2013);
     let p = plan(&example_topology(), &req).unwrap_or_else(|e| panic!("{e}"));
     let s = server(&p, "se01.contoso.local");
     assert!(s.warnings.iter().all(|w| w.code != "unexpected-installer-name"));
@@ -306,7 +306,7 @@ fn estimated_outage_and_warnings() {
         let (lo, hi) = match s.runbook {
             Runbook::StandardEdition | Runbook::SeedBackend => (15.0, 30.0),
             Runbook::BackendDatabases => (1.0, 10.0),
-            Runbook::FrontEnd => (-0.1, 0.1),
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => (-0.1, 0.1),
         };
         assert!(
             s.estimated_outage_minutes > lo && s.estimated_outage_minutes < hi,

@@ -192,7 +192,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
     // Read-backs the verdict asked for: never claim a state without looking.
     match v {
         Verdict::CheckBuild => {
-            v = match cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await {
+            v = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
                 Ok(p) => verdict::judge_build(&p.stdout, &x),
                 Err(e) => return Attempt::done(failed(cx.say("build-unreadable", &[("why", e)])), output),
             }

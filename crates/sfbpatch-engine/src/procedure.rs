@@ -86,8 +86,12 @@ impl Progress {
     }
 
     /// The server is out of service because of this run: services stopped, or failed over.
+    /// Services stopped by this run and not started again count even where no users' outage
+    /// opens (a Lync Server 2013 Front End, whose pool serves its users meanwhile:
+    /// `scope::Runbook::LyncFrontEnd`).
     pub fn out_of_service(&self) -> bool {
-        self.outage_open() || self.failed_over
+        let stopped = self.completed.contains(&StepId::StopServices) && !self.completed.contains(&StepId::StartServices);
+        self.outage_open() || self.failed_over || stopped
     }
 }
 
@@ -113,7 +117,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     // The build before, for the install's postcondition when the target is not known (a
     // SQL-only machine has no SfB build to read).
     if p.before.is_none() && sp.runbook.has_sfb() {
-        p.before = match cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await {
+        p.before = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
             Ok(o) => crate::verdict::builds(&o.stdout).into_iter().min(),
             Err(_) => None,
         };

@@ -152,7 +152,7 @@ pub(crate) async fn postcondition<T: Transport, S: EventSink>(
         StepId::StopW3svc => w3svc(false).await,
         StepId::StartW3svc => w3svc(true).await,
         StepId::InstallUpdate => {
-            let o = cx.probe(host, &Probe::PatchVersions, PROBE_TIMEOUT).await?;
+            let o = cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await?;
             let x = Expect { target: cx.opts.target_build.as_ref(), before, sha256: "" };
             Ok(verdict::build_reached(&verdict::builds(&o.stdout), &x))
         }

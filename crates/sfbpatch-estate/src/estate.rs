@@ -236,10 +236,14 @@ fn yes() -> bool {
 pub struct EstateOptions {
     /// Seed of every random choice.
     pub seed: u64,
-    /// The build every server starts at.
+    /// The build every server of `product` starts at.
     pub initial_build: Build,
-    /// The product installed.
+    /// The product of servers whose topology entry names none.
     pub product: Product,
+    /// Every server's product, whatever the topology says (`--product`).
+    pub force_product: Option<Product>,
+    /// The build servers of each listed product start at (those not listed: `initial_build`).
+    pub other_builds: Vec<(Product, Build)>,
     /// The account the operator uses (`DOMAIN\user`).
     pub account: String,
     /// Whether that account is a member of CsAdministrator (what
@@ -257,6 +261,8 @@ impl Default for EstateOptions {
             seed: 1,
             initial_build: Build([7, 0, 2046, 385]),
             product: Product::Sfb2019,
+            force_product: None,
+            other_builds: Vec::new(),
             account: "CONTOSO\\sfbadmin".to_owned(),
             account_is_admin: true,
             network_credentials: true,
@@ -321,8 +327,22 @@ fn release_build(build: &Build) -> Build {
     Build([a, b, c, 0])
 }
 
+impl EstateOptions {
+    /// The product a server runs: the forced one, else its topology's, else the default.
+    pub fn product_of(&self, s: &sfbpatch_core::topology::Server) -> Product {
+        self.force_product.or(s.product).unwrap_or(self.product)
+    }
+
+    /// The build servers of `product` start at: `other_builds`' when listed, else `initial_build`.
+    pub fn build_of(&self, product: Product) -> Build {
+        let listed = self.other_builds.iter().find(|(p, _)| *p == product);
+        listed.map_or_else(|| self.initial_build.clone(), |(_, b)| b.clone())
+    }
+}
+
 impl Estate {
-    /// A fresh estate for `topology`: every server at `initial_build`, every service running.
+    /// A fresh estate for `topology`: every server at its product's initial build (each
+    /// server's product from the topology: `EstateOptions::product_of`), every service running.
     /// Each machine has what the topology installs on it, nothing more ([`crate::inventory`]).
     pub fn new(topology: &Topology, opts: &EstateOptions) -> Self {
         let hosts = topology
@@ -336,21 +356,23 @@ impl Estate {
                     vec!["CsViewOnlyAdministrator".to_owned()]
                 };
                 accounts.insert(opts.account.to_ascii_lowercase(), roles);
+                let product = opts.product_of(s);
+                let build = opts.build_of(product);
                 Host {
                     fqdn: s.fqdn.clone(),
                     role: s.role,
                     pools: s.pools.clone(),
                     sql_server_fqdn: s.sql_server_fqdn.clone(),
                     collocated_stores: s.collocated_stores.clone(),
-                    product: opts.product,
+                    product,
                     services: inventory::services(s),
-                    components: inventory::components(s, opts.product, &opts.initial_build),
-                    release_build: release_build(&opts.initial_build),
+                    components: inventory::components(s, product, &build),
+                    release_build: release_build(&build),
                     files: BTreeMap::new(),
                     free_bytes: default_free(),
                     sessions: Vec::new(),
                     install_generation: 0,
-                    databases: inventory::databases(s, &opts.initial_build),
+                    databases: inventory::databases(s, &build),
                     accounts,
                     account: opts.account.clone(),
                     pending_reboot: false,
@@ -368,6 +390,7 @@ impl Estate {
                     failed_over: false,
                     busy_intervals: Vec::new(),
                     ahead_of_databases_since: None,
+                    background: None,
                     rng: HostRng::new(opts.seed, s.fqdn.as_str()),
                     next_session: 1,
                 }
@@ -390,7 +413,6 @@ impl Estate {
 
     /// Rebuilds the host index and lookups (after deserializing).
     pub fn reindex(&mut self) {
-                    background: None,
         self.index = self.hosts.iter().enumerate().map(|(i, h)| (h.fqdn.to_string(), i)).collect();
         let mut l = Lookup::default();
         for (i, h) in self.hosts.iter().enumerate().filter(|(_, h)| !h.databases.is_empty()) {

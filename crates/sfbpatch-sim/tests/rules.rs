@@ -556,7 +556,12 @@ fn lync_2013_has_neither_get_csserverpatchversion_nor_the_computer_failover_cmdl
     // (Invoke-CsComputerFailOver/FailBack: SfB 2015 and 2019 only).
     let product = sfbpatch_core::runbook::Product::Lync2013;
     let (from, _) = sfbpatch_sim::rehearse::default_builds(product);
-    let opts = sfbpatch_sim::estate::EstateOptions { product, initial_build: from, ..Default::default() };
+    let opts = sfbpatch_sim::estate::EstateOptions {
+        product,
+        force_product: Some(product),
+        initial_build: from,
+        ..Default::default()
+    };
     let mut e = Estate::new(&example(), &opts);
     for (h, cmd) in [
         (SE, "Get-CsServerPatchVersion"),

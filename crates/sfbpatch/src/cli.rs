@@ -146,9 +146,13 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// The product being updated (installer name and switches, shell module).
-    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
-    pub product: ProductArg,
+    /// Every server's product, overriding the topology's: without it, each server's own
+    /// (the export's ServiceVersion: 6 Lync Server 2013, 7 Skype for Business Server 2015,
+    /// 8 Skype for Business Server 2019; the TOML format's `product`), and sfb2019 where the
+    /// topology says nothing (the plan warns). It decides the installer, the shell module and
+    /// the commands that exist there (Lync Server 2013: no failover, no Get-CsServerPatchVersion).
+    #[arg(long, value_enum)]
+    pub product: Option<ProductArg>,
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
@@ -188,9 +192,13 @@ pub struct RehearseArgs {
     /// Leave a step out, to see what breaks (repeatable), e.g. stop-services-again.
     #[arg(long = "skip-step", value_name = "ID", value_parser = parse_step)]
     pub skip: Vec<StepId>,
-    /// The product being updated.
-    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
-    pub product: ProductArg,
+    /// Every server's product, overriding the topology's: without it, each server's own
+    /// (the export's ServiceVersion: 6 Lync Server 2013, 7 Skype for Business Server 2015,
+    /// 8 Skype for Business Server 2019; the TOML format's `product`), and sfb2019 where the
+    /// topology says nothing (the plan warns). It decides the installer, the shell module and
+    /// the commands that exist there (Lync Server 2013: no failover, no Get-CsServerPatchVersion).
+    #[arg(long, value_enum)]
+    pub product: Option<ProductArg>,
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
@@ -382,9 +390,13 @@ pub struct RunArgs {
     pub outage_budget: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// The product being updated.
-    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
-    pub product: ProductArg,
+    /// Every server's product, overriding the topology's: without it, each server's own
+    /// (the export's ServiceVersion: 6 Lync Server 2013, 7 Skype for Business Server 2015,
+    /// 8 Skype for Business Server 2019; the TOML format's `product`), and sfb2019 where the
+    /// topology says nothing (the plan warns). It decides the installer, the shell module and
+    /// the commands that exist there (Lync Server 2013: no failover, no Get-CsServerPatchVersion).
+    #[arg(long, value_enum)]
+    pub product: Option<ProductArg>,
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
@@ -431,9 +443,13 @@ pub struct ScriptArgs {
     /// The server the script is for.
     #[arg(long, value_name = "FQDN")]
     pub server: String,
-    /// The product being updated.
-    #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
-    pub product: ProductArg,
+    /// Every server's product, overriding the topology's: without it, each server's own
+    /// (the export's ServiceVersion: 6 Lync Server 2013, 7 Skype for Business Server 2015,
+    /// 8 Skype for Business Server 2019; the TOML format's `product`), and sfb2019 where the
+    /// topology says nothing (the plan warns). It decides the installer, the shell module and
+    /// the commands that exist there (Lync Server 2013: no failover, no Get-CsServerPatchVersion).
+    #[arg(long, value_enum)]
+    pub product: Option<ProductArg>,
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
@@ -494,9 +510,9 @@ pub enum SimCommand {
         /// Seed of every random duration and choice.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// The product installed.
-        #[arg(long, value_enum, default_value_t = ProductArg::Sfb2019)]
-        product: ProductArg,
+        /// Every server's product, overriding the topology's (as for plan).
+        #[arg(long, value_enum)]
+        product: Option<ProductArg>,
         /// Inject a fault (as for rehearse), kept with the estate (repeatable).
         #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
         faults: Vec<Fault>,

@@ -6,6 +6,7 @@ mod engine_params;
 mod estate_dir;
 mod input;
 mod output;
+mod products;
 mod render;
 mod runner;
 
@@ -86,19 +87,25 @@ pub(crate) fn load_or_example(file: Option<&std::path::Path>, lang: Lang) -> Res
 }
 
 fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
-    use sfbpatch_sim::estate::EstateOptions;
     use sfbpatch_sim::rehearse::{RehearseOptions, default_builds};
     let t = load_or_example(args.file.as_deref(), lang)?;
-    let product: sfbpatch_core::runbook::Product = args.product.into();
-    let mut req = PlanRequest::new(args.package.clone().unwrap_or_else(|| product.installer_name().to_owned()));
-    req.product = product;
+    let over: Option<sfbpatch_core::runbook::Product> = args.product.map(Into::into);
+    let guess = over.unwrap_or_default().installer_name().to_owned();
+    let mut req = PlanRequest::new(args.package.clone().unwrap_or(guess));
+    req.product = over;
     req.servers = args.servers.clone();
     req.skip = args.skip.clone();
     args.failover.apply(&mut req);
     req.outage_budget_minutes = args.outage_budget;
     req.lang = lang;
-    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
-    let (from, to) = default_builds(product);
+    let mut p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    // Without --package, the simulated package is the servers' own product's installer.
+    if args.package.is_none() && req.package != p.product.installer_name() {
+        req.package = p.product.installer_name().to_owned();
+        p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    }
+    products::one_product(&p, lang)?;
+    let (from, to) = default_builds(p.product);
     let from = args.from_build.clone().unwrap_or(from);
     let to = args.target_build.clone().unwrap_or(to);
     if to <= from {
@@ -125,7 +132,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         }
     }
     let opts = RehearseOptions {
-        estate: EstateOptions { seed: args.seed, initial_build: from, product, ..EstateOptions::default() },
+        estate: products::estate_options(over, p.product, &from, args.seed),
         package_build: to,
         faults: args.faults.clone(),
         run: args.engine.params(args.outage_budget).map_err(Failure::Message)?.run_options(lang),
@@ -168,7 +175,7 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     use sha2::Digest as _;
     let t = load_or_example(args.file.as_deref(), lang)?;
     let mut req = PlanRequest::new(args.package.clone());
-    req.product = args.product.into();
+    req.product = args.product.map(Into::into);
     req.servers = vec![args.server.clone()];
     args.failover.apply(&mut req);
     req.outage_budget_minutes = args.outage_budget;
@@ -215,7 +222,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
         Command::Plan(args) => {
             let t = load_or_example(args.file.as_deref(), lang)?;
             let mut req = PlanRequest::new(args.package.clone());
-            req.product = args.product.into();
+            req.product = args.product.map(Into::into);
             req.servers = args.servers.clone();
             args.failover.apply(&mut req);
             req.installer_switches = (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());

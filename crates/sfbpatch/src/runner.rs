@@ -13,7 +13,7 @@ use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
 use sfbpatch_engine::{ResumeState, RunOptions, RunSummary};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::{Journal, JournalError};
-use sfbpatch_sim::estate::{Estate, EstateOptions};
+use sfbpatch_sim::estate::Estate;
 use sfbpatch_sim::rehearse::{default_builds, package_sha256};
 use sfbpatch_sim::transport::SimTransport;
 use tokio::sync::watch;
@@ -361,9 +361,9 @@ fn run_output(
 /// `sfbpatch run`.
 pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     let t = load_or_example(args.file.as_deref(), lang)?;
-    let product: sfbpatch_core::runbook::Product = args.product.into();
+    let over: Option<sfbpatch_core::runbook::Product> = args.product.map(Into::into);
     let mut req = PlanRequest::new(args.package.clone());
-    req.product = product;
+    req.product = over;
     req.servers = args.servers.clone();
     req.outage_budget_minutes = args.outage_budget;
     args.failover.apply(&mut req);
@@ -372,6 +372,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     let id = run_id();
     req.stage_dir = format!("{}\\{id}", sfbpatch_core::plan::DEFAULT_STAGE_DIR);
     let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
+    // One package per run: servers of several products are refused before anything starts.
+    crate::products::one_product(&p, lang)?;
     let jpath = journal_path(args.journal.journal.as_ref());
     let estate_path = match &args.estate {
         Some(d) => Some(std::fs::canonicalize(d).map_err(|e| Failure::Message(format!("{}: {e}", d.display())))?),
@@ -408,10 +410,8 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     // life of the run, so that the same code path serves both.
     let tmp_dir;
     let params = if params.estate.is_none() && !local {
-        let mut e = Estate::new(
-            &t,
-            &EstateOptions { product, initial_build: default_builds(product).0, ..EstateOptions::default() },
-        );
+        let from = default_builds(p.product).0;
+        let mut e = Estate::new(&t, &crate::products::estate_options(over, p.product, &from, 1));
         e.reindex();
         tmp_dir = std::env::temp_dir().join(format!("sfbpatch-estate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp_dir);
@@ -549,9 +549,13 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
     match cmd {
         SimCommand::Init { file, estate, version, seed, product, faults } => {
             let t = load_or_example(file.as_deref(), lang)?;
-            let product: sfbpatch_core::runbook::Product = product.into();
+            let over: Option<sfbpatch_core::runbook::Product> = product.map(Into::into);
+            // The package's product: the override, else the first server's that carries one.
+            let product = over
+                .or_else(|| t.servers.iter().filter(|s| s.sfb_installed).find_map(|s| s.product))
+                .unwrap_or_default();
             let initial_build = version.unwrap_or(default_builds(product).0);
-            let mut e = Estate::new(&t, &EstateOptions { seed, initial_build, product, ..EstateOptions::default() });
+            let mut e = Estate::new(&t, &crate::products::estate_options(over, product, &initial_build, seed));
             e.faults = faults;
             e.package_build = Some(default_builds(product).1);
             EstateDir::create(&estate, &e).map_err(Failure::Message)?;

@@ -130,6 +130,11 @@ fn plan_json_contract() {
     let fe = server(&v, "fe01.contoso.local");
     assert_eq!(fe["role"], "front-end");
     assert_eq!(fe["runbook"], "front-end");
+    // Each server's product, from the export's ServiceVersion (8: SfB Server 2019).
+    assert_eq!(v["product"], "sfb2019");
+    for s in v["servers"].as_array().into_iter().flatten() {
+        assert_eq!(s["product"], "sfb2019", "{}", s["fqdn"]);
+    }
     assert_eq!(fe["database_update"], "none");
     assert_eq!(fe["estimated_outage_minutes"], 0.0, "a failover moves the users: no outage");
     assert_eq!(step_ids(fe).len(), 13);

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fqdn::Fqdn;
+use crate::runbook::Product;
 
 /// What a server is, as DOMAIN.md §3 derives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,6 +117,10 @@ pub struct Server {
     /// Skype for Business Server is installed on it (its cluster's `RequiresSetup`): SfB
     /// services, IIS site, Management Shell. SQL-only machines have none of them (DOMAIN.md §1a).
     pub sfb_installed: bool,
+    /// The product its topology entry names: the TOML format's `product` key, else the
+    /// newest `ServiceVersion` of the services on its cluster or its SQL instances
+    /// (docs/research/issue11-products.md §1). `None`: the document does not say.
+    pub product: Option<Product>,
 }
 
 /// A database store on one of a server's SQL instances.

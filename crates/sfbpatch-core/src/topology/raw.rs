@@ -3,6 +3,7 @@
 //! that [`super::resolve`] can point at it.
 
 use super::error::Pos;
+use crate::runbook::Product;
 
 /// `ClusterId[@SiteId,@Number]`: identifies a pool or standalone server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +84,9 @@ pub struct RawCluster {
     /// `RequiresSetup`: whether Skype for Business Server is installed on its machines, when
     /// the document says (the XML export always does; the TOML format derives it from roles).
     pub requires_setup: Option<bool>,
+    /// The product its machines run, when the document names it (the TOML format's
+    /// `product` key; the XML export carries it on each service instead, as `ServiceVersion`).
+    pub product: Option<Product>,
     /// Where it is defined.
     pub pos: Pos,
 }
@@ -118,6 +122,9 @@ pub struct RawService {
     pub depends_on: Vec<(ServiceKey, Pos)>,
     /// `RegistrarService[@IsDirector="true"]`.
     pub is_director: bool,
+    /// `Service[@ServiceVersion]`: the product generation of the role instance
+    /// (docs/research/issue11-products.md §1), when written and a number.
+    pub service_version: Option<u32>,
     /// Where it is defined.
     pub pos: Pos,
 }

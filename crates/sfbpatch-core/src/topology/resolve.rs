@@ -7,6 +7,7 @@ use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
 use super::model::{Pool, PoolKind, Role, Server, Site, StorePlacement, Topology};
 use super::raw::{ClusterKey, InstalledOn, RawTopology, ServiceKey, SqlKey};
 use crate::fqdn::Fqdn;
+use crate::runbook::Product;
 
 /// Stores that belong to an Enterprise pool's back end itself; any other store on the same
 /// SQL Server is a collocated database in the seed's sense (Archiving, Monitoring, …).
@@ -38,6 +39,7 @@ struct Cluster {
     site: String,
     machines: Vec<Fqdn>,
     requires_setup: Option<bool>,
+    product: Option<Product>,
 }
 
 /// Validates `raw` (read from `file`) and derives every server's role.
@@ -89,7 +91,8 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         if let Some(fqdn) = fqdn {
             let site = sites.get(c.key.site.as_str()).copied().unwrap_or(c.key.site.as_str());
             let site = if site.is_empty() { c.key.site.clone() } else { site.to_owned() };
-            clusters.insert(&c.key, Cluster { fqdn, site, machines, requires_setup: c.requires_setup });
+            clusters
+                .insert(&c.key, Cluster { fqdn, site, machines, requires_setup: c.requires_setup, product: c.product });
         }
     }
 
@@ -142,14 +145,25 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
     let mut directors: BTreeSet<&ClusterKey> = BTreeSet::new();
     let mut roles_on: BTreeMap<&ClusterKey, BTreeSet<&str>> = BTreeMap::new();
     let mut stores_on: BTreeMap<&ClusterKey, BTreeSet<&str>> = BTreeMap::new();
+    // The newest product generation of the services on each cluster (or its SQL instances):
+    // after an in-place upgrade every service of a pool carries the new one.
+    let mut product_on: BTreeMap<&ClusterKey, Product> = BTreeMap::new();
     for s in &raw.services {
-        match &s.installed_on {
+        let on = match &s.installed_on {
             InstalledOn::Cluster(k) => {
                 roles_on.entry(k).or_default().insert(&s.key.role);
+                k
             }
             InstalledOn::Sql(k) => {
                 roles_on.entry(&k.cluster).or_default().insert(&s.key.role);
                 stores_on.entry(&k.cluster).or_default().insert(&s.key.role);
+                &k.cluster
+            }
+        };
+        if let Some(p) = s.service_version.and_then(Product::from_service_version) {
+            let e = product_on.entry(on).or_insert(p);
+            if p.generation() > e.generation() {
+                *e = p;
             }
         }
     }
@@ -263,8 +277,10 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             role,
             Role::StandardEdition | Role::FrontEnd | Role::Director | Role::Edge | Role::Mediation
         ));
+        let product = c.product.or_else(|| product_on.get(key).copied());
         for m in &c.machines {
             topo.servers.push(Server {
+                product,
                 sfb_installed,
                 fqdn: m.clone(),
                 role,

@@ -13,6 +13,7 @@ use super::raw::{
     SqlKey,
 };
 use super::text::pos_at;
+use crate::runbook::Product;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -71,6 +72,8 @@ struct PoolDef {
     user_store: Option<Spanned<SqlRef>>,
     #[serde(default)]
     director: bool,
+    /// The product its machines run (`lync2013`, `sfb2015`, `sfb2019`, `sfbse`).
+    product: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +87,8 @@ struct HostDef {
     instances: Vec<String>,
     #[serde(default)]
     roles: Vec<String>,
+    /// The product its machines run, as for a pool.
+    product: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -121,7 +126,32 @@ impl Lowering<'_> {
         self.lines.pos(s.span().start)
     }
 
-    fn cluster(&mut self, fqdn: &Spanned<String>, site: &Id, machines: &[Spanned<String>], at: Pos) -> ClusterKey {
+    /// The `product` key's value, or an error pointing at it.
+    fn product(&mut self, product: Option<&Spanned<String>>) -> Option<Product> {
+        let p = product?;
+        match p.get_ref().trim().parse::<Product>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let pos = self.pos(p);
+                let allowed = Product::ALL.map(Product::as_str).join(", ");
+                self.errors.push(TopologyError::new(
+                    self.file,
+                    pos,
+                    ErrorKind::UnknownKind { value: p.get_ref().trim().to_owned(), allowed },
+                ));
+                None
+            }
+        }
+    }
+
+    fn cluster(
+        &mut self,
+        fqdn: &Spanned<String>,
+        site: &Id,
+        machines: &[Spanned<String>],
+        product: Option<Product>,
+        at: Pos,
+    ) -> ClusterKey {
         let site = site.text();
         let n = self.next_cluster.entry(site.clone()).or_insert(0);
         *n += 1;
@@ -137,6 +167,7 @@ impl Lowering<'_> {
             fqdn: fqdn.get_ref().trim().to_owned(),
             machines,
             requires_setup: None,
+            product,
             pos: at,
         });
         key
@@ -180,6 +211,7 @@ impl Lowering<'_> {
             installed_on_pos: at,
             depends_on: Vec::new(),
             is_director: false,
+            service_version: None,
             pos: at,
         });
         key
@@ -211,12 +243,14 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
     for p in &doc.pool {
         let at = lw.pos(p);
         let d = p.get_ref();
-        pool_keys.push(lw.cluster(&d.fqdn, &d.site, &d.machines, at));
+        let product = lw.product(d.product.as_ref());
+        pool_keys.push(lw.cluster(&d.fqdn, &d.site, &d.machines, product, at));
     }
     for h in doc.sql_server.iter().chain(&doc.server) {
         let at = lw.pos(h);
         let d = h.get_ref();
-        let key = lw.cluster(&d.fqdn, &d.site, &d.machines, at);
+        let product = lw.product(d.product.as_ref());
+        let key = lw.cluster(&d.fqdn, &d.site, &d.machines, product, at);
         for inst in &d.instances {
             let k = SqlKey { name: inst.trim().to_ascii_lowercase(), cluster: key.clone() };
             lw.raw.sql_instances.push(RawSqlInstance { key: k, pos: at });
@@ -229,6 +263,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
                 installed_on_pos: at,
                 depends_on: Vec::new(),
                 is_director: false,
+                service_version: None,
                 pos: at,
             });
         }
@@ -261,6 +296,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
                 installed_on_pos: at,
                 depends_on: Vec::new(),
                 is_director: true,
+                service_version: None,
                 pos: at,
             });
             continue;
@@ -281,6 +317,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             installed_on_pos: at,
             depends_on,
             is_director: false,
+            service_version: None,
             pos: at,
         });
         lw.raw.services.push(RawService {
@@ -289,6 +326,7 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             installed_on_pos: at,
             depends_on: vec![(user_services, at)],
             is_director: false,
+            service_version: None,
             pos: at,
         });
     }

@@ -159,7 +159,8 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
                 });
             if let (Some(fqdn), Some(key)) = (fqdn, key) {
                 let pos = r.pos(c);
-                raw.clusters.push(RawCluster { key, fqdn: fqdn.trim().to_owned(), machines, requires_setup, pos });
+                let fqdn = fqdn.trim().to_owned();
+                raw.clusters.push(RawCluster { key, fqdn, machines, requires_setup, product: None, pos });
             }
         }
     }
@@ -207,10 +208,21 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
                 c.tag_name().name() == "RegistrarService"
                     && c.attribute("IsDirector").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
             });
+            // The product generation (docs/research/issue11-products.md §1); a value that is
+            // not a number is ignored like any attribute this tool does not use.
+            let service_version = s.attribute("ServiceVersion").and_then(|v| v.trim().parse::<u32>().ok());
             if let (Some(key), Some(installed_on), Some(on)) = (key, installed_on, installed) {
                 let installed_on_pos = r.pos(on);
                 let pos = r.pos(s);
-                raw.services.push(RawService { key, installed_on, installed_on_pos, depends_on, is_director, pos });
+                raw.services.push(RawService {
+                    key,
+                    installed_on,
+                    installed_on_pos,
+                    depends_on,
+                    is_director,
+                    service_version,
+                    pos,
+                });
             }
         }
     }

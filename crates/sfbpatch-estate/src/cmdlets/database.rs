@@ -71,9 +71,12 @@ fn credentials(e: &Estate, cx: &Cx, name: &str, sql: &str, nodes: &[usize]) -> R
     Ok(())
 }
 
-/// The newest build installed on any Skype for Business machine, or the package's build.
+/// The newest build installed on any Skype for Business machine of the running host's
+/// product (a mixed estate's Lync Server 2013 databases follow Lync's builds), or the
+/// package's build.
 fn newest_build(e: &Estate, cx: &Cx) -> Build {
-    let installed = e.hosts.iter().filter(|h| h.sfb_installed).map(|h| h.build()).max();
+    let product = e.hosts[cx.hi].product;
+    let installed = e.hosts.iter().filter(|h| h.sfb_installed && h.product == product).map(|h| h.build()).max();
     installed.into_iter().chain(cx.package_build.clone()).max().unwrap_or(Build([0; 4]))
 }
 

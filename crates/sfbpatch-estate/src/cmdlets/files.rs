@@ -1,6 +1,8 @@
 //! Files, drives and the registry places of a pending restart: `Get-FileHash`, `Copy-Item`,
-//! `New-Item`, `Get-Content`, `Get-PSDrive`, `Test-Path`, `Get-ItemProperty`.
+//! `New-Item`, `Get-Content`, `Get-PSDrive`, `Test-Path`, `Get-ItemProperty` (also the
+//! installed products of the Uninstall key: Lync Server 2013's build read-back).
 
+use sfbpatch_core::runbook::Product;
 use sfbpatch_core::vocab::hex;
 use sha2::Digest as _;
 
@@ -37,12 +39,49 @@ fn test_path(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     Out::ok(if found { "True\n" } else { "False\n" }, 200)
 }
 
+/// The Uninstall key's entries (docs/research/issue11-products.md §2).
+const UNINSTALL_KEYS: &str = r"hklm:\software\microsoft\windows\currentversion\uninstall\*";
+
+/// `Get-ItemProperty -Path <Uninstall>\*`: one list-format block per installed product, as
+/// Windows PowerShell prints them: the host's server components (Lync Server 2013's named
+/// "Microsoft Lync Server 2013, …", Skype for Business Server's without "Microsoft", as
+/// Programs and Features shows them) at their installed build, among other products, including
+/// a tool the cumulative update does not touch.
+fn installed_products(h: &crate::estate::Host) -> String {
+    let mut blocks: Vec<(String, String)> = h
+        .components
+        .iter()
+        .map(|(c, b)| {
+            let name = if h.product == Product::Lync2013 { format!("Microsoft {c}") } else { c.clone() };
+            (name, b.to_string())
+        })
+        .collect();
+    if h.sfb_installed {
+        let [a, b, c, _] = h.release_build.0;
+        blocks.push((format!("Microsoft {}, Debugging Tools", h.product_name()), format!("{a}.{b}.{c}.0")));
+    }
+    blocks.push(("Microsoft SQL Server 2012 Native Client".to_owned(), "11.0.2100.60".to_owned()));
+    blocks.push(("Microsoft Visual C++ 2013 x64 Minimum Runtime - 12.0.21005".to_owned(), "12.0.21005".to_owned()));
+    let mut out = String::from("\n");
+    for (i, (name, version)) in blocks.iter().enumerate() {
+        out.push_str(&format!(
+            "DisplayName     : {name}\nDisplayVersion  : {version}\nPSChildName     : {{8901ADF0-{i:04X}-0000-0000-000000000000}}\nPSProvider      : Microsoft.PowerShell.Core\\Registry\n\n"
+        ));
+    }
+    out
+}
+
 /// `Get-ItemProperty -Path <Session Manager> -Name PendingFileRenameOperations`: the value
-/// while a restart is pending, else PowerShell's "does not exist" error.
+/// while a restart is pending, else PowerShell's "does not exist" error. Over the Uninstall
+/// key's entries: the installed products.
 fn item_property(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let h = me(e, cx);
     let path = call.params.first_of(&["LiteralPath", "Path"]).unwrap_or("").to_owned();
     let name = call.params.get("Name").unwrap_or("").to_owned();
+    if path.eq_ignore_ascii_case(UNINSTALL_KEYS) && name.is_empty() {
+        let text = installed_products(h);
+        return Out::ok(text, h.rng.secs(1.0, 4.0));
+    }
     if path.eq_ignore_ascii_case(SESSION_MANAGER)
         && name.eq_ignore_ascii_case("PendingFileRenameOperations")
         && h.pending_reboot

@@ -213,7 +213,7 @@ fn server_section(o: &mut String, p: &Plan, s: &ServerPlan, lang: Lang) {
     }
     let _ = writeln!(o, "\n### {}\n", t("recovery"));
     match s.runbook {
-        Runbook::StandardEdition | Runbook::SeedBackend => {
+        Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => {
             let _ = writeln!(o, "{}\n", t("recovery-text"));
             let _ = writeln!(o, "{}\n", t("recovery-before"));
             let _ = writeln!(o, "```powershell\n{}\n```\n", s.recovery(StepId::InstallUpdate).join("\n"));
