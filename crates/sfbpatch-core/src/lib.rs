@@ -13,6 +13,7 @@
 //!
 //! Nothing here reads files, talks to the network, or looks at the clock.
 
+pub mod envelope;
 pub mod example;
 pub mod fqdn;
 pub mod plan;

@@ -17,8 +17,12 @@
 //! Every script: strict mode, `$ErrorActionPreference = 'Stop'`, `$LASTEXITCODE` checked after
 //! every native command, a transcript, exit code 0 (done), 1 (failed) or 3010 (restart
 //! needed), and every value that comes from the input (names, paths) a single-quoted literal.
-//! The shell rule holds: what follows an install runs in a new `powershell.exe` process (the
-//! same script with `-AfterInstall`). Files are written UTF-8 with a byte-order mark
+//! The shell rule holds (the seed's steps 6 and 8): the process that runs the installer never
+//! loads the Skype for Business module (each step before the install that needs it runs in a
+//! `powershell.exe` process of its own, the same script with `-Step <id>`, whose exit code is
+//! checked), and what follows the install runs in a new `powershell.exe` process (the same
+//! script with `-AfterInstall`). The installer is a GUI program: started with `Start-Process
+//! -Wait -PassThru`, its code from `.ExitCode` (DOMAIN.md §5). Files are written UTF-8 with a byte-order mark
 //! ([`file_bytes`], DOMAIN.md §5). Pure: plan in, text out.
 
 mod databases;
@@ -186,12 +190,102 @@ fn helpers(o: &mut String, lang: Lang) {
     );
 }
 
-/// `Get-OtherShell`: PowerShell processes other than this one and its parent.
+/// The shells that would hold the Skype for Business assemblies during the install (the
+/// seed's step 6; DOMAIN.md §4 rule 2: a shell with the module loaded left open makes the
+/// installer ask for a restart, 3010). `Get-OtherShell`: every Windows PowerShell, ISE,
+/// PowerShell 7 and `wsmprovhost.exe` (the host of remote PowerShell sessions) other than this
+/// process and its parent. `Get-ParentShellWithModule`: the parent, the shell the operator
+/// started the script from, when it is one of those and has the module's assembly
+/// (`Microsoft.Rtc.Management`) loaded — the Management Shell the page tells you to use is
+/// exactly that, and it is not harmless: it holds the files like any other. The script cannot
+/// close the shell it runs from, so before anything changes it refuses, saying how to start
+/// it from a new Windows PowerShell instead. A process whose modules cannot be read counts as
+/// holding them.
 fn other_shell_helper(o: &mut String) {
     let _ = writeln!(
         o,
-        "function Get-OtherShell {{\n    $parent = (Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId=$PID\").ParentProcessId\n    Get-Process -Name 'powershell', 'powershell_ise', 'pwsh' -ErrorAction SilentlyContinue |\n        Where-Object {{ $_.Id -ne $PID -and $_.Id -ne $parent }} |\n        ForEach-Object {{ $_.Id }}\n}}"
+        "function Test-HoldsSfbModule([System.Diagnostics.Process]$Process) {{\n    try {{\n        return @($Process.Modules | Where-Object {{ $_.ModuleName -like 'Microsoft.Rtc.Management*' }}).Count -gt 0\n    }} catch {{\n        return $true\n    }}\n}}\nfunction Get-ShellProcess {{\n    Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue\n}}\nfunction Get-ParentId {{\n    (Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId=$PID\").ParentProcessId\n}}\nfunction Get-OtherShell {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ $_.Id -ne $PID -and $_.Id -ne $parent }} | ForEach-Object {{ $_.Id }}\n}}\nfunction Get-ParentShellWithModule {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ $_.Id -eq $parent -and (Test-HoldsSfbModule $_) }} | ForEach-Object {{ $_.Id }}\n}}"
     );
+    // A step that needs the module, in a process of its own: its exit code is checked.
+    let _ = writeln!(
+        o,
+        "function Invoke-StepProcess([string]$Id) {{\n    & powershell.exe -NoProfile -ExecutionPolicy Bypass -File $PSCommandPath -Step $Id | Out-Host\n    Assert-Exit ('powershell.exe -Step ' + $Id)\n}}"
+    );
+}
+
+/// The steps before the install that use the Management Shell (its cmdlets, or the module
+/// itself): each runs in a `powershell.exe` process of its own (`-Step <id>`), ended before
+/// the install, so the process that runs the installer never loads the module (the seed's
+/// step 6). Everything else before the install (the package's hash, IIS, the shells check,
+/// the installer) runs in the first process.
+fn in_step_process(id: StepId) -> bool {
+    matches!(
+        id,
+        StepId::CheckRole
+            | StepId::OpenShell
+            | StepId::StopServices
+            | StepId::FabricCheck
+            | StepId::Readiness
+            | StepId::Failover
+    )
+}
+
+/// The branch a `-Step <id>` process takes: that step's body (`body`), exit 0 when it went
+/// through, 1 (with the reason) when it failed; no transcript of its own (the first process
+/// keeps its output in its transcript).
+fn step_process_branch(o: &mut String, sp: &ServerPlan, lang: Lang, body: &mut dyn FnMut(&mut String, StepId, &str)) {
+    let _ = writeln!(o, "if ($Step -ne '') {{\n    try {{\n        switch ($Step) {{");
+    for id in through_install(sp).filter(|id| in_step_process(*id) && has(sp, *id)) {
+        let _ = writeln!(o, "            {} {{", literal(id.as_str()));
+        body(o, id, "                ");
+        let _ = writeln!(o, "            }}");
+    }
+    let _ = writeln!(o, "            default {{\n                exit 2\n            }}\n        }}\n    }} catch {{");
+    let _ = writeln!(
+        o,
+        "        Write-Host ({} -f $_.Exception.Message) -ForegroundColor Red\n        exit 1\n    }}\n    exit 0\n}}\n",
+        literal(&text(lang, "script.failed"))
+    );
+}
+
+/// The shells check in the process that runs the installer (`fatal`: before anything is
+/// stopped, so nothing has changed; else a warning, once the outage has begun).
+fn shells_check(o: &mut String, ind: &str, lang: Lang, fatal: bool) {
+    let t = |k: &str| literal(&text(lang, &format!("script.{k}")));
+    let act = if fatal { "throw" } else { "Write-Warning" };
+    let _ = writeln!(o, "{ind}$others = @(Get-OtherShell)");
+    let _ = writeln!(
+        o,
+        "{ind}if ($others.Count -gt 0) {{\n{ind}    {act} ({} -f ($others -join ', '))\n{ind}}}",
+        t("shells-open")
+    );
+    let _ = writeln!(o, "{ind}$parentShell = @(Get-ParentShellWithModule)");
+    let _ = writeln!(
+        o,
+        "{ind}if ($parentShell.Count -gt 0) {{\n{ind}    {act} ({} -f $parentShell[0], $PSCommandPath)\n{ind}}}",
+        t("parent-holds-module")
+    );
+}
+
+/// The first process's part of a step run in a process of its own: what it keeps (the
+/// outage's start, the failover's) around `Invoke-StepProcess`.
+fn step_in_process(o: &mut String, id: StepId, ind: &str, lang: Lang) {
+    match id {
+        StepId::StopServices => {
+            let _ = writeln!(o, "{ind}$script:OutageStarted = Get-Date");
+            let _ = writeln!(o, "{ind}Write-Host {}", say(lang, "script.outage-begins", &Args::new()));
+        }
+        // Set before the call: a failover cut short may already have stopped services.
+        StepId::Failover => {
+            let _ = writeln!(o, "{ind}$script:FailoverStarted = $true");
+        }
+        _ => {}
+    }
+    let _ = writeln!(o, "{ind}Invoke-StepProcess {}", literal(id.as_str()));
+    if id == StepId::OpenShell {
+        // Before anything is stopped: other shells would hold the old assemblies during the install.
+        shells_check(o, ind, lang, true);
+    }
 }
 
 /// `Show-Databases` and `Assert-DatabasesCurrent`: `Test-CsDatabase`'s records, per database
@@ -281,17 +375,12 @@ fn common_step(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lan
                 literal(&t("bad-hash"))
             );
         }
+        // In a process of its own (`in_step_process`): the module loads; the shells check is
+        // the first process's (`step_in_process`).
         StepId::OpenShell => {
             if let Some(c) = command(sp, id) {
                 let _ = writeln!(o, "{ind}{c}");
             }
-            // Before anything is stopped: other shells would hold the old assemblies during the install.
-            let _ = writeln!(o, "{ind}$others = @(Get-OtherShell)");
-            let _ = writeln!(
-                o,
-                "{ind}if ($others.Count -gt 0) {{\n{ind}    throw ({} -f ($others -join ', '))\n{ind}}}",
-                literal(&t("shells-open"))
-            );
         }
         StepId::StopW3svc => {
             if let Some(c) = command(sp, id) {
@@ -304,12 +393,7 @@ fn common_step(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lan
         }
         StepId::CloseShells => {
             // Checked before anything was stopped already (open-shell); checked again here.
-            let _ = writeln!(o, "{ind}$others = @(Get-OtherShell)");
-            let _ = writeln!(
-                o,
-                "{ind}if ($others.Count -gt 0) {{\n{ind}    Write-Warning ({} -f ($others -join ', '))\n{ind}}}",
-                literal(&t("shells-open"))
-            );
+            shells_check(o, ind, lang, false);
         }
         StepId::StartW3svc => {
             if let Some(c) = command(sp, id) {

@@ -114,7 +114,7 @@ fn assert_seed(text: &str, sp: &ServerPlan, who: &str) {
         "net stop w3svc",
         "net start w3svc",
         "Start-CsWindowsService",
-        "$code = $LASTEXITCODE",
+        "$code = $sfbpatchInstaller.ExitCode",
         "-AfterInstall",
         "Show-Recovery",
         "Test-OutageBudget",
@@ -127,8 +127,8 @@ fn assert_seed(text: &str, sp: &ServerPlan, who: &str) {
     assert!(text.lines().any(|l| l.trim() == step11), "{who}: step 11 {step11:?} missing");
     // The CsAdministrator check comes first, the outage starts with stop-services, the
     // databases are proven current once the services are back.
-    let check = at(text, "Get-CsAdminRoleAssignment", who);
-    let stop = at(text, "\n        Stop-CsWindowsService", who);
+    let check = at(text, "\n        Invoke-StepProcess 'check-role'", who);
+    let stop = at(text, "\n        Invoke-StepProcess 'stop-services'", who);
     let start = at(text, "\n    Start-CsWindowsService", who);
     let proof = at(text, &format!("$rows = @({})", cmd(sp, StepId::CheckDatabases)), who);
     assert!(check < stop && stop < start && start < proof, "{who}: order");
@@ -136,6 +136,7 @@ fn assert_seed(text: &str, sp: &ServerPlan, who: &str) {
 
 fn assert_front_end(text: &str, sp: &ServerPlan, who: &str) {
     let pool = sp.pool.as_ref().unwrap_or_else(|| panic!("{who}: no pool"));
+    // In their own processes (`-Step`): the fabric check, readiness and the failover.
     let fabric = at(text, &format!("Get-CsPoolFabricState -PoolFqdn '{pool}'"), who);
     // The recovery command, inside a literal (quotes doubled), printed when replicas are missing.
     at(text, &format!("'Reset-CsPoolRegistrarState -PoolFqdn ''{pool}'' -ResetType QuorumLossRecovery'"), who);
@@ -149,15 +150,21 @@ fn assert_front_end(text: &str, sp: &ServerPlan, who: &str) {
     ] {
         at(text, must, who);
     }
-    let failover = at(text, &format!("\n        Invoke-CsComputerFailOver -ComputerName '{}'", sp.fqdn), who);
-    let started = at(text, "$script:FailoverStarted = $true", who);
+    let failover_cmd =
+        at(text, &format!("\n                Invoke-CsComputerFailOver -ComputerName '{}'", sp.fqdn), who);
+    assert!(fabric < missing && missing < ready && ready < failover_cmd, "{who}: the steps' own processes");
+    // The first process: each of them in turn, the failover marked started before its call.
+    let fabric = at(text, "\n        Invoke-StepProcess 'fabric-check'", who);
+    let ready = at(text, "\n        Invoke-StepProcess 'readiness'", who);
+    let started = at(text, "\n        $script:FailoverStarted = $true", who);
+    let failover = at(text, "\n        Invoke-StepProcess 'failover'", who);
     let install = at(
         text,
         "\n        $sfbpatchInstaller = Start-Process -FilePath 'C:\\ProgramData\\sfbpatch\\stage\\SkypeServerUpdateInstaller.exe' -ArgumentList '/silentmode' -Wait -PassThru",
         who,
     );
     let failback = at(text, &format!("\n        Invoke-CsComputerFailBack -ComputerName '{}'", sp.fqdn), who);
-    assert!(fabric < missing && missing < ready && ready < started && started < failover, "{who}: checks first");
+    assert!(fabric < ready && ready < started && started < failover, "{who}: checks first");
     assert!(failover < install && install < failback, "{who}: failover, install, failback");
     // Failback is guaranteed: the finally block calls it whenever the failover started and
     // no failback happened, unless a restart is pending.
@@ -337,4 +344,138 @@ fn a_skipped_database_update_still_names_the_command_that_finishes_it() {
     assert!(!code_lines(&text).any(|l| l.starts_with("Install-CsDatabase")), "not run, only named");
     let fe = p.servers.iter().find(|s| s.runbook == Runbook::FrontEnd).unwrap_or_else(|| panic!("FE"));
     assert!(fe.finishing_database_command().is_none(), "a Front End has no databases of its own");
+}
+
+/// The part of a script the first process runs up to the install, and the branch a `-Step`
+/// process takes.
+fn first_process_and_step_branch<'a>(text: &'a str, who: &str) -> (&'a str, &'a str) {
+    let branch_start = at(text, "\nif ($Step -ne '') {", who);
+    let first = at(text, "\n    if (-not $AfterInstall) {", who);
+    let install = at(text, "$sfbpatchInstaller = Start-Process", who);
+    let transcript = at(text, "\n$null = New-Item -ItemType Directory -Force -Path $TranscriptDir", who);
+    assert!(branch_start < transcript && transcript < first && first < install, "{who}: order of the branches");
+    (&text[first..install], &text[branch_start..transcript])
+}
+
+#[test]
+fn the_installer_runs_in_a_process_that_never_loaded_the_module() {
+    let is_sfb = |code: &str| {
+        code.contains("Import-Module")
+            || code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).any(|w| w.contains("-Cs"))
+    };
+    let mut checked = 0;
+    for lang in Lang::ALL {
+        for p in plans(lang) {
+            for sp in p.servers.iter().filter(|s| s.runbook != Runbook::BackendDatabases) {
+                let text = script::render(&p, sp, lang, None);
+                let who = format!("{} {lang} ({})", sp.fqdn, sp.runbook);
+                let (first, branch) = first_process_and_step_branch(&text, &who);
+                // No Skype for Business cmdlet and no module import before the install in the
+                // process that runs it, outside literals and comments.
+                let code = outside_literals_and_comments(first);
+                assert!(!code.lines().any(is_sfb), "{who}: the first process loads the module:\n{code}");
+                // Each step that needs the module runs in a process of its own, whose exit code
+                // is checked, and its body is in the -Step branch.
+                let steps: &[(StepId, &str)] = match sp.runbook {
+                    Runbook::FrontEnd => &[
+                        (StepId::CheckRole, "Get-CsAdminRoleAssignment"),
+                        (StepId::OpenShell, "Import-Module"),
+                        (StepId::FabricCheck, "Get-CsPoolFabricState"),
+                        (StepId::Readiness, "Get-CsPoolUpgradeReadinessState"),
+                        (StepId::Failover, "Invoke-CsComputerFailOver"),
+                    ],
+                    _ => &[
+                        (StepId::CheckRole, "Get-CsAdminRoleAssignment"),
+                        (StepId::OpenShell, "Import-Module"),
+                        (StepId::StopServices, "Stop-CsWindowsService"),
+                    ],
+                };
+                for (id, cmdlet) in steps {
+                    at(first, &format!("Invoke-StepProcess '{id}'\n"), &who);
+                    let case = at(branch, &format!("\n            '{id}' {{\n"), &who);
+                    let body = &branch[case..];
+                    let body = &body[..body[1..].find("\n            '").map_or(body.len(), |i| i + 1)];
+                    assert!(body.contains(cmdlet), "{who}: {id} without {cmdlet}:\n{body}");
+                }
+                let helper = &text[at(&text, "function Invoke-StepProcess", &who)..];
+                assert!(
+                    helper.starts_with(
+                        "function Invoke-StepProcess([string]$Id) {\n    & powershell.exe -NoProfile -ExecutionPolicy Bypass -File $PSCommandPath -Step $Id | Out-Host\n    Assert-Exit ('powershell.exe -Step ' + $Id)\n}"
+                    ),
+                    "{who}"
+                );
+                // The -Step branch ends its process with its own code, before the transcript.
+                assert!(branch.contains("        Write-Host ('FAILED: {0}'") || lang == Lang::Es, "{who}");
+                assert!(branch.trim_end().ends_with("exit 1\n    }\n    exit 0\n}"), "{who}:\n{branch}");
+                // The installer: Start-Process, waited for, its code from .ExitCode.
+                let install = format!("\n        {}\n", cmd(sp, StepId::InstallUpdate));
+                let line = at(&text, &install, &who);
+                assert!(
+                    text[line + install.len()..].starts_with("        $code = $sfbpatchInstaller.ExitCode\n"),
+                    "{who}"
+                );
+                assert!(cmd(sp, StepId::InstallUpdate).ends_with(
+                    "-ArgumentList '/silentmode' -Wait -PassThru; $global:LASTEXITCODE = $sfbpatchInstaller.ExitCode"
+                ));
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 6, "SE and Front End scripts of the three fixtures, both languages");
+}
+
+#[test]
+fn other_shells_include_remote_sessions_and_a_parent_with_the_module_is_refused() {
+    let p = &plans(Lang::En)[0];
+    for sp in p.servers.iter().filter(|s| s.runbook != Runbook::BackendDatabases) {
+        let text = script::render(p, sp, Lang::En, None);
+        let who = sp.fqdn.as_str();
+        // Windows PowerShell, the ISE, PowerShell 7 and wsmprovhost.exe (remote sessions).
+        at(
+            &text,
+            "Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue",
+            who,
+        );
+        // Others: every one but this process and its parent.
+        at(&text, "Get-ShellProcess | Where-Object { $_.Id -ne $PID -and $_.Id -ne $parent }", who);
+        // The parent only when it holds the module's assembly (unreadable modules count).
+        at(&text, "Get-ShellProcess | Where-Object { $_.Id -eq $parent -and (Test-HoldsSfbModule $_) }", who);
+        at(&text, "$_.ModuleName -like 'Microsoft.Rtc.Management*'", who);
+        let holds = &text[at(&text, "function Test-HoldsSfbModule", who)..];
+        assert!(holds[..holds.find("\n}\n").unwrap_or(holds.len())].contains("} catch {\n        return $true"));
+        // Refused after the module's own process, before any service or IIS is touched.
+        let open = at(&text, "Invoke-StepProcess 'open-shell'", who);
+        let refuse = at(&text, "    throw ('This script was started from a PowerShell window that has the Skype", who);
+        let others = at(&text, "$others = @(Get-OtherShell)", who);
+        let first_change = ["Invoke-StepProcess 'stop-services'", "Invoke-StepProcess 'failover'"]
+            .iter()
+            .filter_map(|n| text.find(n))
+            .min()
+            .unwrap_or_else(|| panic!("{who}: nothing stops"));
+        assert!(open < others && others < refuse && refuse < first_change, "{who}");
+        assert!(text[refuse..].contains("-f $parentShell[0], $PSCommandPath)"), "{who}");
+    }
+}
+
+#[test]
+fn a_lync_front_end_runs_its_pool_checks_in_their_own_processes_too() {
+    let t = common::load("topology/mixed-lync2013.xml");
+    let p = plan(&t, &PlanRequest::new("SkypeServerUpdateInstaller.exe")).unwrap_or_else(|e| panic!("{e}"));
+    let sp = p
+        .servers
+        .iter()
+        .find(|s| s.runbook == Runbook::LyncFrontEnd)
+        .unwrap_or_else(|| panic!("no lync-front-end in the mixed fixture"));
+    let text = script::render(&p, sp, Lang::En, None);
+    parse(&text, "lync-front-end");
+    let (first, branch) = first_process_and_step_branch(&text, "lync-front-end");
+    for (id, command) in [
+        (StepId::FabricCheck, cmd(sp, StepId::FabricCheck)),
+        (StepId::Readiness, cmd(sp, StepId::Readiness)),
+        (StepId::StopServices, cmd(sp, StepId::StopServices)),
+    ] {
+        at(first, &format!("Invoke-StepProcess '{id}'\n"), "lync-front-end");
+        let case = at(branch, &format!("\n            '{id}' {{\n                {command}\n"), "lync-front-end");
+        assert!(case > 0);
+    }
 }

@@ -179,7 +179,11 @@ async fn attempt_step<T: Transport, S: EventSink>(
     let Some(script) = command else { return Attempt::done(StepOutcome::Succeeded, AttemptOutput::default()) };
     let o = match tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await {
         Err(_) => return Attempt::cut_short(cx.say("step-timeout", &[("minutes", minutes(timeout))])),
-        Ok(Err(e @ (TransportError::Disconnected(_) | TransportError::Unreachable(_)))) => {
+        // No answer, or an answer without its result line: whether the command changed
+        // anything is unknown, and the step is settled (or retried) as a cut-short one.
+        Ok(Err(
+            e @ (TransportError::Disconnected(_) | TransportError::Unreachable(_) | TransportError::NoResult { .. }),
+        )) => {
             return Attempt::cut_short(cx.transport_error(&e));
         }
         Ok(Err(e)) => return Attempt::failed(cx.transport_error(&e)),

@@ -84,6 +84,10 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         match e {
             TransportError::Unreachable(h) => self.say("unreachable", &[("server", h.clone())]),
             TransportError::Disconnected(h) => self.say("disconnected", &[("server", h.clone())]),
+            TransportError::NoResult { host, exit_code } => self.say(
+                "no-result",
+                &[("server", host.clone()), ("code", exit_code.map_or_else(|| "-".to_owned(), |c| c.to_string()))],
+            ),
             TransportError::Other(why) => why.clone(),
         }
     }

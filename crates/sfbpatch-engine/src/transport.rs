@@ -29,6 +29,16 @@ pub enum TransportError {
     /// The session dropped while the command ran: it may or may not have been applied.
     #[error("the session to {0} dropped")]
     Disconnected(String),
+    /// The command ended without its result line (`sfbpatch_core::envelope`): it did not run
+    /// to its end (cut, `exit` called) or the far side is not PowerShell. Whether it changed
+    /// anything is unknown, as with a dropped session.
+    #[error("{host}: the command ended (exit code {exit_code:?}) without its result line")]
+    NoResult {
+        /// The host.
+        host: String,
+        /// The process's or channel's exit code, if it had one.
+        exit_code: Option<i32>,
+    },
     /// Anything else (configuration, authentication, host key…).
     #[error("{0}")]
     Other(String),

@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sfbpatch_core::envelope;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::vocab::hex;
 use sha2::{Digest, Sha256};
@@ -61,8 +62,9 @@ pub struct Invocation {
 pub enum Ending {
     /// The command completed.
     Completed {
-        /// The process's exit status: the command's exit code within 0–254 (255 belongs to
-        /// the transports).
+        /// The process's exit status, as Windows PowerShell's host gives it: 0 or 1, or N
+        /// after `exit N` (within 0–254: 255 belongs to the transports); a wrapped command's
+        /// own code is on its output's result line.
         code: u8,
         /// Whether it succeeded (exit code 0).
         success: bool,
@@ -116,11 +118,12 @@ impl Invocation {
         }
         // Each invocation is a new process: the caller waited for it, so a restarting host
         // has come back by the time it is asked again (`at` above).
+        let script = HostScript::read(&self.script);
         let request = Request {
             host: &self.host,
             session: None,
             step: self.step,
-            script: &self.script,
+            script: script.command(),
             at,
             timeout_ms: u64::MAX / 8,
         };
@@ -145,12 +148,7 @@ impl Invocation {
             std::thread::sleep(Duration::from_secs_f64(x.end_ms.saturating_sub(x.start_ms) as f64 / 1000.0 * f));
         }
         match x.status {
-            ExecStatus::Completed => Ending::Completed {
-                code: u8::try_from(x.exit_code.clamp(0, 254)).unwrap_or(1),
-                success: x.exit_code == 0,
-                stdout: x.stdout,
-                stderr: x.stderr,
-            },
+            ExecStatus::Completed => HostScript::read(&self.script).ending(x.exit_code, x.stdout, x.stderr),
             ExecStatus::TimedOut => {
                 wait_for_hangup();
                 Ending::NeverCompleted
@@ -158,6 +156,66 @@ impl Invocation {
             ExecStatus::Disconnected => Ending::Disconnected,
             ExecStatus::Unreachable => Ending::Unreachable,
         }
+    }
+}
+
+/// A script as Windows PowerShell's host reads it from stdin (`powershell.exe -Command -`),
+/// for what the process answers (DOMAIN.md §5; PowerShell/PowerShell #13501, #11461).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum HostScript {
+    /// Wrapped in the transports' result protocol (`sfbpatch_core::envelope`): the command
+    /// runs, then the wrapper prints the result line with the command's own exit code (a
+    /// native program's, or 1 for a failed cmdlet), and the process ends with 0 (its last
+    /// statement, printing that line, succeeded).
+    Wrapped(String),
+    /// Plain text: the process ends with 1 when the last command failed, whatever native
+    /// code it had, else 0 — or with N when the script ends with `exit N`.
+    Plain {
+        /// The script without its final `exit N`.
+        command: String,
+        /// N, when it ends with `exit N`.
+        exit: Option<i32>,
+    },
+}
+
+impl HostScript {
+    fn read(text: &str) -> Self {
+        if let Some(body) = envelope::body(text) {
+            return HostScript::Wrapped(body);
+        }
+        let trimmed = text.trim_end();
+        let (rest, last) = trimmed.rsplit_once('\n').unwrap_or(("", trimmed));
+        let exit = last.trim().strip_prefix("exit ").and_then(|n| n.trim().parse::<i32>().ok());
+        match exit {
+            Some(n) => HostScript::Plain { command: rest.to_owned(), exit: Some(n) },
+            None => HostScript::Plain { command: text.to_owned(), exit: None },
+        }
+    }
+
+    /// The PowerShell the estate executes.
+    fn command(&self) -> &str {
+        match self {
+            HostScript::Wrapped(c) | HostScript::Plain { command: c, .. } => c,
+        }
+    }
+
+    /// What the process answers for a command that completed with `exit_code`.
+    fn ending(&self, exit_code: i32, mut stdout: String, stderr: String) -> Ending {
+        let code = match self {
+            HostScript::Wrapped(_) => {
+                if !stdout.is_empty() && !stdout.ends_with('\n') {
+                    stdout.push('\n');
+                }
+                stdout.push_str(&envelope::marker(exit_code));
+                stdout.push('\n');
+                0
+            }
+            HostScript::Plain { exit: Some(n), .. } => *n,
+            HostScript::Plain { exit: None, .. } => i32::from(exit_code != 0),
+        };
+        // A process's status is 0–255 on this machine; 255 belongs to the transports.
+        let code = u8::try_from(code.clamp(0, 254)).unwrap_or(1);
+        Ending::Completed { code, success: code == 0, stdout, stderr }
     }
 }
 
@@ -270,6 +328,28 @@ fn output_closed() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_process_answers_as_windows_powershell_does() {
+        let end = |script: &str, exit: i32| match HostScript::read(script).ending(exit, "out\n".into(), String::new()) {
+            Ending::Completed { code, stdout, .. } => (code, stdout),
+            other => panic!("{other:?}"),
+        };
+        // Plain text: 0 or 1 whatever the native code (DOMAIN.md §5).
+        assert_eq!(end("net stop w3svc", 2), (1, "out\n".into()));
+        assert_eq!(end("& 'C:\\x\\setup.exe' /silentmode", 3010), (1, "out\n".into()));
+        assert_eq!(end("Get-CsWindowsService", 0), (0, "out\n".into()));
+        // `exit N` is the one way a code reaches the process.
+        assert_eq!(end("Get-CsWindowsService\nexit 7", 0), (7, "out\n".into()));
+        assert_eq!(HostScript::read("Get-CsWindowsService\nexit 7").command(), "Get-CsWindowsService");
+        // Wrapped: the process ends with 0, the command's own code on the result line.
+        let wrapped = envelope::wrap("net stop w3svc");
+        assert_eq!(HostScript::read(&wrapped).command(), "net stop w3svc");
+        assert_eq!(end(&wrapped, 2), (0, "out\n<<sfbpatch-exit:2>>\n".into()));
+        assert_eq!(end(&wrapped, 3010), (0, "out\n<<sfbpatch-exit:3010>>\n".into()));
+        let opened = envelope::open(&end(&wrapped, 1641).1).map(|o| (o.exit_code, o.stdout));
+        assert_eq!(opened, Some((1641, "out\n".to_owned())));
+    }
 
     #[test]
     fn a_session_is_a_key_logon_under_sshd_unless_a_password_authenticated_it() {

@@ -6,12 +6,15 @@ pub mod password;
 pub mod ssh;
 pub mod ssh_auth;
 
-use sfbpatch_core::Fqdn;
+use sfbpatch_core::{Fqdn, envelope};
 use sfbpatch_engine::transport::{CommandOutput, TransportError};
 
-/// What a finished remote or local command amounts to: its output and exit code, or, for
-/// the simulator's shell, the dropped session or silent host it reports (exit 255 with a
-/// marker on stderr). `None`: no exit status (the process or channel was cut).
+/// What a finished remote or local command amounts to. The command was sent
+/// [`envelope::wrap`]ped, so its own exit code is the result line on its standard output
+/// (the process's exit code is PowerShell's 0 or 1: DOMAIN.md §5); the line is removed. No
+/// result line: the command did not run to its end, and what it did is unknown. The
+/// simulator's shell reports a dropped session or a silent host with exit 255 and a marker
+/// on stderr. `None`: no exit status (the process or channel was cut).
 pub(crate) fn outcome(
     host: &Fqdn,
     code: Option<i32>,
@@ -22,9 +25,10 @@ pub(crate) fn outcome(
     match code {
         Some(255) if stderr.contains(local::SIM_DISCONNECTED) => Err(TransportError::Disconnected(host.to_string())),
         Some(255) if stderr.contains(local::SIM_UNREACHABLE) => Err(TransportError::Unreachable(host.to_string())),
-        Some(exit_code) => {
-            Ok(CommandOutput { exit_code, stdout: String::from_utf8_lossy(stdout).into_owned(), stderr })
-        }
+        Some(exit_code) => match envelope::open(&String::from_utf8_lossy(stdout)) {
+            Some(o) => Ok(CommandOutput { exit_code: o.exit_code, stdout: o.stdout, stderr }),
+            None => Err(TransportError::NoResult { host: host.to_string(), exit_code: Some(exit_code) }),
+        },
         None => Err(TransportError::Disconnected(host.to_string())),
     }
 }

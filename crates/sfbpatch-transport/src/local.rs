@@ -98,10 +98,9 @@ impl LocalTransport {
             cmd.spawn().map_err(|e| TransportError::Other(format!("cannot start {}: {e}", self.program.display())))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
-                .write_all(script.as_bytes())
+                .write_all(sfbpatch_core::envelope::wrap(script).as_bytes())
                 .await
                 .map_err(|e| TransportError::Other(format!("writing the script: {e}")))?;
-            stdin.write_all(b"\n").await.map_err(|e| TransportError::Other(format!("writing the script: {e}")))?;
         }
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
         crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)

@@ -305,8 +305,7 @@ impl SshTransport {
         }
         let sent = async {
             ch.exec(true, self.remote_shell.as_str()).await?;
-            ch.data(script.as_bytes()).await?;
-            ch.data(&b"\n"[..]).await?;
+            ch.data(sfbpatch_core::envelope::wrap(script).as_bytes()).await?;
             ch.eof().await
         }
         .await;

@@ -499,3 +499,29 @@ fn keys_held_by_ssh_agent_authenticate_and_never_reach_the_journal() {
         assert!(!text.contains("agent.sock"), "the agent socket is in the journal");
     }
 }
+
+/// Windows PowerShell ends a process with 0 or 1 whatever a native program's code was
+/// (DOMAIN.md §5): the installer's 3010 reaches sfbpatch over SSH on the command's result
+/// line, and is a restart pending, never a failure.
+#[test]
+fn installer_3010_over_ssh_is_a_restart_pending_never_a_failure() {
+    let Some(lab) = lab() else { return };
+    std::fs::remove_dir_all(&lab.estate).unwrap_or_else(|e| panic!("{e}"));
+    let fault = "se01.contoso.local:install-update:reboot";
+    assert!(sfbpatch(&["sim", "init", "--estate", &lab.estate, "--fault", fault]).status.success());
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let (code, v, err) = run(&lab, &conns, &["--server", "se01.contoso.local"]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(v["servers"][0]["result"], "updated", "{v}");
+    let run_id = v["run_id"].as_str().unwrap_or_default();
+    let r = sfbpatch(&["report", run_id, "--journal", &lab.path("journal.db"), "--format", "json"]);
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<&Value> = r["servers"][0]["steps"].as_array().into_iter().flatten().collect();
+    let install: Vec<&&Value> = steps.iter().filter(|s| s["step"] == "install-update").collect();
+    assert_eq!(install.len(), 1, "installed once: {r}");
+    assert_eq!(install[0]["exit_code"], 3010, "{}", install[0]);
+    assert_eq!(install[0]["outcome"], "succeeded-reboot-pending", "{}", install[0]);
+    assert!(steps.iter().all(|s| s["step"] != "recovery"), "no recovery: {r}");
+    assert_eq!(steps.iter().filter(|s| s["step"] == "reboot").count(), 1, "restarted once: {r}");
+}

@@ -18,11 +18,11 @@ use sfbpatch_i18n::{Args, Lang, fmt as tr, text};
 use sfbpatch_pwsh::{Arg, Command, Word, literal};
 
 use super::{
-    TRANSCRIPT_DIR, command, common_step, header, helpers, other_shell_helper, preamble, say, step_header,
-    transcript_stop,
+    TRANSCRIPT_DIR, command, common_step, header, helpers, in_step_process, other_shell_helper, preamble, say,
+    step_header, step_in_process, step_process_branch, transcript_stop,
 };
 use crate::plan::{Plan, ServerPlan};
-use crate::runbook::StepId;
+use crate::runbook::{INSTALLER_PROCESS, StepId};
 
 /// `Reset-CsPoolRegistrarState -PoolFqdn <pool> -ResetType QuorumLossRecovery`: the
 /// documented recovery of missing replicas (the page omits the required `-PoolFqdn`;
@@ -41,7 +41,7 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     let pool = sp.pool.as_ref().unwrap_or(&sp.fqdn);
     let server = Args::new().with("server", &sp.fqdn).with("pool", pool);
     header(&mut o, plan, sp, lang, &tr(lang, "script.head.usage-front-end", &server));
-    preamble(&mut o, &["[switch]$AfterInstall", "[switch]$Child"]);
+    preamble(&mut o, &["[switch]$AfterInstall", "[switch]$Child", "[string]$Step = ''"]);
     let _ = writeln!(o, "$Server = {}", literal(sp.fqdn.as_str()));
     let _ = writeln!(o, "$Pool = {}", literal(pool.as_str()));
     let _ = writeln!(o, "$Installer = {}", literal(&plan.staged_installer));
@@ -82,6 +82,9 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     }
     let _ = writeln!(o, "}}\n");
 
+    // The steps before the install that need the module, each in a process of its own.
+    step_process_branch(&mut o, sp, lang, &mut |o, id, ind| step_body(o, sp, id, ind, lang));
+
     super::open_first_process(&mut o);
     let ind = "        ";
     for id in super::through_install(sp) {
@@ -89,57 +92,19 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
             continue;
         }
         match id {
-            StepId::FabricCheck => {
-                if let Some(c) = command(sp, id) {
-                    let _ = writeln!(o, "{ind}$fabric = {c} 3>&1 | Out-String");
+            _ if in_step_process(id) => {
+                step_in_process(&mut o, id, ind, lang);
+                if id == StepId::Failover {
+                    let _ = writeln!(o, "{ind}Write-Host {}", say(lang, "script.fe.failed-over", &server));
                 }
-                let _ = writeln!(o, "{ind}Write-Host $fabric");
-                let _ = writeln!(
-                    o,
-                    "{ind}if ((Get-MissingReplicas $fabric) -gt 0) {{\n{ind}    throw ({} + [Environment]::NewLine + '    ' + {})\n{ind}}}",
-                    say(lang, "script.fe.fabric-missing", &server),
-                    literal(&quorum_loss_recovery(pool.as_str()))
-                );
-            }
-            StepId::Readiness => {
-                let c = command(sp, id).unwrap_or_default();
-                let _ = writeln!(o, "{ind}for ($answer = 1; $answer -le 3; $answer++) {{");
-                let _ = writeln!(o, "{ind}    $readiness = {c} | Out-String");
-                let _ = writeln!(o, "{ind}    Write-Host $readiness");
-                let _ = writeln!(o, "{ind}    $state = Get-PoolUpgradeState $readiness");
-                let _ = writeln!(o, "{ind}    if ($state -eq 'Ready') {{\n{ind}        break\n{ind}    }}");
-                let _ = writeln!(
-                    o,
-                    "{ind}    if ($state -eq 'InsufficientActiveFrontEnds') {{\n{ind}        throw {}\n{ind}    }}",
-                    say(lang, "script.fe.readiness-insufficient", &server)
-                );
-                let _ = writeln!(
-                    o,
-                    "{ind}    if ($state -ne 'Busy') {{\n{ind}        throw ({} -f $state)\n{ind}    }}",
-                    say(lang, "script.fe.readiness-unknown", &server)
-                );
-                let _ = writeln!(
-                    o,
-                    "{ind}    if ($answer -eq 3) {{\n{ind}        throw {}\n{ind}    }}",
-                    say(lang, "script.fe.readiness-busy-3", &server)
-                );
-                let _ =
-                    writeln!(o, "{ind}    Write-Host ({} -f $answer)", say(lang, "script.fe.readiness-busy", &server));
-                let _ = writeln!(o, "{ind}    Start-Sleep -Seconds 600\n{ind}}}");
-            }
-            StepId::Failover => {
-                // Set before the call: a failover cut short may already have stopped services.
-                let _ = writeln!(o, "{ind}$script:FailoverStarted = $true");
-                if let Some(c) = command(sp, id) {
-                    let _ = writeln!(o, "{ind}{c}");
-                }
-                let _ = writeln!(o, "{ind}Write-Host {}", say(lang, "script.fe.failed-over", &server));
             }
             StepId::InstallUpdate => {
+                // A GUI program, waited for, its code from `.ExitCode` (DOMAIN.md §5), from this
+                // process, which never loaded the module.
                 if let Some(c) = command(sp, id) {
                     let _ = writeln!(o, "{ind}{c}");
                 }
-                let _ = writeln!(o, "{ind}$code = $LASTEXITCODE");
+                let _ = writeln!(o, "{ind}$code = ${INSTALLER_PROCESS}.ExitCode");
                 let _ = writeln!(
                     o,
                     "{ind}if ($code -eq 3010 -or $code -eq 1641) {{\n{ind}    $script:KeepFailedOver = $true\n{ind}    $script:ExitCode = 3010\n{ind}    Write-Warning {}\n{ind}    Write-Host ('    powershell.exe -NoProfile -ExecutionPolicy Bypass -File \"' + $PSCommandPath + '\" -AfterInstall')\n{ind}}} elseif ($code -ne 0) {{\n{ind}    Assert-Exit 'installer'\n{ind}}}",
@@ -210,4 +175,58 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
         "if ($Child -and $script:ExitCode -ne 0) {{\n    if ($script:FailedBack) {{\n        exit 10\n    }}\n    exit 11\n}}\nexit $script:ExitCode"
     );
     o
+}
+
+/// The body of a step that runs in a process of its own (`-Step <id>`): the fabric check
+/// (missing replicas stop the update, with the recovery command), readiness (Busy asked again
+/// after 10 minutes, at most three answers), the failover, and the shared steps.
+fn step_body(o: &mut String, sp: &ServerPlan, id: StepId, ind: &str, lang: Lang) {
+    let pool = sp.pool.as_ref().unwrap_or(&sp.fqdn);
+    let server = Args::new().with("server", &sp.fqdn).with("pool", pool);
+    match id {
+        StepId::FabricCheck => {
+            if let Some(c) = command(sp, id) {
+                let _ = writeln!(o, "{ind}$fabric = {c} 3>&1 | Out-String");
+            }
+            let _ = writeln!(o, "{ind}Write-Host $fabric");
+            let _ = writeln!(
+                o,
+                "{ind}if ((Get-MissingReplicas $fabric) -gt 0) {{\n{ind}    throw ({} + [Environment]::NewLine + '    ' + {})\n{ind}}}",
+                say(lang, "script.fe.fabric-missing", &server),
+                literal(&quorum_loss_recovery(pool.as_str()))
+            );
+        }
+        StepId::Readiness => {
+            let c = command(sp, id).unwrap_or_default();
+            let _ = writeln!(o, "{ind}for ($answer = 1; $answer -le 3; $answer++) {{");
+            let _ = writeln!(o, "{ind}    $readiness = {c} | Out-String");
+            let _ = writeln!(o, "{ind}    Write-Host $readiness");
+            let _ = writeln!(o, "{ind}    $state = Get-PoolUpgradeState $readiness");
+            let _ = writeln!(o, "{ind}    if ($state -eq 'Ready') {{\n{ind}        break\n{ind}    }}");
+            let _ = writeln!(
+                o,
+                "{ind}    if ($state -eq 'InsufficientActiveFrontEnds') {{\n{ind}        throw {}\n{ind}    }}",
+                say(lang, "script.fe.readiness-insufficient", &server)
+            );
+            let _ = writeln!(
+                o,
+                "{ind}    if ($state -ne 'Busy') {{\n{ind}        throw ({} -f $state)\n{ind}    }}",
+                say(lang, "script.fe.readiness-unknown", &server)
+            );
+            let _ = writeln!(
+                o,
+                "{ind}    if ($answer -eq 3) {{\n{ind}        throw {}\n{ind}    }}",
+                say(lang, "script.fe.readiness-busy-3", &server)
+            );
+            let _ = writeln!(o, "{ind}    Write-Host ({} -f $answer)", say(lang, "script.fe.readiness-busy", &server));
+            let _ = writeln!(o, "{ind}    Start-Sleep -Seconds 600\n{ind}}}");
+        }
+        _ => {
+            if !common_step(o, sp, id, ind, lang)
+                && let Some(c) = command(sp, id)
+            {
+                let _ = writeln!(o, "{ind}{c}");
+            }
+        }
+    }
 }

@@ -10,17 +10,17 @@ use sfbpatch_i18n::{Args, Lang, text};
 use sfbpatch_pwsh::literal;
 
 use super::{
-    TRANSCRIPT_DIR, command, common_step, database_helpers, header, helpers, other_shell_helper, preamble, say,
-    step_header,
+    TRANSCRIPT_DIR, command, common_step, database_helpers, header, helpers, in_step_process, other_shell_helper,
+    preamble, say, step_header, step_in_process, step_process_branch,
 };
 use crate::plan::{Plan, ServerPlan};
-use crate::runbook::StepId;
+use crate::runbook::{INSTALLER_PROCESS, StepId};
 
 pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) -> String {
     let mut o = String::new();
     let t = |k: &str| text(lang, &format!("script.{k}"));
     header(&mut o, plan, sp, lang, &t("usage"));
-    preamble(&mut o, &["[switch]$AfterInstall", "[string]$OutageStart = ''"]);
+    preamble(&mut o, &["[switch]$AfterInstall", "[string]$OutageStart = ''", "[string]$Step = ''"]);
     let _ = writeln!(o, "$Server = {}", literal(sp.fqdn.as_str()));
     let _ = writeln!(o, "$Installer = {}", literal(&plan.staged_installer));
     let _ = writeln!(o, "$ExpectedSha256 = {}", literal(sha256.unwrap_or("")));
@@ -50,6 +50,15 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
     }
     let _ = writeln!(o, "    }}\n}}\n");
 
+    // The steps before the install that need the module, each in a process of its own.
+    step_process_branch(&mut o, sp, lang, &mut |o, id, ind| {
+        if !common_step(o, sp, id, ind, lang)
+            && let Some(c) = command(sp, id)
+        {
+            let _ = writeln!(o, "{ind}{c}");
+        }
+    });
+
     super::open_first_process(&mut o);
     let ind = "        ";
     for id in super::through_install(sp) {
@@ -57,18 +66,15 @@ pub(super) fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&s
             continue;
         }
         match id {
-            StepId::StopServices => {
-                let _ = writeln!(o, "{ind}$script:OutageStarted = Get-Date");
-                let _ = writeln!(o, "{ind}Write-Host {}", say(lang, "script.outage-begins", &Args::new()));
-                if let Some(c) = command(sp, id) {
-                    let _ = writeln!(o, "{ind}{c}");
-                }
-            }
+            _ if in_step_process(id) => step_in_process(&mut o, id, ind, lang),
             StepId::InstallUpdate => {
+                // `$sfbpatchInstaller = Start-Process … -Wait -PassThru`: a GUI program, waited
+                // for, its code from `.ExitCode` (DOMAIN.md §5), from this process, which never
+                // loaded the module.
                 if let Some(c) = command(sp, id) {
                     let _ = writeln!(o, "{ind}{c}");
                 }
-                let _ = writeln!(o, "{ind}$code = $LASTEXITCODE");
+                let _ = writeln!(o, "{ind}$code = ${INSTALLER_PROCESS}.ExitCode");
                 let _ = writeln!(o, "{ind}$script:Installed = $true");
                 let _ = writeln!(
                     o,

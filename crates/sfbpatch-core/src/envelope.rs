@@ -1,0 +1,117 @@
+//! The result protocol of the shell transports: a command's own exit code, carried in its
+//! output, because the process's exit code cannot carry it.
+//!
+//! `powershell.exe -Command -` (and `-Command <text>`) exits with 0 or 1 only: 1 when the
+//! last command failed, whatever native exit code it had; a native program's code survives
+//! only when the script sends it on explicitly (DOMAIN.md §5; PowerShell/PowerShell #13501,
+//! #11461). Installer 3010/1641 and `net`'s exit 2 would reach the transport as 1. So every
+//! command a shell transport sends is [`wrap`]ped: the wrapper clears `$LASTEXITCODE`, runs
+//! the command, and prints one last line, `<<sfbpatch-exit:N>>`, where N is
+//! `$LASTEXITCODE` when a native program (or the install step, which copies the installer's
+//! `.ExitCode` there) left one, else 1 when the command failed (`$?` false), else 0. The
+//! transport reads that line with [`open`], strips it, and takes N as the exit code; when it
+//! is missing the command did not run to its end (the process was cut, the script called
+//! `exit`, or the far side is not PowerShell) and the result is unknown.
+//!
+//! The wrapper is plain PowerShell 5.1 that any host runs the same way (a process reading
+//! stdin, an SSH channel, an `Invoke-Command` script block). The simulator's shell
+//! recognises it exactly ([`body`]) and models what Windows PowerShell would print.
+
+/// The start of the result line; the code and [`MARKER_END`] follow.
+pub const MARKER_START: &str = "<<sfbpatch-exit:";
+/// The end of the result line.
+pub const MARKER_END: &str = ">>";
+
+/// The wrapper's first line: no exit code left over from an earlier native program.
+const HEAD: &str = "$global:LASTEXITCODE = 0";
+/// The wrapper's last lines: `$?` read first (any other statement would reset it), then
+/// the code chosen and printed as the command's last output line.
+const TAIL: &str = "$sfbpatchOk = $?; $sfbpatchExit = if ($global:LASTEXITCODE) { $global:LASTEXITCODE } elseif ($sfbpatchOk) { 0 } else { 1 }\n\
+'<<sfbpatch-exit:' + $sfbpatchExit + '>>'";
+
+/// `script` inside the result protocol's wrapper.
+pub fn wrap(script: &str) -> String {
+    format!("{HEAD}\n{}\n{TAIL}\n", script.trim_end_matches(['\r', '\n']))
+}
+
+/// The command inside text made by [`wrap`], or `None` when the text is not wrapped (line
+/// endings may have become CRLF on the way).
+pub fn body(text: &str) -> Option<String> {
+    let text = text.replace("\r\n", "\n");
+    let rest = text.strip_prefix(HEAD)?.strip_prefix('\n')?;
+    let rest = rest.trim_end_matches('\n');
+    let inner = rest.strip_suffix(TAIL)?.strip_suffix('\n')?;
+    Some(inner.to_owned())
+}
+
+/// The result line for `code`, as the wrapper prints it.
+pub fn marker(code: i32) -> String {
+    format!("{MARKER_START}{code}{MARKER_END}")
+}
+
+/// What a wrapped command printed, opened: its exit code (from the result line) and its
+/// standard output without that line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The command's own exit code.
+    pub exit_code: i32,
+    /// Its standard output, the result line removed.
+    pub stdout: String,
+}
+
+/// Reads the result line: the last line of `stdout` that is one (a command's own output
+/// cannot end after it). `None` when there is none.
+pub fn open(stdout: &str) -> Option<Opened> {
+    let mut end = stdout.len();
+    // Walk the lines from the end: only blank lines may follow the result line.
+    loop {
+        let text = &stdout[..end];
+        let line_start = text.trim_end_matches(['\r', '\n']).rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..].trim();
+        if line.is_empty() {
+            if line_start == 0 {
+                return None;
+            }
+            end = line_start;
+            continue;
+        }
+        let code = line.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?.parse::<i32>().ok()?;
+        return Some(Opened { exit_code: code, stdout: stdout[..line_start].to_owned() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wrapper_parses_as_powershell_and_gives_its_body_back() {
+        for script in ["net stop w3svc", "Get-CsWindowsService; Get-Service -Name 'W3SVC'", "a\nb\n"] {
+            let w = wrap(script);
+            assert!(sfbpatch_pwsh::syntax::parse(&w).is_ok(), "{w}");
+            assert_eq!(body(&w).as_deref(), Some(script.trim_end()), "{w}");
+            assert_eq!(body(&w.replace('\n', "\r\n")).as_deref(), Some(script.trim_end()));
+        }
+        assert_eq!(body("net stop w3svc"), None);
+        assert_eq!(body(&format!("{HEAD}\nnet stop w3svc\n")), None, "no tail");
+    }
+
+    #[test]
+    fn the_result_line_is_read_and_removed() {
+        let cases: &[(&str, Option<(i32, &str)>)] = &[
+            ("<<sfbpatch-exit:0>>\n", Some((0, ""))),
+            ("The service was stopped.\n<<sfbpatch-exit:2>>\r\n\r\n", Some((2, "The service was stopped.\n"))),
+            ("out\n<<sfbpatch-exit:3010>>", Some((3010, "out\n"))),
+            ("<<sfbpatch-exit:-1>>\n", Some((-1, ""))),
+            ("out\n", None),
+            ("", None),
+            ("<<sfbpatch-exit:1>>\nmore output\n", None),
+            ("<<sfbpatch-exit:x>>\n", None),
+        ];
+        for (stdout, want) in cases {
+            let got = open(stdout).map(|o| (o.exit_code, o.stdout));
+            assert_eq!(got, want.map(|(c, s)| (c, s.to_owned())), "{stdout:?}");
+        }
+        assert_eq!(open(&format!("x\n{}\n", marker(1641))).map(|o| o.exit_code), Some(1641));
+    }
+}
