@@ -185,10 +185,12 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
     /// "exit code N: first line of what it said".
     pub fn exit_line(&self, o: &CommandOutput) -> String {
         let text = if o.stderr.trim().is_empty() { o.stdout.trim() } else { o.stderr.trim() };
-        self.say(
-            "exit-code-line",
-            &[("code", o.exit_code.to_string()), ("line", text.lines().next().unwrap_or("").to_owned())],
-        )
+        match text.lines().next().map(str::trim).filter(|l| !l.is_empty()) {
+            Some(line) => self.say("exit-code-line", &[("code", o.exit_code.to_string()), ("line", line.to_owned())]),
+            // A program that printed nothing (the installer, a GUI program, writes only its
+            // log): the code alone, not "exit code 1603: ".
+            None => self.say("exit-code", &[("code", o.exit_code.to_string())]),
+        }
     }
 }
 

@@ -186,6 +186,15 @@ pub struct Host {
     pub down_since: Option<Ms>,
     /// Closed down intervals.
     pub down_intervals: Vec<(Ms, Ms)>,
+    /// IIS (W3SVC) stopped since, on a host that has it: the Web Services it hosts (address
+    /// book, meeting join, mobility's UCWA, web scheduling) are down for users meanwhile
+    /// (Microsoft, "Plan for Web Services in Skype for Business Server": IIS hosts them). Users'
+    /// outage, though not a sign-out of desktop clients (DOMAIN.md §4 counts those apart).
+    #[serde(default)]
+    pub web_down_since: Option<Ms>,
+    /// Closed intervals of IIS stopped.
+    #[serde(default)]
+    pub web_down_intervals: Vec<(Ms, Ms)>,
     /// Every command applied.
     pub oplog: Vec<OpRecord>,
     /// Skype for Business Server is installed (its cluster's `RequiresSetup`): SfB services,
@@ -381,6 +390,8 @@ impl Estate {
                     clock_ms: 0,
                     down_since: None,
                     down_intervals: Vec::new(),
+                    web_down_since: None,
+                    web_down_intervals: Vec::new(),
                     oplog: Vec::new(),
                     sfb_installed: s.sfb_installed,
                     cluster: Some(s.cluster.clone()),
@@ -505,14 +516,21 @@ impl Host {
     /// Records a change of the down state at `at`.
     pub(crate) fn track(&mut self, at: Ms) {
         let up = self.all_sfb_running(at);
-        match (self.down_since, up) {
-            (None, false) => self.down_since = Some(at),
-            (Some(since), true) => {
-                self.down_intervals.push((since, at.max(since)));
-                self.down_since = None;
-            }
-            _ => {}
+        step_interval(&mut self.down_since, &mut self.down_intervals, up, at);
+        let web_up = at >= self.unreachable_until
+            && self.services.iter().filter(|s| s.kind == ServiceKind::Iis).all(|s| s.running);
+        step_interval(&mut self.web_down_since, &mut self.web_down_intervals, web_up, at);
+    }
+
+    /// Every interval during which users lost a service of this host: down (see
+    /// [`Host::down_intervals_until`]) or its IIS stopped; the open ones ending at `end`.
+    pub fn outage_intervals_until(&self, end: Ms) -> Vec<(Ms, Ms)> {
+        let mut v = self.down_intervals_until(end);
+        v.extend(self.web_down_intervals.iter().copied());
+        if let Some(s) = self.web_down_since {
+            v.push((s, end.max(s)));
         }
+        merge(v)
     }
 
     /// Every interval during which the host was down or (a SQL Server) its databases were
@@ -534,6 +552,18 @@ impl Host {
     /// The product's display name, as `Get-CsServerVersion` shows it.
     pub fn product_name(&self) -> &'static str {
         crate::inventory::product_name(self.product)
+    }
+}
+
+/// Opens an interval at `at` when the state goes down, closes it when it comes back up.
+fn step_interval(since: &mut Option<Ms>, closed: &mut Vec<(Ms, Ms)>, up: bool, at: Ms) {
+    match (*since, up) {
+        (None, false) => *since = Some(at),
+        (Some(s), true) => {
+            closed.push((s, at.max(s)));
+            *since = None;
+        }
+        _ => {}
     }
 }
 

@@ -240,7 +240,7 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
         Some(h) => vec![h],
         None => estate.sql_nodes(sp.fqdn.as_str()).iter().filter_map(|&i| estate.hosts.get(i)).collect(),
     };
-    let intervals = crate::estate::intersect(&nodes.iter().map(|h| h.down_intervals_until(end)).collect::<Vec<_>>());
+    let intervals = crate::estate::intersect(&nodes.iter().map(|h| h.outage_intervals_until(end)).collect::<Vec<_>>());
     let mut timeline = Vec::new();
     let mut open: Option<(Activity, u32, u64)> = None;
     let mut last_failed: Option<Activity> = None;

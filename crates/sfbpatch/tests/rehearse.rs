@@ -372,4 +372,14 @@ fn iis_stopped_first_opens_the_outage_and_is_brought_back() {
         timeline.iter().any(|t| t["step"] == "recovery" && t["status"] == "succeeded"),
         "recovery ran: {timeline:?}"
     );
+    // IIS's downtime is users' outage (its Web Services are down): counted from the stop of
+    // W3SVC to the recovery that started it again (at least from the end of the stop to the
+    // start of the recovery, at most from the start of the stop to the end of the recovery),
+    // not "0 min".
+    let recovery = timeline.iter().find(|t| t["step"] == "recovery").cloned().unwrap_or_default();
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let least = f(&recovery["start_minutes"]) - f(&w3svc["start_minutes"]) - f(&w3svc["duration_minutes"]);
+    let most = f(&recovery["start_minutes"]) + f(&recovery["duration_minutes"]) - f(&w3svc["start_minutes"]);
+    let outage = f(&se["outage_minutes"]);
+    assert!(least > 1.0 && outage >= least - 0.01 && outage <= most + 0.01, "outage {outage} min: {se}");
 }
