@@ -90,7 +90,8 @@ impl Progress {
     /// opens (a Lync Server 2013 Front End, whose pool serves its users meanwhile:
     /// `scope::Runbook::LyncFrontEnd`).
     pub fn out_of_service(&self) -> bool {
-        let stopped = self.completed.contains(&StepId::StopServices) && !self.completed.contains(&StepId::StartServices);
+        let stopped =
+            self.completed.contains(&StepId::StopServices) && !self.completed.contains(&StepId::StartServices);
         self.outage_open() || self.failed_over || stopped
     }
 }
