@@ -315,6 +315,33 @@ fn script_files_are_utf8_with_a_byte_order_mark() {
     assert_eq!(script::file_bytes(&String::from_utf8_lossy(&bytes)), bytes, "never two marks");
 }
 
+/// Why the mark (DOMAIN.md §5): Windows PowerShell 5.1 reads a `.ps1` without one in the
+/// system's ANSI code page (Windows-1252 on Western European systems), and every accented
+/// letter of a Spanish message comes out as two other characters; characters whose UTF-8
+/// bytes hold 0x91–0x94 (`→`, `—`) would even come out as typographic quotes, which
+/// PowerShell takes for quotes and which can end a string. With the mark the text is read
+/// as written.
+#[test]
+fn without_the_byte_order_mark_windows_powershell_would_read_a_spanish_script_garbled() {
+    let p = &plans(Lang::Es)[2];
+    let text = script::render(p, &p.servers[0], Lang::Es, None);
+    let bytes = script::file_bytes(&text);
+    let no_mark = &bytes[3..];
+    let (ansi, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(no_mark);
+    assert!(text.contains("ó") && !ansi.contains("ó") && ansi.contains("Ã³"), "accents garbled without the mark");
+    assert_ne!(ansi, text);
+    // With the mark, a reader that honours it (as PowerShell 5.1 does) gets the text back.
+    let (read, used, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    assert_eq!((read.as_ref(), used), (text.as_str(), encoding_rs::UTF_8));
+    // And why some characters are worse than garbled: `→` read as ANSI holds `’`, a quote.
+    let line = "Write-Host 'a → b'";
+    assert!(syntax::check(line).is_ok());
+    let (arrow, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(line.as_bytes());
+    // U+2019 is a single-quote-character to PowerShell (Windows PowerShell Language
+    // Specification 3.0, §2.3.5.2): it would end the literal after "a â†".
+    assert_eq!(arrow, "Write-Host 'a \u{e2}\u{2020}\u{2019} b'");
+}
+
 #[test]
 fn the_syntax_check_would_catch_a_broken_script() {
     for p in plans(Lang::En) {
