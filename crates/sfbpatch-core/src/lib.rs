@@ -20,6 +20,7 @@ pub mod plan;
 pub mod probe;
 pub mod readback;
 pub mod readback_pool;
+pub mod remoting;
 pub mod runbook;
 pub mod scope;
 pub mod script;

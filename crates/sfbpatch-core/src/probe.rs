@@ -48,7 +48,53 @@ pub enum Probe {
         /// The run's staging folder on the server.
         dir: String,
     },
+    /// `whoami /groups /fo csv /nh`: the groups of the session's token, one CSV line each, with
+    /// its integrity label (read by [`crate::readback::parse_token`]). `whoami` is a console
+    /// program of every Windows, so it sets `$LASTEXITCODE` and needs no module; `/fo csv`
+    /// and `/nh` are its documented options for machine-readable output
+    /// (https://learn.microsoft.com/windows-server/administration/windows-commands/whoami).
+    /// Elevation, local administrator rights and domain groups such as RTCUniversalServerAdmins
+    /// are all read from this one answer (DOMAIN.md §5).
+    Groups,
+    /// `Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn <sql>`: read-only, the SQL
+    /// instances the topology places on `sql` (each database's `SqlInstanceName`), so that the
+    /// account's rights are checked on every instance the database update will touch.
+    ConfiguredDatabases {
+        /// The SQL Server (cluster or listener FQDN).
+        sql: String,
+    },
+    /// `sqlcmd -S <server> -E -b -h -1 -Q "SET NOCOUNT ON; SELECT IS_SRVROLEMEMBER('sysadmin')"`:
+    /// whether the account that will run `Install-CsDatabase` is a sysadmin of the SQL Server
+    /// instance `server` (`fqdn` or `fqdn\instance`), read with its own Windows logon (`-E`).
+    /// Harmless: one `SELECT`, no change. `Install-CsDatabase` needs sysadmin rights on the
+    /// target (DOMAIN.md §4 rule 8; Microsoft's "Move the legacy Central Management Server to
+    /// Skype for Business Server 2019": "You must also have SQL Server database sysadmin user
+    /// rights and permissions on the database where you want to install the Central Management
+    /// store", Skype/SfBServer2019/migration/move-the-central-management-server.md).
+    /// `sqlcmd` is there on every server that runs the database steps: Skype for Business
+    /// Server installs SQL Server Express for its local stores (RTCLOCAL, LYSS; "Server
+    /// requirements for Skype for Business Server 2015"), whose setup installs the
+    /// command-line utilities (field knowledge, UNVERIFIED in the stored pages; where it is
+    /// missing the check fails with PowerShell's "not recognized" and the run is refused with
+    /// it). `-b`: "sqlcmd exits and returns a DOS ERRORLEVEL value when an error occurs … 1
+    /// when the SQL Server error message has a severity level greater than 10" (sqlcmd
+    /// utility reference), so a failed logon (error 18456, severity 14) or an unreachable
+    /// server ends with exit code 1; `-h -1` prints no column header.
+    SqlSysadmin {
+        /// `fqdn` or `fqdn\instance` ([`sql_target`]).
+        server: String,
+    },
 }
+
+/// The `sqlcmd -S` value of an instance: the FQDN alone for the default instance (empty
+/// name), else `fqdn\instance` (the sqlcmd reference: `-S [protocol:]server[\instance_name]`).
+pub fn sql_target(sql: &str, instance: &str) -> String {
+    if instance.is_empty() { sql.to_owned() } else { format!("{sql}\\{instance}") }
+}
+
+/// The query [`Probe::SqlSysadmin`] sends: one `SELECT`, `NOCOUNT` so that no row count
+/// follows the value.
+pub const SYSADMIN_QUERY: &str = "SET NOCOUNT ON; SELECT IS_SRVROLEMEMBER('sysadmin')";
 
 const CBS_REBOOT_PENDING: &str =
     r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending";
@@ -106,6 +152,18 @@ impl Probe {
             Probe::InstallLogs { dir } => {
                 Command::named(word("Get-Content")).arg(Arg::Named(word("Path"), format!("{dir}\\*.log")))
             }
+            Probe::Groups => ["/groups", "/fo", "csv", "/nh"]
+                .into_iter()
+                .fold(Command::named(word("whoami")), |c, a| c.arg(Arg::Bare(word(a)))),
+            Probe::ConfiguredDatabases { sql } => Command::named(word("Test-CsDatabase"))
+                .arg(Arg::Switch(word("ConfiguredDatabases")))
+                .arg(Arg::Named(word("SqlServerFqdn"), sql.clone())),
+            Probe::SqlSysadmin { server } => Command::named(word("sqlcmd"))
+                .arg(Arg::Named(word("S"), server.clone()))
+                .arg(Arg::Switch(word("E")))
+                .arg(Arg::Switch(word("b")))
+                .arg(Arg::Named(word("h"), "-1".to_owned()))
+                .arg(Arg::Named(word("Q"), SYSADMIN_QUERY.to_owned())),
         };
         c.render()
     }
@@ -138,6 +196,19 @@ mod tests {
                 "Reset-CsPoolRegistrarState -PoolFqdn 'pool01.contoso.local' -ResetType 'QuorumLossRecovery' -Confirm:$false",
             ),
             (Probe::InstallLogs { dir: "C:\\stage\\r1".into() }, "Get-Content -Path 'C:\\stage\\r1\\*.log'"),
+            (Probe::Groups, "whoami /groups /fo csv /nh"),
+            (
+                Probe::ConfiguredDatabases { sql: "sql01.contoso.local".into() },
+                "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn 'sql01.contoso.local'",
+            ),
+            (
+                Probe::SqlSysadmin { server: sql_target("sql01.contoso.local", "rtc") },
+                "sqlcmd -S 'sql01.contoso.local\\rtc' -E -b -h '-1' -Q 'SET NOCOUNT ON; SELECT IS_SRVROLEMEMBER(''sysadmin'')'",
+            ),
+            (
+                Probe::SqlSysadmin { server: sql_target("sql01.contoso.local", "") },
+                "sqlcmd -S 'sql01.contoso.local' -E -b -h '-1' -Q 'SET NOCOUNT ON; SELECT IS_SRVROLEMEMBER(''sysadmin'')'",
+            ),
         ];
         for (probe, want) in cases {
             assert_eq!(probe.command(), want);
@@ -155,6 +226,17 @@ mod tests {
         assert!(!restart_pending("False\nFalse\n"));
         assert!(restart_pending("True\nFalse\n"));
         assert!(restart_pending("False\nFalse\n\nPendingFileRenameOperations : {\\??\\C:\\x}\n"));
+    }
+
+    #[test]
+    fn a_hostile_sql_server_name_stays_one_literal() {
+        let p = Probe::SqlSysadmin { server: "x' -Q 'DROP DATABASE rtc".into() };
+        assert_eq!(
+            p.command(),
+            "sqlcmd -S 'x'' -Q ''DROP DATABASE rtc' -E -b -h '-1' -Q 'SET NOCOUNT ON; SELECT IS_SRVROLEMEMBER(''sysadmin'')'"
+        );
+        let parsed = sfbpatch_pwsh::syntax::parse(&p.command()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(format!("{parsed:?}").matches("DROP").count(), 1, "{parsed:?}");
     }
 
     #[test]

@@ -172,6 +172,106 @@ pub fn net_already_in_state(start: bool, exit_code: i32, output: &str) -> bool {
     exit_code == 2 && output.contains(&format!("HELPMSG {code}"))
 }
 
+/// The integrity level of a token, from its mandatory label's SID (`S-1-16-<rid>`; Microsoft's
+/// well-known SIDs, https://learn.microsoft.com/windows/win32/secauthz/well-known-sids).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Integrity {
+    /// `S-1-16-0`, `S-1-16-4096`: untrusted or low.
+    Low,
+    /// `S-1-16-8192`, `S-1-16-8448`: medium (a filtered UAC token, not elevated).
+    Medium,
+    /// `S-1-16-12288`: high (an elevated administrator).
+    High,
+    /// `S-1-16-16384` and above: system, protected process.
+    System,
+}
+
+impl Integrity {
+    fn from_sid(sid: &str) -> Option<Self> {
+        let rid: u32 = sid.strip_prefix("S-1-16-")?.parse().ok()?;
+        Some(match rid {
+            0..8192 => Integrity::Low,
+            8192..12288 => Integrity::Medium,
+            12288..16384 => Integrity::High,
+            _ => Integrity::System,
+        })
+    }
+}
+
+/// What `whoami /groups /fo csv /nh` says of the session's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The token's integrity level (its `Mandatory Label` line).
+    pub integrity: Integrity,
+    /// `BUILTIN\Administrators` (`S-1-5-32-544`, the same in every language) is in the
+    /// token, enabled or (a filtered UAC token) for deny only: the account is a local
+    /// administrator.
+    pub administrators: bool,
+    /// Every group's name as printed (`CONTOSO\RTCUniversalServerAdmins`).
+    pub groups: Vec<String>,
+}
+
+impl Token {
+    /// The process is elevated: an integrity level of High or above. A UAC-filtered token of
+    /// an administrator carries Medium and its Administrators SID only "for deny only"
+    /// (SE_GROUP_USE_FOR_DENY_ONLY, "SID Attributes in an Access Token"): it cannot stop
+    /// services (DOMAIN.md §5).
+    pub fn elevated(&self) -> bool {
+        self.integrity >= Integrity::High
+    }
+
+    /// Whether the token holds the domain (or local) group `name`, compared without its
+    /// `DOMAIN\` prefix, case-insensitively (Active Directory group names are not translated).
+    pub fn member_of(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g.rsplit('\\').next().unwrap_or(g).eq_ignore_ascii_case(name))
+    }
+}
+
+/// The fields of one CSV line as `whoami /fo csv` writes it: every field in double quotes, a
+/// quote inside doubled.
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.trim_end_matches(['\r', '\n']).chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Reads `whoami /groups /fo csv /nh` output (`"Group Name","Type","SID","Attributes"` per
+/// line; the whoami reference). Groups are recognised by SID where Windows translates names
+/// (Administrators, the integrity label); `None` when no mandatory label is listed (not
+/// whoami's answer: the token always has one).
+pub fn parse_token(text: &str) -> Option<Token> {
+    let (mut integrity, mut administrators, mut groups) = (None, false, Vec::new());
+    for fields in text.lines().map(csv_fields).filter(|f| f.len() >= 3 && f[2].starts_with("S-1-")) {
+        let sid = fields[2].trim();
+        if let Some(level) = Integrity::from_sid(sid) {
+            integrity = Some(level);
+            continue;
+        }
+        administrators |= sid == "S-1-5-32-544";
+        groups.push(fields[0].trim().to_owned());
+    }
+    Some(Token { integrity: integrity?, administrators, groups })
+}
+
+/// What `sqlcmd -h -1 -Q "SELECT IS_SRVROLEMEMBER('sysadmin')"` printed: `Some(true)` for
+/// `1`, `Some(false)` for `0` or `NULL` (the function's answers: member, not a member, role or
+/// login not valid; Transact-SQL reference), `None` when no such value was printed.
+pub fn parse_sysadmin(text: &str) -> Option<bool> {
+    text.lines().map(str::trim).rfind(|l| matches!(*l, "0" | "1" | "NULL")).map(|v| v == "1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +348,74 @@ DisplayVersion  : 1.0.0.0\n";
         assert!(!has_role("CsUserAdministrator", "CsAdministrator"));
         let h = "A".repeat(64);
         assert_eq!(parse_file_hash(&format!("SHA256 {h} C:\\x")), Some("a".repeat(64)));
+    }
+
+    // A token as `whoami /groups /fo csv /nh` prints it: the columns and attribute words of
+    // the whoami reference's table format, the SIDs of Microsoft's well-known SIDs page
+    // (integrity labels S-1-16-8192 Medium, S-1-16-12288 High; Administrators S-1-5-32-544,
+    // "Group used for deny only" in a UAC-filtered token: "SID Attributes in an Access
+    // Token"). Composed in that format, not captured from a server.
+    const ELEVATED: &str = "\"Everyone\",\"Well-known group\",\"S-1-1-0\",\"Mandatory group, Enabled by default, Enabled group\"\r\n\
+\"BUILTIN\\Administrators\",\"Alias\",\"S-1-5-32-544\",\"Mandatory group, Enabled by default, Enabled group, Group owner\"\r\n\
+\"BUILTIN\\Users\",\"Alias\",\"S-1-5-32-545\",\"Mandatory group, Enabled by default, Enabled group\"\r\n\
+\"NT AUTHORITY\\NETWORK\",\"Well-known group\",\"S-1-5-2\",\"Mandatory group, Enabled by default, Enabled group\"\r\n\
+\"CONTOSO\\RTCUniversalServerAdmins\",\"Group\",\"S-1-5-21-1004336348-1177238915-682003330-1106\",\"Mandatory group, Enabled by default, Enabled group\"\r\n\
+\"Mandatory Label\\High Mandatory Level\",\"Label\",\"S-1-16-12288\",\"\"\r\n";
+
+    #[test]
+    fn reads_an_elevated_administrators_token() {
+        let t = parse_token(ELEVATED).unwrap_or_else(|| panic!("a token"));
+        assert_eq!(t.integrity, Integrity::High);
+        assert!(t.elevated() && t.administrators);
+        assert!(t.member_of("RTCUniversalServerAdmins") && t.member_of("rtcuniversalserveradmins"));
+        assert!(!t.member_of("RTCUniversalReadOnlyAdmins"));
+        assert_eq!(t.groups.len(), 5, "{:?}", t.groups);
+    }
+
+    #[test]
+    fn a_filtered_token_is_an_administrator_but_not_elevated() {
+        let filtered = ELEVATED
+            .replace(
+                "\"S-1-5-32-544\",\"Mandatory group, Enabled by default, Enabled group, Group owner\"",
+                "\"S-1-5-32-544\",\"Group used for deny only\"",
+            )
+            .replace(
+                "High Mandatory Level\",\"Label\",\"S-1-16-12288\"",
+                "Medium Mandatory Level\",\"Label\",\"S-1-16-8192\"",
+            );
+        let t = parse_token(&filtered).unwrap_or_else(|| panic!("a token"));
+        assert_eq!((t.integrity, t.administrators, t.elevated()), (Integrity::Medium, true, false));
+        // Not an administrator at all: no S-1-5-32-544, whatever the names' language.
+        let user = filtered.lines().filter(|l| !l.contains("S-1-5-32-544")).collect::<Vec<_>>().join("\n");
+        let t = parse_token(&user.replace("BUILTIN\\Users", "BUILTIN\\Usuarios")).unwrap_or_else(|| panic!("a token"));
+        assert!(!t.administrators && !t.elevated());
+        // A Spanish server names the group otherwise: the SID decides.
+        let es = ELEVATED.replace("BUILTIN\\Administrators", "BUILTIN\\Administradores");
+        assert!(parse_token(&es).is_some_and(|t| t.administrators && t.elevated()));
+    }
+
+    #[test]
+    fn anything_but_whoamis_answer_is_no_token() {
+        assert_eq!(parse_token(""), None);
+        assert_eq!(parse_token("whoami : The term 'whoami' is not recognized"), None);
+        assert_eq!(parse_token(&ELEVATED.replace("S-1-16-12288", "high")), None, "no label, no token");
+        assert_eq!(csv_fields("\"a,b\",\"say \"\"hi\"\"\",\"\""), ["a,b", "say \"hi\"", ""]);
+    }
+
+    #[test]
+    fn reads_is_srvrolemember() {
+        // `-h -1` leaves the value alone on its line, right-aligned in the int column;
+        // SET NOCOUNT ON removes "(1 rows affected)".
+        assert_eq!(parse_sysadmin("          1\r\n"), Some(true));
+        assert_eq!(parse_sysadmin("          0\n"), Some(false));
+        assert_eq!(parse_sysadmin("NULL\n"), Some(false));
+        // Without -h -1: header and rule first.
+        assert_eq!(parse_sysadmin("\n-----------\n          1\n"), Some(true));
+        assert_eq!(
+            parse_sysadmin(
+                "Sqlcmd: Error: Microsoft ODBC Driver 11 for SQL Server : Login failed for user 'NT AUTHORITY\\ANONYMOUS LOGON'..\n"
+            ),
+            None
+        );
     }
 }

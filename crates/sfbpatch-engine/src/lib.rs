@@ -25,6 +25,7 @@ pub mod options;
 pub mod procedure;
 mod recovery;
 mod restart;
+mod rights;
 pub mod schedule;
 pub mod transport;
 pub mod verdict;

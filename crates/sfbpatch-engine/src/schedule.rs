@@ -70,42 +70,87 @@ impl Finished {
     }
 }
 
-/// Before anything changes: `Test-CsDatabase` on every SQL Server whose databases this run
-/// updates, from the Front End that will update them (issue 10: what needs updating, and a
-/// mirrored back end refused before its pool is touched rather than halfway). From a host
-/// whose logon has no network credentials nothing can be asked of a remote SQL Server (the
-/// double hop): those servers are refused by their own procedure. Returns the refused SQL
-/// Servers and why.
+/// A server refused before the run, and why.
+struct Refusal {
+    server: Fqdn,
+    /// `NotStarted` (its rights) or `Failed` (its preflight `Test-CsDatabase` failed).
+    result: ServerResult,
+    why: String,
+}
+
+/// Before anything changes: the rights of every session that will run a step
+/// ([`crate::rights`]: elevation, local administrator, RTCUniversalServerAdmins); then
+/// `Test-CsDatabase` on every SQL Server whose databases this run updates, from the Front End
+/// that will update them (issue 10: what needs updating, and a mirrored back end refused
+/// before its pool is touched rather than halfway); then the account's sysadmin rights on
+/// each SQL Server instance a database update touches. From a host whose logon has no network
+/// credentials nothing can be asked of a remote SQL Server (the double hop): those servers
+/// are refused by their own procedure. Servers a run already touched (a resume) are not
+/// checked again. Returns the refused servers and why.
 async fn preflight<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     plan: &Plan,
     resume: Option<&ResumeState>,
-) -> Vec<(Fqdn, String)> {
-    let mut refused = Vec::new();
+) -> Vec<Refusal> {
+    let fresh = |sp: &ServerPlan| {
+        let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
+        !prior.is_some_and(|p| p.finished == Some(ServerResult::Updated) || !p.completed.is_empty())
+    };
+    let mut refused: Vec<Refusal> = crate::rights::check_tokens(cx, plan, &fresh)
+        .await
+        .into_iter()
+        .map(|(server, why)| Refusal { server, result: ServerResult::NotStarted, why })
+        .collect();
+    let is_refused = |r: &[Refusal], sp: &ServerPlan| r.iter().any(|x| x.server == sp.fqdn);
     for sp in plan.servers.iter().filter(|sp| sp.runbook == Runbook::BackendDatabases) {
         let from = sp.steps.iter().find(|st| st.id == StepId::TestDatabases).map(|st| sp.host_of(st));
         if from.is_some_and(|h| !cx.transport.network_credentials(h)) {
             continue;
         }
-        let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
-        let done = prior.is_some_and(|p| p.finished == Some(ServerResult::Updated) || !p.completed.is_empty());
-        if done || cx.halted() || !sp.steps.iter().any(|st| st.id == StepId::TestDatabases) {
+        if !fresh(sp) || is_refused(&refused, sp) || cx.halted() || from.is_none() {
             continue;
         }
         let mut session = None;
         if let StepOutcome::Failed { reason } = run_step(cx, sp, StepId::TestDatabases, None, &mut session).await {
-            refused.push((sp.fqdn.clone(), reason));
+            refused.push(Refusal { server: sp.fqdn.clone(), result: ServerResult::Failed, why: reason });
+        }
+    }
+    for sp in plan.servers.iter().filter(|sp| sp.sql_server_fqdn.is_some()) {
+        if !fresh(sp) || is_refused(&refused, sp) || cx.halted() {
+            continue;
+        }
+        if let Some(why) = crate::rights::check_sql(cx, sp).await {
+            refused.push(Refusal { server: sp.fqdn.clone(), result: ServerResult::NotStarted, why });
         }
     }
     refused
 }
 
-/// The refused SQL Server that `sp` is, or waits for, if any.
-fn refused_for<'a>(plan: &Plan, refused: &'a [(Fqdn, String)], sp: &ServerPlan) -> Option<(&'a Fqdn, &'a String)> {
+/// How a server stands to a refused one.
+enum Tie {
+    /// It is the refused server.
+    Itself,
+    /// The refused server waits for it (a back end for its pools' Front Ends): updating it
+    /// alone would leave it ahead of databases that cannot be updated.
+    WaitedFor,
+    /// Another server of its pool was refused: no server of the pool starts (a pool left
+    /// half updated; never for a server a run already touched).
+    PoolMate,
+}
+
+/// The refusal that keeps `sp` from starting, if any, and how.
+fn refused_for<'a>(plan: &Plan, refused: &'a [Refusal], sp: &ServerPlan, fresh: bool) -> Option<(&'a Refusal, Tie)> {
+    let waits = |r: &Refusal| plan.servers.iter().any(|b| b.fqdn == r.server && b.after.contains(&sp.fqdn));
+    let pool_of = |f: &Fqdn| plan.servers.iter().find(|b| &b.fqdn == f).and_then(|b| b.pool.clone());
     refused
         .iter()
-        .map(|(sql, why)| (sql, why))
-        .find(|(sql, _)| **sql == sp.fqdn || plan.servers.iter().any(|b| &b.fqdn == *sql && b.after.contains(&sp.fqdn)))
+        .find(|r| r.server == sp.fqdn)
+        .map(|r| (r, Tie::Itself))
+        .or_else(|| refused.iter().find(|r| waits(r)).map(|r| (r, Tie::WaitedFor)))
+        .or_else(|| {
+            let pool = sp.pool.as_ref().filter(|_| fresh)?;
+            refused.iter().find(|r| pool_of(&r.server).as_ref() == Some(pool)).map(|r| (r, Tie::PoolMate))
+        })
 }
 
 /// The plan's servers grouped in lanes (by pool; a server without a pool is a lane of its
@@ -186,21 +231,26 @@ pub async fn run<T: Transport, S: EventSink>(
                     error: None,
                     recovery: Vec::new(),
                 }
+            } else if let Some((r, tie)) = (!cx.halted())
+                .then(|| {
+                    let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
+                    refused_for(plan, refused, sp, fresh)
+                })
+                .flatten()
+            {
+                // Refused before the run: neither it, nor the servers it waits for (a SQL
+                // Server's databases that cannot be updated as planned), nor the rest of its
+                // pool are touched. Each says why, also after its lane has stopped.
+                let args = |k: &'static str| [(k, r.server.to_string()), ("why", r.why.clone())];
+                let (result, why) = match tie {
+                    Tie::Itself => (r.result, r.why.clone()),
+                    Tie::WaitedFor => (ServerResult::NotStarted, cx.say("backend-refused", &args("sql"))),
+                    Tie::PoolMate => (ServerResult::NotStarted, cx.say("pool-refused", &args("server"))),
+                };
+                end_server(cx, &sp.fqdn, result, Some(why), Vec::new())
             } else if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
                 end_server(cx, &sp.fqdn, result, None, Vec::new())
-            } else if let Some((sql, why)) = refused_for(plan, refused, sp) {
-                // Refused before the run: the SQL Server's databases cannot be updated as
-                // planned, so neither it nor the Front Ends it waits for are touched.
-                let (result, why) = if *sql == sp.fqdn {
-                    (ServerResult::Failed, why.clone())
-                } else {
-                    (
-                        ServerResult::NotStarted,
-                        cx.say("backend-refused", &[("sql", sql.to_string()), ("why", why.clone())]),
-                    )
-                };
-                end_server(cx, &sp.fqdn, result, Some(why), Vec::new())
             } else {
                 // Servers that must be updated first (a back end's Front Ends) are waited for
                 // before a permit is taken, so that waiting never holds one.

@@ -232,12 +232,27 @@ pub struct Host {
     /// does lands when the host's clock passes its end.
     #[serde(default)]
     pub background: Option<Background>,
+    /// Sessions on it run elevated (High Mandatory Level; DOMAIN.md §5: stopping services
+    /// needs it). `whoami /groups` answers from it.
+    #[serde(default = "yes")]
+    pub elevated: bool,
+    /// The account is a member of its local Administrators group (`S-1-5-32-544`).
+    #[serde(default = "yes")]
+    pub local_admin: bool,
+    /// The account's domain groups (without `DOMAIN\`), besides its RBAC roles' groups.
+    #[serde(default = "default_groups")]
+    pub account_groups: Vec<String>,
     pub(crate) rng: HostRng,
     pub(crate) next_session: u64,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// What an SfB administrator's account is a member of (estates written before the field).
+fn default_groups() -> Vec<String> {
+    vec!["Domain Users".to_owned(), "RTCUniversalServerAdmins".to_owned()]
 }
 
 /// Options for a new estate.
@@ -402,6 +417,9 @@ impl Estate {
                     busy_intervals: Vec::new(),
                     ahead_of_databases_since: None,
                     background: None,
+                    elevated: true,
+                    local_admin: true,
+                    account_groups: default_groups(),
                     rng: HostRng::new(opts.seed, s.fqdn.as_str()),
                     next_session: 1,
                 }

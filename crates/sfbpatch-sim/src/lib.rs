@@ -7,9 +7,12 @@
 //!   and reports per server and pool (`sfbpatch.rehearsal/1`).
 //! * [`shell`]: the `sim shell` endpoint, one script on one host of a persisted estate, as a
 //!   local shell or an SSH server runs it.
+//! * [`remoting`]: the `sim remoting` endpoint, standing in for the local Windows PowerShell
+//!   that the PowerShell remoting transport drives (sessions held across requests).
 
 pub use sfbpatch_estate::{MINUTE, Ms, estate, exec, fault, generate, lag, minutes, pools, users};
 
 pub mod rehearse;
+pub mod remoting;
 pub mod shell;
 pub mod transport;

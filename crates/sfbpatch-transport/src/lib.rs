@@ -3,6 +3,7 @@
 
 pub mod local;
 pub mod password;
+pub mod psremoting;
 pub mod ssh;
 pub mod ssh_auth;
 

@@ -342,6 +342,22 @@ pub enum TransportArg {
     Local,
     /// SSH to each server (Windows OpenSSH with PowerShell), settings from --connections.
     Ssh,
+    /// PowerShell remoting (WinRM) from a local Windows PowerShell: a New-PSSession per
+    /// server, each step with Invoke-Command -Session, staging with Copy-Item -ToSession.
+    Psremoting,
+}
+
+/// How PowerShell remoting sessions authenticate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PsRemotingAuthArg {
+    /// Kerberos, as the account running sfbpatch: no credentials reach a third machine (the
+    /// double hop), so back ends' database updates are refused with where to run them.
+    #[default]
+    Kerberos,
+    /// CredSSP: the credential saved with Export-Clixml (--psremoting-credential) is delegated
+    /// to the servers, which can then reach the SQL Servers.
+    Credssp,
 }
 
 #[derive(Debug, Args)]
@@ -370,8 +386,8 @@ pub struct RunArgs {
     /// A persisted simulated estate (see `sfbpatch sim init`); without it, a fresh one in memory.
     #[arg(long, value_name = "DIR")]
     pub estate: Option<PathBuf>,
-    /// With --transport local: the shell program and its arguments, reading a script on stdin;
-    /// `{host}` is replaced by the server's FQDN (default: Windows PowerShell).
+    /// With --transport local or psremoting: the shell program and its arguments, reading
+    /// PowerShell on stdin; `{host}` is replaced by the server's FQDN (default: Windows PowerShell).
     #[arg(long, value_name = "COMMAND")]
     pub shell: Option<String>,
     /// With --transport ssh: the connections file (TOML; see README).
@@ -380,6 +396,13 @@ pub struct RunArgs {
     /// With --transport ssh: record host keys not yet in known_hosts (a changed key is always refused).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// With --transport psremoting: kerberos (default) or credssp.
+    #[arg(long, value_enum, value_name = "MECHANISM")]
+    pub psremoting_authentication: Option<PsRemotingAuthArg>,
+    /// With --psremoting-authentication credssp: the credential to delegate, saved on this
+    /// computer by this account with Get-Credential | Export-Clixml -Path FILE.
+    #[arg(long, value_name = "FILE")]
+    pub psremoting_credential: Option<PathBuf>,
     /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub time_scale: f64,
@@ -525,6 +548,14 @@ pub enum SimCommand {
         /// The host.
         #[arg(long, value_name = "FQDN")]
         host: String,
+    },
+    /// Stand in for the local Windows PowerShell of --transport psremoting: answer its
+    /// New-PSSession, Invoke-Command -Session, Copy-Item -ToSession and Remove-PSSession lines
+    /// (stdin) over the hosts of a persisted estate.
+    Remoting {
+        /// The estate directory.
+        #[arg(long, value_name = "DIR")]
+        estate: PathBuf,
     },
     /// Show a persisted estate: services, builds, databases, operation log.
     Show {

@@ -7,6 +7,7 @@ mod estate_dir;
 mod input;
 mod output;
 mod products;
+mod psremoting;
 mod render;
 mod runner;
 

@@ -36,6 +36,9 @@ struct RunParams {
     connections: Option<PathBuf>,
     #[serde(default)]
     accept_new_host_keys: bool,
+    /// `--psremoting-authentication` and the canonical `--psremoting-credential`.
+    #[serde(default)]
+    psremoting: crate::psremoting::Settings,
     estate: Option<PathBuf>,
     time_scale: f64,
     target_build: Option<Build>,
@@ -288,6 +291,15 @@ fn run_engine(
             .map_err(|e| Failure::Message(e.to_string()))?;
         return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
     }
+    if params.transport == TransportArg::Psremoting {
+        let package = params.package_path.clone().unwrap_or_default();
+        let t = crate::psremoting::transport(params.shell.clone(), &package, params.psremoting.clone(), lang)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Message(e.to_string()))?;
+        return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
+    }
     if params.transport == TransportArg::Local {
         let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
         let package = params.package_path.clone().unwrap_or_default();
@@ -385,6 +397,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     if ssh && args.connections.is_none() {
         return Err(Failure::Message(text(lang, "cli.run.need-connections")));
     }
+    let psremoting = crate::psremoting::check(&args, lang)?;
     let connections = match &args.connections {
         Some(c) => Some(std::fs::canonicalize(c).map_err(|e| Failure::Message(format!("{}: {e}", c.display())))?),
         None => None,
@@ -398,6 +411,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         transport: args.transport,
         connections,
         accept_new_host_keys: args.accept_new_host_keys,
+        psremoting,
         shell: args.shell.as_ref().map(|s| s.split_whitespace().map(str::to_owned).collect()),
         package_path,
         estate: estate_path,
@@ -564,6 +578,7 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
                 .into())
         }
         SimCommand::Shell { estate, host } => sim_shell(&estate, &host),
+        SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate),
         SimCommand::Show { estate, format } => {
             let e = estate_dir::load(&estate).map_err(Failure::Message)?;
             Ok(match format {

@@ -1,5 +1,5 @@
 //! Database schemas: `Install-CsDatabase -Update` (DOMAIN.md §4 rule 4) and
-//! `Test-CsDatabase -ConfiguredDatabases` (rule 5). Both act on the SQL Server the command
+//! `Test-CsDatabase -ConfiguredDatabases` (rule 5); `sqlcmd`'s sysadmin query (rule 8). Both act on the SQL Server the command
 //! names, which is normally another machine than the one running it (DOMAIN.md §1a).
 //!
 //! A database's schema is versioned here by the build that installed it: real schema
@@ -9,7 +9,9 @@
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::topology::Role;
 
-use super::{Call, Cmdlet, Cx, Family, Out, SFB, me};
+use sfbpatch_pwsh::syntax::Element;
+
+use super::{Call, Cmdlet, Cx, Family, Out, SFB, WINDOWS, me, not_recognized};
 use crate::Ms;
 use crate::estate::Estate;
 
@@ -44,6 +46,8 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
         &["SqlServerFqdn", "Report"],
         test_database,
     ),
+    // sqlcmd: a console program, its arguments read by [`sqlcmd`].
+    Cmdlet::new(F, WINDOWS, "sqlcmd", &[], &[], sqlcmd).raw(),
 ];
 
 /// The SQL Server's machines (hosts whose cluster or name is `sql` and that hold
@@ -298,4 +302,76 @@ WARNING: Detailed results can be found at \"C:\\Users\\Administrator\\AppData\\L
         ));
     }
     Out::ok(text, ms)
+}
+
+/// The text after `sqlcmd`'s connection errors. Wording of the ODBC-based sqlcmd of SQL Server
+/// 2012-2016 as field reports quote it (UNVERIFIED word for word); what matters here is the
+/// exit code 1 and that no value is printed.
+const SQLCMD: &str = "Sqlcmd: Error: Microsoft ODBC Driver 11 for SQL Server";
+
+/// `sqlcmd -S server[\\instance] -E -b -h -1 -Q "… IS_SRVROLEMEMBER('sysadmin')"` (the sqlcmd
+/// utility reference): whether the account is a sysadmin of that SQL Server instance (rule 8,
+/// the operator's `sql_sysadmin` on the machines that hold it), printed alone on its line,
+/// exit code 0 whatever the answer. It exists where SQL Server or Skype for Business (with its
+/// SQL Server Express) is installed. Errors end with exit code 1 (`-b`: "1 when the SQL
+/// Server error message has a severity level greater than 10"; a connection that fails is an
+/// error too) and print no value:
+/// * an instance that does not answer (no such server or instance, its service stopped, the
+///   machine restarting): SQL Server's network error;
+/// * from a session without network credentials to another machine (DOMAIN.md §5, the double
+///   hop): the logon fails as `NT AUTHORITY\\ANONYMOUS LOGON` (error 18456, severity 14).
+///
+/// Only `-S`, `-E`, `-b`, `-h`, `-Q` with that query are modelled; anything else is refused.
+fn sqlcmd(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
+    // Fixed, as whoami's: a read-only query leaves the seeded draws of the steps as they were.
+    let ms = 800;
+    if !h.sfb_installed && h.databases.is_empty() {
+        return Out::err(not_recognized(call.name), ms);
+    }
+    let (mut server, mut query) = (None, None);
+    let mut it = call.elements.iter();
+    while let Some(el) = it.next() {
+        let value = |el: Option<&Element>| match el {
+            Some(Element::Literal(v) | Element::Bare(v)) => Some(v.clone()),
+            _ => None,
+        };
+        match el {
+            Element::Parameter(p) if p == "S" => server = value(it.next()),
+            Element::Parameter(p) if p == "Q" => query = value(it.next()),
+            Element::Parameter(p) if p == "h" => {
+                it.next();
+            }
+            Element::Parameter(p) if p == "E" || p == "b" => {}
+            other => return Out::err(format!("Sqlcmd: '{other:?}': the simulator models only -S -E -b -h -Q."), ms),
+        }
+    }
+    let wanted = query.is_some_and(|q| q.to_ascii_lowercase().contains("is_srvrolemember('sysadmin')"));
+    let Some(server) = server.filter(|_| wanted) else {
+        return Out::err(
+            "Sqlcmd: the simulator models only -S <server> -Q \"SELECT IS_SRVROLEMEMBER('sysadmin')\".",
+            ms,
+        );
+    };
+    let (name, instance) = server.split_once('\\').unwrap_or((server.as_str(), ""));
+    let instance = instance.to_ascii_lowercase();
+    let nodes: Vec<usize> = e.sql_nodes(name).to_vec();
+    let at = cx.now;
+    let has = |i: usize| e.hosts[i].databases.iter().any(|d| d.instance == instance);
+    if !nodes.iter().any(|&i| has(i) && e.hosts[i].sql_up(&instance, at)) {
+        return Out::err(
+            format!(
+                "{SQLCMD} : Named Pipes Provider: Could not open a connection to SQL Server [53]. .\n\
+{SQLCMD} : Login timeout expired.\n\
+{SQLCMD} : A network-related or instance-specific error has occurred while establishing a connection to SQL Server. Server is not found or not accessible. Check if instance name is correct and if SQL Server is configured to allow remote connections. For more information see SQL Server Books Online..\n"
+            ),
+            ms + 15_000,
+        );
+    }
+    let remote = !nodes.contains(&cx.hi);
+    if remote && (cx.no_credentials || !e.hosts[cx.hi].network_credentials) {
+        return Out::err(format!("{SQLCMD} : Login failed for user 'NT AUTHORITY\\ANONYMOUS LOGON'..\n"), ms);
+    }
+    let sysadmin = nodes.iter().filter(|&&i| has(i)).all(|&i| e.hosts[i].sql_sysadmin);
+    Out::ok(format!("{:>11}\n", u8::from(sysadmin)), ms)
 }

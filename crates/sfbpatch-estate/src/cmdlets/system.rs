@@ -1,10 +1,11 @@
 //! The machine, the shell and its accounts: `Get-CsAdminRoleAssignment`, `Import-Module`,
-//! `Restart-Computer`, `Start-Process`, `Write-Output`, and `net statistics workstation` (the
-//! boot time).
+//! `Restart-Computer`, `Start-Process`, `Write-Output`, `whoami` (the session's token), and
+//! `net statistics workstation` (the boot time).
 
 use super::installer::{self, NotStarted};
 use super::{Call, Cmdlet, Cx, Family, Object, Out, SFB, WINDOWS, me};
 use crate::Ms;
+use crate::bind::words;
 use crate::estate::{Estate, Host};
 
 const F: Family = Family::System;
@@ -26,6 +27,8 @@ pub(super) const CMDLETS: &[Cmdlet] = &[
         start_process,
     ),
     Cmdlet::new(F, WINDOWS, "Write-Output", &[], &["InputObject"], write_output).refused_in(500),
+    // A console program of every Windows (the whoami reference).
+    Cmdlet::new(F, WINDOWS, "whoami", &[], &[], whoami).raw(),
 ];
 
 /// What roles the account has (the engine's check-role step judges the answer; the shell
@@ -172,4 +175,83 @@ pub(super) fn net_statistics(h: &mut Host) -> Out {
         ),
         h.rng.secs(0.5, 1.5),
     )
+}
+
+/// A made-up domain SID for the account's domain groups (real ones are per domain).
+const DOMAIN_SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
+/// `whoami` (https://learn.microsoft.com/windows-server/administration/windows-commands/whoami):
+/// without arguments the account (`domain\user`, lower case as Windows prints it); with
+/// `/groups` the session's token, one group per line, in `/fo csv` (with `/nh`: no header) or
+/// the default table. What the token holds comes from the host's model: `BUILTIN\Administrators`
+/// (`S-1-5-32-544`) when the account is a local administrator, enabled when the session is
+/// elevated, "Group used for deny only" in a UAC-filtered one ("SID Attributes in an Access
+/// Token"); the account's domain groups and its RBAC roles' groups (Skype for Business's RBAC
+/// roles are Active Directory universal groups of the same name); the integrity label, High
+/// (`S-1-16-12288`) when elevated, else Medium (`S-1-16-8192`; Microsoft's well-known SIDs).
+fn whoami(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    let h = me(e, cx);
+    // A fraction of a second, fixed: a read-only query that should not shift the seeded draws of
+    // the steps that follow it.
+    let ms = 300;
+    let args: Vec<String> = words(call.elements).iter().map(|a| a.to_ascii_lowercase()).collect();
+    let (domain, user) = h.account.split_once('\\').unwrap_or(("", h.account.as_str()));
+    if args.is_empty() {
+        return Out::ok(format!("{}\\{}\n", domain.to_ascii_lowercase(), user.to_ascii_lowercase()), ms);
+    }
+    let csv = args.windows(2).any(|w| w[0] == "/fo" && w[1] == "csv");
+    let known = ["/groups", "/fo", "csv", "table", "/nh"];
+    if let Some(bad) = args
+        .iter()
+        .find(|a| !known.contains(&a.as_str()))
+        .or((!args.contains(&"/groups".to_owned())).then_some(&args[0]))
+    {
+        return Out::err(format!("ERROR: Invalid argument/option - '{bad}'.\nType \"WHOAMI /?\" for usage.\n"), ms);
+    }
+    let enabled = "Mandatory group, Enabled by default, Enabled group";
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut row =
+        |name: &str, kind: &str, sid: &str, attrs: &str| rows.push([name, kind, sid, attrs].map(str::to_owned));
+    row("Everyone", "Well-known group", "S-1-1-0", enabled);
+    if h.local_admin {
+        let attrs = if h.elevated {
+            "Mandatory group, Enabled by default, Enabled group, Group owner"
+        } else {
+            "Group used for deny only"
+        };
+        row("BUILTIN\\Administrators", "Alias", "S-1-5-32-544", attrs);
+    }
+    row("BUILTIN\\Users", "Alias", "S-1-5-32-545", enabled);
+    row("NT AUTHORITY\\NETWORK", "Well-known group", "S-1-5-2", enabled);
+    row("NT AUTHORITY\\Authenticated Users", "Well-known group", "S-1-5-11", enabled);
+    let roles = h.accounts.get(&h.account.to_ascii_lowercase()).cloned().unwrap_or_default();
+    for (i, g) in h.account_groups.iter().chain(&roles).enumerate() {
+        row(&format!("{domain}\\{g}"), "Group", &format!("{DOMAIN_SID}-{}", 1100 + i), enabled);
+    }
+    let (label, sid) = if h.elevated { ("High", "S-1-16-12288") } else { ("Medium", "S-1-16-8192") };
+    row(&format!("Mandatory Label\\{label} Mandatory Level"), "Label", sid, "");
+    let header = !args.contains(&"/nh".to_owned());
+    let text = if csv {
+        let line =
+            |r: &[String; 4]| r.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect::<Vec<_>>().join(",");
+        let mut out: Vec<String> = Vec::new();
+        if header {
+            out.push("\"Group Name\",\"Type\",\"SID\",\"Attributes\"".to_owned());
+        }
+        out.extend(rows.iter().map(line));
+        out.join("\r\n") + "\r\n"
+    } else {
+        let mut out = String::from("\nGROUP INFORMATION\n-----------------\n\n");
+        if header {
+            let rule = ["-".repeat(45), "-".repeat(16), "-".repeat(50), "-".repeat(10)];
+            rows.insert(0, rule);
+            rows.insert(0, ["Group Name", "Type", "SID", "Attributes"].map(str::to_owned));
+        }
+        for r in &rows {
+            out.push_str(format!("{:<45} {:<16} {:<50} {}\n", r[0], r[1], r[2], r[3]).trim_end());
+            out.push('\n');
+        }
+        out
+    };
+    Out::ok(text, ms)
 }

@@ -1,0 +1,503 @@
+//! The PowerShell remoting transport's requests: the lines it writes to a local Windows
+//! PowerShell (`powershell.exe -Command -`) that holds one `New-PSSession` per session, and
+//! their parse, in one place so that the transport and the simulator standing in for
+//! `powershell.exe` cannot drift apart ([`Request::parse`] accepts exactly what
+//! [`Request::render`] writes, nothing else).
+//!
+//! `powershell.exe -Command -` executes its standard input line by line and needs a blank
+//! line to end a multi-line statement, so every request is **one line**. A script travels as
+//! one base64 literal of its UTF-8 bytes, decoded on the local machine into a script block:
+//! Windows PowerShell reads standard input in the console's code page (DOMAIN.md §5,
+//! encodings), and base64 keeps the line ASCII whatever the script holds. Every value that
+//! comes from input (an FQDN, a path) is a single-quoted literal (`sfbpatch_pwsh::literal`);
+//! a session is a variable `$sfbpatchSessionN`, N a number.
+//!
+//! After each request the transport writes an [`Request::End`] line, which prints a marker on
+//! standard output and on standard error: the transport reads each stream up to its marker, so
+//! it knows where a request's output ends. The stdout marker carries the session's
+//! `PSSession.State` (`Opened`, `Broken`, `Closed`; empty when `New-PSSession` gave no session):
+//! a dropped connection is read from the session's own state, not from an error message's
+//! wording (`System.Management.Automation.Runspaces.RunspaceState`).
+//!
+//! Cmdlets and parameters, as Microsoft's reference gives them (Windows PowerShell 5.1):
+//! `New-PSSession -ComputerName -Authentication {Default | Basic | Credssp | Digest | Kerberos
+//! | Negotiate | NegotiateWithImplicitCredential} -Credential <PSCredential>`;
+//! `Invoke-Command [-Session] <PSSession[]> [-ScriptBlock] <ScriptBlock>`;
+//! `Copy-Item -LiteralPath <String[]> [-Destination] <String> -ToSession <PSSession>`;
+//! `Remove-PSSession [-Session] <PSSession[]>`; `Import-Clixml -LiteralPath` (a credential
+//! saved with `Export-Clixml` is encrypted with the Windows Data Protection API: only the
+//! account that saved it, on that computer, can read it back) —
+//! learn.microsoft.com/powershell/module/microsoft.powershell.core/new-pssession?view=powershell-5.1,
+//! …/invoke-command, …/microsoft.powershell.management/copy-item, …/remove-pssession,
+//! …/microsoft.powershell.utility/export-clixml (Example 3).
+
+use sfbpatch_pwsh::{Arg, Command, Line, Variable, Word, literal};
+
+use crate::envelope;
+use crate::fqdn::Fqdn;
+use crate::runbook::StepId;
+
+/// How sessions are authenticated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Authentication {
+    /// Kerberos, as the operator's own logon: the far side gets no credentials it can pass on
+    /// (the double hop, DOMAIN.md §5).
+    #[default]
+    Kerberos,
+    /// CredSSP with an explicit credential: the far side gets the operator's credentials and
+    /// can reach another machine's SQL Server with them.
+    CredSsp,
+}
+
+impl Authentication {
+    /// `-Authentication`'s value.
+    fn value(self) -> &'static str {
+        match self {
+            Authentication::Kerberos => "Kerberos",
+            Authentication::CredSsp => "Credssp",
+        }
+    }
+}
+
+/// One request line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The process's first line: its standard output in UTF-8 (without a byte-order mark), so
+    /// that what the servers print arrives as they printed it.
+    Setup,
+    /// `$sfbpatchCredential = Import-Clixml -LiteralPath '<file>'`: the operator's credential,
+    /// saved beforehand with `Get-Credential | Export-Clixml`, for CredSSP sessions.
+    Credential {
+        /// The file, on this machine.
+        path: String,
+    },
+    /// `$sfbpatchSessionN = New-PSSession -ComputerName '<fqdn>' -Authentication …`.
+    Open {
+        /// N.
+        session: u64,
+        /// The server.
+        computer: Fqdn,
+        /// How.
+        authentication: Authentication,
+    },
+    /// `Invoke-Command -Session $sfbpatchSessionN -ScriptBlock (…)`: `script` inside the
+    /// result protocol (`envelope::wrap`), its output turned into text on the server
+    /// (`Out-String -Stream`: objects come back as the server formats them, not as
+    /// deserialized property bags), the step as a trailing comment (faults are keyed by step
+    /// in the simulator; PowerShell ignores it).
+    Invoke {
+        /// N.
+        session: u64,
+        /// The step it belongs to.
+        step: Option<StepId>,
+        /// The command, before wrapping.
+        script: String,
+    },
+    /// `Copy-Item -LiteralPath '<local>' -Destination '<remote>' -ToSession $sfbpatchSessionN`.
+    Copy {
+        /// N.
+        session: u64,
+        /// The step it belongs to.
+        step: Option<StepId>,
+        /// The file on this machine.
+        local: String,
+        /// Its path on the server.
+        remote: String,
+    },
+    /// `Remove-PSSession -Session $sfbpatchSessionN`.
+    Remove {
+        /// N.
+        session: u64,
+    },
+    /// The end of request `id`: the markers on both streams, the stdout one with session N's
+    /// state.
+    End {
+        /// The request's number.
+        id: u64,
+        /// The session whose state is reported.
+        session: Option<u64>,
+    },
+}
+
+const SETUP: &str = "[Console]::OutputEncoding = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false";
+const CREDENTIAL: &str = "$sfbpatchCredential";
+const SESSION: &str = "$sfbpatchSession";
+const STEP_COMMENT: &str = " # sfbpatch-step: ";
+const BLOCK_START: &str = "([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String(";
+const BLOCK_END: &str = "))))";
+/// The script block's frame around the wrapped script, on the server.
+const FRAME_START: &str = "& {\n";
+const FRAME_END: &str = "\n} | Out-String -Stream -Width 4096";
+/// The start of the end markers; `<<sfbpatch-end:ID:STATE>>` on stdout, `<<sfbpatch-end:ID>>`
+/// on stderr.
+pub const END_START: &str = "<<sfbpatch-end:";
+
+fn word(s: &'static str) -> Word {
+    Word::fixed(s)
+}
+
+fn session_var(n: u64) -> String {
+    format!("{SESSION}{n}")
+}
+
+/// The stderr end marker of request `id`.
+pub fn end_stderr(id: u64) -> String {
+    format!("{END_START}{id}>>")
+}
+
+/// The stdout end marker of request `id` with a session's state (empty: none).
+pub fn end_stdout(id: u64, state: &str) -> String {
+    format!("{END_START}{id}:{state}>>")
+}
+
+/// The state in a stdout line that is request `id`'s end marker.
+pub fn read_end_stdout(line: &str, id: u64) -> Option<String> {
+    let rest = line.trim().strip_prefix(END_START)?.strip_prefix(&format!("{id}:"))?;
+    Some(rest.strip_suffix(">>")?.to_owned())
+}
+
+/// Whether a stderr line is request `id`'s end marker.
+pub fn is_end_stderr(line: &str, id: u64) -> bool {
+    line.trim() == end_stderr(id)
+}
+
+impl Request {
+    /// The line (without its line end).
+    pub fn render(&self) -> String {
+        match self {
+            Request::Setup => SETUP.to_owned(),
+            Request::Credential { path } => Line::Capture(
+                Variable::fixed("sfbpatchCredential"),
+                Command::named(word("Import-Clixml")).arg(Arg::Named(word("LiteralPath"), path.clone())),
+            )
+            .render(),
+            Request::Open { session, computer, authentication } => {
+                let mut c = Command::named(word("New-PSSession"))
+                    .arg(Arg::Named(word("ComputerName"), computer.as_str().to_owned()))
+                    .arg(Arg::Named(word("Authentication"), authentication.value().to_owned()));
+                if *authentication == Authentication::CredSsp {
+                    c = c.arg(Arg::Switch(word("Credential"))).arg(Arg::Raw(CREDENTIAL));
+                }
+                format!("{} = {}", session_var(*session), c.render())
+            }
+            Request::Invoke { session, step, script } => {
+                let block = format!("{FRAME_START}{}{FRAME_END}", envelope::wrap(script).trim_end());
+                let c = Command::named(word("Invoke-Command")).arg(Arg::Switch(word("Session")));
+                let encoded = literal(&base64_encode(block.as_bytes()));
+                format!(
+                    "{} {} -ScriptBlock {BLOCK_START}{encoded}{BLOCK_END}{}",
+                    c.render(),
+                    session_var(*session),
+                    comment(*step)
+                )
+            }
+            Request::Copy { session, step, local, remote } => {
+                let c = Command::named(word("Copy-Item"))
+                    .arg(Arg::Named(word("LiteralPath"), local.clone()))
+                    .arg(Arg::Named(word("Destination"), remote.clone()))
+                    .arg(Arg::Switch(word("ToSession")));
+                format!("{} {}{}", c.render(), session_var(*session), comment(*step))
+            }
+            Request::Remove { session } => {
+                let c = Command::named(word("Remove-PSSession")).arg(Arg::Switch(word("Session")));
+                format!("{} {}", c.render(), session_var(*session))
+            }
+            Request::End { id, session } => {
+                let state = match session {
+                    Some(n) => format!(
+                        "{} + {}.State + {}",
+                        literal(&format!("{END_START}{id}:")),
+                        session_var(*n),
+                        literal(">>")
+                    ),
+                    None => literal(&end_stdout(*id, "")),
+                };
+                format!("{state}; [Console]::Error.WriteLine({})", literal(&end_stderr(*id)))
+            }
+        }
+    }
+
+    /// The request a line is, when it is exactly one that [`Request::render`] writes.
+    pub fn parse(line: &str) -> Option<Request> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        let candidate = Self::read(line)?;
+        (candidate.render() == line).then_some(candidate)
+    }
+
+    /// A first reading; [`Request::parse`] keeps it only when it renders back to the line.
+    fn read(line: &str) -> Option<Request> {
+        if line == SETUP {
+            return Some(Request::Setup);
+        }
+        if let Some(rest) = line.strip_prefix("$sfbpatchCredential = Import-Clixml -LiteralPath ") {
+            let (path, _) = take_literal(rest)?;
+            return Some(Request::Credential { path });
+        }
+        if let Some(rest) = line.strip_prefix(SESSION) {
+            let (session, rest) = take_number(rest)?;
+            let rest = rest.strip_prefix(" = New-PSSession -ComputerName ")?;
+            let (computer, rest) = take_literal(rest)?;
+            let computer = Fqdn::parse(&computer).ok()?;
+            let authentication =
+                if rest.contains("'Credssp'") { Authentication::CredSsp } else { Authentication::Kerberos };
+            return Some(Request::Open { session, computer, authentication });
+        }
+        if let Some(rest) = line.strip_prefix("Invoke-Command -Session ") {
+            let (session, rest) = take_number(rest.strip_prefix(SESSION)?)?;
+            let rest = rest.strip_prefix(" -ScriptBlock ")?.strip_prefix(BLOCK_START)?;
+            let (encoded, rest) = take_literal(rest)?;
+            let step = read_comment(rest.strip_prefix(BLOCK_END)?)?;
+            let block = String::from_utf8(base64_decode(&encoded)?).ok()?;
+            let wrapped = block.strip_prefix(FRAME_START)?.strip_suffix(FRAME_END)?;
+            let script = envelope::body(wrapped)?;
+            return Some(Request::Invoke { session, step, script });
+        }
+        if let Some(rest) = line.strip_prefix("Copy-Item -LiteralPath ") {
+            let (local, rest) = take_literal(rest)?;
+            let (remote, rest) = take_literal(rest.strip_prefix(" -Destination ")?)?;
+            let rest = rest.strip_prefix(" -ToSession ")?.strip_prefix(SESSION)?;
+            let (session, rest) = take_number(rest)?;
+            let step = read_comment(rest)?;
+            return Some(Request::Copy { session, step, local, remote });
+        }
+        if let Some(rest) = line.strip_prefix("Remove-PSSession -Session ") {
+            let (session, _) = take_number(rest.strip_prefix(SESSION)?)?;
+            return Some(Request::Remove { session });
+        }
+        let (first, rest) = take_literal(line)?;
+        let id_text = first.strip_prefix(END_START)?;
+        let (id, tail) = take_number(id_text)?;
+        let session = match rest.strip_prefix(" + ") {
+            Some(r) => Some(take_number(r.strip_prefix(SESSION)?)?.0),
+            None => None,
+        };
+        let _ = tail;
+        Some(Request::End { id, session })
+    }
+
+    /// The session a request acts on, if any.
+    pub fn session(&self) -> Option<u64> {
+        match self {
+            Request::Open { session, .. }
+            | Request::Invoke { session, .. }
+            | Request::Copy { session, .. }
+            | Request::Remove { session } => Some(*session),
+            Request::End { session, .. } => *session,
+            Request::Setup | Request::Credential { .. } => None,
+        }
+    }
+}
+
+fn comment(step: Option<StepId>) -> String {
+    step.map(|s| format!("{STEP_COMMENT}{}", s.as_str())).unwrap_or_default()
+}
+
+/// The step of a trailing comment (`Some(None)`: no comment at all).
+fn read_comment(rest: &str) -> Option<Option<StepId>> {
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix(STEP_COMMENT)?.parse::<StepId>().ok().map(Some)
+}
+
+/// A single-quoted literal at the start of `text`: its value and what follows it.
+fn take_literal(text: &str) -> Option<(String, &str)> {
+    const QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
+    let mut it = text.char_indices();
+    let (_, first) = it.next()?;
+    if !QUOTES.contains(&first) {
+        return None;
+    }
+    let mut pending_quote = false;
+    for (i, c) in it {
+        if pending_quote {
+            if QUOTES.contains(&c) {
+                pending_quote = false;
+                continue;
+            }
+            return Some((sfbpatch_pwsh::unliteral(&text[..i])?, &text[i..]));
+        }
+        if QUOTES.contains(&c) {
+            pending_quote = true;
+        }
+    }
+    pending_quote.then(|| sfbpatch_pwsh::unliteral(text).map(|v| (v, "")))?
+}
+
+fn take_number(text: &str) -> Option<(u64, &str)> {
+    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    Some((text[..end].parse().ok()?, &text[end..]))
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64 (RFC 4648, with padding), as `[Convert]::FromBase64String` reads it.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The bytes of RFC 4648 base64 text with padding; `None` for anything else.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (ci, chunk) in bytes.chunks(4).enumerate() {
+        let last = ci + 1 == bytes.len() / 4;
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+            n = (n << 6) | v;
+        }
+        n <<= 6 * pad as u32;
+        let got = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&got[..3 - pad]);
+    }
+    // Only the canonical encoding is accepted.
+    (base64_encode(&out) == text).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fqdn(s: &str) -> Fqdn {
+        Fqdn::parse(s).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn all() -> Vec<Request> {
+        vec![
+            Request::Setup,
+            Request::Credential { path: "C:\\Users\\admin\\sfb cred's.xml".into() },
+            Request::Open {
+                session: 3,
+                computer: fqdn("fe01.contoso.local"),
+                authentication: Authentication::Kerberos,
+            },
+            Request::Open {
+                session: 12,
+                computer: fqdn("fe02.contoso.local"),
+                authentication: Authentication::CredSsp,
+            },
+            Request::Invoke {
+                session: 3,
+                step: Some(StepId::InstallUpdate),
+                script: "net stop w3svc\nWrite-Output 'it''s → done'".into(),
+            },
+            Request::Invoke { session: 4, step: None, script: "Get-CsWindowsService".into() },
+            Request::Copy {
+                session: 5,
+                step: Some(StepId::StagePackage),
+                local: "/tmp/a b/'Pkg'.exe".into(),
+                remote: "C:\\ProgramData\\sfbpatch\\stage\\run-1\\SkypeServerUpdateInstaller.exe".into(),
+            },
+            Request::Copy { session: 5, step: None, local: "x".into(), remote: "C:\\x".into() },
+            Request::Remove { session: 9 },
+            Request::End { id: 17, session: Some(3) },
+            Request::End { id: 18, session: None },
+        ]
+    }
+
+    #[test]
+    fn every_request_is_one_line_of_powershell_that_parses_back_to_itself() {
+        for r in all() {
+            let line = r.render();
+            assert!(!line.contains(['\n', '\r']), "{line}");
+            assert!(line.is_ascii() || matches!(r, Request::Credential { .. }), "{line}");
+            sfbpatch_pwsh::syntax::check(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(Request::parse(&line), Some(r.clone()), "{line}");
+            assert_eq!(Request::parse(&format!("{line}\r\n")), Some(r), "CRLF");
+        }
+    }
+
+    #[test]
+    fn the_exact_lines_are_those_powershell_is_given() {
+        let open =
+            Request::Open { session: 3, computer: fqdn("fe01.contoso.local"), authentication: Authentication::CredSsp };
+        assert_eq!(
+            open.render(),
+            "$sfbpatchSession3 = New-PSSession -ComputerName 'fe01.contoso.local' -Authentication 'Credssp' -Credential $sfbpatchCredential"
+        );
+        assert_eq!(
+            Request::End { id: 17, session: Some(3) }.render(),
+            "'<<sfbpatch-end:17:' + $sfbpatchSession3.State + '>>'; [Console]::Error.WriteLine('<<sfbpatch-end:17>>')"
+        );
+        let copy = Request::Copy { session: 2, step: None, local: "it's".into(), remote: "C:\\x".into() };
+        assert_eq!(copy.render(), "Copy-Item -LiteralPath 'it''s' -Destination 'C:\\x' -ToSession $sfbpatchSession2");
+        let invoke = Request::Invoke { session: 1, step: Some(StepId::StopServices), script: "Get-Date".into() };
+        let line = invoke.render();
+        assert!(
+            line.starts_with("Invoke-Command -Session $sfbpatchSession1 -ScriptBlock ([scriptblock]::Create("),
+            "{line}"
+        );
+        assert!(line.ends_with(")))) # sfbpatch-step: stop-services"), "{line}");
+        // The script block, decoded as PowerShell would: the wrapped command, made text on the server.
+        let encoded = line.split('\'').nth(1).unwrap_or_default();
+        let block = String::from_utf8(base64_decode(encoded).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            block,
+            format!("& {{\n{}\n}} | Out-String -Stream -Width 4096", envelope::wrap("Get-Date").trim_end())
+        );
+        sfbpatch_pwsh::syntax::check(&block).unwrap_or_else(|e| panic!("{block}: {e}"));
+    }
+
+    #[test]
+    fn anything_else_is_not_a_request() {
+        for line in [
+            "",
+            "Get-Process",
+            "Invoke-Command -Session $sfbpatchSession1 -ScriptBlock { Remove-Item C:\\ -Recurse }",
+            "$sfbpatchSession1 = New-PSSession -ComputerName 'fe01.contoso.local' -Authentication 'Kerberos'; Stop-Computer",
+            "$sfbpatchSession1 = New-PSSession -ComputerName 'not a host' -Authentication 'Kerberos'",
+            "Remove-PSSession -Session $sfbpatchSession1 -Verbose",
+            "'<<sfbpatch-end:1:>>'",
+            "Copy-Item -LiteralPath 'a' -Destination 'b' -ToSession $sfbpatchSession1 # sfbpatch-step: no-such-step",
+        ] {
+            assert_eq!(Request::parse(line), None, "{line}");
+        }
+        // A script block that is not the wrapped frame.
+        let block = literal(&base64_encode(b"Stop-Computer"));
+        let line = format!("Invoke-Command -Session $sfbpatchSession1 -ScriptBlock {BLOCK_START}{block}{BLOCK_END}");
+        assert_eq!(Request::parse(&line), None);
+    }
+
+    #[test]
+    fn end_markers_are_read_per_request() {
+        assert_eq!(read_end_stdout("<<sfbpatch-end:17:Opened>>\r", 17).as_deref(), Some("Opened"));
+        assert_eq!(read_end_stdout(&end_stdout(17, ""), 17).as_deref(), Some(""));
+        assert_eq!(read_end_stdout("<<sfbpatch-end:17:Opened>>", 1), None);
+        assert_eq!(read_end_stdout("<<sfbpatch-end:170:Opened>>", 17), None);
+        assert!(is_end_stderr("<<sfbpatch-end:4>>\r", 4));
+        assert!(!is_end_stderr("<<sfbpatch-end:40>>", 4));
+    }
+
+    #[test]
+    fn base64_round_trips_and_refuses_what_is_not_canonical() {
+        for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", "→ é".as_bytes()] {
+            let e = base64_encode(bytes);
+            assert_eq!(base64_decode(&e).as_deref(), Some(bytes), "{e}");
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        for bad in ["Zm8", "Zm9=", "Z===", "Zm=8", "Zm8=Zm8=", "Zm9v!mFy"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
+    }
+}
