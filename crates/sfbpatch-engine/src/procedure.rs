@@ -112,7 +112,11 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             || sp.steps.iter().any(|st| !cx.transport.network_credentials(sp.host_of(st))))
     {
         let args = [("sql", host.to_string()), ("host", from.to_string()), ("command", command)];
-        return end_server(cx, host, ServerResult::NotStarted, Some(cx.say("double-hop", &args)), Vec::new());
+        let key = match cx.transport.credential_gap() {
+            crate::transport::CredentialGap::SshKey => "double-hop",
+            crate::transport::CredentialGap::KerberosRemoting => "double-hop-kerberos",
+        };
+        return end_server(cx, host, ServerResult::NotStarted, Some(cx.say(key, &args)), Vec::new());
     }
     let mut p = Progress::resume(prior, cx.now());
     // The build before, for the install's postcondition when the target is not known (a

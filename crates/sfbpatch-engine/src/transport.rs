@@ -20,6 +20,16 @@ pub struct CommandOutput {
     pub stderr: String,
 }
 
+/// Why a logon has no network credentials (DOMAIN.md §5, the double hop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialGap {
+    /// A key-based Win32-OpenSSH logon: an S4U logon (PowerShell/Win32-OpenSSH #518, #1264).
+    SshKey,
+    /// A PowerShell remoting session authenticated by Kerberos, which does not delegate the
+    /// credentials onward unless CredSSP (or delegation) is used.
+    KerberosRemoting,
+}
+
 /// Why a command did not complete.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -95,6 +105,11 @@ pub trait Transport {
     /// on Windows has none (an S4U logon: DOMAIN.md §5, the double hop), a password logon has.
     fn network_credentials(&self, _host: &Fqdn) -> bool {
         true
+    }
+
+    /// Why a logon without network credentials has none, for the sentence that says so.
+    fn credential_gap(&self) -> CredentialGap {
+        CredentialGap::SshKey
     }
 
     /// Milliseconds since the transport's epoch (virtual for the simulator).

@@ -503,6 +503,10 @@ impl Transport for PsRemotingTransport {
         matches!(self.logon, Logon::CredSsp { .. })
     }
 
+    fn credential_gap(&self) -> sfbpatch_engine::transport::CredentialGap {
+        sfbpatch_engine::transport::CredentialGap::KerberosRemoting
+    }
+
     fn now_ms(&self) -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }

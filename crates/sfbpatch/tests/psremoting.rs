@@ -130,6 +130,9 @@ fn with_kerberos_every_server_is_updated_and_the_back_ends_databases_are_refused
         let error = s["error"].as_str().unwrap_or_default();
         assert!(
             error.contains("double hop")
+                && error.contains("authenticated by Kerberos")
+                && !error.contains("SSH")
+                && error.contains("--psremoting-authentication credssp")
                 && error.contains(&format!("sfbpatch script --server {sql}"))
                 && error.contains(from),
             "{error}"
