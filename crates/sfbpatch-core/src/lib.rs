@@ -26,6 +26,7 @@ pub mod scope;
 pub mod script;
 pub mod topology;
 pub mod vocab;
+pub mod waves;
 
 pub use fqdn::Fqdn;
 pub use sfbpatch_i18n::Lang;

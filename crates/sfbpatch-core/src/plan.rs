@@ -44,6 +44,8 @@ pub struct PlanRequest {
     pub failover_wait_minutes: Option<u32>,
     /// `Invoke-CsComputerFailOver -DrainingTimeout` in minutes (none: the cmdlet's default).
     pub draining_timeout_minutes: Option<u32>,
+    /// `--max-parallel`: the waves depend on it (none: unlimited).
+    pub max_parallel: Option<usize>,
 }
 
 impl PlanRequest {
@@ -61,6 +63,7 @@ impl PlanRequest {
             lang: Lang::En,
             failover_wait_minutes: None,
             draining_timeout_minutes: None,
+            max_parallel: None,
         }
     }
 }
@@ -211,6 +214,10 @@ pub struct ServerPlan {
     /// Servers of this plan that must be updated before it starts.
     #[serde(default)]
     pub after: Vec<Fqdn>,
+    /// Its wave (from 1: [`crate::waves`]): it may start once every earlier wave has finished.
+    /// 0 in plans stored by earlier releases.
+    #[serde(default)]
+    pub wave: u32,
 }
 
 impl ServerPlan {
@@ -352,6 +359,18 @@ pub struct Plan {
     pub lang: String,
     /// One entry per server in scope.
     pub servers: Vec<ServerPlan>,
+    /// Pools paired as backups of each other (never updated at once), among the plan's pools.
+    #[serde(default)]
+    pub pairs: Vec<[Fqdn; 2]>,
+    /// `--max-parallel` the waves were computed with (null: unlimited).
+    #[serde(default)]
+    pub max_parallel: Option<usize>,
+    /// When the waves' list schedule ends, from the steps' estimates ([`crate::waves`]).
+    #[serde(default)]
+    pub estimated_makespan_minutes: f64,
+    /// No schedule under the plan's constraints can end sooner ([`crate::waves`]).
+    #[serde(default)]
+    pub makespan_lower_bound_minutes: f64,
 }
 
 impl Plan {
@@ -600,10 +619,12 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             runbook: t.runbook,
             runbook_reason: reason,
             after: t.after.iter().filter(|a| planned.contains(a)).cloned().collect(),
+            wave: 0,
         });
     }
     let first = servers.first().map(|s| s.product).unwrap_or_default();
-    Ok(Plan {
+    let pairs = plan_pairs(topology, &servers);
+    let mut plan = Plan {
         schema: PLAN_SCHEMA.to_owned(),
         package: req.package.clone(),
         staged_installer,
@@ -611,5 +632,22 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         outage_budget_minutes: req.outage_budget_minutes,
         lang: lang.code().to_owned(),
         servers,
-    })
+        pairs,
+        max_parallel: req.max_parallel,
+        estimated_makespan_minutes: 0.0,
+        makespan_lower_bound_minutes: 0.0,
+    };
+    let waves = crate::waves::of_plan(&plan, req.max_parallel);
+    for (s, w) in plan.servers.iter_mut().zip(&waves.wave) {
+        s.wave = *w;
+    }
+    plan.estimated_makespan_minutes = waves.estimated_makespan_minutes;
+    plan.makespan_lower_bound_minutes = waves.makespan_lower_bound_minutes;
+    Ok(plan)
+}
+
+/// The topology's paired pools of which both are among the plan's pools.
+fn plan_pairs(_topology: &Topology, _servers: &[ServerPlan]) -> Vec<[Fqdn; 2]> {
+    // The topology model carries no pairs yet (issue 12, item 1 is adding them): none.
+    Vec::new()
 }

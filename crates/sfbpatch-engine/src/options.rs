@@ -78,6 +78,94 @@ pub struct RunOptions {
     pub timeout_scale: f64,
     /// The language of every sentence the engine writes (warnings, reasons, errors).
     pub lang: Lang,
+    /// `--window-end`: after it no new server starts (those running finish).
+    pub window: Option<Window>,
+    /// `--max-failures`: once more servers than this have failed, no new server starts.
+    pub max_failures: Option<FailureBudget>,
+}
+
+/// The maintenance window's end, as the run sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    /// Milliseconds from the run's start (on the transport's clock, virtual in rehearsals) to
+    /// the window's end; zero or less: it has already ended.
+    pub remaining_ms: i64,
+    /// The end as the operator gave it, for sentences.
+    pub label: String,
+}
+
+impl Window {
+    /// The end on the transport's clock, for a run that started at `start_ms`.
+    pub fn end_ms(&self, start_ms: u64) -> u64 {
+        if self.remaining_ms >= 0 {
+            start_ms.saturating_add(self.remaining_ms.unsigned_abs())
+        } else {
+            start_ms.saturating_sub(self.remaining_ms.unsigned_abs())
+        }
+    }
+
+    /// When each mark (minutes before the end) falls, for a run that started at `start_ms`:
+    /// only marks still ahead of the start, latest mark (furthest from the end) first.
+    pub fn mark_times(&self, start_ms: u64, marks: &[f64]) -> Vec<(f64, u64)> {
+        let end = self.end_ms(start_ms);
+        let mut v: Vec<(f64, u64)> = marks
+            .iter()
+            .filter(|m| m.is_finite() && **m > 0.0)
+            .filter_map(|m| Some((*m, end.checked_sub((m * 60_000.0) as u64)?)))
+            .filter(|(_, at)| *at >= start_ms && *at < end)
+            .collect();
+        v.sort_by_key(|(_, at)| *at);
+        v.dedup_by_key(|(_, at)| *at);
+        v
+    }
+}
+
+/// How many failed servers a run tolerates before it starts no new server: a count, or a
+/// share of the plan's servers. A failure is a server that ended `failed` in this run
+/// (preflight refusals of a database test included; servers not started are not failures).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FailureBudget {
+    /// At most this many failed servers.
+    Count(u32),
+    /// At most this percentage of the plan's servers.
+    Percent(f64),
+}
+
+impl FailureBudget {
+    /// Whether `failures` failed servers out of a plan of `servers` exceed the budget.
+    pub fn exceeded(self, failures: usize, servers: usize) -> bool {
+        match self {
+            FailureBudget::Count(n) => failures > n as usize,
+            FailureBudget::Percent(p) => failures as f64 * 100.0 > p * servers as f64,
+        }
+    }
+}
+
+impl std::str::FromStr for FailureBudget {
+    type Err = String;
+    /// `N` (a count) or `P%` (0–100).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Some(p) = t.strip_suffix('%') {
+            match p.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && (0.0..=100.0).contains(&v) => Ok(FailureBudget::Percent(v)),
+                _ => Err(format!("{s:?} is not a percentage from 0% to 100%")),
+            }
+        } else {
+            t.parse::<u32>()
+                .map(FailureBudget::Count)
+                .map_err(|_| format!("{s:?} is not a count (N) or a percentage (P%)"))
+        }
+    }
+}
+
+impl std::fmt::Display for FailureBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureBudget::Count(n) => write!(f, "{n}"),
+            FailureBudget::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -98,6 +186,8 @@ impl Default for RunOptions {
             reboot: RebootTimeouts::default(),
             timeout_scale: 1.0,
             lang: Lang::En,
+            window: None,
+            max_failures: None,
         }
     }
 }
@@ -164,6 +254,44 @@ mod tests {
             let o = RunOptions { timeout_scale: scale, ..RunOptions::default() };
             assert_eq!(o.scaled(Duration::from_secs(secs)).as_millis(), want_ms, "scale {scale}");
         }
+    }
+
+    #[test]
+    fn a_failure_budget_is_exceeded_only_past_it() {
+        let cases: [(&str, usize, usize, bool); 9] = [
+            ("0", 0, 10, false),
+            ("0", 1, 10, true),
+            ("2", 2, 10, false),
+            ("2", 3, 10, true),
+            ("10%", 1, 10, false),
+            ("10%", 2, 10, true),
+            ("10%", 1, 5, true),
+            ("0%", 1, 100, true),
+            ("100%", 100, 100, false),
+        ];
+        for (budget, failures, servers, want) in cases {
+            let b: FailureBudget = budget.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(b.exceeded(failures, servers), want, "{budget}: {failures} of {servers}");
+        }
+        for bad in ["", "-1", "x", "101%", "%", "1.5"] {
+            assert!(bad.parse::<FailureBudget>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn window_marks_fall_before_its_end() {
+        let w = Window { remaining_ms: 60 * 60_000, label: "t".into() };
+        assert_eq!(w.end_ms(1_000), 1_000 + 3_600_000);
+        assert_eq!(w.mark_times(1_000, &[10.0, 5.0]), vec![(10.0, 1_000 + 50 * 60_000), (5.0, 1_000 + 55 * 60_000)]);
+        let short = Window { remaining_ms: 7 * 60_000, label: "t".into() };
+        assert_eq!(
+            short.mark_times(0, &[10.0, 5.0]),
+            vec![(5.0, 2 * 60_000)],
+            "a mark before the start is not announced"
+        );
+        let past = Window { remaining_ms: -5_000, label: "t".into() };
+        assert_eq!(past.end_ms(10_000), 5_000);
+        assert!(past.mark_times(10_000, &[10.0]).is_empty());
     }
 
     #[test]

@@ -1,17 +1,23 @@
-//! Scheduling: one lane per pool (servers of one pool never run together), every lane at
-//! once up to `--max-parallel`, a failure stopping the rest of its lane, and the run's end.
+//! Scheduling: one lane per exclusive group (a pool, merged with the pool paired with it as
+//! its backup: `sfbpatch_core::waves`), so servers of one pool, or of two paired pools, never
+//! run together; each lane in the plan's wave order; every lane at once up to
+//! `--max-parallel`; a server waits for its `after` servers; a failure stopping the rest of its
+//! pool; the gates before each new server (`--window-end`, `--max-failures`); and the run's end.
 
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::vocab::{RunState, ServerResult};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
 use tokio::sync::{Semaphore, watch};
 
 use crate::attempt::run_step;
 use crate::context::Ctx;
 use crate::event::{Event, EventSink, StepOutcome};
-use crate::options::{ResumeState, RunOptions};
+use crate::options::{FailureBudget, ResumeState, RunOptions};
 use crate::procedure::run_server;
 use crate::recovery::end_server;
 use crate::transport::Transport;
@@ -153,23 +159,111 @@ fn refused_for<'a>(plan: &Plan, refused: &'a [Refusal], sp: &ServerPlan, fresh: 
         })
 }
 
-/// The plan's servers grouped in lanes (by pool; a server without a pool is a lane of its
-/// own), each lane in plan order, lanes in order of first appearance: indexes into
-/// `plan.servers`.
+/// The plan's servers grouped in lanes, one per exclusive group (a pool and the pool paired
+/// with it; a server without a pool is a lane of its own), each lane in wave order (plan order
+/// for equal waves, and for plans stored before waves, whose waves are all 0), lanes in order
+/// of first appearance: indexes into `plan.servers`. A lane runs one server at a time.
+///
+/// No two lanes can wait for each other: a server's `after` servers have smaller waves, and a
+/// lane's servers run in increasing waves, so every wait points to a smaller wave.
 pub fn lanes(plan: &Plan) -> Vec<Vec<usize>> {
-    let mut keys: Vec<String> = Vec::new();
+    let groups = sfbpatch_core::waves::groups(&sfbpatch_core::waves::entries(plan), &plan.pairs);
     let mut lanes: Vec<Vec<usize>> = Vec::new();
-    for (i, s) in plan.servers.iter().enumerate() {
-        let key = s.pool.as_ref().unwrap_or(&s.fqdn).to_string();
-        match keys.iter().position(|k| *k == key) {
-            Some(l) => lanes[l].push(i),
-            None => {
-                keys.push(key);
-                lanes.push(vec![i]);
-            }
+    for (i, g) in groups.into_iter().enumerate() {
+        if g == lanes.len() {
+            lanes.push(Vec::new());
+        }
+        if let Some(lane) = lanes.get_mut(g) {
+            lane.push(i);
         }
     }
+    for lane in &mut lanes {
+        lane.sort_by_key(|&i| (plan.servers[i].wave, i));
+    }
     lanes
+}
+
+/// Why a new server may not start now, if it may not: the maintenance window has ended, or
+/// the failures exceed the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// `--window-end` has passed.
+    WindowEnded,
+    /// More servers failed than `--max-failures` allows.
+    FailureBudget,
+}
+
+/// Whether a new server may start at `now_ms` (pure): `None`, or why not.
+pub fn gate(
+    now_ms: u64,
+    window_end_ms: Option<u64>,
+    budget: Option<FailureBudget>,
+    failures: usize,
+    servers: usize,
+) -> Option<Gate> {
+    if window_end_ms.is_some_and(|end| now_ms >= end) {
+        Some(Gate::WindowEnded)
+    } else if budget.is_some_and(|b| b.exceeded(failures, servers)) {
+        Some(Gate::FailureBudget)
+    } else {
+        None
+    }
+}
+
+/// The run's gates before each new server, shared by the lanes.
+struct Gates {
+    window_end_ms: Option<u64>,
+    failures: AtomicUsize,
+    said_window: AtomicBool,
+    said_budget: AtomicBool,
+}
+
+impl Gates {
+    /// `None` if a new server may start now; else the reason for it, after saying once for
+    /// the whole run why no new server starts.
+    fn check<T: Transport, S: EventSink>(&self, cx: &Ctx<'_, T, S>, server: &Fqdn) -> Option<String> {
+        let failures = self.failures.load(Ordering::SeqCst);
+        let budget = cx.opts.max_failures;
+        let why = gate(cx.now(), self.window_end_ms, budget, failures, cx.plan.servers.len())?;
+        let label = cx.opts.window.as_ref().map(|w| w.label.clone()).unwrap_or_default();
+        let (said, run_key, server_key, args) = match why {
+            Gate::WindowEnded => (&self.said_window, "window-ended", "window-not-started", vec![("end", label)]),
+            Gate::FailureBudget => (
+                &self.said_budget,
+                "failure-budget-spent",
+                "failure-budget-not-started",
+                vec![("failures", failures.to_string()), ("budget", budget.map(|b| b.to_string()).unwrap_or_default())],
+            ),
+        };
+        if !said.swap(true, Ordering::SeqCst) {
+            cx.emit(Event::Warning { server: None, at_ms: cx.now(), message: cx.say(run_key, &args) });
+        }
+        let mut args = args;
+        args.push(("server", server.to_string()));
+        Some(cx.say(server_key, &args))
+    }
+
+    fn record(&self, result: ServerResult) {
+        if result == ServerResult::Failed {
+            self.failures.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Announces each `--warn-before` mark before the window's end, on the transport's clock;
+/// never returns (it is raced against the lanes).
+async fn window_marks<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, start_ms: u64) {
+    if let Some(w) = &cx.opts.window {
+        for (mark, at) in w.mark_times(start_ms, &cx.opts.warn_before_budget) {
+            let now = cx.now();
+            if at > now {
+                tokio::time::sleep(cx.transport.real(Duration::from_millis(at - now))).await;
+            }
+            let args = [("mark", mark.to_string()), ("end", w.label.clone())];
+            cx.emit(Event::Warning { server: None, at_ms: cx.now(), message: cx.say("window-mark", &args) });
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// How the run ended, from how its servers did and whether it was halted.
@@ -212,18 +306,36 @@ pub async fn run<T: Transport, S: EventSink>(
         cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
         return RunSummary { state: RunState::Failed, servers };
     }
-    let refused = preflight(&cx, plan, resume).await;
+    let start_ms = cx.now();
+    let window_end_ms = opts.window.as_ref().map(|w| w.end_ms(start_ms));
+    // A window already over: nothing is asked of any server, not even the preflight's reads.
+    let refused =
+        if window_end_ms.is_some_and(|end| start_ms >= end) { Vec::new() } else { preflight(&cx, plan, resume).await };
     let lanes = lanes(plan);
     let semaphore = Semaphore::new(opts.max_parallel.unwrap_or(lanes.len()).max(1));
     let finished = Finished::default();
+    let gates = Gates {
+        window_end_ms,
+        failures: AtomicUsize::new(0),
+        said_window: AtomicBool::new(false),
+        said_budget: AtomicBool::new(false),
+    };
+    for r in &refused {
+        gates.record(r.result);
+    }
     let refused = &refused;
-    let (cx, sem, finished) = (&cx, &semaphore, &finished);
+    let (cx, sem, finished, gates) = (&cx, &semaphore, &finished, &gates);
     let lane_futures = lanes.iter().map(|servers| async move {
         let mut out = Vec::new();
-        let mut stop_lane = false;
+        // A failure stops the rest of its pool (not the paired pool sharing its lane).
+        let mut stopped_pools: Vec<&Fqdn> = Vec::new();
         for &i in servers {
             let sp = &plan.servers[i];
+            let pool_key = sp.pool.as_ref().unwrap_or(&sp.fqdn);
+            let stop_lane = stopped_pools.contains(&pool_key);
             let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
+            // A server this run's journal shows touched is finished, whatever the gates say.
+            let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
             let summary = if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
                 ServerSummary {
                     fqdn: sp.fqdn.clone(),
@@ -231,13 +343,7 @@ pub async fn run<T: Transport, S: EventSink>(
                     error: None,
                     recovery: Vec::new(),
                 }
-            } else if let Some((r, tie)) = (!cx.halted())
-                .then(|| {
-                    let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
-                    refused_for(plan, refused, sp, fresh)
-                })
-                .flatten()
-            {
+            } else if let Some((r, tie)) = (!cx.halted()).then(|| refused_for(plan, refused, sp, fresh)).flatten() {
                 // Refused before the run: neither it, nor the servers it waits for (a SQL
                 // Server's databases that cannot be updated as planned), nor the rest of its
                 // pool are touched. Each says why, also after its lane has stopped.
@@ -248,6 +354,8 @@ pub async fn run<T: Transport, S: EventSink>(
                     Tie::PoolMate => (ServerResult::NotStarted, cx.say("pool-refused", &args("server"))),
                 };
                 end_server(cx, &sp.fqdn, result, Some(why), Vec::new())
+            } else if let Some(why) = (fresh && !cx.halted()).then(|| gates.check(cx, &sp.fqdn)).flatten() {
+                end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
             } else if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
                 end_server(cx, &sp.fqdn, result, None, Vec::new())
@@ -257,7 +365,11 @@ pub async fn run<T: Transport, S: EventSink>(
                 let not_updated = finished.wait_for(&sp.after).await;
                 if not_updated.is_empty() {
                     match sem.acquire().await {
-                        Ok(_permit) => run_server(cx, sp, prior).await,
+                        // The gates again, at the moment it would start.
+                        Ok(_permit) => match fresh.then(|| gates.check(cx, &sp.fqdn)).flatten() {
+                            Some(why) => end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new()),
+                            None => run_server(cx, sp, prior).await,
+                        },
                         Err(_) => end_server(cx, &sp.fqdn, ServerResult::Interrupted, None, Vec::new()),
                     }
                 } else {
@@ -266,14 +378,26 @@ pub async fn run<T: Transport, S: EventSink>(
                     end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
                 }
             };
-            stop_lane |= summary.result != ServerResult::Updated;
+            if summary.result != ServerResult::Updated {
+                stopped_pools.push(pool_key);
+            }
+            // Refusals were counted before the lanes began.
+            if !refused.iter().any(|r| r.server == sp.fqdn) {
+                gates.record(summary.result);
+            }
             finished.record(&summary.fqdn, summary.result);
             out.push((i, summary));
         }
         out
     });
-    let mut results: Vec<(usize, ServerSummary)> =
-        futures::future::join_all(lane_futures).await.into_iter().flatten().collect();
+    let all_lanes = futures::future::join_all(lane_futures);
+    let marks = window_marks(cx, start_ms);
+    tokio::pin!(marks);
+    let lanes_done = tokio::select! {
+        done = all_lanes => done,
+        () = &mut marks => Vec::new(),
+    };
+    let mut results: Vec<(usize, ServerSummary)> = lanes_done.into_iter().flatten().collect();
     results.sort_by_key(|(i, _)| *i);
     let servers: Vec<ServerSummary> = results.into_iter().map(|(_, s)| s).collect();
     let state = run_state(&servers.iter().map(|s| s.result).collect::<Vec<_>>(), cx.halted());
@@ -317,5 +441,51 @@ mod tests {
             assert!(lane.windows(2).all(|w| w[0] < w[1]), "plan order inside a lane");
         }
         assert!(lanes.len() >= 3, "the example estate has several pools: {lanes:?}");
+    }
+
+    #[test]
+    fn paired_pools_share_a_lane_in_wave_order() {
+        use sfbpatch_core::{example, plan, topology};
+        let topology =
+            topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut plan = plan::plan(&topology, &plan::PlanRequest::new("SkypeServerUpdateInstaller.exe"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut pools: Vec<Fqdn> = plan.servers.iter().filter_map(|s| s.pool.clone()).collect();
+        pools.dedup();
+        let (a, b) = (pools[0].clone(), pools[1].clone());
+        let before = lanes(&plan).len();
+        plan.pairs = vec![[a.clone(), b.clone()]];
+        let lanes = lanes(&plan);
+        assert_eq!(lanes.len(), before - 1, "two pools paired: one lane fewer");
+        let of = |p: &Fqdn| lanes.iter().position(|l| l.iter().any(|&i| plan.servers[i].pool.as_ref() == Some(p)));
+        assert_eq!(of(&a), of(&b), "paired pools in one lane");
+        for lane in &lanes {
+            assert!(lane.windows(2).all(|w| plan.servers[w[0]].wave <= plan.servers[w[1]].wave), "wave order");
+        }
+    }
+
+    #[test]
+    fn a_new_server_starts_only_inside_the_window_and_the_failure_budget() {
+        use FailureBudget::{Count, Percent};
+        /// (now, window end, budget, failures, servers, gate)
+        type Case = (u64, Option<u64>, Option<FailureBudget>, usize, usize, Option<Gate>);
+        let cases: [Case; 9] = [
+            (0, None, None, 5, 10, None),
+            (999, Some(1_000), None, 0, 10, None),
+            (1_000, Some(1_000), None, 0, 10, Some(Gate::WindowEnded)),
+            (5_000, Some(1_000), Some(Count(0)), 3, 10, Some(Gate::WindowEnded)),
+            (0, None, Some(Count(0)), 0, 10, None),
+            (0, None, Some(Count(0)), 1, 10, Some(Gate::FailureBudget)),
+            (0, None, Some(Count(2)), 2, 10, None),
+            (0, None, Some(Percent(25.0)), 2, 8, None),
+            (0, Some(10), Some(Percent(25.0)), 3, 8, Some(Gate::FailureBudget)),
+        ];
+        for (now, end, budget, failures, servers, want) in cases {
+            assert_eq!(
+                gate(now, end, budget, failures, servers),
+                want,
+                "{now} {end:?} {budget:?} {failures}/{servers}"
+            );
+        }
     }
 }
