@@ -5,41 +5,61 @@
 //! last command failed, whatever native exit code it had; a native program's code survives
 //! only when the script sends it on explicitly (DOMAIN.md §5; PowerShell/PowerShell #13501,
 //! #11461). Installer 3010/1641 and `net`'s exit 2 would reach the transport as 1. So every
-//! command a shell transport sends is [`wrap`]ped: the wrapper clears `$LASTEXITCODE`, runs
-//! the command, and prints one last line, `<<sfbpatch-exit:N>>`, where N is
-//! `$LASTEXITCODE` when a native program (or the install step, which copies the installer's
-//! `.ExitCode` there) left one, else 1 when the command failed (`$?` false), else 0. The
-//! transport reads that line with [`open`], strips it, and takes N as the exit code; when it
-//! is missing the command did not run to its end (the process was cut, the script called
-//! `exit`, or the far side is not PowerShell) and the result is unknown.
+//! command a shell transport sends is [`wrap`]ped: the wrapper sets `$LASTEXITCODE` to
+//! `$null` and clears `$Error`, runs the command, and prints one last line,
+//! `<<sfbpatch-exit:N>>`, where N is `$LASTEXITCODE` when a native program (or the install
+//! step, which copies the installer's `.ExitCode` there) left one, else 0 when the command
+//! succeeded and wrote no error, else 1. The transport reads that line with [`open`], strips
+//! it, and takes N as the exit code; when it is missing the command did not run to its end
+//! (the process was cut, the script called `exit`, or the far side is not PowerShell) and the
+//! result is unknown.
 //!
-//! The wrapper is plain PowerShell 5.1 that any host runs the same way (a process reading
-//! stdin, an SSH channel, an `Invoke-Command` script block). The simulator's shell
-//! recognises it exactly ([`body`]) and models what Windows PowerShell would print.
+//! On the wire the wrapped script is **one line**: a script block made from base64 of its
+//! UTF-8 text. PowerShell reading stdin (`-Command -`) runs it statement by statement as if
+//! typed, and a statement spanning several lines runs only after an empty line — at the end
+//! of the input it is dropped silently (PowerShell/PowerShell #3223, #15331) — and reads stdin
+//! in the console's code page; one ASCII line avoids both. Its output is written as UTF-8
+//! without a byte-order mark (`[Console]::OutputEncoding`), so accented text from a Spanish
+//! Windows reaches the journal as written. The simulator's shell recognises the line exactly
+//! ([`body`]) and models what Windows PowerShell would print.
 
 /// The start of the result line; the code and [`MARKER_END`] follow.
 pub const MARKER_START: &str = "<<sfbpatch-exit:";
 /// The end of the result line.
 pub const MARKER_END: &str = ">>";
 
-/// The wrapper's first line: no exit code left over from an earlier native program.
-const HEAD: &str = "$global:LASTEXITCODE = 0";
+/// The wrapper's first lines: output as UTF-8 without a mark (where there is a console to
+/// set: a remoting session has none, and the failure is of no consequence); no exit code and
+/// no error left over from an earlier command (a remoting session runs many).
+const HEAD: &str = "try { [Console]::OutputEncoding = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false } catch { }\n\
+$global:LASTEXITCODE = $null; $Error.Clear()";
 /// The wrapper's last lines: `$?` read first (any other statement would reset it), then
-/// the code chosen and printed as the command's last output line.
-const TAIL: &str = "$sfbpatchOk = $?; $sfbpatchExit = if ($global:LASTEXITCODE) { $global:LASTEXITCODE } elseif ($sfbpatchOk) { 0 } else { 1 }\n\
+/// the code chosen and printed as the command's last output line. A failed `Start-Process`
+/// leaves `$LASTEXITCODE` `$null` and an error: 1, not 0.
+const TAIL: &str = "$sfbpatchOk = $?; $sfbpatchExit = if ($null -ne $global:LASTEXITCODE) { $global:LASTEXITCODE } elseif ($sfbpatchOk -and $Error.Count -eq 0) { 0 } else { 1 }\n\
 '<<sfbpatch-exit:' + $sfbpatchExit + '>>'";
+/// The line around the base64 text.
+const LINE_START: &str = "& ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('";
+/// See [`LINE_START`].
+const LINE_END: &str = "'))))";
 
-/// `script` inside the result protocol's wrapper.
-pub fn wrap(script: &str) -> String {
-    format!("{HEAD}\n{}\n{TAIL}\n", script.trim_end_matches(['\r', '\n']))
+/// The script block the wire line carries: `script` between the head and the tail.
+fn block(script: &str) -> String {
+    format!("{HEAD}\n{}\n{TAIL}", script.trim_end_matches(['\r', '\n']))
 }
 
-/// The command inside text made by [`wrap`], or `None` when the text is not wrapped (line
-/// endings may have become CRLF on the way).
+/// `script` inside the result protocol's wrapper: one line (and an empty one, which ends any
+/// input PowerShell might still be waiting for).
+pub fn wrap(script: &str) -> String {
+    format!("{LINE_START}{}{LINE_END}\n\n", crate::remoting::base64_encode(block(script).as_bytes()))
+}
+
+/// The command inside text made by [`wrap`], or `None` when the text is not wrapped.
 pub fn body(text: &str) -> Option<String> {
-    let text = text.replace("\r\n", "\n");
-    let rest = text.strip_prefix(HEAD)?.strip_prefix('\n')?;
-    let rest = rest.trim_end_matches('\n');
+    let line = text.trim_end_matches(['\r', '\n']);
+    let encoded = line.strip_prefix(LINE_START)?.strip_suffix(LINE_END)?;
+    let block = String::from_utf8(crate::remoting::base64_decode(encoded)?).ok()?;
+    let rest = block.strip_prefix(HEAD)?.strip_prefix('\n')?;
     let inner = rest.strip_suffix(TAIL)?.strip_suffix('\n')?;
     Some(inner.to_owned())
 }
@@ -62,6 +82,8 @@ pub struct Opened {
 /// Reads the result line: the last line of `stdout` that is one (a command's own output
 /// cannot end after it). `None` when there is none.
 pub fn open(stdout: &str) -> Option<Opened> {
+    // A byte-order mark some hosts write before the first output.
+    let stdout = stdout.strip_prefix('\u{feff}').unwrap_or(stdout);
     let mut end = stdout.len();
     // Walk the lines from the end: only blank lines may follow the result line.
     loop {
@@ -85,15 +107,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wrapper_parses_as_powershell_and_gives_its_body_back() {
-        for script in ["net stop w3svc", "Get-CsWindowsService; Get-Service -Name 'W3SVC'", "a\nb\n"] {
+    fn the_wrapper_is_one_ascii_line_that_parses_and_gives_its_body_back() {
+        for script in [
+            "net stop w3svc",
+            "Get-CsWindowsService; Get-Service -Name 'W3SVC'",
+            "if ($x) {\n  a\n}\n",
+            "Write-Host 'acción →'",
+        ] {
             let w = wrap(script);
+            assert!(w.is_ascii(), "{w}");
+            assert_eq!(w.trim_end().lines().count(), 1, "{w}");
+            assert!(w.ends_with("\n\n"), "an empty line ends any pending input");
             assert!(sfbpatch_pwsh::syntax::parse(&w).is_ok(), "{w}");
+            assert!(sfbpatch_pwsh::syntax::parse(&block(script)).is_ok(), "{}", block(script));
             assert_eq!(body(&w).as_deref(), Some(script.trim_end()), "{w}");
             assert_eq!(body(&w.replace('\n', "\r\n")).as_deref(), Some(script.trim_end()));
         }
         assert_eq!(body("net stop w3svc"), None);
-        assert_eq!(body(&format!("{HEAD}\nnet stop w3svc\n")), None, "no tail");
+        assert_eq!(body(&format!("{LINE_START}bm90IHdyYXBwZWQ={LINE_END}")), None, "base64 of something else");
     }
 
     #[test]
@@ -107,6 +138,7 @@ mod tests {
             ("", None),
             ("<<sfbpatch-exit:1>>\nmore output\n", None),
             ("<<sfbpatch-exit:x>>\n", None),
+            ("\u{feff}out\n<<sfbpatch-exit:0>>\n", Some((0, "out\n"))),
         ];
         for (stdout, want) in cases {
             let got = open(stdout).map(|o| (o.exit_code, o.stdout));

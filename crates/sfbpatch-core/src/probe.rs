@@ -102,6 +102,18 @@ const WU_REBOOT_REQUIRED: &str =
     r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired";
 const SESSION_MANAGER: &str = r"HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager";
 
+/// What the output of [`Probe::PendingRestart`] says: `Some(true)` when a restart is pending
+/// (a key present or the pending renames listed), `Some(false)` when both keys were read
+/// absent and no renames listed, `None` when the keys were not read (the answer is not
+/// `Test-Path`'s two lines): unknown.
+pub fn restart_state(stdout: &str) -> Option<bool> {
+    if restart_pending(stdout) {
+        return Some(true);
+    }
+    let read = stdout.lines().filter(|l| l.trim().eq_ignore_ascii_case("False")).count();
+    (read >= 2).then_some(false)
+}
+
 /// Whether the output of [`Probe::PendingRestart`] shows a restart pending: a key present
 /// (`True`), or the pending file renames listed.
 pub fn restart_pending(stdout: &str) -> bool {
@@ -224,6 +236,10 @@ mod tests {
         assert!(c.ends_with("-Name 'PendingFileRenameOperations'"), "{c}");
         assert!(sfbpatch_pwsh::syntax::parse(&c).is_ok());
         assert!(!restart_pending("False\nFalse\n"));
+        assert_eq!(restart_state("False\nFalse\n"), Some(false));
+        assert_eq!(restart_state("True\nFalse\n"), Some(true));
+        assert_eq!(restart_state(""), None, "nothing read: unknown, never 'no restart pending'");
+        assert_eq!(restart_state("False\n"), None);
         assert!(restart_pending("True\nFalse\n"));
         assert!(restart_pending("False\nFalse\n\nPendingFileRenameOperations : {\\??\\C:\\x}\n"));
     }

@@ -194,17 +194,17 @@ fn helpers(o: &mut String, lang: Lang) {
 /// seed's step 6; DOMAIN.md §4 rule 2: a shell with the module loaded left open makes the
 /// installer ask for a restart, 3010). `Get-OtherShell`: every Windows PowerShell, ISE,
 /// PowerShell 7 and `wsmprovhost.exe` (the host of remote PowerShell sessions) other than this
-/// process and its parent. `Get-ParentShellWithModule`: the parent, the shell the operator
-/// started the script from, when it is one of those and has the module's assembly
-/// (`Microsoft.Rtc.Management`) loaded — the Management Shell the page tells you to use is
-/// exactly that, and it is not harmless: it holds the files like any other. The script cannot
-/// close the shell it runs from, so before anything changes it refuses, saying how to start
-/// it from a new Windows PowerShell instead. A process whose modules cannot be read counts as
-/// holding them.
+/// process and its parent. `Get-ShellHoldingModule`: this process (a script run with `.\x.ps1`
+/// inside the Management Shell runs in it) or its parent, the shell the operator started the
+/// script from, when it has the module's assembly (`Microsoft.Rtc.Management`) loaded — the
+/// Management Shell the page tells you to use is exactly that, and it is not harmless: it
+/// holds the files like any other. The script cannot close the shell it runs in or from, so
+/// before anything changes it refuses, saying how to start it from a new Windows PowerShell
+/// instead. A process whose modules cannot be read counts as holding them.
 fn other_shell_helper(o: &mut String) {
     let _ = writeln!(
         o,
-        "function Test-HoldsSfbModule([System.Diagnostics.Process]$Process) {{\n    try {{\n        return @($Process.Modules | Where-Object {{ $_.ModuleName -like 'Microsoft.Rtc.Management*' }}).Count -gt 0\n    }} catch {{\n        return $true\n    }}\n}}\nfunction Get-ShellProcess {{\n    Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue\n}}\nfunction Get-ParentId {{\n    (Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId=$PID\").ParentProcessId\n}}\nfunction Get-OtherShell {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ $_.Id -ne $PID -and $_.Id -ne $parent }} | ForEach-Object {{ $_.Id }}\n}}\nfunction Get-ParentShellWithModule {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ $_.Id -eq $parent -and (Test-HoldsSfbModule $_) }} | ForEach-Object {{ $_.Id }}\n}}"
+        "function Test-HoldsSfbModule([System.Diagnostics.Process]$Process) {{\n    try {{\n        return @($Process.Modules | Where-Object {{ $_.ModuleName -like 'Microsoft.Rtc.Management*' }}).Count -gt 0\n    }} catch {{\n        return $true\n    }}\n}}\nfunction Get-ShellProcess {{\n    Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue\n}}\nfunction Get-ParentId {{\n    (Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId=$PID\").ParentProcessId\n}}\nfunction Get-OtherShell {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ $_.Id -ne $PID -and $_.Id -ne $parent }} | ForEach-Object {{ $_.Id }}\n}}\nfunction Get-ShellHoldingModule {{\n    $parent = Get-ParentId\n    Get-ShellProcess | Where-Object {{ ($_.Id -eq $PID -or $_.Id -eq $parent) -and (Test-HoldsSfbModule $_) }} | ForEach-Object {{ $_.Id }}\n}}"
     );
     // A step that needs the module, in a process of its own: its exit code is checked.
     let _ = writeln!(
@@ -259,7 +259,7 @@ fn shells_check(o: &mut String, ind: &str, lang: Lang, fatal: bool) {
         "{ind}if ($others.Count -gt 0) {{\n{ind}    {act} ({} -f ($others -join ', '))\n{ind}}}",
         t("shells-open")
     );
-    let _ = writeln!(o, "{ind}$parentShell = @(Get-ParentShellWithModule)");
+    let _ = writeln!(o, "{ind}$parentShell = @(Get-ShellHoldingModule)");
     let _ = writeln!(
         o,
         "{ind}if ($parentShell.Count -gt 0) {{\n{ind}    {act} ({} -f $parentShell[0], $PSCommandPath)\n{ind}}}",

@@ -465,8 +465,13 @@ fn other_shells_include_remote_sessions_and_a_parent_with_the_module_is_refused(
         );
         // Others: every one but this process and its parent.
         at(&text, "Get-ShellProcess | Where-Object { $_.Id -ne $PID -and $_.Id -ne $parent }", who);
-        // The parent only when it holds the module's assembly (unreadable modules count).
-        at(&text, "Get-ShellProcess | Where-Object { $_.Id -eq $parent -and (Test-HoldsSfbModule $_) }", who);
+        // This process or its parent, when it holds the module's assembly (a script run inside
+        // the Management Shell is that shell; unreadable modules count).
+        at(
+            &text,
+            "Get-ShellProcess | Where-Object { ($_.Id -eq $PID -or $_.Id -eq $parent) -and (Test-HoldsSfbModule $_) }",
+            who,
+        );
         at(&text, "$_.ModuleName -like 'Microsoft.Rtc.Management*'", who);
         let holds = &text[at(&text, "function Test-HoldsSfbModule", who)..];
         assert!(holds[..holds.find("\n}\n").unwrap_or(holds.len())].contains("} catch {\n        return $true"));

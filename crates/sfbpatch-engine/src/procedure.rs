@@ -127,15 +127,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             Err(_) => None,
         };
     }
-    // A restart already pending before the run touches the server: the classic cause of an
-    // installer's 1603 (DOMAIN.md §5). Refused before anything changes.
-    if p.fresh()
-        && sp.runbook.has_sfb()
-        && let Ok(o) = cx.probe(host, &Probe::PendingRestart, PROBE_TIMEOUT).await
-        && sfbpatch_core::probe::restart_pending(&o.stdout)
-    {
-        return end_server(cx, host, ServerResult::NotStarted, Some(cx.say("restart-pending", &[])), Vec::new());
-    }
+    // A restart already pending is refused by the run's pre-flight (`rights::check_tokens`),
+    // before any server of the pool starts.
     cx.emit(Event::ServerStarted {
         server: host.clone(),
         at_ms: cx.now(),

@@ -28,7 +28,7 @@
 
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
-use sfbpatch_core::probe::{Probe, sql_target};
+use sfbpatch_core::probe::{Probe, restart_state, sql_target};
 use sfbpatch_core::readback::{Token, parse_sysadmin, parse_token};
 use sfbpatch_core::readback_pool::parse_test_database;
 use sfbpatch_core::runbook::StepId;
@@ -82,8 +82,28 @@ pub(crate) async fn check_tokens<T: Transport, S: EventSink>(
                 break;
             }
         }
+        if sp.runbook.has_sfb()
+            && !refused.iter().any(|(s, _)| *s == sp.fqdn)
+            && let Some(why) = pending_restart(cx, sp).await
+        {
+            refused.push((sp.fqdn.clone(), why));
+        }
     }
     refused
+}
+
+/// A restart already pending on a server the update installs on: the classic cause of the
+/// installer's 1603 (DOMAIN.md §5), refused before any server of its pool starts. A host
+/// that answers without the three places read (`None` from [`restart_state`]) is refused too:
+/// an install must not start on a guess. A host that does not answer at all is left to its
+/// own procedure, which meets the same silence at its first command and says so.
+async fn pending_restart<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) -> Option<String> {
+    let o = cx.probe(&sp.fqdn, &Probe::PendingRestart, PROBE_TIMEOUT).await.ok()?;
+    match restart_state(&o.stdout) {
+        Some(false) => None,
+        Some(true) => Some(cx.say("restart-pending", &[])),
+        None => Some(cx.say("restart-pending-unread", &[("why", cx.exit_line(&o))])),
+    }
 }
 
 /// Why the session on `host` cannot run `sp`'s steps there, if it cannot. A non-member of

@@ -275,30 +275,54 @@ impl Estate {
                 return record(h, op.refused(end, why));
             }
         };
-        let (mut stdout, mut stderr, mut exit) = (String::new(), String::new(), 0);
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        // What the result protocol's tail reads (`sfbpatch_core::envelope`): `$LASTEXITCODE`
+        // (`$null` at the start), whether any statement wrote an error, and `$?` of the last.
+        // Windows PowerShell goes on after a failed statement (a non-terminating error, a
+        // command not found): so does the simulator.
+        let (mut last_exit, mut errors, mut last_ok) = (None::<i32>, false, true);
         let mut vars = Vars::default();
         for st in &statements {
             // A background program that ends while the script runs lands then.
             installer::settle(&mut self.hosts[hi], cx.now);
-            let (out, sets_exit_code) = match st {
-                Statement::Command(c) => (run_command(self, &mut cx, c), false),
+            let out = match st {
+                Statement::Command(c) => {
+                    let out = run_command(self, &mut cx, c);
+                    if crate::cmdlets::is_native(c) {
+                        // A native program's failure is its exit code, not an error record.
+                        last_exit = Some(out.exit);
+                    } else {
+                        errors |= out.exit != 0;
+                    }
+                    last_ok = out.exit == 0;
+                    out
+                }
                 Statement::Assign { variable, value } => {
                     let a = vars.assign(self, &mut cx, variable, value);
-                    (a.out, a.sets_exit_code)
+                    match a.exit_code {
+                        // `$LASTEXITCODE = N` (or `$null`): the code from then on, not a failure.
+                        Some(code) => {
+                            last_exit = code;
+                            last_ok = true;
+                        }
+                        None => {
+                            errors |= a.out.exit != 0;
+                            last_ok = a.out.exit == 0;
+                        }
+                    }
+                    a.out
                 }
                 Statement::Other { kind, text } => {
-                    (Out::err(format!("the simulator does not execute {kind}: {text}"), 500), false)
+                    errors = true;
+                    last_ok = false;
+                    Out::err(format!("the simulator does not execute {kind}: {text}"), 500)
                 }
             };
             cx.now = cx.now.saturating_add(out.ms);
             stdout.push_str(&out.stdout);
             stderr.push_str(&out.stderr);
-            exit = out.exit;
-            // `$LASTEXITCODE = N` is the script's exit code from then on, not a failure.
-            if out.exit != 0 && !sets_exit_code {
-                break;
-            }
         }
+        let exit = last_exit.unwrap_or(if last_ok && !errors { 0 } else { 1 });
         close_temp(&mut self.hosts[hi], session, temporary);
         let end = cx.now;
         if end.saturating_sub(start) > req.timeout_ms {

@@ -34,9 +34,9 @@ pub(crate) struct Vars(BTreeMap<String, Value>);
 pub(crate) struct Assignment {
     /// Its outcome as a statement.
     pub(crate) out: Out,
-    /// It set `$LASTEXITCODE` to `out.exit`: the exit code of the execution from now on, not
-    /// a failure of the statement.
-    pub(crate) sets_exit_code: bool,
+    /// It set `$LASTEXITCODE`: to this code, or to `$null` (`Some(None)`) — the exit code of
+    /// the execution from now on, not a failure of the statement.
+    pub(crate) exit_code: Option<Option<i32>>,
 }
 
 /// `.ExitCode` of a process that has not exited: .NET's `Process.ExitCode` throws
@@ -85,16 +85,17 @@ impl Vars {
             },
         };
         if exit_code {
-            // `$LASTEXITCODE = $null` reads as no exit code: 0 for the result protocol.
-            let code = if let Value::Int(c) = value { c } else { 0 };
+            // `$LASTEXITCODE = $null` (a `.ExitCode` of nothing: `Start-Process` failed) is no
+            // exit code: the result protocol then reads the errors.
+            let code = if let Value::Int(c) = value { Some(c) } else { None };
             self.0.insert(variable.name.to_ascii_lowercase(), value);
-            return Assignment { out: Out { exit: code, ..out }, sets_exit_code: true };
+            return Assignment { out, exit_code: Some(code) };
         }
         self.0.insert(variable.name.to_ascii_lowercase(), value);
-        Assignment { out, sets_exit_code: false }
+        Assignment { out, exit_code: None }
     }
 }
 
 fn refused(why: String) -> Assignment {
-    Assignment { out: Out::err(why, 1), sets_exit_code: false }
+    Assignment { out: Out::err(why, 1), exit_code: None }
 }

@@ -169,3 +169,32 @@ fn start_process_of_a_missing_file_fails_and_an_unset_variable_is_null() {
     assert!(r.stdout.contains("ProcessName") && r.stdout.contains("SkypeServerUpdateInstaller"), "{r:?}");
     assert_eq!(build_read_back(&mut e, r.end_ms), NEW);
 }
+
+/// The install command whose `Start-Process` fails still runs its second statement, as
+/// Windows PowerShell does after a non-terminating error: `$LASTEXITCODE` becomes `$null`,
+/// and the result protocol reads the error — 1, never the 0 a bare `$?` would give.
+#[test]
+fn the_install_command_with_its_package_missing_is_a_failure_not_exit_0() {
+    let mut e = estate();
+    prepare(&mut e);
+    let missing = install_command().replace("SkypeServerUpdateInstaller.exe", "Missing.exe");
+    let r = run(&mut e, None, &missing);
+    assert_eq!(r.exit_code, 1, "{r:?}");
+    assert!(r.stderr.contains("cannot find the file specified"), "{r:?}");
+    assert_eq!(build_read_back(&mut e, r.end_ms), OLD);
+}
+
+/// A failed statement does not end the script (a non-terminating error): the statements
+/// after it run, and the execution's code is 1 because an error was written.
+#[test]
+fn a_failed_statement_does_not_end_the_script_and_its_error_counts() {
+    let mut e = estate();
+    let r = run(&mut e, None, "Get-Service -Name 'NoSuchService'; Get-Service -Name 'W3SVC'");
+    assert_eq!(r.exit_code, 1, "{r:?}");
+    assert!(r.stdout.contains("W3SVC"), "the second statement ran: {r:?}");
+    // A native program's code wins over the errors before it (its own `$LASTEXITCODE`).
+    let r = run(&mut e, None, "Get-Service -Name 'NoSuchService'; net stop w3svc");
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    let r = run(&mut e, None, "net stop w3svc");
+    assert_eq!(r.exit_code, 2, "already stopped: net's own code {r:?}");
+}

@@ -195,8 +195,12 @@ async fn by_password<H: client::Handler>(
             KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => prompts,
         };
         let hidden = prompts.iter().filter(|p| !p.echo).count();
-        // Asked again, or asked for more than one secret (a one-time code): not ours to answer.
-        if hidden > 1 || (hidden == 1 && sent) {
+        // Asked again, or asked for more than one secret, or for a secret that is not a
+        // password (a one-time code, a PIN): not ours to answer — the password is never typed
+        // into another field. PAM's and Win32-OpenSSH's prompt is "Password:" (or the
+        // account's "user@host's password:").
+        let not_password = prompts.iter().any(|p| !p.echo && !p.prompt.to_ascii_lowercase().contains("password"));
+        if hidden > 1 || (hidden == 1 && sent) || not_password {
             return Ok(Logon::Refused);
         }
         sent |= hidden == 1;

@@ -212,3 +212,27 @@ fn a_restart_already_pending_leaves_the_server_untouched_with_the_reason() {
         );
     }
 }
+
+/// A restart pending on one Front End is found before any server of its pool starts (the
+/// pre-flight), not when that Front End's turn comes: no other Front End is updated ahead
+/// of databases that then cannot be updated (DOMAIN.md §4 rule 6).
+#[test]
+fn a_restart_pending_on_one_front_end_leaves_its_whole_pool_untouched() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (code, said, e) = run_estate(&fixture("enterprise.xml"), dir.path(), |e| {
+        for h in e["hosts"].as_array_mut().into_iter().flatten() {
+            if h["fqdn"] == "fe02.fabrikam.local" {
+                h["pending_reboot"] = Value::Bool(true);
+            }
+        }
+    });
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("a restart is already pending"), "{said}");
+    for h in hosts(&e) {
+        let changed = h["oplog"].as_array().into_iter().flatten().any(|op| op["applied"] == true);
+        assert!(!changed, "{} was changed: {said}", h["fqdn"]);
+    }
+    for fe in ["fe01.fabrikam.local", "fe03.fabrikam.local"] {
+        assert!(said.contains(fe), "{fe} named with its reason: {said}");
+    }
+}

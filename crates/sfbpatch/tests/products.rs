@@ -130,3 +130,15 @@ fn product_lync2013_on_an_sfb_estate_verifies_with_lync_2013s_commands() {
         assert_eq!(s["result"], "updated", "{}: {}", s["fqdn"], s["error"]);
     }
 }
+
+/// A Lync Server 2013 Front End is not failed over (it has no such cmdlet): the rehearsal
+/// says its services were stopped while the pool served its users, not that it failed over.
+#[test]
+fn a_lync_front_ends_rehearsal_does_not_claim_a_failover() {
+    let o = common::run(&["rehearse", "--product", "lync2013", "--server", "fe01.contoso.local"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("Lync Server 2013 has no computer failover"), "{}", o.stdout);
+    assert!(!o.stdout.contains("(failed over)"), "{}", o.stdout);
+    let o = common::run(&["rehearse", "--server", "fe01.contoso.local"]);
+    assert!(o.stdout.contains("(failed over)"), "{}", o.stdout);
+}

@@ -135,6 +135,17 @@ fn find(name: &str) -> Option<&'static Cmdlet> {
     FAMILIES.iter().flat_map(|f| f.iter()).find(|c| c.name.eq_ignore_ascii_case(name))
 }
 
+/// Whether `cmd` runs a native console program, which sets `$LASTEXITCODE` (`net`, `whoami`,
+/// `sqlcmd`: the table's entries that bind no parameters and are not Verb-Noun cmdlets). A
+/// program called by path here is the update installer, a GUI program that sets none
+/// (DOMAIN.md §5).
+pub(crate) fn is_native(cmd: &ParsedCommand) -> bool {
+    match &cmd.name {
+        CommandName::Name(n) => find(n).is_some_and(|c| matches!(c.binding, Binding::Raw) && !c.name.contains('-')),
+        CommandName::Path(_) | CommandName::Expression(_) => false,
+    }
+}
+
 /// A command as its implementation receives it.
 pub(crate) struct Call<'a> {
     /// The name as written.

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::Plan;
+use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::topology::Role;
-use sfbpatch_core::vocab::ServerResult;
+use sfbpatch_core::vocab::{Activity, ServerResult};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 
 use super::{minutes, role_name};
@@ -100,8 +101,12 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
         }
         if s.role == Role::FrontEnd {
             // A Front End's failover moves its users: its time out of service is no users' outage.
+            // A Lync Server 2013 Front End has no failover: its services are stopped while the
+            // pool's other Front Ends serve its users.
             let args = Args::new().with("minutes", minutes(s.outage_minutes));
-            let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.failed-over", &args));
+            let failed_over = s.timeline.iter().any(|t| t.step == Activity::Step(StepId::Failover));
+            let key = if failed_over { "cli.rehearse.failed-over" } else { "cli.rehearse.stopped-in-pool" };
+            let _ = writeln!(o, "  {}", tr(lang, key, &args));
         } else {
             let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
         }
