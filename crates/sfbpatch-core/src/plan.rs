@@ -478,7 +478,21 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
     if selected.is_empty() {
         return Err(PlanError::NothingToPlan);
     }
-    let planned: Vec<&Fqdn> = selected.iter().map(|t| &t.fqdn).collect();
+    // Sets: every entry's `after` is filtered through `planned` (a shared store's SQL Server
+    // waits for every SfB server: n lookups each), and every Front End asks whether its
+    // back end is a target (issue 12, item 4: planning no worse than n log n).
+    let planned: std::collections::HashSet<&Fqdn> = selected.iter().map(|t| &t.fqdn).collect();
+    let target_fqdns: std::collections::HashSet<&Fqdn> = targets.iter().map(|t| &t.fqdn).collect();
+    // Servers and pools by FQDN, the first of each name as `Topology::server`/`pool` find it.
+    let mut server_by: std::collections::HashMap<&str, &Server> = std::collections::HashMap::new();
+    for x in &topology.servers {
+        server_by.entry(x.fqdn.as_str()).or_insert(x);
+    }
+    let mut pool_by: std::collections::HashMap<&Fqdn, &crate::topology::Pool> = std::collections::HashMap::new();
+    for x in &topology.pools {
+        pool_by.entry(&x.fqdn).or_insert(x);
+    }
+    let mut lone: std::collections::HashMap<&Fqdn, bool> = std::collections::HashMap::new();
 
     let lang = req.lang;
     let mut servers = Vec::with_capacity(selected.len());
@@ -486,7 +500,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         let s = t.server;
         // The commands of a back end's database steps run on its host: that host's product.
         let runs_as = match t.runbook {
-            Runbook::BackendDatabases => topology.server(t.database_host.as_str()).unwrap_or(s),
+            Runbook::BackendDatabases => server_by.get(t.database_host.as_str()).copied().unwrap_or(s),
             _ => s,
         };
         let product = scope::product_of(runs_as, req.product);
@@ -558,15 +572,17 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             warnings.push(warn("users-signed-out", Args::new().with("pool", &s.cluster)));
         }
         let front_end = matches!(t.runbook, Runbook::FrontEnd | Runbook::LyncFrontEnd);
-        if front_end && t.pool.as_ref().is_some_and(|p| scope::lone_front_end(topology, p)) {
+        if front_end
+            && t.pool.as_ref().is_some_and(|p| *lone.entry(p).or_insert_with(|| scope::lone_front_end(topology, p)))
+        {
             warnings.push(warn("lone-front-end", Args::new().with("pool", &s.cluster)));
         }
         // A Front End updated without its back end's databases runs ahead of them, silently
         // (DOMAIN.md §1a): say so, with the server that finishes it.
         if front_end
-            && let Some(backend) = t.pool.as_ref().and_then(|p| topology.pool(p)).and_then(|p| p.backend.as_ref())
-            && targets.iter().any(|x| &x.fqdn == backend)
-            && !planned.contains(&backend)
+            && let Some(backend) = t.pool.as_ref().and_then(|p| pool_by.get(p)).and_then(|p| p.backend.as_ref())
+            && target_fqdns.contains(backend)
+            && !planned.contains(backend)
         {
             warnings.push(warn("databases-not-planned", Args::new().with("pool", &s.cluster).with("sql", backend)));
         }

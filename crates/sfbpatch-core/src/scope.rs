@@ -230,6 +230,16 @@ pub fn targets_for(topology: &Topology, over: Option<Product>) -> Vec<Target<'_>
     let mut last: Vec<Target<'_>> = Vec::new();
     let sfb_hosts: Vec<&Server> =
         topology.servers.iter().filter(|s| matches!(s.role, Role::FrontEnd | Role::StandardEdition)).collect();
+    // Each pool's SfB hosts with their place in `sfb_hosts`: a back end's users are found
+    // from its pools, not by scanning every host per back end (issue 12, item 4).
+    let mut hosts_of_pool: std::collections::HashMap<&Fqdn, Vec<(usize, &Server)>> = std::collections::HashMap::new();
+    for (i, h) in sfb_hosts.iter().enumerate() {
+        for p in &h.pools {
+            hosts_of_pool.entry(p).or_default().push((i, *h));
+        }
+    }
+    // The FQDNs `last` holds, for the once-per-SQL-cluster check.
+    let mut in_last: std::collections::HashSet<Fqdn> = std::collections::HashSet::new();
     for s in &topology.servers {
         match s.role {
             Role::FrontEnd => first.push(Target {
@@ -254,7 +264,7 @@ pub fn targets_for(topology: &Topology, over: Option<Product>) -> Vec<Target<'_>
             }),
             Role::EnterpriseBackend | Role::SqlStore => {
                 // A SQL failover cluster is addressed by its cluster FQDN, once.
-                if !s.sfb_installed && last.iter().any(|t| t.fqdn == s.cluster) {
+                if !s.sfb_installed && in_last.contains(&s.cluster) {
                     continue;
                 }
                 // Whose stores live here: the pools whose UserStore it holds; every pool when it
@@ -264,11 +274,17 @@ pub fn targets_for(topology: &Topology, over: Option<Product>) -> Vec<Target<'_>
                 let users_of_these: Vec<&Server> = if shared {
                     sfb_hosts.clone()
                 } else {
-                    sfb_hosts.iter().copied().filter(|h| h.pools.iter().any(|p| served.contains(&p))).collect()
+                    // The hosts of the pools served, in `sfb_hosts` order, once each.
+                    let mut found: Vec<(usize, &Server)> =
+                        served.iter().filter_map(|p| hosts_of_pool.get(p)).flatten().copied().collect();
+                    found.sort_by_key(|(i, _)| *i);
+                    found.dedup_by_key(|(i, _)| *i);
+                    found.into_iter().map(|(_, h)| h).collect()
                 };
                 let mut after: Vec<Fqdn> = users_of_these.iter().map(|h| h.fqdn.clone()).collect();
                 if s.sfb_installed {
                     // SfB on the back end itself: the seed's procedure, on it, after its users.
+                    in_last.insert(s.fqdn.clone());
                     last.push(Target {
                         fqdn: s.fqdn.clone(),
                         server: s,
@@ -294,6 +310,7 @@ pub fn targets_for(topology: &Topology, over: Option<Product>) -> Vec<Target<'_>
                 if !after.contains(&host.fqdn) {
                     after.push(host.fqdn.clone());
                 }
+                in_last.insert(s.cluster.clone());
                 last.push(Target {
                     fqdn: s.cluster.clone(),
                     server: s,

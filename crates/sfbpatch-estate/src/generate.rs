@@ -84,3 +84,340 @@ pub fn topology_xml(enterprise: usize, standard: usize) -> String {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n<Sites>{site_xml}</Sites>\n<Clusters>\n{clusters}</Clusters>\n<SqlInstances>\n{sql}</SqlInstances>\n<Services>\n{services}</Services>\n</Topology>\n"
     )
 }
+
+/// The shape of a generated estate ([`estate`]): the issue 12 scale estate is
+/// [`Spec::servers`]`(2_000, seed)` — about 400 pools over 20 sites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// Machines to generate (Front Ends, Standard Edition servers, SQL Servers), exactly.
+    pub servers: usize,
+    /// Sites; pools are dealt to them in turn.
+    pub sites: usize,
+    /// Out of 100 pools, how many are Enterprise pools (the rest are Standard Edition).
+    pub enterprise_percent: u32,
+    /// Front Ends per Enterprise pool, drawn uniformly between these two (inclusive).
+    pub front_ends: (usize, usize),
+    /// Out of 100 Enterprise pools, how many put their user store on a SQL Server another
+    /// pool of the site already uses (at most three pools per SQL Server).
+    pub shared_sql_percent: u32,
+    /// Out of 100 Enterprise pools, how many are paired with the previous unpaired
+    /// Enterprise pool of their site (docs/research/issue12-roles.md §3: pairs are 1:1).
+    pub paired_percent: u32,
+    /// Services given a dependency on a service that does not exist (each one a topology
+    /// error: for tests of the error report), spread over the pools.
+    pub broken_references: usize,
+    /// The seed: the same spec gives the same text.
+    pub seed: u64,
+}
+
+impl Spec {
+    /// An estate of `servers` machines in the proportions of issue 12's scale estate (2,000
+    /// servers: 400 pools over 20 sites — one site per 100 servers; Enterprise pools of
+    /// 2–12 Front Ends).
+    pub fn servers(servers: usize, seed: u64) -> Self {
+        Self {
+            servers,
+            sites: (servers / 100).max(1),
+            // 60% Enterprise pools of 7 Front Ends on average and 40% single-server Standard
+            // Edition pools: about 5 machines per pool, 400 pools for 2,000 servers.
+            enterprise_percent: 60,
+            front_ends: (2, 12),
+            shared_sql_percent: 35,
+            paired_percent: 50,
+            broken_references: 0,
+            seed,
+        }
+    }
+}
+
+/// The `Usage` of the dependency that pairs two pools' Registrars. The export's shape of a
+/// pair is NOT FOUND publicly (docs/research/issue12-roles.md §3); the research proposes a
+/// reciprocal Registrar→Registrar dependency with a `Usage` other than `Default`, perhaps
+/// the name `Set-CsRegistrar -BackupRegistrar` uses.
+pub const PAIR_USAGE: &str = "BackupRegistrar";
+
+const NS_ROLES: &str = "urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008";
+const REGISTRAR_TYPE: &str = "Microsoft.Rtc.Management.Deploy.Internal.ServiceRoles.RegistrarService";
+
+struct Writer {
+    clusters: String,
+    sql: String,
+    services: String,
+    /// The next cluster number per site (index 0 unused).
+    number: Vec<u32>,
+}
+
+impl Writer {
+    fn cluster(&mut self, site: usize, fqdn: &str, setup: bool, machines: &[String]) -> u32 {
+        self.number[site] += 1;
+        let n = self.number[site];
+        let _ = write!(
+            self.clusters,
+            "<Cluster RequiresReplication=\"{setup}\" RequiresSetup=\"{setup}\" Fqdn=\"{fqdn}\"><ClusterId SiteId=\"{site}\" Number=\"{n}\" />"
+        );
+        for (i, m) in machines.iter().enumerate() {
+            let _ = write!(
+                self.clusters,
+                "<Machine OrdinalInCluster=\"{}\" Fqdn=\"{m}\" FaultDomain=\"{m}\" UpgradeDomain=\"{m}\"><NetInterface InterfaceSide=\"Primary\" InterfaceNumber=\"1\" IPAddress=\"0.0.0.0\" /></Machine>",
+                i + 1
+            );
+        }
+        self.clusters.push_str("</Cluster>\n");
+        n
+    }
+
+    fn sql_instance(&mut self, site: usize, number: u32, name: &str) {
+        let _ = writeln!(
+            self.sql,
+            "<SqlInstance><SqlInstanceId Name=\"{name}\"><ClusterId SiteId=\"{site}\" Number=\"{number}\" /></SqlInstanceId></SqlInstance>"
+        );
+    }
+
+    /// A service; `depends` are `(usage, site, role, instance)`.
+    fn service(&mut self, id: (usize, &str, &str), depends: &[(&str, usize, &str, String)], on: &str, extra: &str) {
+        let (site, role, instance) = id;
+        let ty = if role == "Registrar" { format!(" Type=\"{REGISTRAR_TYPE}\"") } else { String::new() };
+        let _ = write!(
+            self.services,
+            "<Service RoleVersion=\"1\" ServiceVersion=\"8\"{ty}><ServiceId SiteId=\"{site}\" RoleName=\"{role}\" Instance=\"{instance}\" /><DependsOn>"
+        );
+        for (usage, s, r, i) in depends {
+            let _ = write!(
+                self.services,
+                "<Dependency Usage=\"{usage}\"><ServiceId SiteId=\"{s}\" RoleName=\"{r}\" Instance=\"{i}\" /></Dependency>"
+            );
+        }
+        let _ = writeln!(self.services, "</DependsOn>{on}<Ports xmlns=\"{NS_ROLES}\" />{extra}</Service>");
+    }
+}
+
+fn on_cluster(site: usize, number: u32) -> String {
+    format!("<InstalledOn><ClusterId SiteId=\"{site}\" Number=\"{number}\" /></InstalledOn>")
+}
+
+fn on_sql(site: usize, number: u32, name: &str) -> String {
+    format!(
+        "<InstalledOn><SqlInstanceId Name=\"{name}\"><ClusterId SiteId=\"{site}\" Number=\"{number}\" /></SqlInstanceId></InstalledOn>"
+    )
+}
+
+/// A SQL Server of a site that holds user stores, and how many pools use it.
+struct SqlServer {
+    number: u32,
+    pools: usize,
+}
+
+/// One Enterprise pool, as written: its site, `UserServices`/`Registrar` instance, and the
+/// pool it is paired with (by instance).
+struct EnterprisePool {
+    site: usize,
+    instance: usize,
+    pair: Option<usize>,
+}
+
+/// A generated estate in the real `Get-CsTopology -AsXml` format: exactly `spec.servers`
+/// machines in `spec.sites` sites — Enterprise pools (Front Ends with `UserServices` and a
+/// `Registrar`, user stores on SQL-only back ends, `RequiresSetup="false"`, some shared by
+/// up to three pools of a site; the first back end also holds the Archiving store; from 10
+/// servers on, a SQL Server of the Monitoring store alone), paired pools (each pool's `Registrar` depending on the
+/// other's with [`PAIR_USAGE`]), and Standard Edition servers (user store on their own
+/// `rtc` instance). Seeded: the same spec gives the same text.
+pub fn estate(spec: &Spec) -> String {
+    let mut rng = crate::rng::HostRng::new(spec.seed, "generate::estate");
+    let sites = spec.sites.max(1);
+    let mut w =
+        Writer { clusters: String::new(), sql: String::new(), services: String::new(), number: vec![0; sites + 1] };
+    let (lo, hi) = (spec.front_ends.0.max(1), spec.front_ends.1.max(spec.front_ends.0.max(1)));
+    // Per site: SQL Servers holding user stores, the last Enterprise pool not yet paired.
+    let mut sql_servers: Vec<Vec<SqlServer>> = (0..=sites).map(|_| Vec::new()).collect();
+    let mut unpaired: Vec<Option<usize>> = vec![None; sites + 1];
+    let mut enterprise: Vec<EnterprisePool> = Vec::new();
+    let mut user_services: Vec<(usize, usize, String)> = Vec::new();
+    let mut remaining = spec.servers;
+    let mut pool = 0usize;
+    // The estate's Monitoring store on a SQL Server of its own, and its Archiving store beside
+    // the first back end's user store (collocated). Once per estate, not per site: sfbpatch
+    // treats such a store as serving every pool (scope.rs), so its SQL Server waits for every
+    // SfB server, and one per site would make the plan's `after` lists grow as n × sites.
+    let mut archiving = false;
+    if remaining >= 10 {
+        let mon = "sqlmon.contoso.local";
+        let n = w.cluster(1, mon, false, &[mon.to_owned()]);
+        w.sql_instance(1, n, "mon");
+        w.service((1, "MonitoringStore", "1"), &[], &on_sql(1, n, "mon"), "");
+        remaining -= 1;
+    }
+    while remaining > 0 {
+        let site = pool % sites + 1;
+        let instance = pool + 1;
+        // Room for `lo` Front Ends and a back end.
+        let enterprise_pool = remaining > lo && rng.chance(f64::from(spec.enterprise_percent) / 100.0);
+        if !enterprise_pool {
+            let se = format!("se{pool:04}.contoso.local");
+            let n = w.cluster(site, &se, true, std::slice::from_ref(&se));
+            w.sql_instance(site, n, "rtc");
+            w.service((site, "UserStore", &instance.to_string()), &[], &on_sql(site, n, "rtc"), "");
+            user_services.push((site, instance, on_cluster(site, n)));
+            remaining -= 1;
+            pool += 1;
+            continue;
+        }
+        let share = rng.chance(f64::from(spec.shared_sql_percent) / 100.0);
+        let shared = if share { sql_servers[site].iter_mut().find(|s| s.pools < 3) } else { None };
+        let backend = match shared {
+            Some(s) => {
+                s.pools += 1;
+                s.number
+            }
+            None => {
+                let be = format!("sql{pool:04}.contoso.local");
+                let n = w.cluster(site, &be, false, std::slice::from_ref(&be));
+                w.sql_instance(site, n, "sfbbe");
+                if !archiving {
+                    archiving = true;
+                    w.service((site, "ArchivingStore", &instance.to_string()), &[], &on_sql(site, n, "sfbbe"), "");
+                }
+                sql_servers[site].push(SqlServer { number: n, pools: 1 });
+                remaining -= 1;
+                n
+            }
+        };
+        let span = hi - lo + 1;
+        let drawn = lo + ((rng.unit() * span as f64) as usize).min(span - 1);
+        let count = drawn.min(remaining).max(1);
+        let machines: Vec<String> = (1..=count).map(|k| format!("fe{pool:04}-{k:02}.contoso.local")).collect();
+        let n = w.cluster(site, &format!("pool{pool:04}.contoso.local"), true, &machines);
+        remaining -= count;
+        w.service((site, "UserStore", &instance.to_string()), &[], &on_sql(site, backend, "sfbbe"), "");
+        user_services.push((site, instance, on_cluster(site, n)));
+        let me = enterprise.len();
+        let pair = match unpaired[site] {
+            Some(other) if rng.chance(f64::from(spec.paired_percent) / 100.0) => {
+                unpaired[site] = None;
+                enterprise[other].pair = Some(instance);
+                enterprise.get(other).map(|o| o.instance)
+            }
+            _ => {
+                unpaired[site] = Some(me);
+                None
+            }
+        };
+        enterprise.push(EnterprisePool { site, instance, pair });
+        pool += 1;
+    }
+    // Broken references: dependencies on services no site has (instance 0 is never written).
+    let broken = spec.broken_references;
+    for (i, (site, instance, on)) in user_services.iter().enumerate() {
+        let mut deps = vec![("Default", *site, "UserStore", instance.to_string())];
+        let mut k = i;
+        while k < broken {
+            deps.push(("Default", *site, "ArchivingStore", format!("0{k}")));
+            k += user_services.len();
+        }
+        w.service((*site, "UserServices", &instance.to_string()), &deps, on, "");
+    }
+    let user_on: std::collections::HashMap<usize, (usize, String)> =
+        user_services.into_iter().map(|(s, i, on)| (i, (s, on))).collect();
+    let site_of: std::collections::HashMap<usize, usize> = enterprise.iter().map(|p| (p.instance, p.site)).collect();
+    for p in &enterprise {
+        let Some((_, on)) = user_on.get(&p.instance) else { continue };
+        let mut deps = vec![("Default", p.site, "UserServices", p.instance.to_string())];
+        if let Some(other) = p.pair {
+            let other_site = site_of.get(&other).copied().unwrap_or(p.site);
+            deps.push((PAIR_USAGE, other_site, "Registrar", other.to_string()));
+        }
+        let extra = format!(
+            "<RegistrarService xmlns=\"{NS_ROLES}\" IsDirector=\"false\" IsPoolEnabledForSAOnEdge=\"false\" />"
+        );
+        w.service((p.site, "Registrar", &p.instance.to_string()), &deps, on, &extra);
+    }
+    let mut site_xml = String::new();
+    for s in 1..=sites {
+        let _ = write!(site_xml, "<CentralSite SiteId=\"{s}\"><Name>Site {s}</Name><Location /></CentralSite>");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n<InternalDomains AllowAllDomains=\"false\" DefaultDomain=\"contoso.local\"><InternalDomain Name=\"contoso.local\" Authoritative=\"false\" AllowSubDomains=\"false\" /></InternalDomains>\n<Sites>{site_xml}</Sites>\n<Clusters>\n{}</Clusters>\n<SqlInstances>\n{}</SqlInstances>\n<Services>\n{}</Services>\n</Topology>\n",
+        w.clusters, w.sql, w.services
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use sfbpatch_core::topology::{self, ErrorKind, PoolKind, Role};
+
+    use super::*;
+
+    fn load(xml: &str) -> topology::Topology {
+        topology::load("generated.xml", xml.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_scale_estate_has_exactly_its_servers_in_its_proportions() {
+        let spec = Spec::servers(2_000, 7);
+        let t = load(&estate(&spec));
+        assert_eq!(t.servers.len(), 2_000);
+        assert_eq!(t.sites.len(), 20);
+        let enterprise: Vec<_> = t.pools.iter().filter(|p| p.kind == PoolKind::Enterprise).collect();
+        let standard = t.pools.iter().filter(|p| p.kind == PoolKind::Standard).count();
+        let pools = enterprise.len() + standard;
+        assert!((300..=500).contains(&pools), "{pools} pools");
+        assert!(enterprise.iter().all(|p| (2..=12).contains(&p.machines.len())));
+        let sizes: BTreeSet<usize> = enterprise.iter().map(|p| p.machines.len()).collect();
+        assert_eq!(sizes.first(), Some(&2));
+        assert_eq!(sizes.last(), Some(&12));
+        // Back ends shared by several pools, and back ends of one pool.
+        let mut served: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &enterprise {
+            *served.entry(p.backend.as_ref().map(|b| b.to_string()).unwrap_or_default()).or_default() += 1;
+        }
+        assert!(served.values().any(|&n| n > 1) && served.values().any(|&n| n == 1));
+        assert!(served.values().all(|&n| n <= 3));
+        let backends = t.servers.iter().filter(|s| s.role == Role::EnterpriseBackend).count();
+        assert_eq!(backends, served.len());
+        assert!(t.servers.iter().filter(|s| s.role == Role::EnterpriseBackend).all(|s| !s.sfb_installed));
+    }
+
+    #[test]
+    fn pairs_are_reciprocal_one_to_one_and_inside_a_site() {
+        let xml = estate(&Spec::servers(500, 3));
+        // Registrar instance → the instance it backs up with.
+        let mut pair: BTreeMap<String, String> = BTreeMap::new();
+        for line in xml.lines().filter(|l| l.contains("RoleName=\"Registrar\" Instance=")) {
+            let inst =
+                |from: &str| from.split("Instance=\"").nth(1).and_then(|r| r.split('"').next()).map(str::to_owned);
+            let me = inst(line).unwrap_or_else(|| panic!("{line}"));
+            let usage = format!("Usage=\"{PAIR_USAGE}\"");
+            if let Some(at) = line.find(&usage) {
+                let other = inst(&line[at..]).unwrap_or_else(|| panic!("{line}"));
+                assert!(pair.insert(me, other).is_none());
+            }
+        }
+        assert!(pair.len() >= 20, "{} paired pools", pair.len());
+        for (a, b) in &pair {
+            assert_eq!(pair.get(b), Some(a), "{a} → {b} is not reciprocal");
+        }
+        load(&xml);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_text_and_another_seed_another() {
+        let a = estate(&Spec::servers(300, 1));
+        assert_eq!(a, estate(&Spec::servers(300, 1)));
+        assert_ne!(a, estate(&Spec::servers(300, 2)));
+        for n in [1, 2, 3, 13, 99] {
+            assert_eq!(load(&estate(&Spec::servers(n, 5))).servers.len(), n);
+        }
+    }
+
+    #[test]
+    fn broken_references_are_each_one_unknown_service() {
+        let spec = Spec { broken_references: 500, ..Spec::servers(200, 4) };
+        let errs = topology::load("generated.xml", estate(&spec).as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("a topology with broken references loaded"));
+        assert_eq!(errs.0.len(), 500);
+        assert!(errs.0.iter().all(|e| matches!(e.kind, ErrorKind::UnknownService { .. })));
+    }
+}

@@ -57,7 +57,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TopologyCommand {
-    /// Validate a topology file: exit 0 with a summary, or exit 1 with every error.
+    /// Validate a topology file: exit 0 with a summary, or exit 1 with its errors (the first 20,
+    /// then how many more).
     Check {
         /// Topology file (.xml export or .toml); - reads standard input.
         file: PathBuf,

@@ -40,9 +40,10 @@ impl Failure {
                     "sfbpatch: {}\n",
                     tr(lang, "cli.error.topology-invalid", &Args::new().with("file", file).with("count", errs.0.len()))
                 );
-                for e in &errs.0 {
+                // The first problems and how many more (issue 12, item 5).
+                for line in errs.report_lines(lang) {
                     out.push_str("  ");
-                    out.push_str(&e.render(lang));
+                    out.push_str(&line);
                     out.push('\n');
                 }
                 out

@@ -266,23 +266,69 @@ impl std::error::Error for TopologyError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopologyErrors(pub Vec<TopologyError>);
 
+/// How many problems a report lists before it says how many more there are: a topology
+/// with thousands of broken references reads as its first problems and a count, not as
+/// thousands of lines (issue 12, item 5).
+pub const LISTED: usize = 20;
+
 impl TopologyErrors {
     /// One error.
     pub fn one(e: TopologyError) -> Self {
         Self(vec![e])
     }
+
+    /// The report's lines in `lang`: the first [`LISTED`] problems, each rendered, then —
+    /// when there are more — one sentence saying how many are not listed.
+    pub fn report_lines(&self, lang: Lang) -> Vec<String> {
+        let mut lines: Vec<String> = self.0.iter().take(LISTED).map(|e| e.render(lang)).collect();
+        let more = self.0.len().saturating_sub(LISTED);
+        if more > 0 {
+            lines.push(tr(lang, "topology.report.more", &Args::new().with("count", more)));
+        }
+        lines
+    }
 }
 
 impl fmt::Display for TopologyErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
+        f.write_str(&self.report_lines(Lang::En).join("\n"))
     }
 }
 
 impl std::error::Error for TopologyErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(n: usize) -> TopologyErrors {
+        TopologyErrors(
+            (0..n)
+                .map(|i| {
+                    let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                    TopologyError::new("t.xml", Pos::new(line, 3), ErrorKind::UnknownSite { site: i.to_string() })
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_report_lists_every_problem_up_to_twenty() {
+        for n in [1, 19, 20] {
+            let lines = errors(n).report_lines(Lang::En);
+            assert_eq!(lines.len(), n);
+            assert!(lines.iter().all(|l| l.starts_with("t.xml:")), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn past_twenty_it_lists_twenty_and_counts_the_rest() {
+        let lines = errors(500).report_lines(Lang::En);
+        assert_eq!(lines.len(), LISTED + 1);
+        assert!(lines[19].starts_with("t.xml:20:3: "), "{}", lines[19]);
+        assert!(lines[20].starts_with("… and 480 more problem(s), not listed"), "{}", lines[20]);
+        let es = errors(21).report_lines(Lang::Es);
+        assert!(es[20].starts_with("… y 1 problema(s) más"), "{}", es[20]);
+        assert_eq!(errors(500).to_string().lines().count(), LISTED + 1);
+    }
+}

@@ -211,6 +211,17 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         ..Topology::default()
     };
     let fqdn_of = |k: &ClusterKey| clusters.get(k).map(|c| c.fqdn.clone());
+    // The stores on each cluster's SQL instances, in one pass over the services (not one
+    // pass per cluster: issue 12, item 4).
+    let mut placed: HashMap<&ClusterKey, Vec<StorePlacement>> = HashMap::new();
+    for s in &raw.services {
+        if let InstalledOn::Sql(k) = &s.installed_on {
+            placed
+                .entry(&k.cluster)
+                .or_default()
+                .push(StorePlacement { instance: k.name.clone(), role: s.key.role.clone() });
+        }
+    }
     for raw_c in &raw.clusters {
         let key = &raw_c.key;
         let Some(c) = clusters.get(key) else { continue };
@@ -259,16 +270,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         };
         let sql_server_fqdn = (role == Role::EnterpriseBackend).then(|| c.fqdn.clone());
         let topology_roles: Vec<String> = roles.into_iter().flatten().map(|r| (*r).to_owned()).collect();
-        let mut stores: Vec<StorePlacement> = raw
-            .services
-            .iter()
-            .filter_map(|s| match &s.installed_on {
-                InstalledOn::Sql(k) if &k.cluster == key => {
-                    Some(StorePlacement { instance: k.name.clone(), role: s.key.role.clone() })
-                }
-                _ => None,
-            })
-            .collect();
+        let mut stores: Vec<StorePlacement> = placed.get(key).cloned().unwrap_or_default();
         stores.sort();
         stores.dedup();
         // DOMAIN.md §3: `RequiresSetup` says whether SfB is installed; without it (the TOML

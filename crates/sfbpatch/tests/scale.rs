@@ -1,0 +1,99 @@
+//! Issue 12 at scale, through the binary: a topology with hundreds of problems is reported
+//! as its first 20 and how many more (item 5), and a generated 2,000-server estate plans
+//! (item 4).
+
+mod common;
+
+use common::{run, sfbpatch};
+use sfbpatch_sim::generate::{Spec, estate};
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path.display().to_string()
+}
+
+fn broken(n: usize) -> String {
+    estate(&Spec { broken_references: n, ..Spec::servers(300, 12) })
+}
+
+/// Checks a refusal's report: the header with the total, exactly `listed` problems (each
+/// `FILE:line:column: …`), then the "more" sentence when `more` is some.
+fn assert_report(stderr: &str, file: &str, total: usize, listed: usize, more: Option<&str>) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("sfbpatch: {file} is not a usable topology ({total} problem(s)):").as_str())
+    );
+    let problems: Vec<&&str> = lines.iter().filter(|l| l.starts_with(&format!("  {file}:"))).collect();
+    assert_eq!(problems.len(), listed, "{stderr}");
+    assert!(problems.iter().all(|l| l.contains("names no service")), "{stderr}");
+    match more {
+        Some(sentence) => {
+            assert_eq!(lines.len(), listed + 2, "{stderr}");
+            assert_eq!(lines.last().copied(), Some(sentence), "{stderr}");
+        }
+        None => assert_eq!(lines.len(), listed + 1, "{stderr}"),
+    }
+}
+
+#[test]
+fn five_hundred_broken_references_are_twenty_lines_and_a_count() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(&dir, "broken.xml", &broken(500));
+    for args in [vec!["topology", "check", &file], vec!["plan", &file, "--package", "p.exe"], vec!["rehearse", &file]] {
+        let o = run(&args);
+        assert_eq!(o.code, 1, "{args:?}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{}", o.stdout);
+        assert_report(
+            &o.stderr,
+            &file,
+            500,
+            20,
+            Some("  … and 480 more problem(s), not listed: correct these and check the file again."),
+        );
+    }
+    // The same in Spanish.
+    let o = sfbpatch().args(["--lang", "es", "topology", "check", &file]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with(&format!("sfbpatch: {file} no es una topología utilizable (500 problema(s)):")), "{err}");
+    assert_eq!(err.lines().count(), 22, "{err}");
+    assert_eq!(
+        err.lines().last(),
+        Some("  … y 480 problema(s) más, no listados: corrija estos y vuelva a comprobar el archivo."),
+        "{err}"
+    );
+}
+
+#[test]
+fn twenty_problems_are_all_listed_and_twenty_one_leave_one_unlisted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let twenty = write(&dir, "twenty.xml", &broken(20));
+    let o = run(&["topology", "check", &twenty]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_report(&o.stderr, &twenty, 20, 20, None);
+    let more = write(&dir, "more.xml", &broken(21));
+    let o = run(&["topology", "check", &more]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_report(
+        &o.stderr,
+        &more,
+        21,
+        20,
+        Some("  … and 1 more problem(s), not listed: correct these and check the file again."),
+    );
+}
+
+#[test]
+fn a_generated_estate_of_2000_servers_plans_every_server() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(&dir, "estate.xml", &estate(&Spec::servers(2_000, 12)));
+    let check = run(&["topology", "check", &file]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let plan = common::json(&["plan", &file, "--package", "SkypeServerUpdateInstaller.exe", "--format", "json"]);
+    let servers = plan["servers"].as_array().map_or(0, Vec::len);
+    // Every machine is an entry: Front Ends, Standard Edition servers, and each SQL-only back
+    // end's databases (once per SQL Server).
+    assert_eq!(servers, 2_000);
+}
