@@ -7,7 +7,7 @@ use sfbpatch_pwsh::Word;
 
 use crate::fqdn::Fqdn;
 use crate::runbook::{self, CommandContext, DatabaseUpdate, Product, StepId};
-use crate::scope::{self, Runbook};
+use crate::scope::{self, OutOfScopeReason, Runbook, Scope};
 use crate::topology::{Role, Server, Topology};
 
 /// The resiliency threshold: a back end down this long puts its pool's users into
@@ -46,6 +46,13 @@ pub struct PlanRequest {
     pub draining_timeout_minutes: Option<u32>,
     /// `--max-parallel`: the waves depend on it (none: unlimited).
     pub max_parallel: Option<usize>,
+    /// `--scope`: which roles get a runbook.
+    pub scope: Scope,
+    /// `--pool` (repeatable): only the entries of these pools (a Front End's pool, a SQL
+    /// Server's pools, a Director/Edge/Mediation/Persistent Chat pool's cluster).
+    pub pools: Vec<String>,
+    /// `--site` (repeatable): only the entries of these sites (by name or `SiteId`).
+    pub sites: Vec<String>,
 }
 
 impl PlanRequest {
@@ -64,6 +71,9 @@ impl PlanRequest {
             failover_wait_minutes: None,
             draining_timeout_minutes: None,
             max_parallel: None,
+            scope: Scope::Backends,
+            pools: Vec::new(),
+            sites: Vec::new(),
         }
     }
 }
@@ -87,6 +97,18 @@ pub enum PlanError {
     },
     /// The topology has no back-end or Standard Edition server.
     NothingToPlan,
+    /// `--pool` names no pool of the topology.
+    UnknownPool {
+        /// The name given.
+        fqdn: String,
+    },
+    /// `--site` names no site of the topology.
+    UnknownSite {
+        /// The name given.
+        name: String,
+        /// The topology's sites.
+        known: Vec<String>,
+    },
     /// The package path has no usable file name.
     BadPackage {
         /// The path given.
@@ -118,6 +140,10 @@ impl PlanError {
                 tr(lang, "plan.error.not-in-scope", &Args::new().with("fqdn", fqdn).with("role", role))
             }
             PlanError::NothingToPlan => tr(lang, "plan.error.nothing-to-plan", &Args::new()),
+            PlanError::UnknownPool { fqdn } => tr(lang, "plan.error.unknown-pool", &Args::new().with("fqdn", fqdn)),
+            PlanError::UnknownSite { name, known } => {
+                tr(lang, "plan.error.unknown-site", &Args::new().with("name", name).with("known", known.join(", ")))
+            }
             PlanError::BadPackage { path } => {
                 tr(lang, "plan.error.bad-package", &Args::new().with("path", format!("{path:?}")))
             }
@@ -291,6 +317,11 @@ impl ServerPlan {
             Runbook::BackendDatabases => &[],
             Runbook::FrontEnd => &[StepId::StartW3svc, StepId::Failback, StepId::Verify],
             Runbook::LyncFrontEnd => &[StepId::StartW3svc, StepId::StartServices, StepId::Verify],
+            // The generic SfB server runbook (docs/research/issue12-roles.md §1.0): no
+            // databases, so the services (and IIS where the runbook has it) back, then verify.
+            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat => {
+                &[StepId::StartW3svc, StepId::StartServices, StepId::Verify]
+            }
             Runbook::StandardEdition | Runbook::SeedBackend => {
                 if order(StepId::InstallUpdate).is_some_and(|i| at > i) {
                     &[
@@ -307,6 +338,7 @@ impl ServerPlan {
         };
         wanted
             .iter()
+            .filter(|id| steps.contains(id))
             .filter_map(|id| {
                 self.steps.iter().find(|s| s.id == *id).and_then(|s| s.command.clone()).or_else(|| self.rendered(*id))
             })
@@ -326,6 +358,7 @@ impl ServerPlan {
             server: &self.fqdn,
             pool: self.pool.as_ref(),
             failover: runbook::FailoverTimes::default(),
+            services: self.runbook.service_control(),
         };
         crate::runbook::command_text(id, &cx)
     }
@@ -334,7 +367,13 @@ impl ServerPlan {
     /// `stop-services` (services stopped), `failover` (a Front End out of its pool).
     fn runbook_window_start(&self) -> Option<StepId> {
         match self.runbook {
-            Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => Some(StepId::StopServices),
+            Runbook::StandardEdition
+            | Runbook::SeedBackend
+            | Runbook::LyncFrontEnd
+            | Runbook::Director
+            | Runbook::Edge
+            | Runbook::Mediation
+            | Runbook::PersistentChat => Some(StepId::StopServices),
             Runbook::FrontEnd => Some(StepId::Failover),
             Runbook::BackendDatabases => None,
         }
@@ -359,6 +398,15 @@ pub struct Plan {
     pub lang: String,
     /// One entry per server in scope.
     pub servers: Vec<ServerPlan>,
+    /// `--scope` (plans stored by earlier releases: `backends`).
+    #[serde(default)]
+    pub scope: Scope,
+    /// The topology's servers that get no runbook, each with why: never silently skipped.
+    #[serde(default)]
+    pub out_of_scope: Vec<OutOfScope>,
+    /// Warnings about the topology as a whole (undocumented `Usage` values).
+    #[serde(default)]
+    pub warnings: Vec<PlanWarning>,
     /// Pools paired as backups of each other (never updated at once), among the plan's pools.
     #[serde(default)]
     pub pairs: Vec<[Fqdn; 2]>,
@@ -385,6 +433,20 @@ impl Plan {
         }
         v
     }
+}
+
+/// A server the plan does not update, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutOfScope {
+    /// The server.
+    pub fqdn: Fqdn,
+    /// Its role.
+    pub role: Role,
+    /// Why (`needs-scope-all`, `office-web-apps`, `branch`, `video-interop`,
+    /// `trusted-application`, `no-sfb`, `unknown-role`).
+    pub reason_code: OutOfScopeReason,
+    /// The sentence, in the plan's language.
+    pub reason: String,
 }
 
 /// The schema name of [`Plan`]'s JSON.
@@ -451,7 +513,9 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         None => None,
     };
 
-    let targets = scope::targets_for(topology, req.product);
+    let targets = scope::targets_in(topology, req.product, req.scope);
+    let narrowed = narrow(topology, &targets, req)?;
+    let targets: Vec<scope::Target<'_>> = targets.into_iter().filter(|t| narrowed(t)).collect();
     let selected: Vec<&scope::Target<'_>> = if req.servers.is_empty() {
         targets.iter().collect()
     } else {
@@ -507,7 +571,12 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         let switches: Vec<Word> =
             custom.clone().unwrap_or_else(|| product.installer_switches().iter().map(|s| Word::fixed(s)).collect());
         let db = match t.runbook {
-            Runbook::FrontEnd | Runbook::LyncFrontEnd => DatabaseUpdate::LocalDatabases,
+            Runbook::FrontEnd
+            | Runbook::LyncFrontEnd
+            | Runbook::Director
+            | Runbook::Edge
+            | Runbook::Mediation
+            | Runbook::PersistentChat => DatabaseUpdate::LocalDatabases,
             _ => match database_update_for(s) {
                 Some(db) => db,
                 None => continue,
@@ -524,6 +593,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 wait_minutes: req.failover_wait_minutes,
                 draining_minutes: req.draining_timeout_minutes,
             },
+            services: t.runbook.service_control(),
         };
         let steps: Vec<PlannedStep> = t
             .runbook
@@ -558,7 +628,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         // `+ 0.0`: an empty sum is -0.0, which JSON and text would print as "-0".
         let outage = (outage * 100.0).round() / 100.0 + 0.0;
         let mut warnings = Vec::new();
-        let warn = |code: &'static str, args: Args<'_>| PlanWarning {
+        let warn = |code: &str, args: Args<'_>| PlanWarning {
             code: code.to_owned(),
             message: tr(lang, &format!("plan.warning.{code}"), &args),
         };
@@ -570,6 +640,27 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         }
         if s.role == Role::StandardEdition {
             warnings.push(warn("users-signed-out", Args::new().with("pool", &s.cluster)));
+        }
+        // A Director, Edge, Mediation or Persistent Chat pool of one server: what it serves is
+        // down while it is updated (docs/research/issue12-roles.md §5: DNS load balancing
+        // fails over only to servers that are up).
+        let pooled_role = matches!(
+            t.runbook,
+            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat
+        );
+        if pooled_role && topology.servers.iter().filter(|o| o.cluster == s.cluster).count() < 2 {
+            warnings.push(warn(
+                &format!("lone-{}", t.runbook.as_str()),
+                Args::new().with("pool", &s.cluster),
+            ));
+        }
+        // "Persistent chat is available in Skype for Business Server 2015 but is no longer
+        // supported in Skype for Business Server 2019" (docs/research/issue12-roles.md §1.1, DOC).
+        if t.runbook == Runbook::PersistentChat && !matches!(product, Product::Lync2013 | Product::Sfb2015) {
+            warnings.push(warn(
+                "persistent-chat-unsupported",
+                Args::new().with("server", &s.fqdn).with("product", product.as_str()),
+            ));
         }
         let front_end = matches!(t.runbook, Runbook::FrontEnd | Runbook::LyncFrontEnd);
         if front_end
@@ -627,7 +718,11 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 other => Some(other.sql_server(&t.fqdn).clone()),
             },
             collocated_stores: s.collocated_stores.clone(),
-            database_update: if front_end { "none".to_owned() } else { db.name().to_owned() },
+            database_update: if t.runbook.steps().contains(&StepId::UpdateDatabases) {
+                db.name().to_owned()
+            } else {
+                "none".to_owned()
+            },
             estimated_outage_minutes: outage,
             warnings,
             steps,
@@ -648,6 +743,32 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         outage_budget_minutes: req.outage_budget_minutes,
         lang: lang.code().to_owned(),
         servers,
+        scope: req.scope,
+        out_of_scope: scope::out_of_scope(topology, req.scope)
+            .into_iter()
+            .map(|(s, why)| OutOfScope {
+                fqdn: s.fqdn.clone(),
+                role: s.role,
+                reason_code: why,
+                reason: tr(
+                    lang,
+                    &format!("plan.out-of-scope.{}", why.as_str()),
+                    &Args::new().with("roles", s.topology_roles.join(", ")),
+                ),
+            })
+            .collect(),
+        warnings: if topology.unknown_usages.is_empty() {
+            Vec::new()
+        } else {
+            vec![PlanWarning {
+                code: "unknown-usage".to_owned(),
+                message: tr(
+                    lang,
+                    "plan.warning.unknown-usage",
+                    &Args::new().with("usages", topology.unknown_usages.join("; ")),
+                ),
+            }]
+        },
         pairs,
         max_parallel: req.max_parallel,
         estimated_makespan_minutes: 0.0,
@@ -666,4 +787,43 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
 fn plan_pairs(_topology: &Topology, _servers: &[ServerPlan]) -> Vec<[Fqdn; 2]> {
     // The topology model carries no pairs yet (issue 12, item 1 is adding them): none.
     Vec::new()
+}
+
+/// `--pool` and `--site`: which targets stay. Each name must be the topology's.
+fn narrow<'a>(
+    topology: &'a Topology,
+    _targets: &[scope::Target<'_>],
+    req: &'a PlanRequest,
+) -> Result<impl Fn(&scope::Target<'_>) -> bool + 'a, PlanError> {
+    let pools: Vec<String> = req.pools.iter().map(|p| p.trim().to_ascii_lowercase()).collect();
+    for (p, given) in pools.iter().zip(&req.pools) {
+        let known = topology.pools.iter().any(|x| x.fqdn.as_str() == p)
+            || topology.servers.iter().any(|s| s.cluster.as_str() == p);
+        if !known {
+            return Err(PlanError::UnknownPool { fqdn: given.clone() });
+        }
+    }
+    for name in &req.sites {
+        let n = name.trim();
+        if !topology.sites.iter().any(|s| s.name.eq_ignore_ascii_case(n) || s.id == n) {
+            let known = topology.sites.iter().map(|s| s.name.clone()).collect();
+            return Err(PlanError::UnknownSite { name: name.clone(), known });
+        }
+    }
+    let site_names: Vec<String> = req
+        .sites
+        .iter()
+        .filter_map(|n| topology.sites.iter().find(|s| s.name.eq_ignore_ascii_case(n.trim()) || s.id == n.trim()))
+        .map(|s| if s.name.is_empty() { s.id.clone() } else { s.name.clone() })
+        .collect();
+    Ok(move |t: &scope::Target<'_>| {
+        let in_pool = pools.is_empty()
+            || pools.iter().any(|p| {
+                t.pool.as_ref().is_some_and(|x| x.as_str() == p)
+                    || t.server.cluster.as_str() == p
+                    || t.server.pools.iter().any(|x| x.as_str() == p)
+            });
+        let in_site = site_names.is_empty() || site_names.iter().any(|n| t.server.site.eq_ignore_ascii_case(n));
+        in_pool && in_site
+    })
 }

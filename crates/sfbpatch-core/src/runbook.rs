@@ -398,6 +398,41 @@ pub struct CommandContext<'a> {
     pub pool: Option<&'a Fqdn>,
     /// The failover's `-WaitTime` and `-DrainingTimeout`.
     pub failover: FailoverTimes,
+    /// How the server's services are stopped, started and checked.
+    pub services: ServiceControl,
+}
+
+/// The Edge Server's Windows services: "Edge Server services: REPLICA, RTCSRV, RTCDATAPROXY,
+/// RTCMRAUTH, RTCMEDIARELAY" (DOC: the Cloud Connector monitoring list,
+/// docs/research/issue12-roles.md §1.1). The Centralized Logging agent and an XMPP proxy
+/// service on an Edge are UNVERIFIED and left out.
+pub const EDGE_SERVICES: [&str; 5] = ["REPLICA", "RTCSRV", "RTCDATAPROXY", "RTCMRAUTH", "RTCMEDIARELAY"];
+
+/// The Mediation service (DOMAIN.md §2; docs/research/issue12-roles.md §1.1).
+pub const MEDIATION_SERVICE: &str = "RTCMEDSRV";
+
+/// How a runbook stops, starts and checks a server's services.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServiceControl {
+    /// The seed's commands: `Stop-CsWindowsService`, `Start-CsWindowsService`; `verify` reads
+    /// IIS too.
+    #[default]
+    Seed,
+    /// The generic SfB server runbook (docs/research/issue12-roles.md §1.0): the first stop
+    /// `-Graceful` (the service accepts no new requests and stops once the existing ones end:
+    /// the cmdlet reference), after draining `drain_first` alone when given (Mediation:
+    /// `Stop-CsWindowsService -Name RTCMEDSRV -Graceful`, §1.1 FIELD); `verify` reads IIS
+    /// only where the role has it.
+    Graceful {
+        /// The server runs IIS (Directors: their Web Services, §1.1).
+        iis: bool,
+        /// A service drained on its own before the rest.
+        drain_first: Option<&'static str>,
+    },
+    /// Windows service cmdlets on these services (`Stop-Service`/`Start-Service -Name`): an
+    /// Edge is not a domain member, so nothing that needs Active Directory or the Central
+    /// Management store (issue 12; §1.1). No IIS.
+    Windows(&'static [&'static str]),
 }
 
 /// `Invoke-CsComputerFailOver`'s waits (docs/research/issue10-sources.md §2.4), in minutes;
@@ -449,9 +484,22 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
         StepId::OpenShell | StepId::ReopenShell => {
             vec![Command::named(word("Import-Module")).arg(Arg::Value(cx.product.shell_module().to_owned()))]
         }
-        StepId::StopServices | StepId::StopServicesAgain => {
-            vec![Command::named(word("Stop-CsWindowsService"))]
-        }
+        StepId::StopServices | StepId::StopServicesAgain => match cx.services {
+            ServiceControl::Windows(names) => vec![windows_services("Stop-Service", names)],
+            ServiceControl::Graceful { drain_first, .. } if step == StepId::StopServices => {
+                let mut v: Vec<Command> = drain_first
+                    .map(|n| {
+                        Command::named(word("Stop-CsWindowsService"))
+                            .arg(Arg::Named(word("Name"), n.to_owned()))
+                            .arg(Arg::Switch(word("Graceful")))
+                    })
+                    .into_iter()
+                    .collect();
+                v.push(Command::named(word("Stop-CsWindowsService")).arg(Arg::Switch(word("Graceful"))));
+                v
+            }
+            _ => vec![Command::named(word("Stop-CsWindowsService"))],
+        },
         StepId::StopW3svc => {
             vec![Command::named(word("net")).arg(Arg::Bare(word("stop"))).arg(Arg::Bare(word("w3svc")))]
         }
@@ -474,7 +522,10 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
                 DatabaseUpdate::LocalDatabases => base.arg(Arg::Switch(word("LocalDatabases"))),
             }]
         }
-        StepId::StartServices => vec![Command::named(word("Start-CsWindowsService"))],
+        StepId::StartServices => match cx.services {
+            ServiceControl::Windows(names) => vec![windows_services("Start-Service", names)],
+            _ => vec![Command::named(word("Start-CsWindowsService"))],
+        },
         StepId::FabricCheck => vec![
             Command::named(word("Get-CsPoolFabricState"))
                 .arg(Arg::Named(word("PoolFqdn"), cx.pool.unwrap_or(cx.server).to_string())),
@@ -502,12 +553,27 @@ pub fn command(step: StepId, cx: &CommandContext<'_>) -> Vec<Command> {
                 .arg(Arg::Switch(word("ConfiguredDatabases")))
                 .arg(Arg::Named(word("SqlServerFqdn"), cx.database_update.sql_server(cx.server).to_string())),
         ],
-        StepId::Verify => vec![
-            Command::named(word("Get-CsWindowsService")),
-            Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())),
-            build_readback(cx.product),
-        ],
+        StepId::Verify => {
+            let iis = match cx.services {
+                ServiceControl::Seed => true,
+                ServiceControl::Graceful { iis, .. } => iis,
+                ServiceControl::Windows(_) => false,
+            };
+            let mut v = vec![Command::named(word("Get-CsWindowsService"))];
+            if iis {
+                v.push(Command::named(word("Get-Service")).arg(Arg::Named(word("Name"), "W3SVC".into())));
+            }
+            v.push(build_readback(cx.product));
+            v
+        }
     }
+}
+
+/// `Stop-Service`/`Start-Service -Name <names>` (Windows cmdlets: the cmdlet reference,
+/// https://learn.microsoft.com/powershell/module/microsoft.powershell.management/stop-service?view=powershell-5.1,
+/// `-Name` takes a string array).
+fn windows_services(verb: &'static str, names: &[&str]) -> Command {
+    Command::named(word(verb)).arg(Arg::NamedList(word("Name"), names.iter().map(|n| (*n).to_owned()).collect()))
 }
 
 /// The variable the install step keeps the installer's process object in (a name sfbpatch

@@ -51,8 +51,16 @@ pub fn render(plan: &Plan, sp: &ServerPlan, lang: Lang, sha256: Option<&str>) ->
     match sp.runbook {
         Runbook::FrontEnd => front_end::render(plan, sp, lang, sha256),
         Runbook::BackendDatabases => databases::render(plan, sp, lang),
-        // A Lync Server 2013 Front End's runbook is the seed's steps on the server itself.
-        Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => seed::render(plan, sp, lang, sha256),
+        // A Lync Server 2013 Front End's runbook is the seed's steps on the server itself; so
+        // is the generic SfB server runbook of Directors, Edge, Mediation and Persistent Chat
+        // servers (docs/research/issue12-roles.md §1.0), each step's commands from the plan.
+        Runbook::StandardEdition
+        | Runbook::SeedBackend
+        | Runbook::LyncFrontEnd
+        | Runbook::Director
+        | Runbook::Edge
+        | Runbook::Mediation
+        | Runbook::PersistentChat => seed::render(plan, sp, lang, sha256),
     }
 }
 

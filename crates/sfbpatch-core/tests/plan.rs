@@ -97,6 +97,10 @@ fn outage_window_runs_from_stop_services_to_start_services_and_nothing_avoidable
             }
             // A Front End's failover moves its users: no users' outage.
             Runbook::FrontEnd | Runbook::LyncFrontEnd => assert!(outage.is_empty(), "{}", s.fqdn),
+            // Roles that home no users (issue 12): no users' outage on one server.
+            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat => {
+                assert!(outage.is_empty(), "{}", s.fqdn)
+            }
         }
     }
 }
@@ -306,7 +310,12 @@ fn estimated_outage_and_warnings() {
         let (lo, hi) = match s.runbook {
             Runbook::StandardEdition | Runbook::SeedBackend => (15.0, 30.0),
             Runbook::BackendDatabases => (1.0, 10.0),
-            Runbook::FrontEnd | Runbook::LyncFrontEnd => (-0.1, 0.1),
+            Runbook::FrontEnd
+            | Runbook::LyncFrontEnd
+            | Runbook::Director
+            | Runbook::Edge
+            | Runbook::Mediation
+            | Runbook::PersistentChat => (-0.1, 0.1),
         };
         assert!(
             s.estimated_outage_minutes > lo && s.estimated_outage_minutes < hi,
@@ -433,6 +442,7 @@ fn update_databases(fqdn: Fqdn) -> String {
         server: &fqdn,
         pool: None,
         failover: runbook::FailoverTimes::default(),
+        services: runbook::ServiceControl::Seed,
     };
     runbook::command_text(StepId::UpdateDatabases, &cx).unwrap_or_default()
 }

@@ -226,9 +226,13 @@ fn every_script_parses_and_carries_its_runbook() {
                 parse(&text, &who);
                 assert_common(&text, &who);
                 match sp.runbook {
-                    Runbook::StandardEdition | Runbook::SeedBackend | Runbook::LyncFrontEnd => {
-                        assert_seed(&text, sp, &who)
-                    }
+                    Runbook::StandardEdition
+                    | Runbook::SeedBackend
+                    | Runbook::LyncFrontEnd
+                    | Runbook::Director
+                    | Runbook::Edge
+                    | Runbook::Mediation
+                    | Runbook::PersistentChat => assert_seed(&text, sp, &who),
                     Runbook::FrontEnd => assert_front_end(&text, sp, &who),
                     Runbook::BackendDatabases => assert_databases(&text, sp, &who),
                 }
@@ -274,7 +278,12 @@ fn spanish_scripts_speak_spanish() {
                 }
                 Runbook::FrontEnd => assert!(text.contains("está conmutado por error"), "{}", sp.fqdn),
                 Runbook::BackendDatabases => assert!(text.contains("NO en"), "{}", sp.fqdn),
-                Runbook::SeedBackend | Runbook::LyncFrontEnd => {}
+                Runbook::SeedBackend
+                | Runbook::LyncFrontEnd
+                | Runbook::Director
+                | Runbook::Edge
+                | Runbook::Mediation
+                | Runbook::PersistentChat => {}
             }
         }
     }

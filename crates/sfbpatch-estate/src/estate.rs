@@ -201,6 +201,11 @@ pub struct Host {
     /// the Management Shell module, the IIS site (DOMAIN.md §4 rule 1).
     #[serde(default = "yes")]
     pub sfb_installed: bool,
+    /// A member of the Active Directory domain. An Edge is not ("not domain members":
+    /// docs/research/issue12-roles.md §1.1, FIELD): SfB cmdlets that need AD or the Central
+    /// Management store fail there.
+    #[serde(default = "yes")]
+    pub domain_joined: bool,
     /// Its cluster (pool or SQL Server FQDN).
     #[serde(default)]
     pub cluster: Option<Fqdn>,
@@ -409,6 +414,7 @@ impl Estate {
                     web_down_intervals: Vec::new(),
                     oplog: Vec::new(),
                     sfb_installed: s.sfb_installed,
+                    domain_joined: s.role != sfbpatch_core::topology::Role::Edge,
                     cluster: Some(s.cluster.clone()),
                     network_credentials: opts.network_credentials,
                     sql_sysadmin: opts.sql_sysadmin,

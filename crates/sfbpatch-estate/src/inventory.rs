@@ -29,35 +29,52 @@ pub(crate) fn services(s: &Server) -> Vec<Service> {
     use ServiceKind::{Fabric, Iis, Sfb, Sql};
     let mut v = Vec::new();
     if s.sfb_installed {
-        // Service names: DOMAIN.md §2 ("Windows service names commonly seen on SfB servers").
-        v.push(svc("RTCSRV", "Skype for Business Server Front-End", Sfb));
-        v.push(svc("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent", Sfb));
-        v.push(svc("REPLICA", "Skype for Business Server Replica Replicator Agent", Sfb));
-        match s.role {
-            Role::StandardEdition | Role::FrontEnd | Role::Director => {
-                for (n, d) in [
-                    ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
-                    ("RTCASMCU", "Skype for Business Server Application Sharing"),
-                    ("RTCAVMCU", "Skype for Business Server Audio/Video Conferencing"),
-                    ("RTCDATAMCU", "Skype for Business Server Web Conferencing"),
-                    ("RTCIMMCU", "Skype for Business Server IM Conferencing"),
-                    ("RTCMEDSRV", "Skype for Business Server Mediation"),
-                ] {
-                    v.push(svc(n, d, Sfb));
-                }
-            }
-            Role::Edge => {
-                // The Edge roles' services (Access, Web Conferencing, A/V Edge). UNVERIFIED
-                // names beyond RTCSRV/RTCMRAUTH; only their presence matters here.
-                for (n, d) in [
-                    ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
-                    ("RTCDATAPROXY", "Skype for Business Server Web Conferencing Edge"),
-                    ("RTCMEDIARELAY", "Skype for Business Server Audio/Video Edge"),
-                ] {
-                    v.push(svc(n, d, Sfb));
-                }
-            }
-            _ => {}
+        // Service names: DOMAIN.md §2 ("Windows service names commonly seen on SfB servers");
+        // per role, docs/research/issue12-roles.md §1.1.
+        let names: &[(&str, &str)] = match s.role {
+            // The Edge's services, exactly the documented list (Cloud Connector monitoring
+            // page, DOC): the same names as `runbook::EDGE_SERVICES`, which stops them.
+            Role::Edge => &[
+                ("REPLICA", "Skype for Business Server Replica Replicator Agent"),
+                ("RTCSRV", "Skype for Business Server Access Edge"),
+                ("RTCDATAPROXY", "Skype for Business Server Web Conferencing Edge"),
+                ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
+                ("RTCMEDIARELAY", "Skype for Business Server Audio/Video Edge"),
+            ],
+            // Stand-alone Mediation: RTCMEDSRV (DOMAIN.md §2; the field post of §1.1) and the
+            // replicator; the logging agent as on every internal server (UNVERIFIED).
+            Role::Mediation => &[
+                ("RTCMEDSRV", "Skype for Business Server Mediation"),
+                ("REPLICA", "Skype for Business Server Replica Replicator Agent"),
+                ("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent"),
+            ],
+            // Persistent Chat: "Persistent Chat service" and "Compliance service" (DOC,
+            // topology.md); their Windows names RTCCHAT and RTCCOMPLIANCE are UNVERIFIED.
+            Role::PersistentChat => &[
+                ("RTCCHAT", "Skype for Business Server Persistent Chat"),
+                ("RTCCOMPLIANCE", "Skype for Business Server Persistent Chat Compliance"),
+                ("REPLICA", "Skype for Business Server Replica Replicator Agent"),
+                ("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent"),
+            ],
+            Role::StandardEdition | Role::FrontEnd | Role::Director => &[
+                ("RTCSRV", "Skype for Business Server Front-End"),
+                ("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent"),
+                ("REPLICA", "Skype for Business Server Replica Replicator Agent"),
+                ("RTCMRAUTH", "Skype for Business Server Audio/Video Authentication"),
+                ("RTCASMCU", "Skype for Business Server Application Sharing"),
+                ("RTCAVMCU", "Skype for Business Server Audio/Video Conferencing"),
+                ("RTCDATAMCU", "Skype for Business Server Web Conferencing"),
+                ("RTCIMMCU", "Skype for Business Server IM Conferencing"),
+                ("RTCMEDSRV", "Skype for Business Server Mediation"),
+            ],
+            _ => &[
+                ("RTCSRV", "Skype for Business Server Front-End"),
+                ("RTCCLSAGT", "Skype for Business Server Centralized Logging Service Agent"),
+                ("REPLICA", "Skype for Business Server Replica Replicator Agent"),
+            ],
+        };
+        for (n, d) in names {
+            v.push(svc(n, d, Sfb));
         }
         // Windows Fabric on Front Ends (issue10-sources.md §3: Reset-CsPoolRegistrarState
         // names FabricHostSvc). Not an SfB service: Get-CsWindowsService does not list it and
@@ -65,11 +82,12 @@ pub(crate) fn services(s: &Server) -> Vec<Service> {
         if s.role == Role::FrontEnd {
             v.push(svc("FabricHostSvc", "Windows Fabric Host Service", Fabric));
         }
-        // IIS: the web services of Front End, Standard Edition and Director servers and of a
-        // back end that carries SfB components (the seed's steps 5 and 10). Edge servers have
-        // no IIS site (Microsoft's Edge environmental requirements list no IIS; UNVERIFIED on
-        // a real Edge).
-        if s.role != Role::Edge {
+        // IIS: the web services of Front End, Standard Edition and Director servers (Directors
+        // take client HTTPS: issue12-roles.md §1.1, DOC) and of a back end that carries SfB
+        // components (the seed's steps 5 and 10). Edge, Mediation and Persistent Chat servers
+        // have no SfB web site (§1.1: the Edge publishes none; Persistent Chat's web
+        // components are on the Front Ends, DOC; Mediation INFERRED).
+        if !matches!(s.role, Role::Edge | Role::Mediation | Role::PersistentChat) {
             v.push(svc("W3SVC", "World Wide Web Publishing Service", Iis));
         }
     }
@@ -145,6 +163,9 @@ pub(crate) fn components(s: &Server, product: Product, build: &Build) -> Vec<(St
     parts.push(match s.role {
         Role::EnterpriseBackend => "Back End Server",
         Role::Edge => "Edge Server",
+        Role::Director => "Director",
+        Role::Mediation => "Mediation Server",
+        Role::PersistentChat => "Persistent Chat Server",
         _ => "Front End Server",
     });
     parts.into_iter().map(|p| (format!("{name}, {p}"), build.clone())).collect()

@@ -36,6 +36,7 @@ fn install_command() -> String {
         server: &server,
         pool: None,
         failover: runbook::FailoverTimes::default(),
+        services: runbook::ServiceControl::Seed,
     };
     runbook::command_text(StepId::InstallUpdate, &cx).unwrap_or_else(|| panic!("no install command"))
 }

@@ -134,6 +134,42 @@ impl FailoverArgs {
     }
 }
 
+/// Which servers a plan covers (issue 12), for every command that plans.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScopeArgs {
+    /// backends (default: Standard Edition servers, Enterprise back ends with the Front End
+    /// work they need, SQL Servers of other stores) or all (also Director, Edge, Mediation and
+    /// Persistent Chat servers; the plan lists every other server as out of scope).
+    #[arg(long, value_name = "SCOPE", default_value = "backends")]
+    pub scope: String,
+    /// Only the servers of this pool (repeatable): a Front End pool, or a Director, Edge,
+    /// Mediation or Persistent Chat pool, and the SQL Servers of its databases.
+    #[arg(long = "pool", value_name = "FQDN")]
+    pub pools: Vec<String>,
+    /// Only the servers of this site, by name or SiteId (repeatable).
+    #[arg(long = "site", value_name = "NAME")]
+    pub sites: Vec<String>,
+}
+
+impl ScopeArgs {
+    /// Into the plan request; an unknown scope is refused with the catalogue's sentence (an
+    /// operator's error, exit 1, like an unknown server).
+    pub fn apply(&self, req: &mut sfbpatch_core::plan::PlanRequest, lang: sfbpatch_core::Lang) -> Result<(), String> {
+        use sfbpatch_core::scope::Scope;
+        req.scope = self.scope.trim().parse::<Scope>().map_err(|_| {
+            let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            sfbpatch_i18n::fmt(
+                lang,
+                "cli.error.bad-scope",
+                &sfbpatch_i18n::Args::new().with("scope", &self.scope).with("known", known.join(", ")),
+            )
+        })?;
+        req.pools = self.pools.clone();
+        req.sites = self.sites.clone();
+        Ok(())
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Topology file (.xml export or .toml); without it, the bundled example estate.
@@ -157,6 +193,9 @@ pub struct PlanArgs {
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
+    /// Which servers the plan covers.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Installer switch replacing the product's defaults (repeatable), e.g. /silentmode.
     #[arg(long = "installer-switch", value_name = "SWITCH", allow_hyphen_values = true)]
     pub installer_switches: Vec<String>,
@@ -166,9 +205,6 @@ pub struct PlanArgs {
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
-    /// The waves for at most this many servers at once (as run and rehearse --max-parallel; default: unlimited).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_parallel: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +242,9 @@ pub struct RehearseArgs {
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
+    /// Which servers the plan covers.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
@@ -238,21 +277,9 @@ pub struct EngineArgs {
     /// A TOML file with hooks for every server and per server (see README).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Warn when an open outage is this many minutes from the budget, and this many minutes
-    /// before --window-end (repeatable; default 10 and 5).
+    /// Warn when an open outage is this many minutes from the budget (repeatable; default 10 and 5).
     #[arg(long = "warn-before", value_name = "MINUTES")]
     pub warn_before: Vec<f64>,
-    /// End of the maintenance window: after it no new server starts (those running finish;
-    /// the rest are not-started, with the reason). RFC 3339 with its offset
-    /// (2026-11-28T06:00:00+01:00, or Z), or +MINUTES / +Nh from now. Rehearsals start their
-    /// virtual clock now.
-    #[arg(long, value_name = "TIME", value_parser = crate::engine_params::parse_window_end)]
-    pub window_end: Option<crate::engine_params::WindowEnd>,
-    /// Once more servers have failed than N, or than P% of the plan's servers, no new server
-    /// starts (those running finish; the rest are not-started, with the reason). A failure is a
-    /// server that ended failed in this run; 0 stops at the first.
-    #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
-    pub max_failures: Option<sfbpatch_engine::options::FailureBudget>,
     /// PowerShell run on each server before it is touched; if it fails, the server is left alone.
     #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
     pub pre_hook: Option<String>,
@@ -325,10 +352,6 @@ impl ConfigFile {
         }
         Ok(c)
     }
-}
-
-fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
-    s.parse()
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
@@ -443,6 +466,9 @@ pub struct RunArgs {
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
+    /// Which servers the plan covers.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Break another run's leases on these servers (recorded in the journal).
     #[arg(long)]
     pub force_recover: bool,

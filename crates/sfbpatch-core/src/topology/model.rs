@@ -22,9 +22,20 @@ pub enum Role {
     Edge,
     /// A standalone Mediation server.
     Mediation,
+    /// A Persistent Chat server (docs/research/issue12-roles.md §2: role name UNVERIFIED).
+    PersistentChat,
     /// A SQL Server hosting only other stores (Archiving, Monitoring, Persistent Chat, …).
     SqlStore,
-    /// Anything else (file stores, Persistent Chat servers, Office Web Apps, …).
+    /// Office Web Apps / Office Online Server (`WacService`): not Skype for Business.
+    OfficeWebApps,
+    /// A Survivable Branch Appliance or Server (role name UNVERIFIED).
+    Branch,
+    /// A Video Interop Server (role name UNVERIFIED).
+    VideoInterop,
+    /// A Trusted Application server (role name UNVERIFIED).
+    TrustedApplication,
+    /// Anything else: a role sfbpatch does not know (listed in `topology_roles`), or a
+    /// machine with no role and no store. Plans report it as out of scope, never silently.
     Other,
 }
 
@@ -38,7 +49,12 @@ impl Role {
             Role::Director => "director",
             Role::Edge => "edge",
             Role::Mediation => "mediation",
+            Role::PersistentChat => "persistent-chat",
             Role::SqlStore => "sql-store",
+            Role::OfficeWebApps => "office-web-apps",
+            Role::Branch => "branch",
+            Role::VideoInterop => "video-interop",
+            Role::TrustedApplication => "trusted-application",
             Role::Other => "other",
         }
     }
@@ -89,6 +105,8 @@ pub struct Pool {
     pub machines: Vec<Fqdn>,
     /// The SQL Server hosting its UserStore (itself, for Standard Edition).
     pub backend: Option<Fqdn>,
+    /// The pool paired with it as its backup (see [`Topology::pairs`]).
+    pub backup: Option<Fqdn>,
 }
 
 /// A computer and what it is.
@@ -121,6 +139,10 @@ pub struct Server {
     /// newest `ServiceVersion` of the services on its cluster or its SQL instances
     /// (docs/research/issue11-products.md §1). `None`: the document does not say.
     pub product: Option<Product>,
+    /// The other clusters (pools, SQL Servers) its cluster's services depend on
+    /// (`DependsOn`): an Edge's or Mediation server's next hop, a Persistent Chat pool's
+    /// store. In document order, once each.
+    pub depends_on: Vec<Fqdn>,
 }
 
 /// A database store on one of a server's SQL instances.
@@ -141,6 +163,12 @@ pub struct Topology {
     pub pools: Vec<Pool>,
     /// Every machine, in document order.
     pub servers: Vec<Server>,
+    /// Paired (backup) pools, each pair once, the first in document order: two user pools
+    /// whose Registrars depend on each other (docs/research/issue12-roles.md §3).
+    pub pairs: Vec<(Fqdn, Fqdn)>,
+    /// `Dependency/@Usage` values other than `Default`, each with where it is
+    /// (`1:Registrar:1 → 2:Registrar:1 (BackupRegistrar)`): undocumented, so reported.
+    pub unknown_usages: Vec<String>,
 }
 
 impl Topology {

@@ -109,6 +109,21 @@ pub enum InstalledOn {
     Sql(SqlKey),
 }
 
+/// `DependsOn/Dependency`: a link from one service to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// The service depended on.
+    pub key: ServiceKey,
+    /// `Dependency/@Usage` as written (`Default` in every public export; any other value is
+    /// kept and reported, docs/research/issue12-roles.md §3). Empty when absent.
+    pub usage: String,
+    /// Where the dependency is written.
+    pub pos: Pos,
+}
+
+/// The `Usage` every documented dependency carries (docs/research/issue12-roles.md §3).
+pub const DEFAULT_USAGE: &str = "Default";
+
 /// A service (a role instance).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawService {
@@ -118,8 +133,9 @@ pub struct RawService {
     pub installed_on: InstalledOn,
     /// Where the `InstalledOn` reference is written.
     pub installed_on_pos: Pos,
-    /// The services it depends on, with where each dependency is written.
-    pub depends_on: Vec<(ServiceKey, Pos)>,
+    /// The services it depends on (`DependsOn/Dependency`), with each one's `Usage` and
+    /// where it is written.
+    pub depends_on: Vec<Dependency>,
     /// `RegistrarService[@IsDirector="true"]`.
     pub is_director: bool,
     /// `Service[@ServiceVersion]`: the product generation of the role instance

@@ -129,9 +129,9 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         }
     }
     for s in &raw.services {
-        for (dep, pos) in &s.depends_on {
-            if !services.contains_key(dep) {
-                cx.err(*pos, ErrorKind::UnknownService { id: dep.to_string() });
+        for d in &s.depends_on {
+            if !services.contains_key(&d.key) {
+                cx.err(d.pos, ErrorKind::UnknownService { id: d.key.to_string() });
             }
         }
     }
@@ -180,8 +180,8 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
         let store = s
             .depends_on
             .iter()
-            .filter(|(d, _)| d.role == "UserStore")
-            .find_map(|(d, _)| services.get(d).map(|&i| &raw.services[i]));
+            .filter(|d| d.key.role == "UserStore")
+            .find_map(|d| services.get(&d.key).map(|&i| &raw.services[i]));
         let Some(store) = store else {
             let name = clusters.get(pool).map(|c| c.fqdn.to_string()).unwrap_or_else(|| pool.to_string());
             cx.err(s.pos, ErrorKind::PoolWithoutUserStore { pool: name });
@@ -222,11 +222,27 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 .push(StorePlacement { instance: k.name.clone(), role: s.key.role.clone() });
         }
     }
+    // The clusters each cluster's services depend on (a store's SQL Server counts by its
+    // cluster), itself excluded, in document order.
+    let mut depends_of: BTreeMap<&ClusterKey, Vec<&ClusterKey>> = BTreeMap::new();
+    for s in &raw.services {
+        let InstalledOn::Cluster(from) = &s.installed_on else { continue };
+        for d in &s.depends_on {
+            let Some(&i) = services.get(&d.key) else { continue };
+            let to = match &raw.services[i].installed_on {
+                InstalledOn::Cluster(k) => k,
+                InstalledOn::Sql(k) => &k.cluster,
+            };
+            let list = depends_of.entry(from).or_default();
+            if to != from && !list.contains(&to) {
+                list.push(to);
+            }
+        }
+    }
     for raw_c in &raw.clusters {
         let key = &raw_c.key;
         let Some(c) = clusters.get(key) else { continue };
         let roles = roles_on.get(key);
-        let has = |r: &str| roles.is_some_and(|set| set.contains(r));
         let (role, pools) = if let Some((kind, backend)) = user_pools.get(key) {
             topo.pools.push(Pool {
                 fqdn: c.fqdn.clone(),
@@ -234,6 +250,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 kind: *kind,
                 machines: c.machines.clone(),
                 backend: fqdn_of(backend),
+                backup: None,
             });
             let role = if *kind == PoolKind::Standard { Role::StandardEdition } else { Role::FrontEnd };
             (role, vec![c.fqdn.clone()])
@@ -244,14 +261,13 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 kind: PoolKind::Director,
                 machines: c.machines.clone(),
                 backend: None,
+                backup: None,
             });
             (Role::Director, vec![c.fqdn.clone()])
         } else if let Some(served) = backends.get(key) {
             (Role::EnterpriseBackend, served.iter().filter_map(|p| fqdn_of(p)).collect())
-        } else if has("EdgeServer") {
-            (Role::Edge, Vec::new())
-        } else if has("MediationServer") {
-            (Role::Mediation, Vec::new())
+        } else if let Some(role) = roles.and_then(|set| cluster_role(set)) {
+            (role, Vec::new())
         } else if stores_on.contains_key(key) {
             (Role::SqlStore, Vec::new())
         } else {
@@ -280,6 +296,7 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
             Role::StandardEdition | Role::FrontEnd | Role::Director | Role::Edge | Role::Mediation
         ));
         let product = c.product.or_else(|| product_on.get(key).copied());
+        let depends_on: Vec<Fqdn> = depends_of.get(key).into_iter().flatten().filter_map(|k| fqdn_of(k)).collect();
         for m in &c.machines {
             topo.servers.push(Server {
                 product,
@@ -293,11 +310,108 @@ pub fn resolve(file: &str, raw: &RawTopology) -> Result<Topology, TopologyErrors
                 collocated_stores: collocated.clone(),
                 topology_roles: topology_roles.clone(),
                 stores: stores.clone(),
+                depends_on: depends_on.clone(),
             });
         }
     }
+    pairs(raw, &services, &user_pools, &fqdn_of, &mut topo);
     if topo.servers.is_empty() {
         return Err(TopologyErrors::one(TopologyError::new(file, Pos::default(), ErrorKind::NoServers)));
     }
     Ok(topo)
+}
+
+/// The role of a cluster that is not a user pool, a Director pool or a back end, from the
+/// services installed on it (docs/research/issue12-roles.md §2):
+/// * `EdgeServer` (with `ManagementServices`, the Edge's replica of the Central Management
+///   store, on the same cluster: public Contoso.tbxml) is an Edge; `ManagementServices`
+///   alone is taken for an Edge too (no other role is seen carrying it).
+/// * `MediationServer` on a cluster of its own is a stand-alone Mediation pool (collocated
+///   Mediation is on the Front End cluster, which is a user pool and never gets here).
+/// * Persistent Chat: the role's name in an export is UNVERIFIED (§2 "probably
+///   `PersistentChatService`"); any service role whose name starts with `PersistentChat`
+///   installed on a cluster (stores are on SQL instances) is taken for one.
+/// * `WacService`: Office Web Apps / Office Online Server (Contoso.tbxml).
+/// * Survivable Branch Appliance/Server, Video Interop Server, Trusted Application pools: no
+///   public sample (§2, UNVERIFIED); the plausible names are recognised so that they are
+///   reported as what they are.
+fn cluster_role(roles: &BTreeSet<&str>) -> Option<Role> {
+    let any = |f: &dyn Fn(&str) -> bool| roles.iter().any(|r| f(r));
+    if any(&|r| r == "EdgeServer" || r == "ManagementServices") {
+        Some(Role::Edge)
+    } else if any(&|r| r == "MediationServer") {
+        Some(Role::Mediation)
+    } else if any(&|r| r.starts_with("PersistentChat") && !r.ends_with("Store")) {
+        Some(Role::PersistentChat)
+    } else if any(&|r| r == "WacService") {
+        Some(Role::OfficeWebApps)
+    } else if any(&|r| r.contains("Branch") || r.starts_with("Survivable") || r == "Sba" || r == "Sbs") {
+        Some(Role::Branch)
+    } else if any(&|r| r.starts_with("VideoInterop") || r == "Vis") {
+        Some(Role::VideoInterop)
+    } else if any(&|r| r.starts_with("TrustedApplication") || r == "ExternalServer") {
+        Some(Role::TrustedApplication)
+    } else {
+        None
+    }
+}
+
+/// Paired pools and undocumented `Usage` values (docs/research/issue12-roles.md §3): two user
+/// pools are paired when each one's `Registrar` depends on the other's `Registrar`, whatever
+/// the `Usage` (backup Registrar relationships between Front End pools are "always 1:1 and
+/// reciprocal", DOC). A one-way Registrar→Registrar link (a branch's backup Registrar) is not
+/// a pair; Edge→Registrar and Mediation→Registrar are next hops.
+fn pairs(
+    raw: &RawTopology,
+    services: &HashMap<&ServiceKey, usize>,
+    user_pools: &BTreeMap<&ClusterKey, (PoolKind, &ClusterKey)>,
+    fqdn_of: &dyn Fn(&ClusterKey) -> Option<Fqdn>,
+    topo: &mut Topology,
+) {
+    let mut links: BTreeSet<(&ClusterKey, &ClusterKey)> = BTreeSet::new();
+    for s in &raw.services {
+        for d in &s.depends_on {
+            if !d.usage.is_empty() && d.usage != super::raw::DEFAULT_USAGE {
+                topo.unknown_usages.push(format!("{} → {} ({})", s.key, d.key, d.usage));
+            }
+        }
+        let InstalledOn::Cluster(from) = &s.installed_on else { continue };
+        if s.key.role != "Registrar" || !user_pools.contains_key(from) {
+            continue;
+        }
+        for d in s.depends_on.iter().filter(|d| d.key.role == "Registrar") {
+            if let Some(&i) = services.get(&d.key)
+                && let InstalledOn::Cluster(to) = &raw.services[i].installed_on
+                && to != from
+                && user_pools.contains_key(to)
+            {
+                links.insert((from, to));
+            }
+        }
+    }
+    let order: HashMap<&ClusterKey, usize> = raw.clusters.iter().enumerate().map(|(i, c)| (&c.key, i)).collect();
+    let mut found: Vec<(usize, usize, &ClusterKey, &ClusterKey)> = links
+        .iter()
+        .filter(|(a, b)| links.contains(&(*b, *a)))
+        .filter_map(|(a, b)| Some((*order.get(a)?, *order.get(b)?, *a, *b)))
+        .filter(|(i, j, _, _)| i < j)
+        .collect();
+    found.sort();
+    for (_, _, a, b) in found {
+        if let (Some(a), Some(b)) = (fqdn_of(a), fqdn_of(b)) {
+            topo.pairs.push((a, b));
+        }
+    }
+    let pairs = topo.pairs.clone();
+    for pool in &mut topo.pools {
+        pool.backup = pairs.iter().find_map(|(a, b)| {
+            if a == &pool.fqdn {
+                Some(b.clone())
+            } else if b == &pool.fqdn {
+                Some(a.clone())
+            } else {
+                None
+            }
+        });
+    }
 }

@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
 use super::raw::{
-    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance, RawTopology, ServiceKey,
-    SqlKey,
+    ClusterKey, DEFAULT_USAGE, Dependency, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance,
+    RawTopology, ServiceKey, SqlKey,
 };
 use super::text::pos_at;
 use crate::runbook::Product;
@@ -74,6 +74,11 @@ struct PoolDef {
     director: bool,
     /// The product its machines run (`lync2013`, `sfb2015`, `sfb2019`, `sfbse`).
     product: Option<Spanned<String>>,
+    /// The pool paired with this one as its backup (Topology Builder's "Associated Backup
+    /// Pool"). Pairs are 1:1 and reciprocal from Lync Server 2013 on (docs/research/
+    /// issue12-roles.md §3, DOC), so one side saying so is enough: both Registrars are made
+    /// to depend on each other, the shape [`super::resolve`] reads as a pair.
+    backup: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -285,11 +290,14 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             lw.store_service(role, k, at);
         }
     }
+    let mut registrars: Vec<(String, ServiceKey, usize)> = Vec::new();
     for (p, key) in doc.pool.iter().zip(pool_keys) {
         let at = lw.pos(p);
         let d = p.get_ref();
         let registrar = lw.service_key(&key.site, "Registrar");
+        let name = d.fqdn.get_ref().trim().to_ascii_lowercase();
         if d.director {
+            registrars.push((name, registrar.clone(), lw.raw.services.len()));
             lw.raw.services.push(RawService {
                 key: registrar,
                 installed_on: InstalledOn::Cluster(key.clone()),
@@ -305,7 +313,8 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
         if let Some(us) = &d.user_store {
             let us_at = lw.pos(us);
             if let Some(k) = lw.sql(&us.get_ref().sql_server, &us.get_ref().instance, us_at) {
-                depends_on.push((lw.store_service("UserStore", k, us_at), us_at));
+                let key = lw.store_service("UserStore", k, us_at);
+                depends_on.push(Dependency { key, usage: DEFAULT_USAGE.to_owned(), pos: us_at });
             } else {
                 continue;
             }
@@ -320,15 +329,35 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             service_version: None,
             pos: at,
         });
+        registrars.push((name, registrar.clone(), lw.raw.services.len()));
         lw.raw.services.push(RawService {
             key: registrar,
             installed_on: InstalledOn::Cluster(key),
             installed_on_pos: at,
-            depends_on: vec![(user_services, at)],
+            depends_on: vec![Dependency { key: user_services, usage: DEFAULT_USAGE.to_owned(), pos: at }],
             is_director: false,
             service_version: None,
             pos: at,
         });
+    }
+    // Backup pools: each Registrar depends on the other's (both directions).
+    for p in &doc.pool {
+        let Some(b) = &p.get_ref().backup else { continue };
+        let at = lw.pos(b);
+        let me = p.get_ref().fqdn.get_ref().trim().to_ascii_lowercase();
+        let other = b.get_ref().trim().to_ascii_lowercase();
+        let find = |f: &str| registrars.iter().find(|(n, _, _)| n == f).map(|(_, k, i)| (k.clone(), *i));
+        let (Some((mine, i)), Some((theirs, j))) = (find(&me), find(&other)) else {
+            lw.errors.push(TopologyError::new(file, at, ErrorKind::UnknownServer { fqdn: other }));
+            continue;
+        };
+        for (idx, dep) in [(i, theirs), (j, mine)] {
+            if let Some(s) = lw.raw.services.get_mut(idx)
+                && !s.depends_on.iter().any(|d| d.key == dep)
+            {
+                s.depends_on.push(Dependency { key: dep, usage: DEFAULT_USAGE.to_owned(), pos: at });
+            }
+        }
     }
     if lw.errors.is_empty() { Ok(lw.raw) } else { Err(TopologyErrors(lw.errors)) }
 }

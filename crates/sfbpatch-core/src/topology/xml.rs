@@ -9,8 +9,8 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::error::{ErrorKind, Pos, TopologyError, TopologyErrors};
 use super::raw::{
-    ClusterKey, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance, RawTopology, ServiceKey,
-    SqlKey,
+    ClusterKey, Dependency, InstalledOn, RawCluster, RawMachine, RawService, RawSite, RawSqlInstance, RawTopology,
+    ServiceKey, SqlKey,
 };
 
 /// The topology document's namespace.
@@ -199,8 +199,11 @@ pub fn read(file: &str, text: &str) -> Result<RawTopology, TopologyErrors> {
             let mut depends_on = Vec::new();
             for dep_on in elements(s, "DependsOn") {
                 for d in elements(dep_on, "Dependency") {
-                    if let Some(k) = r.child(d, "ServiceId").and_then(|k| r.service_key(k)) {
-                        depends_on.push((k, r.pos(d)));
+                    if let Some(key) = r.child(d, "ServiceId").and_then(|k| r.service_key(k)) {
+                        // Kept as written: a non-Default Usage is reported by the plan
+                        // (docs/research/issue12-roles.md §3, item 3).
+                        let usage = d.attribute("Usage").unwrap_or("").trim().to_owned();
+                        depends_on.push(Dependency { key, usage, pos: r.pos(d) });
                     }
                 }
             }

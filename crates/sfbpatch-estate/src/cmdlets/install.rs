@@ -11,7 +11,7 @@ const F: Family = Family::Install;
 pub(super) const CMDLETS: &[Cmdlet] = &[
     // "exists from the SfB Server 2015 November 2015 cumulative update on; Lync Server 2013
     // has no such cmdlet" (DOMAIN.md §5).
-    Cmdlet::new(F, SFB, "Get-CsServerPatchVersion", &[], &[], patch_version).missing_in(&[Product::Lync2013]),
+    Cmdlet::new(F, SFB, "Get-CsServerPatchVersion", &[], &[], patch_version).missing_in(&[Product::Lync2013]).local(),
     // Any arguments are accepted and ignored.
     Cmdlet::new(F, SFB, "Get-CsServerVersion", &[], &[], server_version).raw(),
 ];

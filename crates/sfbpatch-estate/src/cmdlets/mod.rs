@@ -70,6 +70,14 @@ pub(crate) struct Cmdlet {
     pub(crate) binding: Binding,
     /// Products whose Management Shell does not have it.
     pub(crate) missing_in: &'static [Product],
+    /// An SfB cmdlet that touches only the local machine (its services, its installed
+    /// builds), so it works on an Edge, which is not a domain member; every other SfB cmdlet
+    /// reads Active Directory or the Central Management store and fails there
+    /// (docs/research/issue12-roles.md §1.1: "Cmdlets that only touch local services
+    /// (Get/Stop/Start-CsWindowsService) are expected to work; cmdlets that need AD or to
+    /// write the CMS do not", INFERRED; `Get-CsServerPatchVersion` on an Edge UNVERIFIED,
+    /// taken as local: it reads the installed builds).
+    pub(crate) local: bool,
     /// How long a refused binding takes.
     pub(crate) refusal_ms: Ms,
     /// What it does.
@@ -97,6 +105,7 @@ impl Cmdlet {
             sfb,
             binding: Binding::Named { switches, values },
             missing_in: &[],
+            local: false,
             refusal_ms: 1000,
             run,
         }
@@ -111,6 +120,12 @@ impl Cmdlet {
     /// The same, absent from these products' Management Shell.
     const fn missing_in(mut self, products: &'static [Product]) -> Self {
         self.missing_in = products;
+        self
+    }
+
+    /// The same, needing only the local machine (see [`Cmdlet::local`]).
+    const fn local(mut self) -> Self {
+        self.local = true;
         self
     }
 
@@ -251,6 +266,13 @@ Check the spelling of the name, or if a path was included, verify that the path 
     )
 }
 
+/// An SfB cmdlet that needs Active Directory on a machine outside the domain (an Edge).
+pub(crate) fn not_in_domain(name: &str) -> String {
+    format!(
+        "{name} : Active Directory error \"-2147016646\" occurred while searching for domain controllers in domain \"\": \"The server is not operational.\" (This computer is not a member of a domain.)"
+    )
+}
+
 /// A PowerShell table of three columns, as `Format-Table` prints it.
 pub(crate) fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
     let w0 = rows.iter().map(|r| r[0].len()).chain([header[0].len()]).max().unwrap_or(0);
@@ -321,6 +343,10 @@ pub(crate) fn run_command(e: &mut Estate, cx: &mut Cx, cmd: &ParsedCommand) -> O
         return Out::err(not_recognized(name), cx.dur(ms));
     }
     let mut extra = 0;
+    if cmdlet.sfb && !cmdlet.local && !h.domain_joined {
+        let ms = h.rng.secs(5.0, 20.0);
+        return Out::err(not_in_domain(name), cx.dur(ms));
+    }
     if cmdlet.sfb {
         match sfb_preconditions(h, cx, name) {
             Ok(ms) => extra = ms,

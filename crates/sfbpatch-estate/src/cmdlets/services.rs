@@ -8,21 +8,91 @@ use crate::estate::{Estate, ServiceKind};
 const F: Family = Family::Services;
 
 pub(super) const CMDLETS: &[Cmdlet] = &[
-    Cmdlet::new(F, SFB, "Stop-CsWindowsService", &["Graceful", "NoWait"], &["Name"], stop_cs),
-    Cmdlet::new(F, SFB, "Start-CsWindowsService", &["NoWait"], &["Name"], start_cs),
-    Cmdlet::new(F, SFB, "Get-CsWindowsService", &["ExcludeActivityLevel"], &["Name"], get_cs),
+    Cmdlet::new(F, SFB, "Stop-CsWindowsService", &["Graceful", "NoWait"], &["Name"], stop_cs).local(),
+    Cmdlet::new(F, SFB, "Start-CsWindowsService", &["NoWait"], &["Name"], start_cs).local(),
+    Cmdlet::new(F, SFB, "Get-CsWindowsService", &["ExcludeActivityLevel"], &["Name"], get_cs).local(),
     Cmdlet::new(F, WINDOWS, "Get-Service", &[], &["Name"], get_service),
+    Cmdlet::new(F, WINDOWS, "Stop-Service", &["Force"], &["Name"], stop_service),
+    Cmdlet::new(F, WINDOWS, "Start-Service", &[], &["Name"], start_service),
     Cmdlet::new(F, WINDOWS, "net", &[], &[], net).raw(),
 ];
 
-fn stop_cs(e: &mut Estate, cx: &mut Cx, _: &Call<'_>) -> Out {
+/// Stops the Skype for Business services, or only `-Name`'s. `-Graceful`: the service takes
+/// no new requests and stops once the existing ones end (the cmdlet reference,
+/// docs/research/issue12-roles.md §1.0), so it takes as long as the longest session: a seeded
+/// drain time, longest for the Mediation service (calls in progress; §6: "a seeded drain
+/// time for Mediation and Director graceful stops", the numbers UNVERIFIED).
+fn stop_cs(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let h = me(e, cx);
-    let any = h.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.running);
-    let ms = if any { h.rng.secs(60.0, 180.0) } else { h.rng.secs(4.0, 10.0) };
-    for s in h.services.iter_mut().filter(|s| s.kind == ServiceKind::Sfb) {
+    let only = call.params.get("Name").map(str::to_owned);
+    if let Some(n) = &only
+        && !h.services.iter().any(|s| s.kind == ServiceKind::Sfb && s.name.eq_ignore_ascii_case(n))
+    {
+        return Out::err(format!("{} : Cannot find any service with service name '{n}'.", call.name), 1000);
+    }
+    let chosen = |s: &crate::estate::Service| {
+        s.kind == ServiceKind::Sfb && only.as_ref().is_none_or(|n| s.name.eq_ignore_ascii_case(n))
+    };
+    let running: Vec<String> = h.services.iter().filter(|s| chosen(s) && s.running).map(|s| s.name.clone()).collect();
+    let mut ms = if running.is_empty() { h.rng.secs(4.0, 10.0) } else { h.rng.secs(60.0, 180.0) };
+    if call.params.has("Graceful") && !running.is_empty() {
+        ms += if running.iter().any(|n| n.eq_ignore_ascii_case("RTCMEDSRV")) {
+            h.rng.secs(60.0, 600.0)
+        } else {
+            h.rng.secs(30.0, 180.0)
+        };
+    }
+    for s in h.services.iter_mut().filter(|s| chosen(s)) {
         s.running = false;
     }
     h.track(cx.now);
+    Out::ok("", ms)
+}
+
+/// The service names of `-Name` (an array arrives joined with spaces: `bind`).
+fn names_of(call: &Call<'_>) -> Vec<String> {
+    call.params
+        .first_of(&["Name"])
+        .unwrap_or("")
+        .split([' ', ','])
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `Stop-Service -Name …` (Windows): each named service stopped; a name the machine does not
+/// have is PowerShell's "Cannot find any service" and nothing changes.
+fn stop_service(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    set_services(e, cx, call, false)
+}
+
+/// `Start-Service -Name …` (Windows). A restart pending after the update keeps SfB services
+/// from starting, as for `Start-CsWindowsService`.
+fn start_service(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
+    set_services(e, cx, call, true)
+}
+
+fn set_services(e: &mut Estate, cx: &mut Cx, call: &Call<'_>, start: bool) -> Out {
+    let names = names_of(call);
+    let h = me(e, cx);
+    if let Some(n) = names.iter().find(|n| !h.services.iter().any(|s| s.name.eq_ignore_ascii_case(n))) {
+        return Out::err(format!("{} : Cannot find any service with service name '{n}'.", call.name), 1000);
+    }
+    if start && h.pending_reboot {
+        return Out::err(
+            format!(
+                "{} : Service '{}' cannot be started: a restart of the computer is pending after the update. Restart the server.",
+                call.name,
+                names.first().map_or("", String::as_str)
+            ),
+            h.rng.secs(10.0, 30.0),
+        );
+    }
+    let ms = if start { h.rng.secs(60.0, 180.0) } else { h.rng.secs(30.0, 120.0) };
+    for s in h.services.iter_mut().filter(|s| names.iter().any(|n| s.name.eq_ignore_ascii_case(n))) {
+        s.running = start;
+    }
+    h.track(if start { cx.now + cx.dur(ms) } else { cx.now });
     Out::ok("", ms)
 }
 
