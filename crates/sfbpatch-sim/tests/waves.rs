@@ -102,3 +102,54 @@ fn a_window_already_ended_starts_nothing() {
     let (r, _) = rehearse(&example(), &make_plan(&[]), &o);
     assert!(r.servers.iter().all(|s| s.result == Result_::NotStarted && s.timeline.is_empty()), "{:?}", r.servers);
 }
+
+/// The run-level warnings (no server) of a rehearsal: (minute, sentence).
+fn run_warnings(plan: &sfbpatch_core::plan::Plan, o: &sfbpatch_sim::rehearse::RehearseOptions) -> Vec<(f64, String)> {
+    use sfbpatch_engine::event::{Event, Recorder};
+    let recorder = Recorder::default();
+    let _ = sfbpatch_sim::rehearse::rehearse_into(&example(), plan, o, Some(&recorder));
+    recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Warning { server: None, at_ms, message } => Some((at_ms as f64 / 60_000.0, message)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_window_is_announced_before_its_end_and_once_when_it_closes() {
+    let plan = make_plan(&[]);
+    let mut o = opts(1, &[]);
+    o.run.warn_before_budget = vec![10.0, 5.0];
+    o.run.window = Some(Window { remaining_ms: 30 * 60_000, label: "06:00Z".into() });
+    let w = run_warnings(&plan, &o);
+    let texts: Vec<&str> = w.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "10 min to the end of the maintenance window (06:00Z): after it no new server starts",
+            "5 min to the end of the maintenance window (06:00Z): after it no new server starts",
+            "the maintenance window ended (06:00Z): no new server starts; the servers already running finish",
+        ],
+        "{w:?}"
+    );
+    assert!((w[0].0 - 20.0).abs() < 0.01 && (w[1].0 - 25.0).abs() < 0.01, "marks at 20 and 25 min: {w:?}");
+    assert!(w[2].0 >= 30.0, "the window's end said when a server was refused, after it: {w:?}");
+}
+
+#[test]
+fn the_failure_budget_is_said_once_for_the_run() {
+    let plan = make_plan(&[]);
+    let mut o = opts(1, &["fe01.contoso.local:install-update:fail"]);
+    o.run.max_failures = Some(FailureBudget::Percent(10.0));
+    let w = run_warnings(&plan, &o);
+    assert_eq!(
+        w.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        [
+            "1 server(s) failed, more than --max-failures 10% allows: no new server starts; the servers already running finish"
+        ],
+        "one failure of 8 servers is over 10%: {w:?}"
+    );
+}
