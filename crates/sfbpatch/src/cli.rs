@@ -205,6 +205,9 @@ pub struct PlanArgs {
     /// Users' outage budget in minutes (the resiliency threshold is 30).
     #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
     pub outage_budget: f64,
+    /// The waves for at most this many servers at once (as run and rehearse --max-parallel; default: unlimited).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -277,9 +280,21 @@ pub struct EngineArgs {
     /// A TOML file with hooks for every server and per server (see README).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Warn when an open outage is this many minutes from the budget (repeatable; default 10 and 5).
+    /// Warn when an open outage is this many minutes from the budget, and this many minutes
+    /// before --window-end (repeatable; default 10 and 5).
     #[arg(long = "warn-before", value_name = "MINUTES")]
     pub warn_before: Vec<f64>,
+    /// End of the maintenance window: after it no new server starts (those running finish;
+    /// the rest are not-started, with the reason). RFC 3339 with its offset
+    /// (2026-11-28T06:00:00+01:00, or Z), or +MINUTES / +Nh from now. Rehearsals start their
+    /// virtual clock now.
+    #[arg(long, value_name = "TIME", value_parser = crate::engine_params::parse_window_end)]
+    pub window_end: Option<crate::engine_params::WindowEnd>,
+    /// Once more servers have failed than N, or than P% of the plan's servers, no new server
+    /// starts (those running finish; the rest are not-started, with the reason). A failure is a
+    /// server that ended failed in this run; 0 stops at the first.
+    #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
+    pub max_failures: Option<sfbpatch_engine::options::FailureBudget>,
     /// PowerShell run on each server before it is touched; if it fails, the server is left alone.
     #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
     pub pre_hook: Option<String>,
@@ -352,6 +367,10 @@ impl ConfigFile {
         }
         Ok(c)
     }
+}
+
+fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
+    s.parse()
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {

@@ -27,6 +27,8 @@ impl EngineArgs {
             server_hooks,
             timeout_scale: self.timeout_scale,
             warn_before: self.warn_before.clone(),
+            window_end: self.window_end.clone(),
+            max_failures: self.max_failures.map(|b| b.to_string()),
         })
     }
 }
@@ -59,6 +61,109 @@ pub struct EngineParams {
     pub accept_resiliency: bool,
     /// `--on-failure`.
     pub on_failure: OnFailureArg,
+    /// `--window-end`, resolved to an instant (a resume keeps the same end).
+    #[serde(default)]
+    pub window_end: Option<WindowEnd>,
+    /// `--max-failures` as given (`N` or `P%`).
+    #[serde(default)]
+    pub max_failures: Option<String>,
+}
+
+/// `--window-end`: an instant, and the text it came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowEnd {
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: i64,
+    /// As the operator wrote it.
+    pub label: String,
+}
+
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`,
+/// <https://howardhinnant.github.io/date_algorithms.html#days_from_civil>).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An RFC 3339 date-time (`2026-11-28T06:00:00+01:00`, `…Z`, seconds optional, fractions
+/// ignored) as Unix milliseconds.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+    };
+    if b.len() < 17 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let (y, mo, d, h, mi) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?);
+    let mut i = 16;
+    let mut sec = 0;
+    if b.get(i) == Some(&b':') {
+        sec = num(i + 1..i + 3)?;
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+    }
+    let offset_min = match s.get(i..)? {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && matches!(&o[..1], "+" | "-") && &o[3..4] == ":" => {
+            let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    let days_in = [
+        31,
+        if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let month_ok = (1..=12).contains(&mo) && d >= 1 && d <= days_in[(mo - 1) as usize];
+    if !month_ok || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Some(secs * 1000)
+}
+
+/// `--window-end`: RFC 3339 with its offset, or `+MINUTES` / `+Nm` / `+Nh` from now. A local
+/// `HH:MM` is not taken: the machine that runs sfbpatch and the servers may be in different
+/// time zones, and an offset written out leaves no doubt.
+pub fn parse_window_end(s: &str) -> Result<WindowEnd, String> {
+    let t = s.trim();
+    let bad = || format!("{s:?} is not a time: give RFC 3339 with its offset (2026-11-28T06:00:00+01:00) or +MINUTES");
+    let unix_ms = if let Some(rel) = t.strip_prefix('+') {
+        let (n, unit) = match rel.strip_suffix('h') {
+            Some(n) => (n, 60),
+            None => (rel.strip_suffix('m').unwrap_or(rel), 1),
+        };
+        let n: u32 = n.parse().map_err(|_| bad())?;
+        now_unix_ms() + i64::from(n) * unit * 60_000
+    } else {
+        parse_rfc3339(t).ok_or_else(bad)?
+    };
+    Ok(WindowEnd { unix_ms, label: t.to_owned() })
 }
 
 fn one() -> f64 {
@@ -87,7 +192,48 @@ impl EngineParams {
                 self.warn_before.clone()
             },
             lang,
+            window: self.window_end.as_ref().map(|w| sfbpatch_engine::options::Window {
+                remaining_ms: w.unix_ms - now_unix_ms(),
+                label: w.label.clone(),
+            }),
+            max_failures: self.max_failures.as_deref().and_then(|b| b.parse().ok()),
             ..defaults
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_ends_in_rfc3339() {
+        let cases: [(&str, Option<i64>); 9] = [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2026-11-28T06:00:00+01:00", Some(1_795_842_000_000)),
+            ("2026-11-28T05:00Z", Some(1_795_842_000_000)),
+            ("2026-11-28T05:00:00.250Z", Some(1_795_842_000_000)),
+            ("2024-02-29T00:00:00-00:30", Some(1_709_166_600_000)),
+            ("2025-02-29T00:00:00Z", None),
+            ("2026-11-28T06:00:00", None),
+            ("06:00", None),
+            ("2026-13-01T00:00:00Z", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_rfc3339(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_relative_window_counts_from_now() {
+        let before = now_unix_ms();
+        let w = parse_window_end("+90").unwrap_or_else(|e| panic!("{e}"));
+        let h = parse_window_end("+2h").unwrap_or_else(|e| panic!("{e}"));
+        let after = now_unix_ms();
+        assert!(w.unix_ms >= before + 90 * 60_000 && w.unix_ms <= after + 90 * 60_000);
+        assert!(h.unix_ms >= before + 120 * 60_000 && h.unix_ms <= after + 120 * 60_000);
+        for bad in ["+", "+-5", "+5x", "tomorrow", ""] {
+            assert!(parse_window_end(bad).is_err(), "{bad:?}");
         }
     }
 }

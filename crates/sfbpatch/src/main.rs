@@ -100,6 +100,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
     args.failover.apply(&mut req);
     args.scope.apply(&mut req, lang).map_err(Failure::Message)?;
     req.outage_budget_minutes = args.outage_budget;
+    req.max_parallel = args.engine.max_parallel.map(|n| n as usize);
     req.lang = lang;
     let mut p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
     // Without --package, the simulated package is the servers' own product's installer.
@@ -232,6 +233,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
             req.installer_switches = (!args.installer_switches.is_empty()).then(|| args.installer_switches.clone());
             req.stage_dir = args.stage_dir.clone();
             req.outage_budget_minutes = args.outage_budget;
+            req.max_parallel = args.max_parallel.map(|n| n as usize);
             req.lang = lang;
             let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
             Ok(match args.format {

@@ -378,6 +378,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     req.product = over;
     req.servers = args.servers.clone();
     req.outage_budget_minutes = args.outage_budget;
+    req.max_parallel = args.engine.max_parallel.map(|n| n as usize);
     args.failover.apply(&mut req);
     args.scope.apply(&mut req, lang).map_err(Failure::Message)?;
     req.lang = lang;

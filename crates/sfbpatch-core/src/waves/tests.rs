@@ -46,8 +46,9 @@ fn waves_under_each_constraint() {
         .copied()
         .chain([("fe1.b", Some("pool.b"), &[][..], 20.0), ("fe2.b", Some("pool.b"), &[][..], 20.0)])
         .collect();
-    // (rows, pairs, max_parallel, waves, makespan, lower bound)
-    let cases: Vec<(&str, Vec<Row>, Vec<(&str, &str)>, Option<usize>, Vec<u32>, f64, f64)> = vec![
+    /// (name, rows, pairs, max_parallel, waves, makespan, lower bound)
+    type Case<'a> = (&'a str, Vec<Row>, Vec<(&'a str, &'a str)>, Option<usize>, Vec<u32>, f64, f64);
+    let cases: Vec<Case<'_>> = vec![
         (
             "one pool: one server at a time, the database step last",
             POOL_A.to_vec(),

@@ -43,6 +43,30 @@ pub(crate) fn elsewhere<'a>(s: &'a ServerPlan, st: &'a PlannedStep) -> Option<&'
     (host != &s.fqdn).then_some(host.as_str())
 }
 
+/// The schedule's line: waves, estimated makespan and its lower bound, parallelism.
+fn waves_line(p: &Plan, lang: Lang) -> String {
+    let waves = p.servers.iter().map(|s| s.wave).max().unwrap_or(0);
+    let parallel = p.max_parallel.map_or_else(|| text(lang, "cli.plan.unlimited"), |n| n.to_string());
+    tr(
+        lang,
+        "cli.plan.waves",
+        &Args::new()
+            .with("waves", waves)
+            .with("makespan", minutes(p.estimated_makespan_minutes))
+            .with("bound", minutes(p.makespan_lower_bound_minutes))
+            .with("parallel", parallel),
+    )
+}
+
+/// The paired pools, when the plan has any.
+fn pairs_line(p: &Plan, lang: Lang) -> Option<String> {
+    if p.pairs.is_empty() {
+        return None;
+    }
+    let pairs: Vec<String> = p.pairs.iter().map(|[a, b]| format!("{a} ↔ {b}")).collect();
+    Some(tr(lang, "cli.plan.pairs", &Args::new().with("pairs", pairs.join(", "))))
+}
+
 /// `plan --format text`.
 pub fn plan_text(p: &Plan, lang: Lang) -> String {
     let mut o = String::new();
@@ -59,10 +83,15 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
                 .with("budget", minutes(p.outage_budget_minutes)),
         )
     );
+    let _ = writeln!(o, "{}", waves_line(p, lang));
+    if let Some(pairs) = pairs_line(p, lang) {
+        let _ = writeln!(o, "{pairs}");
+    }
     for s in &p.servers {
         let _ = writeln!(o);
         let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
-        let _ = writeln!(o, "{}  [{}]  {}  ({})", s.fqdn, role_name(s.role, lang), pool, s.site);
+        let wave = tr(lang, "cli.plan.wave", &Args::new().with("wave", s.wave));
+        let _ = writeln!(o, "{}  [{}]  {}  ({})  {wave}", s.fqdn, role_name(s.role, lang), pool, s.site);
         let _ = writeln!(
             o,
             "  {}",
@@ -124,12 +153,25 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
     let _ = writeln!(o, "| {} | `{}` |", t("staged"), md_cell(&p.staged_installer));
     let _ = writeln!(o, "| {} | {} min |", t("budget"), minutes(p.outage_budget_minutes));
     let _ = writeln!(o, "| {} | {} |", t("servers"), p.servers.len());
-    let _ = writeln!(o, "\n{}\n", t("resiliency"));
+    let _ = writeln!(o, "| {} | {} |", t("waves"), p.servers.iter().map(|s| s.wave).max().unwrap_or(0));
+    let _ = writeln!(
+        o,
+        "| {} | {} min ({} min) |",
+        t("makespan"),
+        minutes(p.estimated_makespan_minutes),
+        minutes(p.makespan_lower_bound_minutes)
+    );
+    let _ = writeln!(o, "\n{}\n", waves_line(p, lang));
+    if let Some(pairs) = pairs_line(p, lang) {
+        let _ = writeln!(o, "{pairs}\n");
+    }
+    let _ = writeln!(o, "{}\n", t("resiliency"));
 
     let _ = writeln!(o, "## {}\n", t("scope"));
     let _ = writeln!(
         o,
-        "| {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        t("col.wave"),
         t("col.server"),
         t("col.role"),
         t("runbook.col-runbook"),
@@ -139,14 +181,15 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
         t("col.outage"),
         t("runbook.col-after")
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
     for s in &p.servers {
         let pool = s.pools.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
         let variant = if s.database_update == "none" { "-".to_owned() } else { format!("`{}`", s.database_update) };
         let after = if s.after.is_empty() { "-".to_owned() } else { after_list(s) };
         let _ = writeln!(
             o,
-            "| {} | {} | `{}` | {} | {} | {} | {} / {} min | {} |",
+            "| {} | {} | {} | `{}` | {} | {} | {} | {} / {} min | {} |",
+            s.wave,
             s.fqdn,
             role_name(s.role, lang),
             s.runbook,
@@ -186,6 +229,7 @@ fn md_cell(s: &str) -> String {
 fn server_section(o: &mut String, p: &Plan, s: &ServerPlan, lang: Lang) {
     let t = |k: &str| text(lang, &format!("md.{k}"));
     let _ = writeln!(o, "\n## {} — {}\n", s.fqdn, role_name(s.role, lang));
+    let _ = writeln!(o, "{}\n", tr(lang, "md.wave", &Args::new().with("wave", s.wave)));
     let _ = writeln!(o, "**{} `{}`.** {}\n", t("runbook.heading"), s.runbook, s.runbook_reason);
     if !s.after.is_empty() {
         let _ = writeln!(o, "{}\n", tr(lang, "md.runbook.after", &Args::new().with("servers", after_list(s))));
