@@ -239,7 +239,7 @@ impl Estate {
             busy: false,
             no_credentials: false,
             touched: Vec::new(),
-            pools_before: None,
+            pools_before: Vec::new(),
         };
         match &fault {
             Some(FaultKind::Hang) => {
@@ -354,7 +354,7 @@ impl Estate {
         }
         let changed = !same_state(&snapshot, &self.hosts[hi])
             || cx.touched.iter().any(|(j, before)| !same_state(before, &self.hosts[*j]));
-        if changed || cx.pools_before.is_some() {
+        if changed || !cx.pools_before.is_empty() {
             self.after_command(hi, &cx, end);
         }
         let entry = op.ended(end, ExecStatus::Completed);
@@ -368,8 +368,10 @@ impl Estate {
         for (j, before) in std::mem::take(&mut cx.touched) {
             restore(&mut self.hosts[j], before);
         }
-        if let Some(pools) = cx.pools_before.take() {
-            self.pools = pools;
+        for (pi, before) in std::mem::take(&mut cx.pools_before) {
+            if let Some(p) = self.pools.get_mut(pi) {
+                *p = before;
+            }
         }
     }
 

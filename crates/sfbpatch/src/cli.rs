@@ -631,4 +631,22 @@ pub enum SimCommand {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Write a generated topology export (Get-CsTopology -AsXml format) of N servers: one site
+    /// per 100 servers, Enterprise pools of 2-12 Front Ends, Standard Edition servers, paired
+    /// pools, user stores on shared and separate SQL Servers (for scale tests and benchmarks).
+    Generate {
+        /// How many servers (machines), exactly.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_GENERATED))]
+        servers: u32,
+        /// Seed of every random choice: the same seed gives the same file.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
 }
+
+/// The most servers `sim generate` writes: 20,000 servers' export is about 10 MB, well under
+/// the topology reader's 32 MiB limit (`topology::text::MAX_BYTES`).
+pub const MAX_GENERATED: i64 = 20_000;

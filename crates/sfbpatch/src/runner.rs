@@ -560,7 +560,7 @@ fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
     })
 }
 
-/// `sfbpatch sim init|show`.
+/// `sfbpatch sim init|show|generate`.
 pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
     match cmd {
         SimCommand::Init { file, estate, version, seed, product, faults } => {
@@ -578,6 +578,13 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             Ok((tr(lang, "cli.sim.created", &Args::new().with("dir", estate.display()).with("count", e.hosts.len()))
                 + "\n")
                 .into())
+        }
+        SimCommand::Generate { servers, seed, output } => {
+            let spec = sfbpatch_sim::generate::Spec::servers(servers as usize, seed);
+            let xml = sfbpatch_sim::generate::estate(&spec);
+            crate::output::write_atomically(&output, xml.as_bytes()).map_err(Failure::Message)?;
+            let args = Args::new().with("count", servers).with("sites", spec.sites).with("file", output.display());
+            Ok((tr(lang, "cli.sim.generated", &args) + "\n").into())
         }
         SimCommand::Shell { estate, host } => sim_shell(&estate, &host),
         SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate),

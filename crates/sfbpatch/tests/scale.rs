@@ -97,3 +97,50 @@ fn a_generated_estate_of_2000_servers_plans_every_server() {
     // end's databases (once per SQL Server).
     assert_eq!(servers, 2_000);
 }
+
+#[test]
+fn sim_generate_writes_the_generators_estate_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("gen.xml").display().to_string();
+    let o = run(&["sim", "generate", "--servers", "2000", "--seed", "5", "-o", &file]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, format!("generated topology of 2000 server(s) in 20 site(s) written to {file}\n"));
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    let written = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, estate(&Spec::servers(2_000, 5)));
+    let check = run(&["topology", "check", &file]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    // Another seed, another estate; the default seed is 1.
+    let other = dir.path().join("other.xml").display().to_string();
+    assert_eq!(run(&["sim", "generate", "--servers", "30", "--output", &other]).code, 0);
+    let text = std::fs::read_to_string(&other).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text, estate(&Spec::servers(30, 1)));
+    let es = sfbpatch()
+        .args(["--lang", "es", "sim", "generate", "--servers", "30", "-o", &other])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&es.stdout),
+        format!("topología generada de 30 servidor(es) en 1 sitio(s) escrita en {other}\n")
+    );
+}
+
+#[test]
+fn sim_generate_refuses_a_count_out_of_range_and_a_missing_output() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("gen.xml").display().to_string();
+    for servers in ["0", "20001", "many", "-3"] {
+        let o = run(&["sim", "generate", "--servers", servers, "-o", &file]);
+        assert_eq!(o.code, 2, "{servers}: {}", o.stderr);
+        assert!(o.stderr.contains("--servers"), "{servers}: {}", o.stderr);
+        assert!(!dir.path().join("gen.xml").exists(), "{servers}");
+    }
+    let o = run(&["sim", "generate", "--servers", "10"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--output"), "{}", o.stderr);
+    // A folder that does not exist: a clear refusal, exit 1.
+    let missing = dir.path().join("no/such/dir/gen.xml").display().to_string();
+    let o = run(&["sim", "generate", "--servers", "10", "-o", &missing]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.starts_with("sfbpatch: cannot write "), "{}", o.stderr);
+}

@@ -224,8 +224,9 @@ pub(crate) struct Cx {
     /// Other hosts a command changed, as they were before (to put back a command that was
     /// not applied), by index.
     pub(crate) touched: Vec<(usize, Host)>,
-    /// The pools as they were before a command changed one.
-    pub(crate) pools_before: Option<Vec<crate::pools::PoolState>>,
+    /// The pools a command changed, as they were before (to put back a command that was not
+    /// applied), by index.
+    pub(crate) pools_before: Vec<(usize, crate::pools::PoolState)>,
 }
 
 impl Cx {
@@ -246,10 +247,13 @@ impl Cx {
         }
     }
 
-    /// Keeps a copy of the pools before a command changes one.
-    pub(crate) fn touch_pools(&mut self, e: &Estate) {
-        if self.pools_before.is_none() {
-            self.pools_before = Some(e.pools.clone());
+    /// Keeps a copy of pool `pi` before a command changes it: that pool only (a copy of every
+    /// pool per failover made a rehearsal's cost grow with pools × Front Ends: issue 12, item 4).
+    pub(crate) fn touch_pool(&mut self, e: &Estate, pi: usize) {
+        if !self.pools_before.iter().any(|(j, _)| *j == pi)
+            && let Some(p) = e.pools.get(pi)
+        {
+            self.pools_before.push((pi, p.clone()));
         }
     }
 }

@@ -108,12 +108,12 @@ fn reset_registrar(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let ms = me(e, cx).rng.secs(120.0, 420.0);
     match kind.as_str() {
         "quorumlossrecovery" => {
-            cx.touch_pools(e);
+            cx.touch_pool(e, pi);
             e.pools[pi].missing_replicas = 0;
         }
         "servicereset" => {}
         "fullreset" => {
-            cx.touch_pools(e);
+            cx.touch_pool(e, pi);
             e.pools[pi].missing_replicas = 0;
             let end = cx.now + cx.dur(ms);
             for m in e.pools[pi].machines.clone() {
@@ -296,7 +296,7 @@ fn failover(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let end = cx.now + cx.dur(ms);
     let serving = h.serving(cx.now);
     cx.touch(e, j);
-    cx.touch_pools(e);
+    cx.touch_pool(e, pi);
     let h = &mut e.hosts[j];
     h.failed_over = true;
     if !call.params.has("NoStop") {
@@ -351,7 +351,7 @@ fn failback(e: &mut Estate, cx: &mut Cx, call: &Call<'_>) -> Out {
     let end = cx.now + cx.dur(ms);
     let fqdn = h.fqdn.clone();
     cx.touch(e, j);
-    cx.touch_pools(e);
+    cx.touch_pool(e, pi);
     enable(e, j, start, end);
     let p = &mut e.pools[pi];
     p.replicas_ready_at = end + p.rng.triangular_minutes(2.0, 5.0, 15.0);
