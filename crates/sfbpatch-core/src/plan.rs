@@ -784,9 +784,14 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
 }
 
 /// The topology's paired pools of which both are among the plan's pools.
-fn plan_pairs(_topology: &Topology, _servers: &[ServerPlan]) -> Vec<[Fqdn; 2]> {
-    // The topology model carries no pairs yet (issue 12, item 1 is adding them): none.
-    Vec::new()
+fn plan_pairs(topology: &Topology, servers: &[ServerPlan]) -> Vec<[Fqdn; 2]> {
+    let pools: std::collections::HashSet<&Fqdn> = servers.iter().filter_map(|s| s.pool.as_ref()).collect();
+    topology
+        .pairs
+        .iter()
+        .filter(|(a, b)| pools.contains(a) && pools.contains(b))
+        .map(|(a, b)| [a.clone(), b.clone()])
+        .collect()
 }
 
 /// `--pool` and `--site`: which targets stay. Each name must be the topology's.
