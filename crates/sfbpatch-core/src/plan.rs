@@ -644,15 +644,10 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         // A Director, Edge, Mediation or Persistent Chat pool of one server: what it serves is
         // down while it is updated (docs/research/issue12-roles.md §5: DNS load balancing
         // fails over only to servers that are up).
-        let pooled_role = matches!(
-            t.runbook,
-            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat
-        );
+        let pooled_role =
+            matches!(t.runbook, Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat);
         if pooled_role && topology.servers.iter().filter(|o| o.cluster == s.cluster).count() < 2 {
-            warnings.push(warn(
-                &format!("lone-{}", t.runbook.as_str()),
-                Args::new().with("pool", &s.cluster),
-            ));
+            warnings.push(warn(&format!("lone-{}", t.runbook.as_str()), Args::new().with("pool", &s.cluster)));
         }
         // "Persistent chat is available in Skype for Business Server 2015 but is no longer
         // supported in Skype for Business Server 2019" (docs/research/issue12-roles.md §1.1, DOC).

@@ -242,8 +242,8 @@ fn run_status_history_and_sim_through_the_binary() {
     let j = dir.path().join("journal.db").display().to_string();
     let (code, out, _) = run(&["sim", "init", "--estate", &e]);
     assert_eq!(code, 0);
-    // The example's machines: 9, and the 9 of the roles --scope all adds (issue 12).
-    assert!(out.contains("18 server(s)"), "{out}");
+    // The example's machines: 9, and the 6 of the roles --scope all adds (issue 12).
+    assert!(out.contains("15 server(s)"), "{out}");
     let (code, _, err) = run(&["sim", "init", "--estate", &e]);
     assert_eq!(code, 1, "an existing estate is not overwritten: {err}");
     let (code, _, err) = run(&["run", "--transport", "sim", "--estate", &e, "--package", "p.exe", "--journal", &j]);
