@@ -369,10 +369,13 @@ fn pairs(
     topo: &mut Topology,
 ) {
     let mut links: BTreeSet<(&ClusterKey, &ClusterKey)> = BTreeSet::new();
+    // Each undocumented Usage once, with how many dependencies carry it and the first one:
+    // an estate of hundreds of pairs gives one line, not hundreds.
+    let mut usages: BTreeMap<&str, (usize, String)> = BTreeMap::new();
     for s in &raw.services {
         for d in &s.depends_on {
             if !d.usage.is_empty() && d.usage != super::raw::DEFAULT_USAGE {
-                topo.unknown_usages.push(format!("{} → {} ({})", s.key, d.key, d.usage));
+                usages.entry(d.usage.as_str()).or_insert_with(|| (0, format!("{} → {}", s.key, d.key))).0 += 1;
             }
         }
         let InstalledOn::Cluster(from) = &s.installed_on else { continue };
@@ -389,6 +392,8 @@ fn pairs(
             }
         }
     }
+    topo.unknown_usages =
+        usages.into_iter().map(|(usage, (n, first))| format!("{usage} ×{n} (first: {first})")).collect();
     let order: HashMap<&ClusterKey, usize> = raw.clusters.iter().enumerate().map(|(i, c)| (&c.key, i)).collect();
     let mut found: Vec<(usize, usize, &ClusterKey, &ClusterKey)> = links
         .iter()
