@@ -41,7 +41,9 @@
 //! **Lower bound** on any schedule's makespan, the largest of: the longest chain through
 //! `after` edges; per exclusive group, its entries' total work plus the shortest chain any of
 //! them must wait for and the shortest chain that must follow any of them (the group runs one
-//! entry at a time); the total work divided by `max_parallel`.
+//! entry at a time); chains through groups (an entry after several entries of one group starts
+//! after their serial work: [`group_chain_bound`]); the total work divided by
+//! `max_parallel`.
 //!
 //! Cost: O((n + e) log n) for n entries and e `after` edges (heaps, one pass each way over a
 //! topological order; no scan over pools or servers per entry).
@@ -165,6 +167,72 @@ enum State {
     Started,
 }
 
+/// Chains through groups: the entries an entry comes after that share a group run one at a
+/// time, so it cannot start before the earliest of their starts plus all of their work; and a
+/// group cannot finish before its earliest possible start plus all of its work. In
+/// topological order: an entry's earliest start is the latest of its predecessors' earliest
+/// finishes and, per group among its predecessors, their earliest start plus their summed
+/// work; a group's earliest finish, once its last entry is seen, is the later of its entries'
+/// earliest finishes and its earliest start plus its work. The bound is the largest earliest
+/// finish (of an entry or a group) plus the chain that must follow it. Directors after a pool's
+/// three Front Ends, Edges after the Directors: the pools' serial work adds up along the chain,
+/// which the per-group bound alone misses.
+fn group_chain_bound(
+    order: &[usize],
+    preds: &[Vec<usize>],
+    est: &[u64],
+    group: &[usize],
+    g_sum: &[u64],
+    tail: &[u64],
+) -> u64 {
+    let groups_n = g_sum.len();
+    let mut size = vec![0usize; groups_n];
+    for &g in group {
+        size[g] += 1;
+    }
+    let mut seen = vec![0usize; groups_n];
+    let mut g_start = vec![u64::MAX; groups_n];
+    let mut g_finish = vec![0u64; groups_n];
+    let mut g_tail = vec![u64::MAX; groups_n];
+    let mut start_of = vec![0u64; est.len()];
+    let mut finish = vec![0u64; est.len()];
+    let mut bound = 0u64;
+    // Per group among an entry's predecessors: (their earliest start, their summed work).
+    let mut by_group: HashMap<usize, (u64, u64)> = HashMap::new();
+    let mut distinct: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    for &i in order {
+        let mut start = 0u64;
+        by_group.clear();
+        distinct.clear();
+        for &p in &preds[i] {
+            // A predecessor named twice counts once.
+            if !distinct.insert(p) {
+                continue;
+            }
+            start = start.max(finish[p]);
+            let e = by_group.entry(group[p]).or_insert((u64::MAX, 0));
+            e.0 = e.0.min(start_of[p]);
+            e.1 += est[p];
+        }
+        for &(first, work) in by_group.values() {
+            start = start.max(first.saturating_add(work));
+        }
+        start_of[i] = start;
+        finish[i] = start + est[i];
+        bound = bound.max(finish[i] + tail[i]);
+        let g = group[i];
+        g_start[g] = g_start[g].min(start);
+        g_finish[g] = g_finish[g].max(finish[i]);
+        g_tail[g] = g_tail[g].min(tail[i]);
+        seen[g] += 1;
+        if seen[g] == size[g] {
+            g_finish[g] = g_finish[g].max(g_start[g] + g_sum[g]);
+            bound = bound.max(g_finish[g] + g_tail[g]);
+        }
+    }
+    bound
+}
+
 /// The waves, the list schedule's makespan and the lower bound of `entries` (see the module).
 pub fn schedule(entries: &[Entry<'_>], pairs: &[[Fqdn; 2]], max_parallel: Option<usize>) -> Waves {
     let n = entries.len();
@@ -233,9 +301,10 @@ pub fn schedule(entries: &[Entry<'_>], pairs: &[[Fqdn; 2]], max_parallel: Option
         g_tail[g] = g_tail[g].min(tail[i]);
     }
     let serial = (0..groups_n).map(|g| g_head[g] + g_sum[g] + g_tail[g]).max().unwrap_or(0);
+    let chained = group_chain_bound(&order, &preds, &est, &group, &g_sum, &tail);
     let slots = max_parallel.map(|m| m.clamp(1, n.max(1)));
     let work = slots.map_or(0, |m| total / m as u64);
-    let lower = chain.max(serial).max(work);
+    let lower = chain.max(serial).max(chained).max(work);
 
     // The list schedule.
     let mut state: Vec<State> =

@@ -101,3 +101,113 @@ proptest! {
         }
     }
 }
+
+/// The best makespan with unlimited parallelism, by brute force: every order of each exclusive
+/// group's entries, each entry started as soon as its `after` entries and its group's previous
+/// entry have finished (with no limit on parallelism, such schedules include an optimal one).
+fn optimum(est: &[u64], preds: &[Vec<usize>], group: &[usize]) -> u64 {
+    let n = est.len();
+    let groups_n = group.iter().copied().max().map_or(0, |g| g + 1);
+    let members: Vec<Vec<usize>> = (0..groups_n).map(|g| (0..n).filter(|&i| group[i] == g).collect()).collect();
+    fn perms(v: &[usize]) -> Vec<Vec<usize>> {
+        if v.len() <= 1 {
+            return vec![v.to_vec()];
+        }
+        let mut out = Vec::new();
+        for k in 0..v.len() {
+            let mut rest = v.to_vec();
+            let x = rest.remove(k);
+            for mut p in perms(&rest) {
+                p.insert(0, x);
+                out.push(p);
+            }
+        }
+        out
+    }
+    let choices: Vec<Vec<Vec<usize>>> = members.iter().map(|m| perms(m)).collect();
+    let mut best = u64::MAX;
+    let mut pick = vec![0usize; groups_n];
+    loop {
+        // Predecessors: `after`, and the previous entry of its group in this order.
+        let mut all: Vec<Vec<usize>> = preds.to_vec();
+        for (g, &c) in pick.iter().enumerate() {
+            for w in choices[g][c].windows(2) {
+                all[w[1]].push(w[0]);
+            }
+        }
+        let mut finish = vec![0u64; n];
+        let mut stable = false;
+        for _ in 0..=n + 1 {
+            let mut changed = false;
+            for i in 0..n {
+                let f = all[i].iter().map(|&p| finish[p]).max().unwrap_or(0) + est[i];
+                if f != finish[i] {
+                    finish[i] = f;
+                    changed = true;
+                }
+            }
+            if !changed {
+                stable = true;
+                break;
+            }
+        }
+        if stable {
+            best = best.min(finish.iter().copied().max().unwrap_or(0));
+        }
+        // Next combination of orders.
+        let mut g = 0;
+        loop {
+            if g == groups_n {
+                return best;
+            }
+            pick[g] += 1;
+            if pick[g] < choices[g].len() {
+                break;
+            }
+            pick[g] = 0;
+            g += 1;
+        }
+    }
+}
+
+fn tiny_case() -> impl Strategy<Value = Case> {
+    (1usize..7, 1usize..4).prop_flat_map(|(n, pools)| {
+        let row = (proptest::option::weighted(0.8, 0..pools), proptest::collection::vec(0usize..n, 0..3), 1u32..60);
+        (proptest::collection::vec(row, n), proptest::collection::vec((0..pools, 0..pools), 0..2)).prop_map(
+            |(rows, pairs)| Case {
+                rows: rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (p, a, m))| (p, a.into_iter().filter(|&j| j < i).collect(), m))
+                    .collect(),
+                pairs,
+                max_parallel: None,
+            },
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The lower bound is never above the best possible makespan (found by brute force on
+    /// small plans), so "the estimate equals the bound" proves the estimate optimal.
+    #[test]
+    fn the_lower_bound_never_exceeds_the_brute_force_optimum(c in tiny_case()) {
+        let servers: Vec<Fqdn> = (0..c.rows.len()).map(|i| name("s", i)).collect();
+        let pools: Vec<Option<Fqdn>> = c.rows.iter().map(|(p, _, _)| p.map(|p| name("pool", p))).collect();
+        let afters: Vec<Vec<Fqdn>> = c.rows.iter().map(|(_, a, _)| a.iter().map(|&j| servers[j].clone()).collect()).collect();
+        let minutes: Vec<f64> = c.rows.iter().map(|(_, _, m)| f64::from(*m) / 4.0).collect();
+        let entries: Vec<Entry<'_>> = (0..servers.len())
+            .map(|i| Entry { fqdn: &servers[i], pool: pools[i].as_ref(), after: &afters[i], minutes: minutes[i] })
+            .collect();
+        let pairs: Vec<[Fqdn; 2]> = c.pairs.iter().map(|&(a, b)| [name("pool", a), name("pool", b)]).collect();
+        let w = schedule(&entries, &pairs, None);
+        let group = sfbpatch_core::waves::groups(&entries, &pairs);
+        let est: Vec<u64> = c.rows.iter().map(|(_, _, m)| u64::from(*m)).collect();
+        let preds: Vec<Vec<usize>> = c.rows.iter().map(|(_, a, _)| a.clone()).collect();
+        let best = optimum(&est, &preds, &group) as f64 / 4.0;
+        prop_assert!(w.makespan_lower_bound_minutes <= best + 0.01, "bound {} > optimum {}", w.makespan_lower_bound_minutes, best);
+        prop_assert!(w.estimated_makespan_minutes + 0.01 >= best, "estimate {} < optimum {}", w.estimated_makespan_minutes, best);
+    }
+}
