@@ -89,7 +89,8 @@ pub fn topology_xml(enterprise: usize, standard: usize) -> String {
 /// [`Spec::servers`]`(2_000, seed)` — about 400 pools over 20 sites.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spec {
-    /// Machines to generate (Front Ends, Standard Edition servers, SQL Servers), exactly.
+    /// Machines to generate (Front Ends, Standard Edition servers, SQL Servers, Directors,
+    /// Edge and Mediation servers), exactly.
     pub servers: usize,
     /// Sites; pools are dealt to them in turn.
     pub sites: usize,
@@ -103,6 +104,11 @@ pub struct Spec {
     /// Out of 100 Enterprise pools, how many are paired with the previous unpaired
     /// Enterprise pool of their site (docs/research/issue12-roles.md §3: pairs are 1:1).
     pub paired_percent: u32,
+    /// Out of 100 sites, how many get each of a Director pool of 2, an Edge pool of 1–2 and
+    /// a stand-alone Mediation pool of 1–2 (each drawn on its own; together at most a quarter
+    /// of the servers). No Persistent Chat: the generated estates are Skype for Business
+    /// Server 2019, which does not support it (docs/research/issue12-roles.md §1.1).
+    pub site_roles_percent: u32,
     /// Services given a dependency on a service that does not exist (each one a topology
     /// error: for tests of the error report), spread over the pools.
     pub broken_references: usize,
@@ -124,6 +130,7 @@ impl Spec {
             front_ends: (2, 12),
             shared_sql_percent: 35,
             paired_percent: 50,
+            site_roles_percent: 50,
             broken_references: 0,
             seed,
         }
@@ -149,6 +156,14 @@ struct Writer {
 
 impl Writer {
     fn cluster(&mut self, site: usize, fqdn: &str, setup: bool, machines: &[String]) -> u32 {
+        self.cluster_of(site, fqdn, setup, machines, false)
+    }
+
+    /// A cluster; an Edge's machines (`edge`) are written as the bundled example
+    /// (crates/sfbpatch-core/data/example-topology.xml, `edgepool01`) and Contoso.tbxml write
+    /// them: no `FaultDomain`/`UpgradeDomain`, an `Internal` and an `External` interface
+    /// (docs/research/issue12-roles.md §2, "Other shape facts").
+    fn cluster_of(&mut self, site: usize, fqdn: &str, setup: bool, machines: &[String], edge: bool) -> u32 {
         self.number[site] += 1;
         let n = self.number[site];
         let _ = write!(
@@ -156,6 +171,14 @@ impl Writer {
             "<Cluster RequiresReplication=\"{setup}\" RequiresSetup=\"{setup}\" Fqdn=\"{fqdn}\"><ClusterId SiteId=\"{site}\" Number=\"{n}\" />"
         );
         for (i, m) in machines.iter().enumerate() {
+            if edge {
+                let _ = write!(
+                    self.clusters,
+                    "<Machine OrdinalInCluster=\"{}\" Fqdn=\"{m}\"><NetInterface InterfaceSide=\"Internal\" InterfaceNumber=\"1\" IPAddress=\"0.0.0.0\" /><NetInterface InterfaceSide=\"External\" InterfaceNumber=\"1\" IPAddress=\"0.0.0.0\" /></Machine>",
+                    i + 1
+                );
+                continue;
+            }
             let _ = write!(
                 self.clusters,
                 "<Machine OrdinalInCluster=\"{}\" Fqdn=\"{m}\" FaultDomain=\"{m}\" UpgradeDomain=\"{m}\"><NetInterface InterfaceSide=\"Primary\" InterfaceNumber=\"1\" IPAddress=\"0.0.0.0\" /></Machine>",
@@ -215,13 +238,23 @@ struct EnterprisePool {
     pair: Option<usize>,
 }
 
+/// The pools of a site other than its user pools and SQL Servers: machines in each (0: none).
+#[derive(Default)]
+struct SiteRoles {
+    directors: usize,
+    edges: usize,
+    mediation: usize,
+}
+
 /// A generated estate in the real `Get-CsTopology -AsXml` format: exactly `spec.servers`
 /// machines in `spec.sites` sites — Enterprise pools (Front Ends with `UserServices` and a
 /// `Registrar`, user stores on SQL-only back ends, `RequiresSetup="false"`, some shared by
 /// up to three pools of a site; the first back end also holds the Archiving store; from 10
 /// servers on, a SQL Server of the Monitoring store alone), paired pools (each pool's `Registrar` depending on the
-/// other's with [`PAIR_USAGE`]), and Standard Edition servers (user store on their own
-/// `rtc` instance). Seeded: the same spec gives the same text.
+/// other's with [`PAIR_USAGE`]), Standard Edition servers (user store on their own
+/// `rtc` instance, a `Registrar` on the server, as the bundled example's `se01`), and in some
+/// sites ([`Spec::site_roles_percent`]) a Director pool, an Edge pool and a stand-alone
+/// Mediation pool ([`site_roles`]). Seeded: the same spec gives the same text.
 pub fn estate(spec: &Spec) -> String {
     let mut rng = crate::rng::HostRng::new(spec.seed, "generate::estate");
     let sites = spec.sites.max(1);
@@ -247,9 +280,35 @@ pub fn estate(spec: &Spec) -> String {
         w.service((1, "MonitoringStore", "1"), &[], &on_sql(1, n, "mon"), "");
         remaining -= 1;
     }
+    // The sites' Director, Edge and Mediation pools: drawn first, their machines set aside.
+    let mut roles: Vec<SiteRoles> = (0..=sites).map(|_| SiteRoles::default()).collect();
+    let budget = spec.servers / 4;
+    let mut reserved = 0usize;
+    for site_roles in roles.iter_mut().skip(1) {
+        for which in 0..3 {
+            if !rng.chance(f64::from(spec.site_roles_percent) / 100.0) {
+                continue;
+            }
+            let n = if which == 0 { 2 } else { 1 + usize::from(rng.chance(0.5)) };
+            if reserved + n > budget {
+                continue;
+            }
+            reserved += n;
+            match which {
+                0 => site_roles.directors = n,
+                1 => site_roles.edges = n,
+                _ => site_roles.mediation = n,
+            }
+        }
+    }
+    remaining -= reserved;
+    // Per site, its first user pool's `Registrar` instance: the next hop of its other pools.
+    let mut first_pool: Vec<Option<usize>> = vec![None; sites + 1];
+    let mut standard: Vec<(usize, usize, String)> = Vec::new();
     while remaining > 0 {
         let site = pool % sites + 1;
         let instance = pool + 1;
+        first_pool[site].get_or_insert(instance);
         // Room for `lo` Front Ends and a back end.
         let enterprise_pool = remaining > lo && rng.chance(f64::from(spec.enterprise_percent) / 100.0);
         if !enterprise_pool {
@@ -258,6 +317,7 @@ pub fn estate(spec: &Spec) -> String {
             w.sql_instance(site, n, "rtc");
             w.service((site, "UserStore", &instance.to_string()), &[], &on_sql(site, n, "rtc"), "");
             user_services.push((site, instance, on_cluster(site, n)));
+            standard.push((site, instance, on_cluster(site, n)));
             remaining -= 1;
             pool += 1;
             continue;
@@ -331,6 +391,14 @@ pub fn estate(spec: &Spec) -> String {
         );
         w.service((p.site, "Registrar", &p.instance.to_string()), &deps, on, &extra);
     }
+    for (site, instance, on) in &standard {
+        let deps = [("Default", *site, "UserServices", instance.to_string())];
+        let extra = format!(
+            "<RegistrarService xmlns=\"{NS_ROLES}\" IsDirector=\"false\" IsPoolEnabledForSAOnEdge=\"false\" />"
+        );
+        w.service((*site, "Registrar", &instance.to_string()), &deps, on, &extra);
+    }
+    site_roles(&mut w, &roles, &first_pool, pool + 1);
     let mut site_xml = String::new();
     for s in 1..=sites {
         let _ = write!(site_xml, "<CentralSite SiteId=\"{s}\"><Name>Site {s}</Name><Location /></CentralSite>");
@@ -339,6 +407,54 @@ pub fn estate(spec: &Spec) -> String {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Topology xmlns=\"urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008\">\n<InternalDomains AllowAllDomains=\"false\" DefaultDomain=\"contoso.local\"><InternalDomain Name=\"contoso.local\" Authoritative=\"false\" AllowSubDomains=\"false\" /></InternalDomains>\n<Sites>{site_xml}</Sites>\n<Clusters>\n{}</Clusters>\n<SqlInstances>\n{}</SqlInstances>\n<Services>\n{}</Services>\n</Topology>\n",
         w.clusters, w.sql, w.services
     )
+}
+
+/// Each site's Director, Edge and Mediation pools, written as the bundled exports write them
+/// (crates/sfbpatch-core/data/example-topology.xml and testdata/topology/roles.xml;
+/// docs/research/issue12-roles.md §2): a Director pool is a `Registrar` with
+/// `RegistrarService IsDirector="true"` depending on a user pool's `Registrar`; an Edge pool
+/// is `EdgeServer` (depending on its next hop's `Registrar`: the site's Director pool, else
+/// its first user pool) and `ManagementServices` on one cluster; a stand-alone Mediation pool
+/// is `MediationServer` on a cluster of its own, depending on the user pool's `Registrar`.
+/// A site with no user pool (more sites than pools) uses the estate's first pool (site 1).
+/// Instances are numbered from `instance` on.
+fn site_roles(w: &mut Writer, roles: &[SiteRoles], first_pool: &[Option<usize>], mut instance: usize) {
+    let mut next = || {
+        instance += 1;
+        (instance - 1).to_string()
+    };
+    for (site, r) in roles.iter().enumerate().skip(1) {
+        let hop = match first_pool.get(site).copied().flatten() {
+            Some(i) => (site, i.to_string()),
+            None => (1, "1".to_owned()),
+        };
+        let machines = |prefix: &str, n: usize| -> Vec<String> {
+            (1..=n).map(|k| format!("{prefix}{site:03}-{k:02}.contoso.local")).collect()
+        };
+        let mut edge_hop = hop.clone();
+        if r.directors > 0 {
+            let n = w.cluster(site, &format!("dirpool{site:03}.contoso.local"), true, &machines("dir", r.directors));
+            let me = next();
+            let extra = format!(
+                "<RegistrarService xmlns=\"{NS_ROLES}\" IsDirector=\"true\" IsPoolEnabledForSAOnEdge=\"false\" />"
+            );
+            let deps = [("Default", hop.0, "Registrar", hop.1.clone())];
+            w.service((site, "Registrar", &me), &deps, &on_cluster(site, n), &extra);
+            edge_hop = (site, me);
+        }
+        if r.edges > 0 {
+            let fqdn = format!("edgepool{site:03}.contoso.local");
+            let n = w.cluster_of(site, &fqdn, true, &machines("edge", r.edges), true);
+            let deps = [("Default", edge_hop.0, "Registrar", edge_hop.1.clone())];
+            w.service((site, "EdgeServer", &next()), &deps, &on_cluster(site, n), "");
+            w.service((site, "ManagementServices", &next()), &[], &on_cluster(site, n), "");
+        }
+        if r.mediation > 0 {
+            let n = w.cluster(site, &format!("medpool{site:03}.contoso.local"), true, &machines("med", r.mediation));
+            let deps = [("Default", hop.0, "Registrar", hop.1.clone())];
+            w.service((site, "MediationServer", &next()), &deps, &on_cluster(site, n), "");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -409,6 +525,80 @@ mod tests {
         for n in [1, 2, 3, 13, 99] {
             assert_eq!(load(&estate(&Spec::servers(n, 5))).servers.len(), n);
         }
+    }
+
+    #[test]
+    fn some_sites_have_a_director_pool_an_edge_pool_and_a_mediation_pool() {
+        let spec = Spec::servers(2_000, 7);
+        let t = load(&estate(&spec));
+        assert_eq!(t.servers.len(), 2_000);
+        // Per role: its clusters' sizes, by site.
+        let mut clusters: BTreeMap<(Role, String), BTreeMap<String, usize>> = BTreeMap::new();
+        for s in &t.servers {
+            *clusters.entry((s.role, s.site.clone())).or_default().entry(s.cluster.to_string()).or_default() += 1;
+        }
+        let sites_with = |role: Role| clusters.keys().filter(|(r, _)| *r == role).count();
+        for (role, sizes) in [(Role::Director, 2..=2), (Role::Edge, 1..=2), (Role::Mediation, 1..=2)] {
+            let n = sites_with(role);
+            // Some sites, not all (seeded: half of them on average).
+            assert!((3..20).contains(&n), "{role:?} in {n} sites");
+            for ((r, site), pools) in &clusters {
+                if *r == role {
+                    assert_eq!(pools.len(), 1, "one {role:?} pool in {site}");
+                    assert!(pools.values().all(|n| sizes.contains(n)), "{role:?} in {site}: {pools:?}");
+                }
+            }
+        }
+        for role in [Role::Edge, Role::Mediation] {
+            let sizes: BTreeSet<usize> = clusters
+                .iter()
+                .filter(|((r, _), _)| *r == role)
+                .flat_map(|(_, pools)| pools.values().copied())
+                .collect();
+            assert_eq!(sizes, BTreeSet::from([1, 2]), "{role:?} pools of one and of two");
+        }
+        // Director pools are pools of two, with no back end.
+        let directors: Vec<_> = t.pools.iter().filter(|p| p.kind == PoolKind::Director).collect();
+        assert_eq!(directors.len(), sites_with(Role::Director));
+        assert!(directors.iter().all(|p| p.machines.len() == 2 && p.backend.is_none()));
+        // Their roles as the exports write them, and their next hops in their site.
+        for s in t.servers.iter().filter(|s| matches!(s.role, Role::Director | Role::Edge | Role::Mediation)) {
+            let roles: Vec<&str> = s.topology_roles.iter().map(String::as_str).collect();
+            let expected: &[&str] = match s.role {
+                Role::Director => &["Registrar"],
+                Role::Edge => &["EdgeServer", "ManagementServices"],
+                _ => &["MediationServer"],
+            };
+            assert_eq!(roles, expected, "{}", s.fqdn);
+            assert!(s.sfb_installed, "{}", s.fqdn);
+            assert_eq!(s.depends_on.len(), 1, "{}: one next hop", s.fqdn);
+            let hop = t.servers.iter().find(|h| h.cluster == s.depends_on[0]);
+            let hop = hop.unwrap_or_else(|| panic!("{}: next hop {} has no server", s.fqdn, s.depends_on[0]));
+            assert_eq!(hop.site, s.site, "{}", s.fqdn);
+            let director_here = clusters.contains_key(&(Role::Director, s.site.clone()));
+            let want = if s.role == Role::Edge && director_here {
+                vec![Role::Director]
+            } else {
+                vec![Role::FrontEnd, Role::StandardEdition]
+            };
+            assert!(want.contains(&hop.role), "{}: next hop {} is a {:?}", s.fqdn, hop.fqdn, hop.role);
+        }
+        // No Persistent Chat (Skype for Business Server 2019).
+        assert!(t.servers.iter().all(|s| s.role != Role::PersistentChat));
+    }
+
+    #[test]
+    fn without_site_roles_there_are_none() {
+        let t = load(&estate(&Spec { site_roles_percent: 0, ..Spec::servers(400, 2) }));
+        assert_eq!(t.servers.len(), 400);
+        assert!(
+            t.servers.iter().all(|s| matches!(
+                s.role,
+                Role::FrontEnd | Role::StandardEdition | Role::EnterpriseBackend | Role::SqlStore
+            )),
+            "{:?}",
+            t.servers.iter().map(|s| s.role).collect::<BTreeSet<_>>()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{run, sfbpatch};
+use sfbpatch_core::topology::Role;
 use sfbpatch_sim::generate::{Spec, estate};
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -91,11 +92,45 @@ fn a_generated_estate_of_2000_servers_plans_every_server() {
     let file = write(&dir, "estate.xml", &estate(&Spec::servers(2_000, 12)));
     let check = run(&["topology", "check", &file]);
     assert_eq!(check.code, 0, "{}", check.stderr);
+    let topo = sfbpatch_core::topology::load(&file, estate(&Spec::servers(2_000, 12)).as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let site_roles: Vec<String> = topo
+        .servers
+        .iter()
+        .filter(|s| matches!(s.role, Role::Director | Role::Edge | Role::Mediation))
+        .map(|s| s.fqdn.to_string())
+        .collect();
+    assert!(site_roles.len() >= 20, "{} Director, Edge and Mediation servers", site_roles.len());
     let plan = common::json(&["plan", &file, "--package", "SkypeServerUpdateInstaller.exe", "--format", "json"]);
     let servers = plan["servers"].as_array().map_or(0, Vec::len);
-    // Every machine is an entry: Front Ends, Standard Edition servers, and each SQL-only back
-    // end's databases (once per SQL Server).
-    assert_eq!(servers, 2_000);
+    // Every other machine is an entry: Front Ends, Standard Edition servers, and each SQL-only
+    // back end's databases (once per SQL Server); the Directors, Edge and Mediation servers
+    // are out of scope, each saying it needs --scope all.
+    assert_eq!(servers, 2_000 - site_roles.len());
+    let mut out: Vec<(String, String)> = plan["out_of_scope"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| (o["fqdn"].as_str().unwrap_or("").to_owned(), o["reason_code"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let mut expected: Vec<(String, String)> =
+        site_roles.iter().map(|f| (f.clone(), "needs-scope-all".to_owned())).collect();
+    out.sort();
+    expected.sort();
+    assert_eq!(out, expected);
+    // With --scope all, every machine is an entry.
+    let all = common::json(&[
+        "plan",
+        &file,
+        "--package",
+        "SkypeServerUpdateInstaller.exe",
+        "--scope",
+        "all",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(all["servers"].as_array().map_or(0, Vec::len), 2_000);
+    assert_eq!(all["out_of_scope"].as_array().map_or(usize::MAX, Vec::len), 0);
 }
 
 #[test]
