@@ -42,6 +42,9 @@ pub struct RunSummary {
     pub state: RunState,
     /// Per server, in plan order.
     pub servers: Vec<ServerSummary>,
+    /// The gates that kept servers from starting (the window's end, the failure budget), in
+    /// the order they closed: a run stopped by its window is resumed with a new one.
+    pub gates: Vec<Gate>,
 }
 
 /// How the servers that finished ended, for those that wait for them.
@@ -210,12 +213,38 @@ pub fn gate(
     }
 }
 
+/// Whether `sp` is the finishing work of a pool: a back end's database entry
+/// (`Runbook::BackendDatabases`: an Enterprise back end's, a SQL Server of other stores', the
+/// Persistent Chat store's) with servers it comes `after`. It is gated only once those have
+/// finished: when this run (this night or an earlier one) updated them all, it starts
+/// whatever the window or the failure budget say; otherwise it does not start at all (it
+/// waits for every one of them: DOMAIN.md §1a, the databases are updated from a server that
+/// already carries the update, after the pool's Front Ends).
+///
+/// Why past the window: Front Ends at a newer build than their databases keep running, and
+/// nothing tells anyone (DOMAIN.md §4 rule 6, §1a "a forgotten database update is silent");
+/// a window that closes between a pool's last Front End and its databases would leave exactly
+/// that until the next night. The step is minutes (DOMAIN.md §4 rule 9), so the window stops
+/// new *servers* — Front Ends, SE, and every role's servers — and lets a pool's databases
+/// follow the Front Ends this run already updated.
+///
+/// Why past the failure budget: the budget stops the update from spreading to more servers
+/// after failures elsewhere. The database update installs nothing on a new machine: it brings
+/// the databases to the build their Front Ends already run, and leaving it undone keeps the
+/// pool half done (Front Ends ahead of their databases) for failures that are not its own.
+/// A failure in its own pool still stops it (its `after` servers did not all update).
+fn finishing_work(sp: &ServerPlan) -> bool {
+    sp.runbook == Runbook::BackendDatabases && !sp.after.is_empty()
+}
+
 /// The run's gates before each new server, shared by the lanes.
 struct Gates {
     window_end_ms: Option<u64>,
     failures: AtomicUsize,
     said_window: AtomicBool,
     said_budget: AtomicBool,
+    /// The gates that closed, in order.
+    closed: std::sync::Mutex<Vec<Gate>>,
 }
 
 impl Gates {
@@ -236,6 +265,9 @@ impl Gates {
             ),
         };
         if !said.swap(true, Ordering::SeqCst) {
+            if let Ok(mut c) = self.closed.lock() {
+                c.push(why);
+            }
             cx.emit(Event::Warning { server: None, at_ms: cx.now(), message: cx.say(run_key, &args) });
         }
         let mut args = args;
@@ -304,7 +336,7 @@ pub async fn run<T: Transport, S: EventSink>(
             .map(|s| end_server(&cx, &s.fqdn, ServerResult::NotStarted, Some(msg.clone()), Vec::new()))
             .collect();
         cx.emit(Event::RunFinished { at_ms: cx.now(), state: RunState::Failed });
-        return RunSummary { state: RunState::Failed, servers };
+        return RunSummary { state: RunState::Failed, servers, gates: Vec::new() };
     }
     let start_ms = cx.now();
     let window_end_ms = opts.window.as_ref().map(|w| w.end_ms(start_ms));
@@ -319,6 +351,7 @@ pub async fn run<T: Transport, S: EventSink>(
         failures: AtomicUsize::new(0),
         said_window: AtomicBool::new(false),
         said_budget: AtomicBool::new(false),
+        closed: std::sync::Mutex::new(Vec::new()),
     };
     for r in &refused {
         gates.record(r.result);
@@ -336,6 +369,8 @@ pub async fn run<T: Transport, S: EventSink>(
             let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
             // A server this run's journal shows touched is finished, whatever the gates say.
             let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
+            // A database entry is gated once its `after` servers have finished (`finishing`).
+            let finishing = finishing_work(sp);
             let summary = if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
                 ServerSummary {
                     fqdn: sp.fqdn.clone(),
@@ -354,27 +389,36 @@ pub async fn run<T: Transport, S: EventSink>(
                     Tie::PoolMate => (ServerResult::NotStarted, cx.say("pool-refused", &args("server"))),
                 };
                 end_server(cx, &sp.fqdn, result, Some(why), Vec::new())
-            } else if let Some(why) = (fresh && !cx.halted()).then(|| gates.check(cx, &sp.fqdn)).flatten() {
+            } else if let Some(why) = (fresh && !finishing && !cx.halted()).then(|| gates.check(cx, &sp.fqdn)).flatten()
+            {
                 end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
             } else if stop_lane || cx.halted() {
                 let result = if cx.halted() { ServerResult::Interrupted } else { ServerResult::NotStarted };
-                end_server(cx, &sp.fqdn, result, None, Vec::new())
+                // A database entry left behind by its pool says why when a gate is closed.
+                let why = (fresh && finishing && !cx.halted()).then(|| gates.check(cx, &sp.fqdn)).flatten();
+                end_server(cx, &sp.fqdn, result, why, Vec::new())
             } else {
                 // Servers that must be updated first (a back end's Front Ends) are waited for
                 // before a permit is taken, so that waiting never holds one.
                 let not_updated = finished.wait_for(&sp.after).await;
                 if not_updated.is_empty() {
                     match sem.acquire().await {
-                        // The gates again, at the moment it would start.
-                        Ok(_permit) => match fresh.then(|| gates.check(cx, &sp.fqdn)).flatten() {
+                        // The gates again, at the moment it would start; not for a pool's
+                        // database entry whose Front Ends this run updated (`finishing_work`).
+                        Ok(_permit) => match (fresh && !finishing).then(|| gates.check(cx, &sp.fqdn)).flatten() {
                             Some(why) => end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new()),
                             None => run_server(cx, sp, prior).await,
                         },
                         Err(_) => end_server(cx, &sp.fqdn, ServerResult::Interrupted, None, Vec::new()),
                     }
                 } else {
+                    // A database entry whose servers a closed gate kept from starting says so
+                    // (as every other server it stopped does); else which servers it waited for.
+                    let gated = (fresh && finishing && not_updated.len() == sp.after.len())
+                        .then(|| gates.check(cx, &sp.fqdn))
+                        .flatten();
                     let names: Vec<String> = not_updated.iter().map(ToString::to_string).collect();
-                    let why = cx.say("waits-for", &[("servers", names.join(", "))]);
+                    let why = gated.unwrap_or_else(|| cx.say("waits-for", &[("servers", names.join(", "))]));
                     end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
                 }
             };
@@ -402,7 +446,8 @@ pub async fn run<T: Transport, S: EventSink>(
     let servers: Vec<ServerSummary> = results.into_iter().map(|(_, s)| s).collect();
     let state = run_state(&servers.iter().map(|s| s.result).collect::<Vec<_>>(), cx.halted());
     cx.emit(Event::RunFinished { at_ms: cx.now(), state });
-    RunSummary { state, servers }
+    let gates = gates.closed.lock().map(|c| c.clone()).unwrap_or_default();
+    RunSummary { state, servers, gates }
 }
 
 #[cfg(test)]

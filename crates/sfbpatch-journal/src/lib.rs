@@ -206,6 +206,12 @@ impl Journal {
         })
     }
 
+    /// Replaces a run's stored parameters (a JSON text: `resume --window-end` and the like
+    /// give a run new ones from then on; no schema change, the column holds JSON).
+    pub fn set_params(&self, run_id: &str, params_json: &str) -> Result<(), JournalError> {
+        self.with(|c| c.execute("UPDATE runs SET params = ?2 WHERE id = ?1", params![run_id, params_json]).map(|_| ()))
+    }
+
     /// The event sink that records `run_id`.
     pub fn sink<'a>(&'a self, run_id: &'a str) -> JournalSink<'a> {
         JournalSink { journal: self, run_id }

@@ -97,6 +97,16 @@ pub struct ServerResult {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// A notice for the whole run (no server): a `--warn-before` mark before the window's end,
+/// the window ended, the failure budget spent — what `run` prints as a `!` line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunWarning {
+    /// When, in minutes from the start of the rehearsal.
+    pub at_minutes: f64,
+    /// The sentence, in the run's language.
+    pub message: String,
+}
+
 /// A pool's users during the rehearsal.
 pub type PoolResult = PoolUsers;
 
@@ -126,6 +136,8 @@ pub struct Rehearsal {
     /// Databases left older than a serving server of their pool at the end (DOMAIN.md §4
     /// rule 6: the Front Ends keep running; the run is not "updated" while any lags).
     pub lagging_databases: Vec<SchemaLag>,
+    /// The run's own notices, in order (servers' warnings are in their timelines' messages).
+    pub warnings: Vec<RunWarning>,
 }
 
 impl Rehearsal {
@@ -196,6 +208,15 @@ pub fn rehearse_into(
             by_server.entry(server).or_default().push(e);
         }
     }
+    let warnings = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Warning { server: None, at_ms, message } => {
+                Some(RunWarning { at_minutes: minutes(*at_ms), message: message.clone() })
+            }
+            _ => None,
+        })
+        .collect();
     let end = estate.now();
     let servers = plan
         .servers
@@ -228,6 +249,7 @@ pub fn rehearse_into(
         servers,
         pools,
         lagging_databases: estate.schema_lag(),
+        warnings,
     };
     (rehearsal, estate)
 }

@@ -285,7 +285,8 @@ pub struct EngineArgs {
     #[arg(long = "warn-before", value_name = "MINUTES")]
     pub warn_before: Vec<f64>,
     /// End of the maintenance window: after it no new server starts (those running finish;
-    /// the rest are not-started, with the reason). RFC 3339 with its offset
+    /// the rest are not-started, with the reason), except a pool's database update once this
+    /// run updated its Front Ends: it finishes work begun. RFC 3339 with its offset
     /// (2026-11-28T06:00:00+01:00, or Z), or +MINUTES / +Nh from now. Rehearsals start their
     /// virtual clock now.
     #[arg(long, value_name = "TIME", value_parser = crate::engine_params::parse_window_end)]
@@ -505,6 +506,16 @@ pub struct ResumeArgs {
     pub run_id: String,
     #[command(flatten)]
     pub journal: JournalArg,
+    /// A new end of the maintenance window (as run's --window-end), for this resume and the
+    /// run's later ones; without it, the run's own (a run stopped by its window needs a new one).
+    #[arg(long, value_name = "TIME", value_parser = crate::engine_params::parse_window_end)]
+    pub window_end: Option<crate::engine_params::WindowEnd>,
+    /// New marks before the window's end and the outage budget (repeatable), replacing the run's.
+    #[arg(long = "warn-before", value_name = "MINUTES")]
+    pub warn_before: Vec<f64>,
+    /// A new failure budget (as run's --max-failures), replacing the run's.
+    #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
+    pub max_failures: Option<sfbpatch_engine::options::FailureBudget>,
     /// Output format of the final report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

@@ -171,6 +171,28 @@ fn one() -> f64 {
 }
 
 impl EngineParams {
+    /// `resume`'s `--window-end`, `--warn-before` and `--max-failures`: each one given replaces
+    /// the stored value (the journal then stores the result as the run's parameters, for its
+    /// later resumes); those not given keep the run's. Whether anything changed.
+    pub fn replace_gates(
+        &mut self,
+        window_end: Option<WindowEnd>,
+        warn_before: &[f64],
+        max_failures: Option<sfbpatch_engine::options::FailureBudget>,
+    ) -> bool {
+        let changed = window_end.is_some() || !warn_before.is_empty() || max_failures.is_some();
+        if let Some(w) = window_end {
+            self.window_end = Some(w);
+        }
+        if !warn_before.is_empty() {
+            self.warn_before = warn_before.to_vec();
+        }
+        if let Some(b) = max_failures {
+            self.max_failures = Some(b.to_string());
+        }
+        changed
+    }
+
     /// The engine's options, in `lang`: the only place they are built from settings.
     pub fn run_options(&self, lang: sfbpatch_core::Lang) -> sfbpatch_engine::RunOptions {
         let defaults = sfbpatch_engine::RunOptions::default();

@@ -218,12 +218,14 @@ pub fn run_summary(
         }
     }
     if s.state != RunState::Completed {
-        let _ = writeln!(
-            o,
-            "{}\n  sfbpatch resume {run_id} --journal '{}'",
-            text(lang, "cli.run.resume-hint"),
-            journal.display()
-        );
+        // A run its window stopped starts nothing more under that window: it needs a new one.
+        let (key, window) = if s.gates.contains(&sfbpatch_engine::schedule::Gate::WindowEnded) {
+            ("cli.run.resume-window-hint", " --window-end <TIME>")
+        } else {
+            ("cli.run.resume-hint", "")
+        };
+        let _ =
+            writeln!(o, "{}\n  sfbpatch resume {run_id} --journal '{}'{window}", text(lang, key), journal.display());
     }
     o
 }

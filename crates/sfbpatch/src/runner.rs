@@ -468,13 +468,18 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     }
     let p: Plan = serde_json::from_str(&stored.plan)
         .map_err(|e| Failure::Message(format!("run {}: stored plan: {e}", stored.id)))?;
-    let params: RunParams = serde_json::from_str(&stored.params)
+    let mut params: RunParams = serde_json::from_str(&stored.params)
         .map_err(|e| Failure::Message(format!("run {}: stored parameters: {e}", stored.id)))?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     journal
         .begin_run(&stored.id, &stored.plan, &stored.params, &servers, &holder(), false)
         .map_err(|e| journal_failure(lang, &e))?;
     journal.mark_running(&stored.id).map_err(|e| journal_failure(lang, &e))?;
+    // A new window, marks or failure budget are the run's parameters from now on.
+    if params.engine.replace_gates(args.window_end, &args.warn_before, args.max_failures) {
+        let json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
+        journal.set_params(&stored.id, &json).map_err(|e| journal_failure(lang, &e))?;
+    }
     let state = journal.resume_state(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
     let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, lang)?;

@@ -55,6 +55,8 @@ fn json_contract() {
     assert_eq!(code, 0);
     assert_eq!(v["schema"], "sfbpatch.rehearsal/1");
     assert_eq!(v["seed"], 7);
+    // The run's own notices ({at_minutes, message}: tests/window.rs): none without a window.
+    assert_eq!(v["warnings"], serde_json::json!([]));
     assert!(v["makespan_minutes"].as_f64().is_some_and(|m| m > 10.0));
     let servers = v["servers"].as_array().unwrap_or_else(|| panic!("servers"));
     // Five Front Ends, the Standard Edition server, the two back ends' databases.

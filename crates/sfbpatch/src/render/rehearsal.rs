@@ -145,6 +145,14 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
         };
         let _ = writeln!(o, "  {:<28} {line}", p.fqdn.as_str());
     }
+    // The run's own notices (the window's marks and end, the failure budget), as `run` says them.
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o);
+    }
+    for w in &r.warnings {
+        let args = Args::new().with("minutes", minutes(w.at_minutes)).with("message", &w.message);
+        let _ = writeln!(o, "{}", tr(lang, "cli.rehearse.run-warning", &args));
+    }
     let count = |what: ServerResult| r.servers.iter().filter(|s| s.result == what).count();
     let _ = writeln!(
         o,
