@@ -259,6 +259,19 @@ impl ServerPlan {
         Some((self.host_of(st), st.command.as_deref()?))
     }
 
+    /// The Persistent Chat server that updates this entry's databases, when it is a SQL Server
+    /// holding only Persistent Chat stores: `scope::targets_in` puts such an entry in the lane
+    /// of the Persistent Chat pool it serves (`pool`), which is none of the user pools whose
+    /// stores it holds (`pools`); every other SQL Server's lane is its first user pool, or none.
+    pub fn persistent_chat_host(&self) -> Option<&Fqdn> {
+        let chat_lane = self.pool.as_ref().is_some_and(|p| !self.pools.contains(p));
+        if self.runbook != Runbook::BackendDatabases || self.role != Role::SqlStore || !chat_lane {
+            return None;
+        }
+        let st = self.steps.iter().find(|s| s.runs_on.is_some())?;
+        Some(self.host_of(st))
+    }
+
     /// The database update that finishes this server's databases and the host it runs on,
     /// also when the plan leaves `update-databases` out (`--skip-step`): what a failed
     /// `check-databases` tells the operator to run. `None` for a runbook without databases.
@@ -557,6 +570,12 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         pool_by.entry(&x.fqdn).or_insert(x);
     }
     let mut lone: std::collections::HashMap<&Fqdn, bool> = std::collections::HashMap::new();
+    // Servers per cluster (a Director, Edge, Mediation or Persistent Chat pool's size: its
+    // cluster's machines), counted once rather than per server (issue 12, item 4).
+    let mut cluster_size: std::collections::HashMap<&Fqdn, usize> = std::collections::HashMap::new();
+    for x in &topology.servers {
+        *cluster_size.entry(&x.cluster).or_default() += 1;
+    }
 
     let lang = req.lang;
     let mut servers = Vec::with_capacity(selected.len());
@@ -595,6 +614,8 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
             },
             services: t.runbook.service_control(),
         };
+        // A server alone in its pool is a users' outage of what it serves (`in_outage_in_pool`).
+        let pool_size = cluster_size.get(&s.cluster).copied().unwrap_or(1);
         let steps: Vec<PlannedStep> = t
             .runbook
             .steps()
@@ -612,7 +633,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                     title: id.title(lang),
                     command: runbook::command_text(id, &cx),
                     runs_on: Some(runs_on),
-                    in_outage: t.runbook.in_outage(id),
+                    in_outage: t.runbook.in_outage_in_pool(id, pool_size),
                     safe_to_repeat: spec.safe_to_repeat,
                     // The failover step outlasts the cmdlet's own wait (past it, the cmdlet fails
                     // and does nothing).
@@ -646,7 +667,7 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
         // fails over only to servers that are up).
         let pooled_role =
             matches!(t.runbook, Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat);
-        if pooled_role && topology.servers.iter().filter(|o| o.cluster == s.cluster).count() < 2 {
+        if pooled_role && pool_size < 2 {
             warnings.push(warn(&format!("lone-{}", t.runbook.as_str()), Args::new().with("pool", &s.cluster)));
         }
         // "Persistent chat is available in Skype for Business Server 2015 but is no longer
@@ -697,9 +718,14 @@ pub fn plan(topology: &Topology, req: &PlanRequest) -> Result<Plan, PlanError> {
                 warnings.push(warn("step-skipped", Args::new().with("step", skipped)));
             }
         }
+        // A SQL Server of Persistent Chat stores only is updated from a Persistent Chat server
+        // (`scope::targets_in`), after the servers of that pool: its own reason.
+        let chat_store = t.runbook == Runbook::BackendDatabases
+            && server_by.get(t.database_host.as_str()).is_some_and(|h| h.role == Role::PersistentChat);
+        let reason_key = if chat_store { "persistent-chat-store" } else { t.runbook.as_str() };
         let reason = tr(
             lang,
-            &format!("plan.runbook.{}", t.runbook.as_str()),
+            &format!("plan.runbook.{reason_key}"),
             &Args::new().with("host", &t.database_host).with("sql", &t.fqdn),
         );
         servers.push(ServerPlan {

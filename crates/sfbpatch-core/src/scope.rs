@@ -269,8 +269,7 @@ impl Runbook {
     /// of their pool is down — DNS load balancing fails over to the servers that are up, an
     /// Edge pool loses external access only with its last Edge, a Persistent Chat pool's
     /// users move to its other servers (§5, DOC) — and a pool's servers never run together
-    /// (one lane per pool). A pool of one server is an outage of what it serves while it is
-    /// updated: the plan warns (`lone-server`), it is not the 30-minute back-end rule.
+    /// (one lane per pool). A pool of one server is another matter: see [`Runbook::in_outage_in_pool`].
     pub fn in_outage(self, step: StepId) -> bool {
         match self {
             Runbook::StandardEdition | Runbook::SeedBackend => step.spec().in_outage,
@@ -283,22 +282,42 @@ impl Runbook {
             | Runbook::PersistentChat => false,
         }
     }
+
+    /// [`Runbook::in_outage`] for a server whose pool has `pool_size` servers. A Director,
+    /// Edge, Mediation or Persistent Chat server **alone** in its pool has no other server to
+    /// fail over to (docs/research/issue12-roles.md §5: DNS load balancing "fails over only to
+    /// running servers"; a single-Edge site "has no redundancy (its update is an outage of
+    /// external access)"): what it serves — sign-ins through the Director, external access,
+    /// PSTN calls through its gateways, chat rooms — is down for users from `stop-services`
+    /// until `start-services` succeeds, as on a Standard Edition server (DOMAIN.md §2 step 4 to
+    /// step 12), so those steps open the users' outage window and count against the budget. A
+    /// server whose pool keeps another one up opens none ([`Runbook::in_outage`]).
+    pub fn in_outage_in_pool(self, step: StepId, pool_size: usize) -> bool {
+        match self {
+            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat if pool_size < 2 => {
+                step.spec().in_outage
+            }
+            _ => self.in_outage(step),
+        }
+    }
 }
 
 impl Runbook {
     /// The steps that open and close the users' outage: `stop-services` … `start-services`
-    /// where services stop, the database update on a back end. A Front End has none.
+    /// where services stop (for a Director, Edge, Mediation or Persistent Chat server, only
+    /// when it is alone in its pool), the database update on a back end. A Front End has none.
     pub fn outage_bounds(self) -> Option<(StepId, StepId)> {
         match self {
             Runbook::StandardEdition | Runbook::SeedBackend => Some((StepId::StopServices, StepId::StartServices)),
             Runbook::BackendDatabases => Some((StepId::UpdateDatabases, StepId::UpdateDatabases)),
-            // No users homed on them: see `in_outage`.
-            Runbook::FrontEnd
-            | Runbook::LyncFrontEnd
-            | Runbook::Director
-            | Runbook::Edge
-            | Runbook::Mediation
-            | Runbook::PersistentChat => None,
+            // Where services stop, when the server is alone in its pool (`in_outage_in_pool`):
+            // the window opens only at a step the plan marks inside it, so a server of a pool
+            // that keeps another one up never opens it.
+            Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat => {
+                Some((StepId::StopServices, StepId::StartServices))
+            }
+            // No users' outage: the pool's other Front Ends serve (see `in_outage`).
+            Runbook::FrontEnd | Runbook::LyncFrontEnd => None,
         }
     }
 

@@ -151,11 +151,13 @@ fn runbooks_commands_and_order_of_scope_all() {
     assert_eq!(get("dir01.fabrikam.local").runbook, Runbook::Director);
     assert!(get("dir01.fabrikam.local").steps.iter().any(|s| s.id == StepId::StopW3svc));
     assert!(get("pc01.fabrikam.local").steps.iter().all(|s| s.id != StepId::StopW3svc));
-    // Every command parses; nothing is in the users' outage on these roles.
+    // Every command parses; nothing is in the users' outage on these roles when their pool
+    // keeps another server up; med11 is its Mediation pool's only server (`lone-mediation`).
     for s in p.servers.iter().filter(|s| {
         matches!(s.runbook, Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat)
     }) {
-        assert_eq!(s.estimated_outage_minutes, 0.0, "{}", s.fqdn);
+        let lone = s.fqdn.as_str() == "med11.fabrikam.local";
+        assert_eq!(s.estimated_outage_minutes == 0.0, !lone, "{}: {}", s.fqdn, s.estimated_outage_minutes);
         assert_eq!(s.database_update, "none");
         for st in &s.steps {
             if let Some(c) = &st.command {
@@ -242,4 +244,67 @@ fn pool_and_site_narrow_and_unknown_names_are_refused() {
     let mut r = request(Scope::All);
     r.sites = vec!["East".into()];
     assert!(matches!(plan(&t, &r), Err(sfbpatch_core::plan::PlanError::UnknownSite { .. })));
+}
+
+/// A Director, Edge, Mediation or Persistent Chat server alone in its pool is an outage of what
+/// it serves (docs/research/issue12-roles.md §5): its steps from `stop-services` to
+/// `start-services` are inside the users' outage window, as on a Standard Edition server; a
+/// server of a pool of two opens none.
+#[test]
+fn a_lone_role_server_opens_the_users_outage_and_a_pooled_one_does_not() {
+    let t = common::load("topology/roles.xml");
+    let p = plan(&t, &request(Scope::All)).unwrap_or_else(|e| panic!("{e}"));
+    let get = |f: &str| p.servers.iter().find(|s| s.fqdn.as_str() == f).unwrap_or_else(|| panic!("{f}"));
+    let inside = |f: &str| get(f).steps.iter().filter(|s| s.in_outage).map(|s| s.id).collect::<Vec<_>>();
+    let med = get("med11.fabrikam.local");
+    assert_eq!(
+        inside("med11.fabrikam.local"),
+        [
+            StepId::StopServices,
+            StepId::CloseShells,
+            StepId::InstallUpdate,
+            StepId::ReopenShell,
+            StepId::StopServicesAgain,
+            StepId::StartServices
+        ]
+    );
+    // 2.5 + 0.1 + 12 + 0.4 + 1.5 + 3 (runbook::StepId::spec).
+    assert_eq!(med.estimated_outage_minutes, 19.5);
+    assert!(med.warnings.iter().any(|w| w.code == "lone-mediation"), "{:?}", med.warnings);
+    assert_eq!(Runbook::Mediation.outage_bounds(), Some((StepId::StopServices, StepId::StartServices)));
+    for f in ["dir01.fabrikam.local", "edge02.fabrikam.local", "pc01.fabrikam.local"] {
+        assert!(inside(f).is_empty(), "{f}: {:?}", inside(f));
+        assert_eq!(get(f).estimated_outage_minutes, 0.0, "{f}");
+        assert!(get(f).warnings.iter().all(|w| !w.code.starts_with("lone-")), "{f}");
+    }
+    for r in [Runbook::Director, Runbook::Edge, Runbook::Mediation, Runbook::PersistentChat] {
+        for step in r.steps() {
+            assert!(!r.in_outage_in_pool(*step, 2), "{r} {step}");
+            assert_eq!(r.in_outage_in_pool(*step, 1), step.spec().in_outage, "{r} {step}");
+        }
+    }
+    // A Front End's pool size changes nothing: its failover moves its users.
+    assert!(!Runbook::FrontEnd.in_outage_in_pool(StepId::InstallUpdate, 1));
+}
+
+/// A SQL Server of Persistent Chat stores only is updated from a Persistent Chat server: its
+/// reason and its step 11 say so, not "a Front End".
+#[test]
+fn the_persistent_chat_store_names_the_chat_server_it_runs_from() {
+    let t = common::load("topology/roles.xml");
+    let p = plan(&t, &request(Scope::All)).unwrap_or_else(|e| panic!("{e}"));
+    let get = |f: &str| p.servers.iter().find(|s| s.fqdn.as_str() == f).unwrap_or_else(|| panic!("{f}"));
+    let store = get("sql03.fabrikam.local");
+    assert_eq!(store.persistent_chat_host().map(|h| h.as_str()), Some("pc01.fabrikam.local"));
+    assert_eq!(
+        store.runbook_reason,
+        "sql03.fabrikam.local is a SQL Server machine with no Skype for Business software that holds only \
+         Persistent Chat stores: its databases are updated once, from pc01.fabrikam.local, a Persistent Chat \
+         server that already has the update (it has the Management Shell), after every Persistent Chat server \
+         that uses them."
+    );
+    for f in ["sql01.fabrikam.local", "sql02.fabrikam.local"] {
+        assert_eq!(get(f).persistent_chat_host(), None, "{f}");
+        assert!(get(f).runbook_reason.contains("a Front End that already has the update"), "{f}");
+    }
 }

@@ -91,6 +91,12 @@ pub struct ServerResult {
     pub outage_minutes: f64,
     /// The longest single outage, in minutes.
     pub longest_outage_minutes: f64,
+    /// Its users' outage reached the budget: the plan counts this server's outage (steps
+    /// inside the users' outage window: a Standard Edition server, a back end's databases, a
+    /// Director, Edge, Mediation or Persistent Chat server alone in its pool) and its services
+    /// were down `outage_budget_minutes` or more ("down for 30 minutes or more": DOMAIN.md §1,
+    /// the 30-minute rule). A server whose pool served its users meanwhile is never over.
+    pub over_budget: bool,
     /// When the server failed inside its outage: the commands that bring service back.
     pub recovery: Vec<String>,
     /// What happened, step by step.
@@ -224,7 +230,7 @@ pub fn rehearse_into(
         .zip(before)
         .map(|(sp, build_before)| {
             let evs = by_server.get(&sp.fqdn).map(Vec::as_slice).unwrap_or(&[]);
-            server_result(sp, build_before, evs, &estate, end)
+            server_result(sp, build_before, evs, &estate, end, plan.outage_budget_minutes)
         })
         .collect();
     let pools = users::pool_users(topology, &estate, end);
@@ -254,7 +260,14 @@ pub fn rehearse_into(
     (rehearsal, estate)
 }
 
-fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate: &Estate, end: Ms) -> ServerResult {
+fn server_result(
+    sp: &ServerPlan,
+    build_before: Build,
+    events: &[&Event],
+    estate: &Estate,
+    end: Ms,
+    budget: f64,
+) -> ServerResult {
     let host = estate.host(sp.fqdn.as_str());
     // A SQL Server entry named by its cluster (a failover cluster's network name, no machine
     // of that name): its nodes, unavailable only while every one is.
@@ -309,6 +322,8 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
             _ => {}
         }
     }
+    let outage_minutes = minutes(intervals.iter().map(|(s, e)| e - s).sum());
+    let counts_outage = sp.steps.iter().any(|st| st.in_outage);
     let services_running =
         !nodes.is_empty() && nodes.iter().all(|h| h.services_running() && h.unreachable_until <= end);
     ServerResult {
@@ -322,8 +337,9 @@ fn server_result(sp: &ServerPlan, build_before: Build, events: &[&Event], estate
         build_after: host.map(|h| h.build()).unwrap_or(Build([0; 4])),
         services_running,
         reboot_pending: host.is_some_and(|h| h.pending_reboot),
-        outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).sum()),
+        outage_minutes,
         longest_outage_minutes: minutes(intervals.iter().map(|(s, e)| e - s).max().unwrap_or(0)),
+        over_budget: counts_outage && outage_minutes >= budget,
         recovery,
         timeline,
     }

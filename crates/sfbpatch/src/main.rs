@@ -172,7 +172,13 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         ReportFormat::Text => render::rehearsal_text(&r, &p, lang),
         ReportFormat::Json => render::json(&r),
     };
-    Ok(Output { text, success: r.all_updated(), code: None, errors: String::new() })
+    // A rehearsal answers "may this plan run as it is?": an operator scripting
+    // `rehearse && run` must be stopped by a users' outage that went past the budget as by a
+    // server that was not updated (exit 1, the report printed either way), though nothing
+    // failed. `--accept-resiliency` says outages reaching the budget are accepted (`run`
+    // then opens them: `guard::may_open`), so with it an overrun is reported, not failed.
+    let over = r.servers.iter().any(|s| s.over_budget) && !opts.run.accept_resiliency;
+    Ok(Output { text, success: r.all_updated() && !over, code: None, errors: String::new() })
 }
 
 fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {

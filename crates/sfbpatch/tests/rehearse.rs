@@ -72,10 +72,13 @@ fn json_contract() {
             "build_after",
             "services_running",
             "outage_minutes",
+            "over_budget",
         ] {
             assert!(s.get(field).is_some(), "missing {field} in {s}");
         }
         assert_eq!(s["result"], "updated");
+        // Every outage of this seed stays within the 30-minute budget.
+        assert_eq!(s["over_budget"], false, "{s}");
         assert!(s["failed_step"].is_null() && s["error"].is_null());
         assert_eq!(s["services_running"], true);
         let fqdn = s["fqdn"].as_str().unwrap_or("");
@@ -149,7 +152,13 @@ fn faults_and_versions_through_the_binary() {
         "--format",
         "json",
     ]);
-    assert_eq!(code, 0);
+    // Every server is updated, but sql01's outage went past the budget: a finding, exit 1.
+    assert_eq!(code, 1);
+    let sql01 = v["servers"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["fqdn"] == "sql01.contoso.local").cloned())
+        .unwrap_or_default();
+    assert_eq!((&sql01["result"], &sql01["over_budget"]), (&"updated".into(), &true.into()), "{sql01}");
     let pool01 = v["pools"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["fqdn"] == "pool01.contoso.local").cloned())

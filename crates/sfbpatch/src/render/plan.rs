@@ -26,10 +26,17 @@ fn variant_line(s: &ServerPlan, lang: Lang) -> Option<String> {
         return None;
     }
     let stores = if s.collocated_stores.is_empty() { "-".to_owned() } else { s.collocated_stores.join(", ") };
+    let sql = s.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or("-");
+    // A SQL Server of Persistent Chat stores only: no Enterprise back end, updated from a
+    // Persistent Chat server.
+    if let Some(host) = s.persistent_chat_host() {
+        let args = Args::new().with("sql", sql).with("host", host);
+        return Some(tr(lang, "cli.plan.variant.persistent-chat-store", &args));
+    }
     Some(tr(
         lang,
         &format!("cli.plan.variant.{}", s.database_update),
-        &Args::new().with("sql", s.sql_server_fqdn.as_ref().map(|f| f.as_str()).unwrap_or("-")).with("stores", stores),
+        &Args::new().with("sql", sql).with("stores", stores),
     ))
 }
 

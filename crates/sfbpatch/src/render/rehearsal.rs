@@ -107,8 +107,23 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
             let failed_over = s.timeline.iter().any(|t| t.step == Activity::Step(StepId::Failover));
             let key = if failed_over { "cli.rehearse.failed-over" } else { "cli.rehearse.stopped-in-pool" };
             let _ = writeln!(o, "  {}", tr(lang, key, &args));
+        } else if let Some(sp) = sp.filter(|sp| served_by_pool(sp)) {
+            // A Director, Edge, Mediation or Persistent Chat server whose pool kept another
+            // server up: what it serves went on (docs/research/issue12-roles.md §5), as the
+            // plan says (no step inside the users' outage window: `Runbook::in_outage_in_pool`).
+            let args = Args::new().with("minutes", minutes(s.outage_minutes)).with("role", role_name(sp.role, lang));
+            let _ = writeln!(o, "  {}", tr(lang, "cli.rehearse.served-by-pool", &args));
         } else {
             let _ = writeln!(o, "  {}", outage_bar(s.outage_minutes, r.outage_budget_minutes, lang));
+        }
+        if s.over_budget {
+            let impact = sp.map_or("standard-edition", |sp| over_budget_impact(sp.runbook));
+            let args = Args::new()
+                .with("server", &s.fqdn)
+                .with("minutes", minutes(s.outage_minutes))
+                .with("budget", minutes(r.outage_budget_minutes))
+                .with("impact", text(lang, &format!("cli.rehearse.over-budget-impact.{impact}")));
+            let _ = writeln!(o, "  ! {}", tr(lang, "cli.rehearse.over-budget", &args));
         }
         if let Some(err) = &s.error {
             let step = s.failed_step.map_or("-", |a| a.as_str());
@@ -168,6 +183,28 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
         )
     );
     o
+}
+
+/// A Director, Edge, Mediation or Persistent Chat server that opens no users' outage: its
+/// pool's other servers serve while it is updated.
+fn served_by_pool(sp: &sfbpatch_core::plan::ServerPlan) -> bool {
+    matches!(sp.runbook, Runbook::Director | Runbook::Edge | Runbook::Mediation | Runbook::PersistentChat)
+        && !sp.steps.iter().any(|st| st.in_outage)
+}
+
+/// What users lost while a server's outage ran past the budget (catalogue
+/// `cli.rehearse.over-budget-impact.<word>`).
+fn over_budget_impact(runbook: Runbook) -> &'static str {
+    match runbook {
+        // A back end's databases (on a SQL Server, or one that carries SfB): its pools' users.
+        Runbook::BackendDatabases | Runbook::SeedBackend => "backend-databases",
+        Runbook::Director => "director",
+        Runbook::Edge => "edge",
+        Runbook::Mediation => "mediation",
+        Runbook::PersistentChat => "persistent-chat",
+        // Services stopped on the server that homes its users.
+        Runbook::StandardEdition | Runbook::FrontEnd | Runbook::LyncFrontEnd => "standard-edition",
+    }
 }
 
 /// `Outage 28.2 min  ████████████████████████████▏··|·····  budget 30`.
