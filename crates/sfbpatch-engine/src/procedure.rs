@@ -168,7 +168,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             // A failed-over Front End is failed back before the run stops (DOMAIN.md §2).
             if p.failed_over {
                 cx.warn(host, cx.say("failed-over-interrupted", &[]));
-                let s = fail_and_restore(cx, sp, id, true, cx.say("interrupted", &[]), &mut session).await;
+                let s = fail_and_restore(cx, sp, id, (true, p.outage_open()), cx.say("interrupted", &[]), &mut session)
+                    .await;
                 return ServerSummary { result: ServerResult::Interrupted, ..s };
             }
             let recovery = if p.outage_open() { sp.recovery(id) } else { Vec::new() };
@@ -214,7 +215,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             StepOutcome::SucceededRebootPending => {
                 if let Err(why) = reboot(cx, host).await {
                     let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
-                    let s = fail_and_restore(cx, sp, id, p.out_of_service(), why, &mut session).await;
+                    let s =
+                        fail_and_restore(cx, sp, id, (p.out_of_service(), p.outage_open()), why, &mut session).await;
                     collect_install_logs(cx, sp).await;
                     return s;
                 }
@@ -224,7 +226,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 // A failover that failed may already have stopped and disabled the services
                 // (an engine timeout, a dropped session): it is failed back too.
                 let out = p.out_of_service() || id == StepId::Failover;
-                let s = fail_and_restore(cx, sp, id, out, reason, &mut session).await;
+                let s = fail_and_restore(cx, sp, id, (out, p.outage_open()), reason, &mut session).await;
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {

@@ -42,11 +42,14 @@ pub(crate) fn end_server<T: Transport, S: EventSink>(
 }
 
 /// A failure of `failed_step`: restore service where the state allows, read it back, report.
+/// `(out_of_service, outage_open)`: the server is out of service because of this run, and a
+/// users' outage window is open on it (only then is its closing announced: a pooled Director
+/// whose services were stopped had none).
 pub(crate) async fn fail_and_restore<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
     failed_step: StepId,
-    out_of_service: bool,
+    (out_of_service, outage_open): (bool, bool),
     reason: String,
     session: &mut Option<SessionId>,
 ) -> ServerSummary {
@@ -62,7 +65,7 @@ pub(crate) async fn fail_and_restore<T: Transport, S: EventSink>(
         // Read the state back: never claim service is back, or down, without looking. A back
         // end's databases are available again once the database command has ended.
         still_down = sp.runbook.has_sfb() && !services_running(cx, host).await.unwrap_or(false);
-        if !still_down && sp.runbook.outage_bounds().is_some() {
+        if !still_down && outage_open {
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
     }

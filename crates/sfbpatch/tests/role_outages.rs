@@ -200,3 +200,36 @@ fn the_persistent_chat_store_names_the_chat_server_it_is_updated_from() {
     assert!(store.contains("desde pc01.fabrikam.local, un servidor de chat persistente"), "{store}");
     assert!(!es.stdout.contains('⟦'), "{}", es.stdout);
 }
+
+/// A pooled Director whose services were stopped and whose next step failed is brought back,
+/// but no users' outage was open on it (the pool's other Director served): none is announced
+/// as closed.
+#[test]
+fn a_pooled_directors_failure_announces_no_outage_closing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("e").display().to_string();
+    let journal = dir.path().join("j.db").display().to_string();
+    let init = common::run(&["sim", "init", "--estate", &estate, "--fault", "dir01.contoso.local:stop-w3svc:fail"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let o = common::run(&[
+        "run",
+        "--transport",
+        "sim",
+        "--estate",
+        &estate,
+        "--scope",
+        "all",
+        "--server",
+        "dir01.contoso.local",
+        "--package",
+        "SkypeServerUpdateInstaller.exe",
+        "--journal",
+        &journal,
+        "--yes",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let said = format!("{}{}", o.stdout, o.stderr);
+    assert!(said.contains("stop-w3svc"), "{said}");
+    assert!(!said.contains("users' outage closed"), "{said}");
+    assert!(!said.contains("users' outage opened"), "{said}");
+}
