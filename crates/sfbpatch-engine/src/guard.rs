@@ -34,19 +34,36 @@ pub fn may_open(projected: f64, budget: f64, accept_resiliency: bool) -> bool {
     projected < budget || accept_resiliency
 }
 
-/// The marks (minutes before the budget) that an outage open for `elapsed` minutes has
-/// passed and that were not announced yet.
-pub fn due_marks(elapsed: f64, budget: f64, marks: &[f64], announced: &[f64]) -> Vec<f64> {
-    marks.iter().copied().filter(|m| elapsed >= budget - m && !announced.contains(m)).collect()
+/// When (in the transport's milliseconds) the mark `mark` minutes before `budget` falls for an
+/// outage opened at `start_ms`: never (`None`) when either number is not finite or the point
+/// lies beyond the clock's range (a budget of 5e14 minutes), so that no mark can be due
+/// forever and the timer below cannot spin. A mark before the start is due at once.
+pub fn mark_ms(start_ms: u64, budget: f64, mark: f64) -> Option<u64> {
+    let before = budget - mark;
+    if !before.is_finite() {
+        return None;
+    }
+    // Rounded up: a mark is due once the whole minute fraction has passed, never a tick early.
+    let offset = (before.max(0.0) * 60_000.0).ceil();
+    if offset >= u64::MAX as f64 {
+        return None;
+    }
+    start_ms.checked_add(offset as u64)
+}
+
+/// The marks (minutes before the budget) that an outage opened at `start_ms` has passed at
+/// `now_ms` and that were not announced yet.
+pub fn due_marks(now_ms: u64, start_ms: u64, budget: f64, marks: &[f64], announced: &[f64]) -> Vec<f64> {
+    marks
+        .iter()
+        .copied()
+        .filter(|m| !announced.contains(m) && mark_ms(start_ms, budget, *m).is_some_and(|at| at <= now_ms))
+        .collect()
 }
 
 /// When (in the transport's milliseconds) the next unannounced mark falls, if any.
 pub fn next_mark_ms(start_ms: u64, budget: f64, marks: &[f64], announced: &[f64]) -> Option<u64> {
-    marks
-        .iter()
-        .filter(|m| !announced.contains(m))
-        .map(|m| start_ms.saturating_add(((budget - m).max(0.0) * 60_000.0) as u64))
-        .min()
+    marks.iter().filter(|m| !announced.contains(m)).filter_map(|m| mark_ms(start_ms, budget, *m)).min()
 }
 
 /// Announces each mark before the budget as the open outage passes it; never returns (it is
@@ -62,12 +79,13 @@ pub(crate) async fn marks<T: Transport, S: EventSink>(
     loop {
         let now = cx.now();
         let elapsed = now.saturating_sub(start_ms) as f64 / 60_000.0;
-        for mark in due_marks(elapsed, budget, marks, announced) {
+        for mark in due_marks(now, start_ms, budget, marks, announced) {
             announced.push(mark);
             let args =
                 [("elapsed", format!("{elapsed:.1}")), ("mark", mark.to_string()), ("budget", budget.to_string())];
             cx.warn(host, cx.say("outage-mark", &args));
         }
+        // Every mark at or before `now` was announced just above, so the next one lies ahead.
         match next_mark_ms(start_ms, budget, marks, announced) {
             // The outage's own clock: a mark is a point in the transport's time, never scaled.
             Some(at) if at > now => tokio::time::sleep(cx.transport.real(Duration::from_millis(at - now))).await,
@@ -107,7 +125,36 @@ mod tests {
             (40.0, &[], &[10.0, 5.0]),
         ];
         for (elapsed, announced, want) in cases {
-            assert_eq!(due_marks(elapsed, 30.0, &marks, announced), want, "at {elapsed} min");
+            let now = 1_000 + (elapsed * 60_000.0) as u64;
+            assert_eq!(due_marks(now, 1_000, 30.0, &marks, announced), want, "at {elapsed} min");
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_give_no_mark_rather_than_one_due_forever() {
+        // Issue 13 item 8: a NaN mark was due at the start and never announced (a busy loop);
+        // a budget of 5e14 minutes saturated to the clock's end.
+        assert_eq!(mark_ms(1_000, 30.0, f64::NAN), None);
+        assert_eq!(mark_ms(1_000, f64::INFINITY, 10.0), None);
+        assert_eq!(mark_ms(1_000, 5e14, 10.0), None);
+        assert_eq!(mark_ms(u64::MAX - 10, 30.0, 10.0), None);
+        assert_eq!(next_mark_ms(1_000, 30.0, &[f64::NAN, 5.0], &[]), Some(1_000 + 25 * 60_000));
+        assert_eq!(due_marks(u64::MAX, 1_000, 30.0, &[f64::NAN], &[]), Vec::<f64>::new());
+        assert_eq!(next_mark_ms(1_000, 5e14, &[10.0, 5.0], &[]), None);
+    }
+
+    #[test]
+    fn after_announcing_what_is_due_the_next_mark_lies_ahead() {
+        // The timer's loop terminates: whatever the numbers, no unannounced mark is at or before now.
+        let budgets = [0.000_016_67, 0.5, 30.0, 1e9, 5e14, f64::NAN, -3.0];
+        let marks = [10.0, 0.000_01, 5.0, f64::NAN, f64::INFINITY, 0.0];
+        for budget in budgets {
+            for now in [1_000u64, 1_001, 1_002, 61_000, 10_000_000] {
+                let announced = due_marks(now, 1_000, budget, &marks, &[]);
+                if let Some(at) = next_mark_ms(1_000, budget, &marks, &announced) {
+                    assert!(at > now, "budget {budget}, now {now}: next mark {at}");
+                }
+            }
         }
     }
 

@@ -202,8 +202,8 @@ pub struct PlanArgs {
     /// Folder on each server where the package is staged.
     #[arg(long, value_name = "DIR", default_value = sfbpatch_core::plan::DEFAULT_STAGE_DIR)]
     pub stage_dir: String,
-    /// Users' outage budget in minutes (the resiliency threshold is 30).
-    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    /// Users' outage budget in minutes (the resiliency threshold is 30; 0 < MINUTES <= 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES, value_parser = parse_budget)]
     pub outage_budget: f64,
     /// The waves for at most this many servers at once (as run and rehearse --max-parallel; default: unlimited).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -248,8 +248,8 @@ pub struct RehearseArgs {
     /// Which servers the plan covers.
     #[command(flatten)]
     pub scope: ScopeArgs,
-    /// Users' outage budget in minutes (the resiliency threshold is 30).
-    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    /// Users' outage budget in minutes (the resiliency threshold is 30; 0 < MINUTES <= 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES, value_parser = parse_budget)]
     pub outage_budget: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -281,8 +281,8 @@ pub struct EngineArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Warn when an open outage is this many minutes from the budget, and this many minutes
-    /// before --window-end (repeatable; default 10 and 5).
-    #[arg(long = "warn-before", value_name = "MINUTES")]
+    /// before --window-end (repeatable; default 10 and 5; 0 <= MINUTES <= 1440).
+    #[arg(long = "warn-before", value_name = "MINUTES", value_parser = parse_warn_before)]
     pub warn_before: Vec<f64>,
     /// End of the maintenance window: after it no new server starts (those running finish;
     /// the rest are not-started, with the reason), except a pool's database update once this
@@ -381,6 +381,32 @@ fn parse_scale(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A finite number in `lo..=hi` (`lo` itself only when `lo_included`): NaN, infinities and
+/// numbers out of range are usage errors (issue 13 item 8: a budget of 5e14 minutes or a NaN
+/// mark made the outage timer spin; a NaN time scale was accepted).
+fn parse_in_range(s: &str, lo: f64, lo_included: bool, hi: f64) -> Result<f64, String> {
+    let from = if lo_included { "at least" } else { "greater than" };
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && (f > lo || (lo_included && f == lo)) && f <= hi => Ok(f),
+        _ => Err(format!("{s:?} is not a number {from} {lo} and at most {hi}")),
+    }
+}
+
+/// `--outage-budget`: minutes, more than 0 and at most a day (1440).
+fn parse_budget(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.0, false, 1440.0)
+}
+
+/// `--warn-before`: minutes, 0 to a day (1440).
+fn parse_warn_before(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.0, true, 1440.0)
+}
+
+/// `--time-scale`: 0 (no waiting) to 1000 real seconds per virtual second.
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.0, true, 1000.0)
+}
+
 fn parse_build(s: &str) -> Result<Build, String> {
     s.parse()
 }
@@ -466,13 +492,14 @@ pub struct RunArgs {
     /// computer by this account with Get-Credential | Export-Clixml -Path FILE.
     #[arg(long, value_name = "FILE")]
     pub psremoting_credential: Option<PathBuf>,
-    /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting.
-    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    /// Real seconds per virtual second of a simulated operation (e.g. 0.001); 0: no waiting
+    /// (0 <= F <= 1000).
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_time_scale)]
     pub time_scale: f64,
     #[command(flatten)]
     pub journal: JournalArg,
-    /// Users' outage budget in minutes (the resiliency threshold is 30).
-    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    /// Users' outage budget in minutes (the resiliency threshold is 30; 0 < MINUTES <= 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES, value_parser = parse_budget)]
     pub outage_budget: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -511,7 +538,7 @@ pub struct ResumeArgs {
     #[arg(long, value_name = "TIME", value_parser = crate::engine_params::parse_window_end)]
     pub window_end: Option<crate::engine_params::WindowEnd>,
     /// New marks before the window's end and the outage budget (repeatable), replacing the run's.
-    #[arg(long = "warn-before", value_name = "MINUTES")]
+    #[arg(long = "warn-before", value_name = "MINUTES", value_parser = parse_warn_before)]
     pub warn_before: Vec<f64>,
     /// A new failure budget (as run's --max-failures), replacing the run's.
     #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
@@ -552,8 +579,8 @@ pub struct ScriptArgs {
     /// Front End failover waits.
     #[command(flatten)]
     pub failover: FailoverArgs,
-    /// Users' outage budget in minutes (the script warns past it).
-    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES)]
+    /// Users' outage budget in minutes (the script warns past it; 0 < MINUTES <= 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = sfbpatch_core::plan::RESILIENCY_MINUTES, value_parser = parse_budget)]
     pub outage_budget: f64,
     /// Write to this file (atomically) instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -166,7 +166,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         }
     };
     if let Some((path, html)) = html {
-        output::write_atomically(&path, html.as_bytes()).map_err(Failure::Message)?;
+        output::write_atomically(lang, &path, html.as_bytes()).map_err(Failure::Message)?;
     }
     let text = match args.format {
         ReportFormat::Text => render::rehearsal_text(&r, &p, lang),
@@ -208,7 +208,7 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     match &args.output {
         Some(path) => {
             // UTF-8 with a byte-order mark: Windows PowerShell 5.1 reads it right (DOMAIN.md §5).
-            output::write_atomically(path, &sfbpatch_core::script::file_bytes(&text)).map_err(Failure::Message)?;
+            output::write_atomically(lang, path, &sfbpatch_core::script::file_bytes(&text)).map_err(Failure::Message)?;
             Ok(String::new().into())
         }
         None => Ok(format!("{}{text}", sfbpatch_core::script::BOM).into()),

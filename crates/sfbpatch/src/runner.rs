@@ -521,7 +521,7 @@ pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failur
     };
     match &args.output {
         Some(path) => {
-            crate::output::write_atomically(path, body.as_bytes()).map_err(Failure::Message)?;
+            crate::output::write_atomically(lang, path, body.as_bytes()).map_err(Failure::Message)?;
             Ok(String::new().into())
         }
         None => Ok(body.into()),
@@ -587,7 +587,7 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
         SimCommand::Generate { servers, seed, output } => {
             let spec = sfbpatch_sim::generate::Spec::servers(servers as usize, seed);
             let xml = sfbpatch_sim::generate::estate(&spec);
-            crate::output::write_atomically(&output, xml.as_bytes()).map_err(Failure::Message)?;
+            crate::output::write_atomically(lang, &output, xml.as_bytes()).map_err(Failure::Message)?;
             let args = Args::new().with("count", servers).with("sites", spec.sites).with("file", output.display());
             Ok((tr(lang, "cli.sim.generated", &args) + "\n").into())
         }

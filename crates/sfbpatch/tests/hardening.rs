@@ -1,0 +1,119 @@
+//! Issue 13 items 7, 8 and 10 through the binary: output files that cannot be turned against
+//! what lies at or near their path, numbers that cannot spin the outage timer, and small
+//! defects of what the operator reads.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::run;
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("sfbpatch")
+}
+
+/// Runs the binary and waits at most `limit`: a regression that spins is killed and reported
+/// rather than hanging the suite. (code, stderr)
+fn run_within(args: &[&str], limit: Duration) -> (i32, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("SFBPATCH_LANG")
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let mut err = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut s, &mut err);
+                }
+                return (status.code().unwrap_or(-1), err);
+            }
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?} still running after {limit:?}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn script_to(out: &str) -> common::Out {
+    run(&["script", "--package", "SkypeServerUpdateInstaller.exe", "--server", "se01.contoso.local", "-o", out])
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_the_old_temporary_name_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"keep me").unwrap_or_else(|e| panic!("{e}"));
+    // The name the former writer opened without O_EXCL.
+    std::os::unix::fs::symlink(&victim, dir.path().join(".se01.ps1.sfbpatch-tmp")).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("se01.ps1");
+    let o = script_to(&out.display().to_string());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(std::fs::read(&victim).unwrap_or_else(|e| panic!("{e}")), b"keep me");
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("se01.contoso.local"), "{text}");
+    assert!(!std::fs::symlink_metadata(&out).unwrap_or_else(|e| panic!("{e}")).file_type().is_symlink());
+}
+
+#[cfg(unix)]
+#[test]
+fn output_onto_a_fifo_is_refused_and_the_fifo_stays() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(made.success());
+    let shown = fifo.display().to_string();
+    let o = script_to(&shown);
+    common::assert_refused(&o, &format!("sfbpatch: {shown} is not a regular file: nothing was written."));
+    assert!(std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}")).file_type().is_fifo());
+    let names = std::fs::read_dir(dir.path()).unwrap_or_else(|e| panic!("{e}")).count();
+    assert_eq!(names, 1, "no temporary left beside it");
+}
+
+#[test]
+fn numbers_out_of_range_are_usage_errors_at_once() {
+    let limit = Duration::from_secs(30);
+    let cases: [(&[&str], &str); 12] = [
+        (&["rehearse", "--outage-budget", "5e14"], "at most 1440"),
+        (&["rehearse", "--outage-budget", "NaN"], "--outage-budget"),
+        (&["rehearse", "--outage-budget", "0"], "greater than 0"),
+        (&["rehearse", "--outage-budget=-5"], "greater than 0"),
+        (&["plan", "--package", "p.exe", "--outage-budget", "inf"], "--outage-budget"),
+        (
+            &["script", "--package", "p.exe", "--server", "se01.contoso.local", "--outage-budget", "1e300"],
+            "at most 1440",
+        ),
+        (&["rehearse", "--warn-before=NaN"], "--warn-before"),
+        (&["rehearse", "--warn-before=-1"], "at least 0"),
+        (&["rehearse", "--timeout-scale=-1"], "greater than 0"),
+        (&["run", "--transport", "sim", "--package", "p.exe", "--time-scale", "NaN"], "--time-scale"),
+        (&["run", "--transport", "sim", "--package", "p.exe", "--time-scale", "inf"], "--time-scale"),
+        (&["run", "--transport", "sim", "--package", "p.exe", "--time-scale=-0.5"], "at least 0"),
+    ];
+    for (args, needle) in cases {
+        let (code, err) = run_within(args, limit);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_whole_day_budget_and_a_zero_mark_still_rehearse_and_end() {
+    let (code, err) =
+        run_within(&["rehearse", "--outage-budget", "1440", "--warn-before", "0"], Duration::from_secs(120));
+    assert_eq!(code, 0, "{err}");
+}
