@@ -13,6 +13,7 @@
 //! untouched. Values of a closed set (states, outcomes, steps) are the core's vocabulary in
 //! every record returned; words exist only in the columns.
 
+mod holder;
 mod read;
 mod records;
 mod schema;
@@ -22,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use sfbpatch_core::vocab::RunState;
 
+pub use holder::{HolderProcess, host_name, start_time};
 pub use records::{
     AttemptRecord, AttemptRow, OutageRecord, RunRow, RunStatus, ServerReport, ServerStatus, StepMinutes, StoredRun,
 };
@@ -54,6 +57,21 @@ pub enum JournalError {
         run: String,
         /// Who.
         holder: String,
+    },
+    /// A server is leased by another run whose process is still running on this host: its
+    /// lease is not broken, even with `--force-recover`.
+    #[error(
+        "{server} is being patched by run {run} ({holder}), whose process {pid} is still running on this host; wait for it to finish, or stop it (Ctrl-C in its terminal, or kill {pid}) and resume it with: sfbpatch resume {run}"
+    )]
+    LeaseHolderAlive {
+        /// The server.
+        server: String,
+        /// The run holding it.
+        run: String,
+        /// Who.
+        holder: String,
+        /// Its process id.
+        pid: u32,
     },
     /// No such run.
     #[error("there is no run {0} in this journal")]
@@ -140,8 +158,11 @@ impl Journal {
         f(&mut c).map_err(|e| self.sql(e))
     }
 
-    /// Starts a run: stores its plan and parameters and takes a lease on every server, or
-    /// refuses if another run holds one (unless `force`, which breaks and records it).
+    /// Starts a run: stores its plan and parameters and takes a lease on every server in the
+    /// name of this process ([`HolderProcess::current`]), or refuses if another run holds one
+    /// (unless `force`, which breaks and records it). A lease whose holder process is alive on
+    /// this host is never broken ([`JournalError::LeaseHolderAlive`]), nor taken over by a
+    /// resume of the same run.
     pub fn begin_run(
         &self,
         run_id: &str,
@@ -151,20 +172,29 @@ impl Journal {
         holder: &str,
         force: bool,
     ) -> Result<Vec<String>, JournalError> {
-        let mut held: Option<(String, String, String)> = None;
+        let mut held: Option<JournalError> = None;
+        let me = HolderProcess::current();
         let broken = self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut broken = Vec::new();
             for s in servers {
-                let lease: Option<(String, String)> = tx
-                    .query_row("SELECT run_id, holder FROM leases WHERE server = ?1", params![s], |r| Ok((r.get(0)?, r.get(1)?)))
+                let lease: Option<(String, String, Option<HolderProcess>)> = tx
+                    .query_row(
+                        "SELECT run_id, holder, holder_host, holder_pid, holder_start FROM leases WHERE server = ?1",
+                        params![s],
+                        |r| Ok((r.get(0)?, r.get(1)?, holder_process(r.get(2)?, r.get(3)?, r.get(4)?))),
+                    )
                     .optional()?;
-                if let Some((run, h)) = lease {
+                if let Some((run, h, process)) = lease {
+                    if let Some(p) = process.filter(HolderProcess::alive_elsewhere) {
+                        held = Some(JournalError::LeaseHolderAlive { server: s.clone(), run, holder: h, pid: p.pid });
+                        return Ok(broken);
+                    }
                     if run == run_id {
                         continue;
                     }
                     if !force {
-                        held = Some((s.clone(), run, h));
+                        held = Some(JournalError::LeaseHeld { server: s.clone(), run, holder: h });
                         return Ok(broken);
                     }
                     tx.execute(
@@ -180,9 +210,20 @@ impl Journal {
             )?;
             for s in servers {
                 tx.execute(
-                    "INSERT INTO leases(server, run_id, holder, acquired_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(server) DO UPDATE SET run_id = excluded.run_id, holder = excluded.holder, acquired_at = excluded.acquired_at",
-                    params![s, run_id, holder, now_text()],
+                    "INSERT INTO leases(server, run_id, holder, acquired_at, holder_host, holder_pid, holder_start)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(server) DO UPDATE SET run_id = excluded.run_id, holder = excluded.holder,
+                       acquired_at = excluded.acquired_at, holder_host = excluded.holder_host,
+                       holder_pid = excluded.holder_pid, holder_start = excluded.holder_start",
+                    params![
+                        s,
+                        run_id,
+                        holder,
+                        now_text(),
+                        me.host,
+                        i64::from(me.pid),
+                        me.start.and_then(|t| i64::try_from(t).ok())
+                    ],
                 )?;
                 tx.execute(
                     "INSERT OR IGNORE INTO servers(run_id, server, state) VALUES (?1, ?2, 'pending')",
@@ -192,10 +233,33 @@ impl Journal {
             tx.commit()?;
             Ok(broken)
         })?;
-        if let Some((server, run, holder)) = held {
-            return Err(JournalError::LeaseHeld { server, run, holder });
+        if let Some(e) = held {
+            return Err(e);
         }
         Ok(broken)
+    }
+
+    /// A run that failed before its engine started (its estate in use, a transport that
+    /// could not be set up): a new run (`previous` `None`) is recorded as failed and its
+    /// leases released; a resumed one gets its previous state back (its leases stay, as an
+    /// interrupted run's do).
+    pub fn abandon_start(&self, run_id: &str, previous: Option<RunState>) -> Result<(), JournalError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            match previous {
+                None => {
+                    tx.execute(
+                        "UPDATE runs SET state = 'failed', finished_at = ?2 WHERE id = ?1",
+                        params![run_id, now_text()],
+                    )?;
+                    tx.execute("DELETE FROM leases WHERE run_id = ?1", params![run_id])?;
+                }
+                Some(state) => {
+                    tx.execute("UPDATE runs SET state = ?2 WHERE id = ?1", params![run_id, state.as_str()])?;
+                }
+            }
+            tx.commit()
+        })
     }
 
     /// Marks a run resumed (state running again).
@@ -216,6 +280,16 @@ impl Journal {
     pub fn sink<'a>(&'a self, run_id: &'a str) -> JournalSink<'a> {
         JournalSink { journal: self, run_id }
     }
+}
+
+/// A lease's holder process, when its row names one (leases of schema version 2 and earlier
+/// do not).
+fn holder_process(host: Option<String>, pid: Option<i64>, start: Option<i64>) -> Option<HolderProcess> {
+    Some(HolderProcess {
+        host: host?,
+        pid: u32::try_from(pid?).ok()?,
+        start: start.and_then(|t| u64::try_from(t).ok()),
+    })
 }
 
 /// The journal file used when neither `--journal` nor `SFBPATCH_JOURNAL` says otherwise:

@@ -10,7 +10,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 /// Version 1: the tables as the first releases created them (text kept byte for byte).
 pub(crate) const SCHEMA_V1: &str = "
@@ -44,6 +44,14 @@ const MIGRATIONS: &[&str] = &[
 CREATE INDEX IF NOT EXISTS outages_by_run ON outages(run_id, server);
 CREATE INDEX IF NOT EXISTS warnings_by_run ON warnings(run_id);
 UPDATE attempts SET outcome = 'succeeded' WHERE outcome = 'ok';
+",
+    // 2 → 3: a lease names its holder process (host name, pid, start time), so that
+    // `--force-recover` can refuse while it is alive; a lease of an earlier version has none
+    // (NULL: its holder's liveness is unknown, as before).
+    "
+ALTER TABLE leases ADD COLUMN holder_host TEXT;
+ALTER TABLE leases ADD COLUMN holder_pid INTEGER;
+ALTER TABLE leases ADD COLUMN holder_start INTEGER;
 ",
 ];
 

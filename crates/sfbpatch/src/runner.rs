@@ -65,6 +65,11 @@ pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
             "cli.journal.lease-held",
             &Args::new().with("server", server).with("run", run).with("holder", holder),
         ),
+        JournalError::LeaseHolderAlive { server, run, holder, pid } => tr(
+            lang,
+            "cli.journal.lease-holder-alive",
+            &Args::new().with("server", server).with("run", run).with("holder", holder).with("pid", pid),
+        ),
         JournalError::NoRun(id) => tr(lang, "cli.journal.no-run", &Args::new().with("id", id)),
         JournalError::TooNew { path, found, known } => {
             tr(lang, "cli.journal.too-new", &Args::new().with("path", path).with("found", found).with("known", known))
@@ -343,13 +348,31 @@ async fn engine_until_done<T: sfbpatch_engine::Transport>(
     tokio::pin!(engine);
     let s = tokio::select! {
         s = &mut engine => s,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stop_signal() => {
             let _ = writeln!(std::io::stderr(), "{}", text(lang, "cli.run.interrupting"));
             let _ = tx.send(true);
             engine.await
         }
     };
     (s, t.now_ms())
+}
+
+/// Ctrl-C (SIGINT), and on Unix SIGTERM and SIGHUP (a `kill`, a closed terminal or SSH
+/// session): each stops the run cleanly. The handlers are installed when this is first polled.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn run_output(
@@ -454,7 +477,11 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         "{}",
         tr(lang, "cli.run.started", &Args::new().with("id", &id).with("journal", jpath.display()))
     );
-    let done = run_engine(&p, &params, &journal, &id, None, logons, lang)?;
+    // A run that cannot start (its estate in use, a transport that cannot be set up) does not
+    // stay "running" holding its leases.
+    let done = run_engine(&p, &params, &journal, &id, None, logons, lang).inspect_err(|_| {
+        let _ = journal.abandon_start(&id, None);
+    })?;
     Ok(run_output(done, &id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 
@@ -482,7 +509,9 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     }
     let state = journal.resume_state(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, lang)?;
+    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, lang).inspect_err(|_| {
+        let _ = journal.abandon_start(&stored.id, Some(stored.state));
+    })?;
     Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 

@@ -1,5 +1,7 @@
-//! Two runs on overlapping servers: the second is refused while the first holds its leases;
-//! `--force-recover` breaks a stale lease and the journal records it.
+//! Two runs on overlapping servers: the second is refused while the first holds its leases,
+//! even with `--force-recover` while the first's process is alive; `--force-recover` breaks a
+//! stale lease (its holder dead) and the journal records it. A run that fails at start-up is
+//! recorded as failed and holds no lease.
 
 #![cfg(unix)]
 
@@ -68,6 +70,20 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("se01.contoso.local is being patched by run"), "{err}");
+    let pid = first.id();
+    let alive = format!("whose process {pid} is still running on this host");
+    assert!(err.contains(&alive), "{err}");
+    assert!(!err.contains("--force-recover"), "the flag is not suggested while the holder lives: {err}");
+    // --force-recover does not break the lease of a live holder: it says who and how to stop it.
+    let mut forced_args = run_args(&e2, &journal, "se01.contoso.local", "0");
+    forced_args.push("--force-recover");
+    let refused = Proc::new(bin()).args(&forced_args).output().unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains(&alive), "{err}");
+    assert!(err.contains(&format!("kill {pid}")), "{err}");
+    assert!(err.contains("sfbpatch resume run-"), "{err}");
+    assert!(!err.contains("lease broken"), "{err}");
     // A different server is not blocked (a Front End: a back end alone would be its
     // databases' update, which needs its pool's Front Ends updated first).
     let other = Proc::new(bin())
@@ -84,6 +100,8 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
         .output()
         .unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("or break its lease with --force-recover"), "{err}");
     let mut args = run_args(&e2, &journal, "se01.contoso.local", "0");
     args.push("--force-recover");
     let forced = Proc::new(bin()).args(&args).output().unwrap_or_else(|x| panic!("{x}"));
@@ -91,4 +109,57 @@ fn a_second_run_on_an_overlapping_server_is_refused_and_a_stale_lease_can_be_bro
     assert!(String::from_utf8_lossy(&forced.stderr).contains("lease broken"));
     let j = sfbpatch_journal::Journal::open(std::path::Path::new(&journal)).unwrap_or_else(|x| panic!("{x}"));
     assert_eq!(j.lease_breaks("se01.contoso.local").unwrap_or_default().len(), 1);
+}
+
+fn history(journal: &str) -> Vec<(String, String)> {
+    let o = Proc::new(bin())
+        .args(["history", "--journal", journal, "--format", "json"])
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|x| panic!("{x}"));
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["run_id"].as_str().unwrap_or("").to_owned(), r["state"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_run_that_fails_at_start_up_is_recorded_failed_and_releases_its_leases() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.db").display().to_string();
+    let e1 = init(dir.path(), "e1");
+    let e2 = init(dir.path(), "e2");
+    let mut first = Proc::new(bin())
+        .args(run_args(&e1, &journal, "se01.contoso.local", "0.003"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|x| panic!("{x}"));
+    let start = Instant::now();
+    while history(&journal).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the first run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another server of the same estate: its lease is free, but the estate is in use.
+    let phantom = Proc::new(bin())
+        .args(run_args(&e1, &journal, "fe11.contoso.local", "0"))
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(phantom.status.code(), Some(1), "{}", String::from_utf8_lossy(&phantom.stderr));
+    let runs = history(&journal);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let states: Vec<&str> = runs.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(states.contains(&"running"), "the first run: {runs:?}");
+    assert!(states.contains(&"failed"), "the run that could not start: {runs:?}");
+    // Its lease is released: fe11 can be run at once, without --force-recover.
+    let next = Proc::new(bin())
+        .args(run_args(&e2, &journal, "fe11.contoso.local", "0"))
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    assert_eq!(next.status.code(), Some(0), "{}", String::from_utf8_lossy(&next.stderr));
+    assert!(!String::from_utf8_lossy(&next.stderr).contains("lease broken"));
+    let _ = first.kill();
+    let _ = first.wait();
 }
