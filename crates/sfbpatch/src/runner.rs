@@ -419,6 +419,18 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     let engine = args.engine.params(args.outage_budget).map_err(Failure::Message)?;
     let local = args.transport != TransportArg::Sim;
     let ssh = args.transport == TransportArg::Ssh;
+    // A flag of another transport is refused rather than silently ignored (issue 13 item 10).
+    let shell_ok = matches!(args.transport, TransportArg::Local | TransportArg::Psremoting);
+    for (given, ok, flag, transports) in [
+        (args.shell.is_some(), shell_ok, "--shell", "--transport local, --transport psremoting"),
+        (args.accept_new_host_keys, ssh, "--accept-new-host-keys", "--transport ssh"),
+        (args.connections.is_some(), ssh, "--connections", "--transport ssh"),
+    ] {
+        if given && !ok {
+            let a = Args::new().with("flag", flag).with("transports", transports);
+            return Err(Failure::Message(tr(lang, "cli.run.transport-only", &a)));
+        }
+    }
     if ssh && args.connections.is_none() {
         return Err(Failure::Message(text(lang, "cli.run.need-connections")));
     }

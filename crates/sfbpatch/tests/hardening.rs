@@ -117,3 +117,38 @@ fn a_whole_day_budget_and_a_zero_mark_still_rehearse_and_end() {
         run_within(&["rehearse", "--outage-budget", "1440", "--warn-before", "0"], Duration::from_secs(120));
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn utf16_without_a_byte_order_mark_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let xml = sfbpatch_core::example::TOPOLOGY_XML;
+    let path = dir.path().join("utf16.xml");
+    let bytes: Vec<u8> = xml.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&["topology", "check", &path.display().to_string()]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "the file is UTF-16 without a byte-order mark: save it as UTF-8, or with Out-File -Encoding utf8."
+        ),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn flags_of_another_transport_are_refused_with_sim() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.db").display().to_string();
+    let base = ["run", "--transport", "sim", "--package", "p.exe", "--yes", "--journal", &journal];
+    let cases: [(&[&str], &str); 3] = [
+        (&["--shell", "pwsh"], "--shell only applies to --transport local, --transport psremoting"),
+        (&["--accept-new-host-keys"], "--accept-new-host-keys only applies to --transport ssh"),
+        (&["--connections", "c.toml"], "--connections only applies to --transport ssh"),
+    ];
+    for (extra, needle) in cases {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let o = run(&args);
+        common::assert_refused(&o, &format!("sfbpatch: {needle}: nothing was started."));
+    }
+}

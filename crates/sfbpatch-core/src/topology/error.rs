@@ -34,6 +34,8 @@ pub enum ErrorKind {
     },
     /// Not text: invalid UTF-8/UTF-16, or control characters.
     NotText,
+    /// UTF-16 without its byte-order mark (a NUL every other byte).
+    Utf16WithoutBom,
     /// Not well-formed XML.
     Xml {
         /// The XML parser's description.
@@ -163,6 +165,7 @@ impl ErrorKind {
         match self {
             ErrorKind::TooLarge { .. } => "too-large",
             ErrorKind::NotText => "not-text",
+            ErrorKind::Utf16WithoutBom => "utf16-no-bom",
             ErrorKind::Xml { .. } => "xml",
             ErrorKind::DtdRefused => "dtd",
             ErrorKind::TooManyNodes { .. } => "too-many-nodes",
@@ -192,7 +195,7 @@ impl ErrorKind {
         let a = Args::new();
         match self {
             ErrorKind::TooLarge { limit_mib } => a.with("limit", limit_mib),
-            ErrorKind::NotText | ErrorKind::DtdRefused | ErrorKind::NoServers => a,
+            ErrorKind::NotText | ErrorKind::Utf16WithoutBom | ErrorKind::DtdRefused | ErrorKind::NoServers => a,
             ErrorKind::Xml { detail } | ErrorKind::Toml { detail } => a.with("detail", detail),
             ErrorKind::TooManyNodes { limit } | ErrorKind::TooDeep { limit } => a.with("limit", limit),
             ErrorKind::NotATopology { found } => a.with("found", found),

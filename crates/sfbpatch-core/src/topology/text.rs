@@ -32,6 +32,8 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<String, TopologyErrors> {
         utf16(rest, u16::from_le_bytes).ok_or_else(|| not_text(file))?
     } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
         utf16(rest, u16::from_be_bytes).ok_or_else(|| not_text(file))?
+    } else if looks_utf16(bytes) {
+        return Err(TopologyErrors::one(TopologyError::new(file, Pos::default(), ErrorKind::Utf16WithoutBom)));
     } else {
         std::str::from_utf8(bytes).map_err(|_| not_text(file))?.to_owned()
     };
@@ -39,6 +41,21 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<String, TopologyErrors> {
         return Err(not_text(file));
     }
     Ok(text)
+}
+
+/// Whether bytes without a byte-order mark have UTF-16's shape: in the first pairs, one byte of
+/// (nearly) every pair NUL, always the same one (the high byte of ASCII text, little- or
+/// big-endian). Such text is never UTF-8 sfbpatch reads (NUL is refused), so saying so costs
+/// nothing and names the real cause (issue 13 item 10).
+fn looks_utf16(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    let pairs = head.len() / 2;
+    if pairs < 2 {
+        return false;
+    }
+    let count = |zero: usize| head.chunks_exact(2).filter(|p| p[zero] == 0 && p[1 - zero] != 0).count();
+    // Nine pairs in ten: room for a few characters outside Latin-1.
+    [0, 1].into_iter().any(|zero| count(zero) * 10 >= pairs * 9)
 }
 
 fn utf16(bytes: &[u8], from: fn([u8; 2]) -> u16) -> Option<String> {
@@ -98,6 +115,17 @@ mod tests {
         assert_eq!(decode("f", &le).ok().as_deref(), Some("<a/>"));
         let be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("<a/>".encode_utf16().flat_map(u16::to_be_bytes)).collect();
         assert_eq!(decode("f", &be).ok().as_deref(), Some("<a/>"));
+    }
+
+    #[test]
+    fn utf16_without_its_mark_is_named() {
+        let kind = |bytes: &[u8]| decode("f", bytes).err().map(|e| e.0[0].kind.clone());
+        let le: Vec<u8> = "<Topology/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = "<Topology/>".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(kind(&le), Some(ErrorKind::Utf16WithoutBom));
+        assert_eq!(kind(&be), Some(ErrorKind::Utf16WithoutBom));
+        assert_eq!(kind(&[0x00, 0x01, 0xFF, 0x80]), Some(ErrorKind::NotText));
+        assert_eq!(kind(b"<a/>"), None);
     }
 
     #[test]
