@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod example;
 pub mod fqdn;
 pub mod plan;
+pub mod printable;
 pub mod probe;
 pub mod readback;
 pub mod readback_pool;

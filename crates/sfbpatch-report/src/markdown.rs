@@ -2,12 +2,15 @@
 
 use std::fmt::Write as _;
 
+use sfbpatch_core::printable::{field, lines};
 use sfbpatch_i18n::{Args, Lang, fmt, text};
 
 use crate::{POOL_COLUMNS, Report, SERVER_COLUMNS, STEP_COLUMNS, labels, num};
 
+/// A cell's text: control characters shown escaped (`sfbpatch_core::printable`), so that
+/// neither a line break nor an escape sequence from the topology reaches the document.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    field(s).replace('|', "\\|")
 }
 
 /// One table row, every cell escaped.
@@ -70,5 +73,5 @@ pub fn markdown(r: &Report, lang: Lang) -> String {
         }
         let _ = writeln!(o);
     }
-    o
+    lines(&o).into_owned()
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::Plan;
+use sfbpatch_core::printable::{field, lines};
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_core::topology::{Role, Topology};
 use sfbpatch_core::vocab::{RunState, ServerResult};
@@ -13,6 +14,7 @@ use sfbpatch_i18n::{Args, fmt as tr, text};
 
 mod plan;
 mod rehearsal;
+mod time;
 
 pub use plan::{plan_markdown, plan_text};
 pub use rehearsal::rehearsal_text;
@@ -72,7 +74,7 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", text(lang, "cli.topology.sites"));
     for s in &t.sites {
-        let _ = writeln!(o, "  {}  {}", s.id, s.name);
+        let _ = writeln!(o, "  {}  {}", s.id, field(&s.name));
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.topology.pools"));
     for p in &t.pools {
@@ -88,7 +90,7 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
             ),
         );
         let backend = p.backend.as_ref().map(|b| format!("  → {b}")).unwrap_or_default();
-        let _ = writeln!(o, "  {}  [{}]  {}  ({}){}", p.fqdn, kind, p.site, p.machines.len(), backend);
+        let _ = writeln!(o, "  {}  [{}]  {}  ({}){}", p.fqdn, kind, field(&p.site), p.machines.len(), backend);
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.topology.servers"));
     let width = t.servers.iter().map(|s| s.fqdn.as_str().len()).max().unwrap_or(0);
@@ -110,12 +112,12 @@ pub fn topology_text(t: &Topology, lang: Lang) -> String {
             "{marker} {:width$}  {:<20}  {}  {}",
             s.fqdn.as_str(),
             role_name(s.role, lang),
-            s.site,
-            extra.join("; "),
+            field(&s.site),
+            field(&extra.join("; ")),
         );
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.topology.legend"));
-    o
+    lines(&o).into_owned()
 }
 
 /// `run --format json`: the run's end.
@@ -263,7 +265,8 @@ pub fn history_text(rows: &[sfbpatch_journal::RunRow], lang: Lang) -> String {
             r.state.as_str(),
             r.servers,
             text(lang, "cli.history.servers"),
-            r.started_at
+            // RFC 3339 in UTC; the journal's own value when it is not Unix seconds.
+            time::rfc3339_utc(&r.started_at).unwrap_or_else(|| r.started_at.clone())
         );
     }
     o

@@ -152,3 +152,62 @@ fn flags_of_another_transport_are_refused_with_sim() {
         common::assert_refused(&o, &format!("sfbpatch: {needle}: nothing was started."));
     }
 }
+
+/// The bundled TOML estate with a site name full of control characters.
+fn hostile_site(dir: &tempfile::TempDir) -> String {
+    let toml = std::fs::read_to_string(common::testdata("topology/standard-edition.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace("name = \"Lisboa\"", "name = \"Lis\\u001b[31mboa\\u0007\\n# X\"");
+    let path = dir.path().join("hostile.toml");
+    std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+    path.display().to_string()
+}
+
+#[test]
+fn control_characters_from_the_topology_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = hostile_site(&dir);
+    let shown = "Lis\\x1b[31mboa\\x07\\x0a# X";
+    let runs: [&[&str]; 3] = [
+        &["topology", "show", &file],
+        &["plan", &file, "--package", "p.exe"],
+        &["plan", &file, "--package", "p.exe", "--format", "markdown"],
+    ];
+    for args in runs {
+        let o = run(args);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert!(o.stdout.contains(shown), "{args:?}: {}", o.stdout);
+        assert!(!o.stdout.contains('\u{1b}') && !o.stdout.contains('\u{7}'), "{args:?}: {}", o.stdout);
+        assert!(!o.stdout.lines().any(|l| l.starts_with("# X")), "{args:?}: {}", o.stdout);
+    }
+}
+
+#[test]
+fn history_prints_rfc3339_utc() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.db").display().to_string();
+    let o = run(&[
+        "run",
+        "--transport",
+        "sim",
+        "--yes",
+        "--journal",
+        &journal,
+        "--package",
+        "SkypeServerUpdateInstaller.exe",
+        "--server",
+        "se01.contoso.local",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&["history", "--journal", &journal]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.lines().next().unwrap_or_default();
+    let stamp = line.rsplit("  ").next().unwrap_or_default();
+    // 2026-11-26T23:00:26.599Z: a date, a T, a time with its fraction, Z.
+    let b = stamp.as_bytes();
+    assert!(b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':', "{line}");
+    assert!(stamp.ends_with('Z'), "{line}");
+    let j = common::json(&["history", "--journal", &journal, "--format", "json"]);
+    let secs = j[0]["started_at"].as_str().unwrap_or_default().to_owned();
+    assert!(secs.parse::<f64>().is_ok(), "JSON keeps Unix seconds: {j}");
+}

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, PlannedStep, ServerPlan};
+use sfbpatch_core::printable::{field, lines};
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_core::scope::Runbook;
 use sfbpatch_i18n::{Args, fmt as tr, text};
@@ -98,7 +99,7 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
         let _ = writeln!(o);
         let pool = s.pool.as_ref().map(|p| p.as_str()).unwrap_or("-");
         let wave = tr(lang, "cli.plan.wave", &Args::new().with("wave", s.wave));
-        let _ = writeln!(o, "{}  [{}]  {}  ({})  {wave}", s.fqdn, role_name(s.role, lang), pool, s.site);
+        let _ = writeln!(o, "{}  [{}]  {}  ({})  {wave}", s.fqdn, role_name(s.role, lang), pool, field(&s.site));
         let _ = writeln!(
             o,
             "  {}",
@@ -146,7 +147,7 @@ pub fn plan_text(p: &Plan, lang: Lang) -> String {
         }
     }
     let _ = writeln!(o, "\n{}", text(lang, "cli.plan.legend"));
-    o
+    lines(&o).into_owned()
 }
 
 /// `plan --format markdown`: a change checklist for a change ticket.
@@ -225,12 +226,12 @@ pub fn plan_markdown(p: &Plan, lang: Lang) -> String {
     for who in ["requester", "approver", "implementer"] {
         let _ = writeln!(o, "| {} | | | |", t(&format!("who.{who}")));
     }
-    o
+    lines(&o).into_owned()
 }
 
 /// A table cell's text: no column break, no line break.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\r', '\n'], " ")
+    field(s).replace('|', "\\|")
 }
 
 fn server_section(o: &mut String, p: &Plan, s: &ServerPlan, lang: Lang) {
