@@ -83,6 +83,16 @@ words! {
         NotStarted => "not-started",
         /// The run stopped before this server finished.
         Interrupted => "interrupted",
+        /// Already at the target before anything changed (its build, and for a database
+        /// entry its databases): left alone, no outage (issue 13, idempotent runs).
+        AlreadyCurrent => "already-current",
+    }
+}
+
+impl ServerResult {
+    /// Nothing is left to do on the server: updated by this run, or already current.
+    pub fn is_done(self) -> bool {
+        matches!(self, ServerResult::Updated | ServerResult::AlreadyCurrent)
     }
 }
 
@@ -101,6 +111,8 @@ words! {
         NotStarted => "not-started",
         /// Ended: interrupted.
         Interrupted => "interrupted",
+        /// Ended: already at the target, left alone.
+        AlreadyCurrent => "already-current",
     }
 }
 
@@ -111,6 +123,7 @@ impl From<ServerResult> for ServerState {
             ServerResult::Failed => ServerState::Failed,
             ServerResult::NotStarted => ServerState::NotStarted,
             ServerResult::Interrupted => ServerState::Interrupted,
+            ServerResult::AlreadyCurrent => ServerState::AlreadyCurrent,
         }
     }
 }

@@ -120,12 +120,20 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     }
     let mut p = Progress::resume(prior, cx.now());
     // The build before, for the install's postcondition when the target is not known (a
-    // SQL-only machine has no SfB build to read).
+    // SQL-only machine has no SfB build to read). The same read says whether an untouched
+    // server is already at the target ([`already_current`]).
     if p.before.is_none() && sp.runbook.has_sfb() {
-        p.before = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
-            Ok(o) => crate::verdict::builds(&o.stdout).into_iter().min(),
-            Err(_) => None,
+        let builds = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+            Ok(o) => crate::verdict::builds(&o.stdout),
+            Err(_) => Vec::new(),
         };
+        let target = cx.opts.target_build.as_ref();
+        let current = target.filter(|t| !builds.is_empty() && builds.iter().all(|b| b == *t));
+        if let Some(t) = current.filter(|_| p.fresh() && !p.reboot_pending && !p.outage_open()) {
+            cx.emit(Event::ServerStarted { server: host.clone(), at_ms: cx.now(), build_before: Some(t.to_string()) });
+            return end_server(cx, host, ServerResult::AlreadyCurrent, None, Vec::new());
+        }
+        p.before = builds.into_iter().min();
     }
     // A restart already pending is refused by the run's pre-flight (`rights::check_tokens`),
     // before any server of the pool starts.
@@ -251,6 +259,68 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         cx.warn(host, cx.say("post-hook-failed", &[("why", why)]));
     }
     end_server(cx, host, ServerResult::Updated, None, Vec::new())
+}
+
+/// Whether a database entry the run has not touched is already current (issue 13,
+/// idempotent runs), read before anything changes: then it is reported `already-current` and
+/// left alone (no outage, no `Install-CsDatabase`). An SfB server is decided the same way by
+/// [`run_server`] from the build it reads first (every component's build, `Probe::builds`, at
+/// the target), so that a run that changes something sends no extra read. A database entry
+/// (`Runbook::BackendDatabases`, no SfB of its own): the servers it comes after all ended
+/// `already-current` in this run (`after_current`; with none, its host's build is read),
+/// so the host that runs `Test-CsDatabase` carries the target, and `Test-CsDatabase` from
+/// there says every database is at the version that build expects (`verdict::
+/// databases_current`, as `check-databases` reads it).
+///
+/// The target is `RunOptions::target_build` (`--version`, or the simulator's package build).
+/// Without one (a real run without `--version`) nothing is decided here: the build before is
+/// all the engine knows, and neither it nor the installer's own "no applicable updates" can
+/// be read before the outage opens (the installer runs inside it), so such a run goes on as
+/// before. A read that fails is not a decision either: the procedure meets it and says so.
+pub(crate) async fn already_current<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    prior: Option<&ServerResume>,
+    after_current: bool,
+) -> Option<ServerSummary> {
+    let target = cx.opts.target_build.as_ref()?;
+    if !Progress::resume(prior, 0).fresh() || prior.is_some_and(|p| p.reboot_pending || p.outage_open) {
+        return None;
+    }
+    if sp.runbook.has_sfb() {
+        return None;
+    }
+    let (host, _) = sp.finishing_database_command()?;
+    let sql = sp.sql_server_fqdn.as_ref()?;
+    let host_current = if sp.after.is_empty() { at_target(cx, sp, &host, target).await } else { after_current };
+    let current = host_current
+        && match cx.probe(&host, &Probe::ConfiguredDatabases { sql: sql.to_string() }, PROBE_TIMEOUT).await {
+            Ok(o) if o.exit_code == 0 => {
+                crate::verdict::databases_current(&o.stdout) == crate::verdict::Verdict::Succeeded
+            }
+            _ => false,
+        };
+    if !current {
+        return None;
+    }
+    cx.emit(Event::ServerStarted { server: sp.fqdn.clone(), at_ms: cx.now(), build_before: None });
+    Some(end_server(cx, &sp.fqdn, ServerResult::AlreadyCurrent, None, Vec::new()))
+}
+
+/// Whether every SfB component `host` reports is at `target`.
+async fn at_target<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    host: &sfbpatch_core::Fqdn,
+    target: &Build,
+) -> bool {
+    match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+        Ok(o) if o.exit_code == 0 => {
+            let b = crate::verdict::builds(&o.stdout);
+            !b.is_empty() && b.iter().all(|x| x == target)
+        }
+        _ => false,
+    }
 }
 
 /// What the host shows of a step an interruption left ambiguous.

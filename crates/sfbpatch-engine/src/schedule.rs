@@ -62,6 +62,12 @@ impl Finished {
         self.changed.notify_waiters();
     }
 
+    /// Whether `after` is not empty and every one of its servers ended `already-current`.
+    fn all_already_current(&self, after: &[Fqdn]) -> bool {
+        let Ok(r) = self.results.lock() else { return false };
+        !after.is_empty() && after.iter().all(|s| r.get(s) == Some(&ServerResult::AlreadyCurrent))
+    }
+
     /// Waits until every server of `after` has finished; returns those that did not update.
     async fn wait_for(&self, after: &[Fqdn]) -> Vec<Fqdn> {
         loop {
@@ -71,7 +77,7 @@ impl Finished {
             {
                 let Ok(r) = self.results.lock() else { return after.to_vec() };
                 if after.iter().all(|s| r.contains_key(s)) {
-                    return after.iter().filter(|s| r.get(*s) != Some(&ServerResult::Updated)).cloned().collect();
+                    return after.iter().filter(|s| !r.get(*s).is_some_and(|x| x.is_done())).cloned().collect();
                 }
             }
             notified.await;
@@ -103,7 +109,7 @@ async fn preflight<T: Transport, S: EventSink>(
 ) -> Vec<Refusal> {
     let fresh = |sp: &ServerPlan| {
         let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
-        !prior.is_some_and(|p| p.finished == Some(ServerResult::Updated) || !p.completed.is_empty())
+        !prior.is_some_and(|p| p.finished.is_some_and(ServerResult::is_done) || !p.completed.is_empty())
     };
     let mut refused: Vec<Refusal> = crate::rights::check_tokens(cx, plan, &fresh)
         .await
@@ -300,7 +306,7 @@ async fn window_marks<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, start_ms: 
 
 /// How the run ended, from how its servers did and whether it was halted.
 pub fn run_state(results: &[ServerResult], halted: bool) -> RunState {
-    if results.iter().all(|r| *r == ServerResult::Updated) {
+    if results.iter().all(|r| r.is_done()) {
         RunState::Completed
     } else if halted || results.contains(&ServerResult::Interrupted) {
         RunState::Interrupted
@@ -371,13 +377,8 @@ pub async fn run<T: Transport, S: EventSink>(
             let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
             // A database entry is gated once its `after` servers have finished (`finishing`).
             let finishing = finishing_work(sp);
-            let summary = if prior.and_then(|p| p.finished) == Some(ServerResult::Updated) {
-                ServerSummary {
-                    fqdn: sp.fqdn.clone(),
-                    result: ServerResult::Updated,
-                    error: None,
-                    recovery: Vec::new(),
-                }
+            let summary = if let Some(done) = prior.and_then(|p| p.finished).filter(|r| r.is_done()) {
+                ServerSummary { fqdn: sp.fqdn.clone(), result: done, error: None, recovery: Vec::new() }
             } else if let Some((r, tie)) = (!cx.halted()).then(|| refused_for(plan, refused, sp, fresh)).flatten() {
                 // Refused before the run: neither it, nor the servers it waits for (a SQL
                 // Server's databases that cannot be updated as planned), nor the rest of its
@@ -407,7 +408,13 @@ pub async fn run<T: Transport, S: EventSink>(
                         // database entry whose Front Ends this run updated (`finishing_work`).
                         Ok(_permit) => match (fresh && !finishing).then(|| gates.check(cx, &sp.fqdn)).flatten() {
                             Some(why) => end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new()),
-                            None => run_server(cx, sp, prior).await,
+                            None => {
+                                let after_current = finished.all_already_current(&sp.after);
+                                match crate::procedure::already_current(cx, sp, prior, after_current).await {
+                                    Some(s) => s,
+                                    None => run_server(cx, sp, prior).await,
+                                }
+                            }
                         },
                         Err(_) => end_server(cx, &sp.fqdn, ServerResult::Interrupted, None, Vec::new()),
                     }
@@ -422,7 +429,7 @@ pub async fn run<T: Transport, S: EventSink>(
                     end_server(cx, &sp.fqdn, ServerResult::NotStarted, Some(why), Vec::new())
                 }
             };
-            if summary.result != ServerResult::Updated {
+            if !summary.result.is_done() {
                 stopped_pools.push(pool_key);
             }
             // Refusals were counted before the lanes began.

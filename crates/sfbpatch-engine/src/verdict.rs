@@ -163,7 +163,7 @@ pub fn judge(step: StepId, o: &CommandOutput, x: &Expect<'_>) -> Verdict {
 }
 
 /// `check-databases`: every database `Test-CsDatabase` lists is at its expected version.
-fn databases_current(stdout: &str) -> Verdict {
+pub(crate) fn databases_current(stdout: &str) -> Verdict {
     let dbs = readback_pool::parse_test_database(stdout);
     let behind: Vec<String> = dbs
         .iter()

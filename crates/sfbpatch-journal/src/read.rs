@@ -212,8 +212,8 @@ impl Journal {
         Ok(RunStatus { run_id: run.id, state: run.state, servers })
     }
 
-    /// Where an interrupted run left each server, for `resume`. Only an updated server has
-    /// `finished` set (it is left alone): a failed, not-started or interrupted one is taken
+    /// Where an interrupted run left each server, for `resume`. Only an updated (or already
+    /// current) server has `finished` set (it is left alone): a failed, not-started or interrupted one is taken
     /// up again by the resume.
     pub fn resume_state(&self, run_id: &str) -> Result<ResumeState, JournalError> {
         self.run(run_id)?;
@@ -229,7 +229,11 @@ impl Journal {
                     completed,
                     in_flight,
                     outage_open,
-                    finished: (s.state == ServerState::Updated).then_some(ServerResult::Updated),
+                    finished: match s.state {
+                        ServerState::Updated => Some(ServerResult::Updated),
+                        ServerState::AlreadyCurrent => Some(ServerResult::AlreadyCurrent),
+                        _ => None,
+                    },
                     build_before: s.build_before.as_deref().and_then(|b| b.parse().ok()),
                     reboot_pending: facts.reboot_pending(&s.fqdn),
                 },

@@ -7,7 +7,7 @@
 //! or lose each other's output.
 
 use rusqlite::params;
-use sfbpatch_core::vocab::{RunState, ServerResult};
+use sfbpatch_core::vocab::RunState;
 use sfbpatch_engine::event::{Event, EventSink};
 
 use crate::{Journal, OUTPUT_LIMIT, now_text};
@@ -106,7 +106,7 @@ impl EventSink for JournalSink<'_> {
                     }
                     Event::ServerFinished { server, result, error, recovery, .. } => {
                         let rec = serde_json::to_string(recovery).unwrap_or_else(|_| "[]".into());
-                        let updated = *result == ServerResult::Updated;
+                        let updated = result.is_done();
                         tx.execute(
                             "UPDATE servers SET state = ?3, error = ?4, recovery = ?5, current_step = CASE WHEN ?6 THEN NULL ELSE current_step END
                              WHERE run_id = ?1 AND server = ?2",

@@ -104,7 +104,8 @@ fn timeline(r: &Report, lang: Lang) -> String {
     for (i, s) in r.servers.iter().enumerate() {
         let y = i as f64 * ROW;
         let _ = write!(o, "<g class=\"row\" data-server=\"{}\">", esc(&s.fqdn));
-        let label_class = if s.result == ServerState::Updated { "#1d1d1f" } else { "#c8102e" };
+        let label_class =
+            if matches!(s.result, ServerState::Updated | ServerState::AlreadyCurrent) { "#1d1d1f" } else { "#c8102e" };
         let _ = write!(
             o,
             "<text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"{label_class}\">{}</text>",
@@ -180,7 +181,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
 
     let _ = write!(o, "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>", t("servers"), head(lang, &SERVER_COLUMNS));
     for s in &r.servers {
-        let result = if s.result == ServerState::Updated { "ok" } else { "bad" };
+        let result = if matches!(s.result, ServerState::Updated | ServerState::AlreadyCurrent) { "ok" } else { "bad" };
         let outage = if s.outage_minutes >= r.outage_budget_minutes { "num bad" } else { "num" };
         row(&mut o, &s.cells(), &["", "", "", "", result, "", "", outage]);
     }

@@ -147,9 +147,9 @@ pub struct Rehearsal {
 }
 
 impl Rehearsal {
-    /// Whether every server in scope ended `updated`.
+    /// Whether every server in scope ended `updated` (or `already-current`: nothing to do).
     pub fn all_updated(&self) -> bool {
-        self.servers.iter().all(|s| s.result == vocab::ServerResult::Updated)
+        self.servers.iter().all(|s| s.result.is_done())
     }
 }
 
@@ -331,7 +331,7 @@ fn server_result(
         role: sp.role,
         pool: sp.pool.clone(),
         result,
-        failed_step: if result == vocab::ServerResult::Updated { None } else { last_failed },
+        failed_step: if result.is_done() { None } else { last_failed },
         error,
         build_before,
         build_after: host.map(|h| h.build()).unwrap_or(Build([0; 4])),

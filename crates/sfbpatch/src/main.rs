@@ -112,7 +112,8 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
     let (from, to) = default_builds(p.product);
     let from = args.from_build.clone().unwrap_or(from);
     let to = args.target_build.clone().unwrap_or(to);
-    if to <= from {
+    // The same build is rehearsed: every server is reported already current (issue 13).
+    if to < from {
         return Err(Failure::Message(tr(
             lang,
             "cli.error.build-not-newer",

@@ -188,7 +188,11 @@ pub fn run_summary(
         let result = text(lang, &format!("cli.run.result.{}", x.result));
         let r = reports.iter().find(|r| r.fqdn == x.fqdn.as_str());
         let before = r.and_then(|r| r.build_before.clone()).unwrap_or_else(|| "?".into());
-        let after = r.and_then(|r| r.build_after.clone()).unwrap_or_else(|| "?".into());
+        // An already-current server was left alone: its build is the one it had.
+        let after = r
+            .and_then(|r| r.build_after.clone())
+            .or_else(|| (x.result == ServerResult::AlreadyCurrent).then(|| before.clone()))
+            .unwrap_or_else(|| "?".into());
         let outage = r.map_or(0.0, |r| r.outage_minutes);
         let _ = writeln!(
             o,

@@ -327,6 +327,10 @@ fn run_engine(
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     }
     .map_err(|e| Failure::Message(e.to_string()))?;
+    // The simulator's package installs a known build (`transport`): the run's target, so a
+    // server already at it is left alone (issue 13, idempotent runs).
+    let mut opts = opts;
+    opts.target_build = opts.target_build.or_else(|| Some(default_builds(p.product).1));
     Ok(rt.block_on(async {
         let t = transport(params, estate, Some(&dir), p);
         engine_until_done(p, &t, &sink, &opts, resume, lang).await

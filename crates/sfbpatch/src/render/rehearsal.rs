@@ -169,14 +169,17 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
         let _ = writeln!(o, "{}", tr(lang, "cli.rehearse.run-warning", &args));
     }
     let count = |what: ServerResult| r.servers.iter().filter(|s| s.result == what).count();
+    let current = count(ServerResult::AlreadyCurrent);
+    let key = if current > 0 { "cli.rehearse.summary-current" } else { "cli.rehearse.summary" };
     let _ = writeln!(
         o,
         "\n{}",
         tr(
             lang,
-            "cli.rehearse.summary",
+            key,
             &Args::new()
                 .with("updated", count(ServerResult::Updated))
+                .with("current", current)
                 .with("total", r.servers.len())
                 .with("failed", count(ServerResult::Failed))
                 .with("not_started", count(ServerResult::NotStarted)),
