@@ -209,7 +209,8 @@ fn script(args: cli::ScriptArgs, lang: Lang) -> Result<Output, Failure> {
     match &args.output {
         Some(path) => {
             // UTF-8 with a byte-order mark: Windows PowerShell 5.1 reads it right (DOMAIN.md §5).
-            output::write_atomically(lang, path, &sfbpatch_core::script::file_bytes(&text)).map_err(Failure::Message)?;
+            output::write_atomically(lang, path, &sfbpatch_core::script::file_bytes(&text))
+                .map_err(Failure::Message)?;
             Ok(String::new().into())
         }
         None => Ok(format!("{}{text}", sfbpatch_core::script::BOM).into()),
