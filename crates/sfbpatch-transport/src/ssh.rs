@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_engine::transport::{CommandOutput, SessionId, Transport, TransportError};
+use sfbpatch_i18n::{Args, fmt as tr};
 use tokio::io::AsyncWriteExt;
 
 /// How to reach one server.
@@ -107,6 +108,7 @@ struct Client {
     port: u16,
     known_hosts: PathBuf,
     accept_new: bool,
+    lang: sfbpatch_core::Lang,
     verdict: Arc<Mutex<Option<String>>>,
 }
 
@@ -117,40 +119,71 @@ impl Client {
         }
         Ok(false)
     }
+
+    /// Appends `[host]:port key` to the known_hosts file, created private (0600) if missing.
+    fn record(&self, key: &russh::keys::PublicKey) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let line = key.to_openssh().map_err(std::io::Error::other)?;
+        let old = std::fs::read(&self.known_hosts).unwrap_or_default();
+        let mut o = std::fs::OpenOptions::new();
+        o.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&self.known_hosts)?;
+        let sep = if old.is_empty() || old.ends_with(b"\n") { "" } else { "\n" };
+        let name = crate::known_hosts::host_port(&self.address, self.port);
+        f.write_all(format!("{sep}{name} {line}\n").as_bytes())
+    }
 }
 
 impl client::Handler for Client {
     type Error = russh::Error;
 
+    /// The key judged by [`crate::known_hosts::check`]: known, else recorded only when the
+    /// host has no line at all and `accept_new` (OpenSSH's `StrictHostKeyChecking=accept-new`,
+    /// ssh_config(5)); revoked, changed or other-typed keys are always refused.
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        use crate::known_hosts::{Verdict, check, host_port};
+        let address = format!("{}:{}", self.address, self.port);
+        let file = self.known_hosts.display().to_string();
+        let args = || Args::new().with("address", &address).with("file", &file);
         let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            return self.refuse(format!(
-                "{}:{} presented a certificate; sfbpatch checks plain host keys",
-                self.address, self.port
-            ));
+            return self.refuse(tr(self.lang, "transport.ssh.host-key-certificate", &args()));
         };
-        let fp = key.fingerprint(HashAlg::Sha256);
-        match russh::keys::check_known_hosts_path(&self.address, self.port, key, &self.known_hosts) {
-            Ok(true) => Ok(true),
-            Ok(false) if self.accept_new => {
-                match russh::keys::known_hosts::learn_known_hosts_path(&self.address, self.port, key, &self.known_hosts) {
-                    Ok(()) => Ok(true),
-                    Err(e) => self.refuse(format!("cannot record the host key {fp} in {}: {e}", self.known_hosts.display())),
-                }
+        let fp = key.fingerprint(HashAlg::Sha256).to_string();
+        let text = match std::fs::read_to_string(&self.known_hosts) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                let a = args().with("fingerprint", &fp).with("why", e);
+                return self.refuse(tr(self.lang, "transport.ssh.host-key-unreadable", &a));
             }
-            Ok(false) => self.refuse(format!(
-                "unknown host key {fp} for {}:{} (not in {}): check it, then run again with --accept-new-host-keys to record it",
-                self.address,
-                self.port,
-                self.known_hosts.display()
-            )),
-            Err(russh::keys::Error::KeyChanged { line }) => self.refuse(format!(
-                "THE HOST KEY OF {}:{} HAS CHANGED: it is now {fp}, not the key at line {line} of {}. Nothing was run. Check the server before you trust it.",
-                self.address,
-                self.port,
-                self.known_hosts.display()
-            )),
-            Err(e) => self.refuse(format!("cannot check the host key {fp}: {e}")),
+        };
+        let lang = self.lang;
+        match check(&text, &host_port(&self.address, self.port), key) {
+            Verdict::Known => Ok(true),
+            Verdict::Unknown if self.accept_new => match self.record(key) {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    let a = args().with("fingerprint", &fp).with("why", e);
+                    self.refuse(tr(lang, "transport.ssh.host-key-unrecorded", &a))
+                }
+            },
+            Verdict::Unknown => {
+                self.refuse(tr(lang, "transport.ssh.host-key-unknown", &args().with("fingerprint", &fp)))
+            }
+            Verdict::Changed { line } => {
+                let a = args().with("fingerprint", &fp).with("line", line);
+                self.refuse(tr(lang, "transport.ssh.host-key-changed", &a))
+            }
+            Verdict::Revoked { line } => {
+                let a = args().with("fingerprint", &fp).with("line", line);
+                self.refuse(tr(lang, "transport.ssh.host-key-revoked", &a))
+            }
+            Verdict::OtherKeys { line } => {
+                let a = args().with("fingerprint", &fp).with("line", line).with("kind", key.algorithm().as_str());
+                self.refuse(tr(lang, "transport.ssh.host-key-other", &a))
+            }
         }
     }
 }
@@ -185,9 +218,33 @@ pub struct SshTransport {
     package: PathBuf,
     sha256: String,
     remote_shell: String,
-    conns: tokio::sync::Mutex<HashMap<String, Arc<client::Handle<Client>>>>,
+    /// One slot per host, each behind a lock of its own: the map's lock is held only to find
+    /// a slot, never across a connect, so that a host that stalls keeps no other waiting.
+    conns: tokio::sync::Mutex<HashMap<String, Slot>>,
     passwords: Passwords,
     lang: sfbpatch_core::Lang,
+    connect_timeout: Duration,
+}
+
+/// A host's connection, once opened.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<client::Handle<Client>>>>>;
+
+/// How long a connection may take from TCP to a logged-on session (handshake, host key,
+/// authentication) before the host is given up, at `--timeout-scale` 1: OpenSSH's
+/// `ConnectTimeout` has no default, and a host that accepts TCP and never answers would
+/// otherwise hold its server until the TCP keepalive ends it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Host key algorithms offered, in order: russh's defaults without `ssh-rsa` (RSA signed
+/// with SHA-1), which OpenSSH 8.8 disabled by default (release notes, 2021-09-26); RSA host
+/// keys are still taken with `rsa-sha2-512`/`rsa-sha2-256` (RFC 8332).
+pub fn host_key_algorithms() -> Vec<russh::keys::Algorithm> {
+    russh::Preferred::DEFAULT
+        .key
+        .iter()
+        .filter(|a| !matches!(a, russh::keys::Algorithm::Rsa { hash: None }))
+        .cloned()
+        .collect()
 }
 
 impl SshTransport {
@@ -206,7 +263,14 @@ impl SshTransport {
             conns: tokio::sync::Mutex::new(HashMap::new()),
             passwords: Passwords::default(),
             lang: sfbpatch_core::Lang::En,
+            connect_timeout: CONNECT_TIMEOUT,
         })
+    }
+
+    /// How long a connection may take before its host is given up ([`CONNECT_TIMEOUT`]
+    /// scaled by the run's `--timeout-scale`).
+    pub fn with_connect_timeout(self, connect_timeout: Duration) -> Self {
+        Self { connect_timeout, ..self }
     }
 
     /// The passwords read for the hosts that log on by password, and the language of the
@@ -226,11 +290,13 @@ impl SshTransport {
             port: cfg.port,
             known_hosts: cfg.known_hosts.clone(),
             accept_new: self.accept_new,
+            lang: self.lang,
             verdict: verdict.clone(),
         };
         let config = Arc::new(client::Config {
             keepalive_interval: Some(Duration::from_secs(15)),
             nodelay: true,
+            preferred: russh::Preferred { key: host_key_algorithms().into(), ..russh::Preferred::DEFAULT },
             ..Default::default()
         });
         let refused = || verdict.lock().ok().and_then(|v| v.clone());
@@ -276,19 +342,35 @@ impl SshTransport {
         Ok(Arc::new(handle))
     }
 
-    /// The connection to `host`, opened once and kept.
+    /// The connection to `host`, opened once and kept. Only this host's slot is locked while
+    /// it connects, for at most the connect timeout.
     async fn handle(&self, host: &Fqdn) -> Result<Arc<client::Handle<Client>>, TransportError> {
-        let mut conns = self.conns.lock().await;
-        if let Some(h) = conns.get(host.as_str()).filter(|h| !h.is_closed()) {
+        let slot = self.conns.lock().await.entry(host.to_string()).or_default().clone();
+        let mut slot = slot.lock().await;
+        if let Some(h) = slot.as_ref().filter(|h| !h.is_closed()) {
             return Ok(h.clone());
         }
-        let h = self.connect(host).await?;
-        conns.insert(host.to_string(), h.clone());
+        let h = match tokio::time::timeout(self.connect_timeout, self.connect(host)).await {
+            Ok(h) => h?,
+            Err(_) => {
+                let cfg = self.hosts.get(host.as_str());
+                let address = cfg.map(|c| format!("{}:{}", c.address, c.port)).unwrap_or_default();
+                let args = Args::new()
+                    .with("host", host)
+                    .with("address", address)
+                    .with("seconds", format!("{:.1}", self.connect_timeout.as_secs_f64()));
+                return Err(TransportError::Other(tr(self.lang, "transport.ssh.connect-timeout", &args)));
+            }
+        };
+        *slot = Some(h.clone());
         Ok(h)
     }
 
     async fn forget(&self, host: &Fqdn) {
-        self.conns.lock().await.remove(host.as_str());
+        let slot = self.conns.lock().await.get(host.as_str()).cloned();
+        if let Some(slot) = slot {
+            *slot.lock().await = None;
+        }
     }
 
     async fn exec(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
@@ -437,5 +519,19 @@ impl Transport for SshTransport {
 
     fn now_ms(&self) -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use russh::keys::{Algorithm, HashAlg};
+
+    #[test]
+    fn ssh_rsa_signed_with_sha1_is_never_offered_and_rsa_sha2_is() {
+        let offered = super::host_key_algorithms();
+        assert!(!offered.contains(&Algorithm::Rsa { hash: None }), "{offered:?}");
+        assert!(offered.contains(&Algorithm::Rsa { hash: Some(HashAlg::Sha512) }));
+        assert!(offered.contains(&Algorithm::Rsa { hash: Some(HashAlg::Sha256) }));
+        assert!(russh::Preferred::DEFAULT.key.contains(&Algorithm::Rsa { hash: None }), "russh's default offers it");
     }
 }

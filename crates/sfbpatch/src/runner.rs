@@ -289,7 +289,8 @@ fn run_engine(
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::ssh::SshTransport::new(hosts, params.accept_new_host_keys, &package)
             .map_err(Failure::Message)?
-            .with_passwords(passwords, lang);
+            .with_passwords(passwords, lang)
+            .with_connect_timeout(opts.scaled(sfbpatch_transport::ssh::CONNECT_TIMEOUT));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
