@@ -42,7 +42,7 @@
 //! `after` edges; per exclusive group, its entries' total work plus the shortest chain any of
 //! them must wait for and the shortest chain that must follow any of them (the group runs one
 //! entry at a time); chains through groups (an entry after several entries of one group starts
-//! after their serial work: [`group_chain_bound`]); the total work divided by
+//! after their serial work: `group_chain_bound`); the total work divided by
 //! `max_parallel`.
 //!
 //! Cost: O((n + e) log n) for n entries and e `after` edges (heaps, one pass each way over a
