@@ -13,6 +13,7 @@
 //! untouched. Values of a closed set (states, outcomes, steps) are the core's vocabulary in
 //! every record returned; words exist only in the columns.
 
+mod chain;
 mod holder;
 mod read;
 mod records;
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sfbpatch_core::vocab::RunState;
 
+pub use chain::{Finding, Tamper};
 pub use holder::{HolderProcess, host_name, start_time};
 pub use records::{
     AttemptRecord, AttemptRow, OutageRecord, RunRow, RunStatus, ServerReport, ServerStatus, StepMinutes, StoredRun,
@@ -204,10 +206,13 @@ impl Journal {
                     broken.push(format!("{s} (run {run}, {h})"));
                 }
             }
-            tx.execute(
+            let new = tx.execute(
                 "INSERT OR IGNORE INTO runs(id, started_at, state, plan, params, holder) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
                 params![run_id, now_text(), plan_json, params_json, holder],
             )?;
+            if new == 1 {
+                chain::begin(&tx, run_id)?;
+            }
             for s in servers {
                 tx.execute(
                     "INSERT INTO leases(server, run_id, holder, acquired_at, holder_host, holder_pid, holder_start)
@@ -225,8 +230,11 @@ impl Journal {
                         me.start.and_then(|t| i64::try_from(t).ok())
                     ],
                 )?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO servers(run_id, server, state) VALUES (?1, ?2, 'pending')",
+                chain::write(
+                    &tx,
+                    run_id,
+                    chain::Table::Servers,
+                    "INSERT OR IGNORE INTO servers(run_id, server, state) VALUES (?1, ?2, 'pending') RETURNING rowid",
                     params![run_id, s],
                 )?;
             }

@@ -10,7 +10,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: i64 = 3;
+pub const CURRENT_VERSION: i64 = 4;
 
 /// Version 1: the tables as the first releases created them (text kept byte for byte).
 pub(crate) const SCHEMA_V1: &str = "
@@ -52,6 +52,20 @@ UPDATE attempts SET outcome = 'succeeded' WHERE outcome = 'ok';
 ALTER TABLE leases ADD COLUMN holder_host TEXT;
 ALTER TABLE leases ADD COLUMN holder_pid INTEGER;
 ALTER TABLE leases ADD COLUMN holder_start INTEGER;
+",
+    // 3 → 4: a run's records carry a SHA-256 hash chained to the record written before them
+    // (see chain.rs); outages and warnings get a number in their run (`rec`) to be named by.
+    // Records of earlier versions keep no hash (NULL): they are unchained, not tampered with.
+    "
+ALTER TABLE servers ADD COLUMN hash TEXT;
+ALTER TABLE attempts ADD COLUMN hash TEXT;
+ALTER TABLE outages ADD COLUMN rec INTEGER;
+ALTER TABLE outages ADD COLUMN hash TEXT;
+ALTER TABLE warnings ADD COLUMN rec INTEGER;
+ALTER TABLE warnings ADD COLUMN hash TEXT;
+CREATE TABLE IF NOT EXISTS chain(
+  run_id TEXT NOT NULL, seq INTEGER NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,
+  prev TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY(run_id, seq));
 ",
 ];
 

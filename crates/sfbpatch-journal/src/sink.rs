@@ -10,6 +10,7 @@ use rusqlite::params;
 use sfbpatch_core::vocab::RunState;
 use sfbpatch_engine::event::{Event, EventSink};
 
+use crate::chain::{self, NEXT_REC, Table};
 use crate::{Journal, OUTPUT_LIMIT, now_text};
 
 /// Records the engine's events into the journal.
@@ -42,31 +43,45 @@ impl EventSink for JournalSink<'_> {
                 match e {
                     Event::RunStarted { .. } | Event::StepOutput { .. } => {}
                     Event::ServerStarted { server, build_before, .. } => {
-                        tx.execute(
-                            "UPDATE servers SET state = 'running', build_before = COALESCE(build_before, ?3) WHERE run_id = ?1 AND server = ?2",
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Servers,
+                            "UPDATE servers SET state = 'running', build_before = COALESCE(build_before, ?3) WHERE run_id = ?1 AND server = ?2 RETURNING rowid",
                             params![run, server.as_str(), build_before],
                         )?;
                     }
                     Event::StepStarted { server, step, at_ms, command, .. } => {
                         // Attempts are numbered by the journal across resumes, so that an attempt
                         // cut short by a crash is kept next to the one that followed it.
-                        tx.execute(
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Attempts,
                             "INSERT INTO attempts(run_id, server, step, attempt, command, started_ms)
-                             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3), ?4, ?5)",
+                             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3), ?4, ?5)
+                             RETURNING rowid",
                             params![run, server.as_str(), step.as_str(), command, *at_ms as i64],
                         )?;
                         if step.step().is_some() {
-                            tx.execute(
-                                "UPDATE servers SET current_step = ?3 WHERE run_id = ?1 AND server = ?2",
+                            chain::write(
+                                &tx,
+                                run,
+                                Table::Servers,
+                                "UPDATE servers SET current_step = ?3 WHERE run_id = ?1 AND server = ?2 RETURNING rowid",
                                 params![run, server.as_str(), step.as_str()],
                             )?;
                         }
                     }
                     Event::StepFinished { server, step, at_ms, outcome, output, .. } => {
-                        tx.execute(
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Attempts,
                             "UPDATE attempts SET finished_ms = ?4, outcome = ?5, reason = ?6, exit_code = ?7, stdout = ?8, stderr = ?9
                              WHERE run_id = ?1 AND server = ?2 AND step = ?3
-                               AND attempt = (SELECT MAX(attempt) FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3)",
+                               AND attempt = (SELECT MAX(attempt) FROM attempts WHERE run_id = ?1 AND server = ?2 AND step = ?3)
+                             RETURNING rowid",
                             params![
                                 run,
                                 server.as_str(),
@@ -80,36 +95,51 @@ impl EventSink for JournalSink<'_> {
                             ],
                         )?;
                         if outcome.is_success() && step.step().is_some() {
-                            tx.execute(
-                                "UPDATE servers SET current_step = NULL WHERE run_id = ?1 AND server = ?2 AND current_step = ?3",
+                            chain::write(
+                                &tx,
+                                run,
+                                Table::Servers,
+                                "UPDATE servers SET current_step = NULL WHERE run_id = ?1 AND server = ?2 AND current_step = ?3 RETURNING rowid",
                                 params![run, server.as_str(), step.as_str()],
                             )?;
                         }
                     }
                     Event::OutageOpened { server, at_ms } => {
-                        tx.execute(
-                            "INSERT INTO outages(run_id, server, opened_ms) VALUES (?1, ?2, ?3)",
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Outages,
+                            &format!("INSERT INTO outages(run_id, server, opened_ms, rec) VALUES (?1, ?2, ?3, {NEXT_REC}) RETURNING rowid"),
                             params![run, server.as_str(), *at_ms as i64],
                         )?;
                     }
                     Event::OutageClosed { server, at_ms } => {
-                        tx.execute(
-                            "UPDATE outages SET closed_ms = ?3 WHERE run_id = ?1 AND server = ?2 AND closed_ms IS NULL",
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Outages,
+                            "UPDATE outages SET closed_ms = ?3 WHERE run_id = ?1 AND server = ?2 AND closed_ms IS NULL RETURNING rowid",
                             params![run, server.as_str(), *at_ms as i64],
                         )?;
                     }
                     Event::Warning { server, at_ms, message } => {
-                        tx.execute(
-                            "INSERT INTO warnings(run_id, server, at_ms, message) VALUES (?1, ?2, ?3, ?4)",
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Warnings,
+                            &format!("INSERT INTO warnings(run_id, server, at_ms, message, rec) VALUES (?1, ?2, ?3, ?4, {NEXT_REC}) RETURNING rowid"),
                             params![run, server.as_ref().map(|s| s.to_string()), *at_ms as i64, message],
                         )?;
                     }
                     Event::ServerFinished { server, result, error, recovery, .. } => {
                         let rec = serde_json::to_string(recovery).unwrap_or_else(|_| "[]".into());
                         let updated = result.is_done();
-                        tx.execute(
+                        chain::write(
+                            &tx,
+                            run,
+                            Table::Servers,
                             "UPDATE servers SET state = ?3, error = ?4, recovery = ?5, current_step = CASE WHEN ?6 THEN NULL ELSE current_step END
-                             WHERE run_id = ?1 AND server = ?2",
+                             WHERE run_id = ?1 AND server = ?2 RETURNING rowid",
                             params![run, server.as_str(), result.as_str(), error, rec, updated],
                         )?;
                     }
