@@ -44,6 +44,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Report a run: HTML with a timeline, Markdown for a ticket, or JSON.
     Report(ReportArgs),
+    /// Check the journal itself.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// A simulated estate persisted in a directory (for runs, crash tests and demos).
     #[command(subcommand)]
     Sim(SimCommand),
@@ -609,6 +612,24 @@ pub struct ReportArgs {
     /// Write to this file (atomically) instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check that a run's records are as sfbpatch wrote them (their hash chain): exit 0 when
+    /// intact, 1 with each record edited, deleted, inserted or reordered.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The run (default: the latest).
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

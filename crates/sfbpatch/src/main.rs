@@ -5,6 +5,7 @@ mod cli;
 mod engine_params;
 mod estate_dir;
 mod input;
+mod journal_verify;
 mod output;
 mod products;
 mod psremoting;
@@ -258,6 +259,7 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
         Command::Resume(args) => runner::resume(args, lang),
         Command::Status(args) => runner::status(args, lang),
         Command::History(args) => runner::history(args, lang),
+        Command::Journal(cli::JournalCommand::Verify(args)) => journal_verify::verify(args, lang),
         Command::Sim(cmd) => runner::sim(cmd, lang),
         Command::Completions { shell } => {
             let mut buf = Vec::new();

@@ -46,11 +46,11 @@ struct RunParams {
     engine: EngineParams,
 }
 
-fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
+pub(crate) fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
     arg.cloned().unwrap_or_else(sfbpatch_journal::default_path)
 }
 
-fn open_journal(path: &Path, lang: Lang) -> Result<Journal, Failure> {
+pub(crate) fn open_journal(path: &Path, lang: Lang) -> Result<Journal, Failure> {
     Journal::open(path).map_err(|e| journal_failure(lang, &e))
 }
 
@@ -507,6 +507,8 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal(&jpath, lang)?;
     let stored = journal.run(&args.run_id).map_err(|e| journal_failure(lang, &e))?;
+    // A run whose records were edited is not resumed: what it would do rests on them.
+    crate::journal_verify::refuse_tampered(&journal, &stored.id, lang)?;
     if stored.state == sfbpatch_core::vocab::RunState::Completed {
         return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
     }
