@@ -26,6 +26,7 @@
 //!   credentials nothing remote can be asked (the double hop): that server is refused by its
 //!   own procedure with that reason, so it is not asked here.
 
+use futures::stream::{self, StreamExt};
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::probe::{Probe, restart_state, sql_target};
@@ -45,51 +46,83 @@ fn database_step(id: StepId) -> bool {
     matches!(id, StepId::TestDatabases | StepId::UpdateDatabases | StepId::CheckDatabases)
 }
 
+/// How many hosts the pre-flight asks at once: a silent host costs its own probe's timeout,
+/// not every other host's (issue 13: one stalled host must not delay every server).
+const PROBES_AT_ONCE: usize = 8;
+
 /// Reads the token of every host that runs a step of a server `fresh` says may start, each
-/// host once; returns the servers refused and why, in plan order. A host that answers with
-/// anything but a token (`whoami` missing or failing) refuses its servers.
+/// host once, then whether a restart is pending on each server not already refused; the
+/// hosts are asked concurrently ([`PROBES_AT_ONCE`] at a time). Returns the servers refused
+/// and why, in plan order. A host that answers with anything but a token (`whoami` missing
+/// or failing) refuses its servers.
 pub(crate) async fn check_tokens<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     plan: &Plan,
     fresh: &dyn Fn(&ServerPlan) -> bool,
 ) -> Vec<(Fqdn, String)> {
-    // `None`: the host did not answer (down, a logon refused): not a refusal here; its own
-    // procedure meets the same error at its first command and says so.
-    let mut tokens: Vec<(Fqdn, Option<Result<Token, String>>)> = Vec::new();
-    let mut refused = Vec::new();
-    for sp in plan.servers.iter().filter(|sp| fresh(sp)) {
-        if cx.halted() {
-            break;
-        }
-        let mut hosts: Vec<&Fqdn> = Vec::new();
+    let servers: Vec<&ServerPlan> = plan.servers.iter().filter(|sp| fresh(sp)).collect();
+    let hosts_of = |sp: &'_ ServerPlan| {
+        let mut hosts: Vec<Fqdn> = Vec::new();
         for st in &sp.steps {
-            if !hosts.contains(&sp.host_of(st)) {
-                hosts.push(sp.host_of(st));
+            if !hosts.contains(sp.host_of(st)) {
+                hosts.push(sp.host_of(st).clone());
             }
         }
-        for host in hosts {
-            if !tokens.iter().any(|(h, _)| h == host) {
-                let token = match cx.probe(host, &Probe::Groups, PROBE_TIMEOUT).await {
-                    Ok(o) => Some(parse_token(&o.stdout).ok_or_else(|| cx.exit_line(&o))),
-                    Err(_) => None,
-                };
-                tokens.push((host.clone(), token));
+        hosts
+    };
+    let mut all_hosts: Vec<Fqdn> = Vec::new();
+    for sp in &servers {
+        for h in hosts_of(sp) {
+            if !all_hosts.contains(&h) {
+                all_hosts.push(h);
             }
-            let needs_group = sp.steps.iter().any(|st| sp.host_of(st) == host && database_step(st.id));
-            let token = tokens.iter().find(|(h, _)| h == host).and_then(|(_, t)| t.as_ref());
-            if let Some(why) = token.and_then(|t| refusal(cx, sp, host, t, needs_group)) {
-                refused.push((sp.fqdn.clone(), why));
+        }
+    }
+    // `None`: the host was not asked (the run halted) or did not answer (down, a logon
+    // refused): not a refusal here; its own procedure meets the same error at its first
+    // command and says so.
+    let tokens: Vec<(Fqdn, Option<Result<Token, String>>)> = stream::iter(all_hosts)
+        .map(|host| async move {
+            if cx.halted() {
+                return (host, None);
+            }
+            let token = match cx.probe(&host, &Probe::Groups, PROBE_TIMEOUT).await {
+                Ok(o) => Some(parse_token(&o.stdout).ok_or_else(|| cx.exit_line(&o))),
+                Err(_) => None,
+            };
+            (host, token)
+        })
+        .buffered(PROBES_AT_ONCE)
+        .collect()
+        .await;
+    let mut why: Vec<Option<String>> = Vec::with_capacity(servers.len());
+    for sp in &servers {
+        let mut refused = None;
+        for host in hosts_of(sp) {
+            let needs_group = sp.steps.iter().any(|st| *sp.host_of(st) == host && database_step(st.id));
+            let token = tokens.iter().find(|(h, _)| *h == host).and_then(|(_, t)| t.as_ref());
+            if let Some(w) = token.and_then(|t| refusal(cx, sp, &host, t, needs_group)) {
+                refused = Some(w);
                 break;
             }
         }
-        if sp.runbook.has_sfb()
-            && !refused.iter().any(|(s, _)| *s == sp.fqdn)
-            && let Some(why) = pending_restart(cx, sp).await
-        {
-            refused.push((sp.fqdn.clone(), why));
-        }
+        why.push(refused);
     }
-    refused
+    let restarts: Vec<Option<String>> = stream::iter(servers.iter().zip(&why))
+        .map(|(sp, refused)| async move {
+            if refused.is_some() || !sp.runbook.has_sfb() || cx.halted() {
+                return None;
+            }
+            pending_restart(cx, sp).await
+        })
+        .buffered(PROBES_AT_ONCE)
+        .collect()
+        .await;
+    servers
+        .iter()
+        .zip(why.into_iter().zip(restarts))
+        .filter_map(|(sp, (token, restart))| token.or(restart).map(|w| (sp.fqdn.clone(), w)))
+        .collect()
 }
 
 /// A restart already pending on a server the update installs on: the classic cause of the
