@@ -15,6 +15,7 @@
 
 mod chain;
 mod holder;
+mod private;
 mod read;
 mod records;
 mod schema;
@@ -90,6 +91,20 @@ pub enum JournalError {
         /// The newest this build knows.
         known: i64,
     },
+    /// The journal's file could not be created or its permissions set.
+    #[error("journal {path}: {source}")]
+    Io {
+        /// The journal file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A read-only command was given a journal that does not exist (none is created).
+    #[error("there is no journal {path}")]
+    Missing {
+        /// The journal file.
+        path: String,
+    },
     /// Stored data that does not parse.
     #[error("run {run}: stored {what} is unreadable: {why}")]
     Corrupt {
@@ -138,6 +153,8 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
+        let io = |source| JournalError::Io { path: p.clone(), source };
+        private::create(path).map_err(io)?;
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
         // Nothing is written (not even the journal mode) to a file of a newer version.
@@ -145,6 +162,38 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         schema::migrate(&mut conn).map_err(schema)?;
+        private::restrict_companions(path).map_err(io)?;
+        Ok(Self { conn: Mutex::new(conn), path: p })
+    }
+
+    /// Opens the journal at `path` for reading only (`SQLITE_OPEN_READ_ONLY`): a missing file
+    /// is [`JournalError::Missing`] and nothing is created. A journal of an earlier schema
+    /// version is first migrated as [`Journal::open`] does (the reads are the current
+    /// schema's), then opened read-only; one of a later version is refused untouched.
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        let p = path.display().to_string();
+        if !path.is_file() {
+            return Err(JournalError::Missing { path: p });
+        }
+        let sql = |source| JournalError::Sql { path: p.clone(), source };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open = || -> Result<Connection, JournalError> {
+            let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+            Ok(conn)
+        };
+        let conn = open()?;
+        let found = schema::version(&conn).map_err(sql)?;
+        if found > CURRENT_VERSION {
+            return Err(JournalError::TooNew { path: p.clone(), found, known: CURRENT_VERSION });
+        }
+        let conn = if found < CURRENT_VERSION {
+            drop(conn);
+            drop(Self::open(path)?);
+            open()?
+        } else {
+            conn
+        };
         Ok(Self { conn: Mutex::new(conn), path: p })
     }
 

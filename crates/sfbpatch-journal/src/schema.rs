@@ -84,7 +84,7 @@ impl From<rusqlite::Error> for SchemaError {
     }
 }
 
-fn version(c: &Connection) -> rusqlite::Result<i64> {
+pub(crate) fn version(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 

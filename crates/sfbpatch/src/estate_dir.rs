@@ -40,12 +40,10 @@ impl EstateDir {
 
     fn open_with(dir: &Path, wait: bool) -> Result<(Self, Estate), String> {
         let lock_path = dir.join("estate.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        let mut options = File::options();
+        options.create(true).truncate(false).write(true);
+        let lock =
+            private(&mut options).open(&lock_path).map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
         let locked = if wait { lock.lock().map_err(std::fs::TryLockError::Error) } else { lock.try_lock() };
         match locked {
             Ok(()) => {}
@@ -64,6 +62,26 @@ impl EstateDir {
     }
 }
 
+/// The estate's files are the operator's alone: created with mode 0600 on unix.
+fn private(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+/// Sets 0600 whole (the mode given at creation is reduced by the umask, and a file left by
+/// an earlier release may be wider).
+#[cfg(unix)]
+fn narrow(f: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn narrow(_f: &File) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Reads the estate in `dir` (no lock: for `sim show`).
 pub fn load(dir: &Path) -> Result<Estate, String> {
     let p = file(dir);
@@ -80,7 +98,10 @@ pub fn save(dir: &Path, estate: &Estate) -> Result<(), String> {
     let p = file(dir);
     let tmp = dir.join("estate.json.tmp");
     let text = serde_json::to_vec(estate).map_err(|e| e.to_string())?;
-    let mut f = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    let mut options = File::options();
+    options.create(true).truncate(true).write(true);
+    let mut f = private(&mut options).open(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    narrow(&f).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     f.write_all(&text).and_then(|()| f.sync_all()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &p).map_err(|e| format!("cannot replace {}: {e}", p.display()))
 }

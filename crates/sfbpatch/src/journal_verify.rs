@@ -7,7 +7,7 @@ use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::{Finding, Journal, Tamper};
 
 use crate::cli::{ReportFormat, VerifyArgs};
-use crate::runner::{journal_failure, journal_path, open_journal};
+use crate::runner::{journal_failure, journal_path, open_journal_read_only};
 use crate::{Failure, Output, render};
 
 /// `journal verify --format json`.
@@ -35,7 +35,7 @@ fn line(f: &Finding, lang: Lang) -> String {
 /// `sfbpatch journal verify`: exit 0 when no record was tampered with, 1 with each finding.
 pub fn verify(args: VerifyArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath, lang)?;
+    let journal = open_journal_read_only(&jpath, lang)?;
     let id = match args.run_id {
         Some(id) => id,
         None => journal

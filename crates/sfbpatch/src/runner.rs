@@ -54,12 +54,21 @@ pub(crate) fn open_journal(path: &Path, lang: Lang) -> Result<Journal, Failure> 
     Journal::open(path).map_err(|e| journal_failure(lang, &e))
 }
 
+/// For `status`, `history`, `report` and `journal verify`: read-only, never created.
+pub(crate) fn open_journal_read_only(path: &Path, lang: Lang) -> Result<Journal, Failure> {
+    Journal::open_read_only(path).map_err(|e| journal_failure(lang, &e))
+}
+
 /// A journal error, in the operator's language (the SQLite error itself stays as SQLite says it).
 pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
     let msg = match e {
         JournalError::Sql { path, source } => {
             tr(lang, "cli.journal.sql", &Args::new().with("path", path).with("why", source))
         }
+        JournalError::Io { path, source } => {
+            tr(lang, "cli.journal.sql", &Args::new().with("path", path).with("why", source))
+        }
+        JournalError::Missing { path } => tr(lang, "cli.journal.missing", &Args::new().with("path", path)),
         JournalError::LeaseHeld { server, run, holder } => tr(
             lang,
             "cli.journal.lease-held",
@@ -537,7 +546,7 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
 /// `sfbpatch status`.
 pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath, lang)?;
+    let journal = open_journal_read_only(&jpath, lang)?;
     let id = match args.run_id {
         Some(id) => id,
         None => journal
@@ -559,7 +568,7 @@ pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
 /// `sfbpatch report`.
 pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath, lang)?;
+    let journal = open_journal_read_only(&jpath, lang)?;
     let r =
         sfbpatch_report::Report::from_journal(&journal, &args.run_id, "run").map_err(|e| journal_failure(lang, &e))?;
     let body = match args.format {
@@ -579,7 +588,7 @@ pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failur
 /// `sfbpatch history`.
 pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal(&jpath, lang)?;
+    let journal = open_journal_read_only(&jpath, lang)?;
     let rows = journal.history().map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
         ReportFormat::Json => render::json(&rows),
