@@ -21,6 +21,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::vocab::UnknownWord;
+
 use crate::fqdn::Fqdn;
 use crate::runbook::{EDGE_SERVICES, MEDIATION_SERVICE, Product, ServiceControl, StepId};
 use crate::topology::{PoolKind, Role, Server, Topology};
@@ -52,52 +54,17 @@ pub enum Runbook {
     PersistentChat,
 }
 
-/// Which servers a plan covers (`--scope`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// What the seed covers: Standard Edition servers, Enterprise back ends and the Front End
-    /// work their update needs, SQL Servers of other stores.
-    #[default]
-    Backends,
-    /// Every role sfbpatch has a runbook for (Directors, Edge, Mediation, Persistent Chat too).
-    All,
-}
-
-impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 2] = [Scope::Backends, Scope::All];
-
-    /// The public word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Backends => "backends",
-            Scope::All => "all",
-        }
-    }
-}
-
-impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| format!("unknown scope {s:?}"))
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl Serialize for Scope {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+crate::vocab::words! {
+    /// Which servers a plan covers (`--scope`).
+    #[derive(Default)]
+    Scope, "scope" {
+        /// What the seed covers: Standard Edition servers, Enterprise back ends and the Front
+        /// End work their update needs, SQL Servers of other stores.
+        #[default]
+        Backends => "backends",
+        /// Every role sfbpatch has a runbook for (Directors, Edge, Mediation, Persistent Chat
+        /// too).
+        All => "all",
     }
 }
 

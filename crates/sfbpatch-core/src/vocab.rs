@@ -72,6 +72,9 @@ macro_rules! words {
     };
 }
 
+/// The same declaration for the other modules' words (`scope::Scope`).
+pub(crate) use words;
+
 words! {
     /// How a server's procedure ended.
     ServerResult, "server result" {

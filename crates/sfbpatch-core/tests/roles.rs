@@ -97,7 +97,7 @@ fn every_server_gets_a_runbook_or_a_reason() {
         ("roles.xml", common::load("topology/roles.xml")),
         ("example", topology::load(example::NAME, example::TOPOLOGY_XML.as_bytes()).unwrap_or_else(|e| panic!("{e}"))),
     ] {
-        for scope in Scope::ALL {
+        for &scope in Scope::ALL {
             let p = plan(&t, &request(scope)).unwrap_or_else(|e| panic!("{e}"));
             for s in &t.servers {
                 let planned = p.servers.iter().any(|x| x.fqdn == s.fqdn || x.fqdn == s.cluster);
