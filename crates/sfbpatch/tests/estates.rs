@@ -21,40 +21,6 @@ fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/topology").join(name).display().to_string()
 }
 
-fn show(estate: &str) -> Value {
-    let o = sfbpatch()
-        .args(["sim", "show", "--estate", estate, "--format", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Runs the whole estate of `topology`; returns (exit code, stderr, the estate after).
-fn run_estate(topology: &str, dir: &std::path::Path, edit: impl FnOnce(&mut Value)) -> (i32, String, Value) {
-    let estate = dir.join("e").display().to_string();
-    let journal = dir.join("j.db").display().to_string();
-    let o = sfbpatch()
-        .args(["sim", "init", topology, "--estate", &estate, "--seed", "11"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let file = dir.join("e").join("estate.json");
-    let mut e: Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
-    edit(&mut e);
-    std::fs::write(&file, e.to_string()).unwrap_or_else(|x| panic!("{x}"));
-    let o = sfbpatch()
-        .args(["run", topology, "--transport", "sim", "--estate", &estate, "--journal", &journal])
-        .args(["--package", "SkypeServerUpdateInstaller.exe", "--yes", "--accept-resiliency"])
-        .output()
-        .unwrap_or_else(|x| panic!("{x}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout),
-        show(&estate),
-    )
-}
-
 fn hosts(e: &Value) -> impl Iterator<Item = &Value> {
     e["hosts"].as_array().into_iter().flatten()
 }
@@ -108,7 +74,7 @@ fn assert_whole_estate_updated(e: &Value, what: &str) {
 fn every_fixture_runs_to_every_database_current_and_each_front_end_once() {
     for name in ["enterprise.xml", "enterprise-collocated.xml", "standard-edition.xml"] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (code, said, e) = run_estate(&fixture(name), dir.path(), |_| {});
+        let (code, said, e) = common::run_estate(&fixture(name), dir.path(), |_| {});
         assert_eq!(code, 0, "{name}:\n{said}");
         assert_whole_estate_updated(&e, name);
         // The report from the journal: each pool's users moved once per Front End.
@@ -153,7 +119,7 @@ fn the_example_rehearsal_leaves_no_database_behind() {
 #[test]
 fn a_mirrored_back_end_is_refused_before_its_outage_with_the_manual_steps() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (code, said, e) = run_estate(&fixture("enterprise.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("enterprise.xml"), dir.path(), |e| {
         for h in e["hosts"].as_array_mut().into_iter().flatten() {
             if h["fqdn"] == "sql01.fabrikam.local" {
                 h["mirrored"] = Value::Bool(true);
@@ -195,7 +161,7 @@ fn a_mirrored_back_end_is_refused_before_its_outage_with_the_manual_steps() {
 #[test]
 fn a_restart_already_pending_leaves_the_server_untouched_with_the_reason() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (code, said, e) = run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
         for h in e["hosts"].as_array_mut().into_iter().flatten() {
             h["pending_reboot"] = Value::Bool(true);
         }
@@ -219,7 +185,7 @@ fn a_restart_already_pending_leaves_the_server_untouched_with_the_reason() {
 #[test]
 fn a_restart_pending_on_one_front_end_leaves_its_whole_pool_untouched() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (code, said, e) = run_estate(&fixture("enterprise.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("enterprise.xml"), dir.path(), |e| {
         for h in e["hosts"].as_array_mut().into_iter().flatten() {
             if h["fqdn"] == "fe02.fabrikam.local" {
                 h["pending_reboot"] = Value::Bool(true);

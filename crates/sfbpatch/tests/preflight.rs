@@ -5,50 +5,14 @@
 //! every service running. `sim init`, the estate file edited as an operator's estate would
 //! be, `run --transport sim`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
+use std::path::PathBuf;
+
 use serde_json::Value;
-
-fn sfbpatch() -> Command {
-    let mut c = Command::cargo_bin("sfbpatch").unwrap_or_else(|e| panic!("{e}"));
-    c.env("LANG", "C.UTF-8").env_remove("SFBPATCH_LANG").env_remove("SFBPATCH_JOURNAL");
-    c
-}
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/topology").join(name).display().to_string()
-}
-
-/// Runs the whole estate of `topology` after `edit`; returns (exit code, what it said, the
-/// estate after, from `sim show`).
-fn run_estate(topology: &str, dir: &Path, edit: impl FnOnce(&mut Value)) -> (i32, String, Value) {
-    let estate = dir.join("e").display().to_string();
-    let journal = dir.join("j.db").display().to_string();
-    let o = sfbpatch()
-        .args(["sim", "init", topology, "--estate", &estate, "--seed", "11"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let file = dir.join("e").join("estate.json");
-    let mut e: Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
-    edit(&mut e);
-    std::fs::write(&file, e.to_string()).unwrap_or_else(|x| panic!("{x}"));
-    let o = sfbpatch()
-        .args(["run", topology, "--transport", "sim", "--estate", &estate, "--journal", &journal])
-        .args(["--package", "SkypeServerUpdateInstaller.exe", "--yes", "--accept-resiliency"])
-        .output()
-        .unwrap_or_else(|x| panic!("{x}"));
-    let shown = sfbpatch()
-        .args(["sim", "show", "--estate", &estate, "--format", "json"])
-        .output()
-        .unwrap_or_else(|x| panic!("{x}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout),
-        serde_json::from_slice(&shown.stdout).unwrap_or_else(|x| panic!("{x}")),
-    )
 }
 
 fn hosts(e: &Value) -> impl Iterator<Item = &Value> {
@@ -92,7 +56,7 @@ const SE: &str = "se01.fabrikam.local";
 #[test]
 fn a_session_that_is_not_elevated_changes_nothing() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (code, said, e) = run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
         edit_host(e, SE, |h| h["elevated"] = false.into())
     });
     assert_eq!(code, 1, "{said}");
@@ -113,7 +77,7 @@ fn an_account_that_is_not_a_local_administrator_changes_nothing() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // Not a member at all: the token is not elevated either, and the sentence says what to
     // fix first (elevating would not help).
-    let (code, said, e) = run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
         edit_host(e, SE, |h| {
             h["local_admin"] = false.into();
             h["elevated"] = false.into();
@@ -133,7 +97,7 @@ fn an_account_that_is_not_a_local_administrator_changes_nothing() {
 #[test]
 fn an_account_outside_rtcuniversalserveradmins_is_refused_where_databases_are_updated() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (code, said, e) = run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
+    let (code, said, e) = common::run_estate(&fixture("standard-edition.xml"), dir.path(), |e| {
         edit_host(e, SE, |h| h["account_groups"] = serde_json::json!(["Domain Users"]))
     });
     assert_eq!(code, 1, "{said}");
@@ -149,7 +113,7 @@ fn an_account_outside_rtcuniversalserveradmins_is_refused_where_databases_are_up
 /// The enterprise fixture: pool01's back end sql01 is updated from a Front End of the pool.
 fn enterprise_back_end_run(edit: impl FnOnce(&mut Value)) -> (i32, String, Value) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    run_estate(&fixture("enterprise.xml"), dir.path(), edit)
+    common::run_estate(&fixture("enterprise.xml"), dir.path(), edit)
 }
 
 #[test]

@@ -67,3 +67,34 @@ pub fn assert_failovers_never_overlap(pool: &Value, what: &str) {
         assert!(w[0].1 <= w[1].0, "{what}: two Front Ends of {} failed over together: {w:?}", pool["fqdn"]);
     }
 }
+
+/// Runs the whole estate of `topology` after `edit`; returns (exit code, what it said, the
+/// estate after, from `sim show`).
+pub fn run_estate(topology: &str, dir: &std::path::Path, edit: impl FnOnce(&mut Value)) -> (i32, String, Value) {
+    let estate = dir.join("e").display().to_string();
+    let journal = dir.join("j.db").display().to_string();
+    let o = sfbpatch()
+        .args(["sim", "init", topology, "--estate", &estate, "--seed", "11"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = dir.join("e").join("estate.json");
+    let mut e: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default()).unwrap_or_else(|x| panic!("{x}"));
+    edit(&mut e);
+    std::fs::write(&file, e.to_string()).unwrap_or_else(|x| panic!("{x}"));
+    let o = sfbpatch()
+        .args(["run", topology, "--transport", "sim", "--estate", &estate, "--journal", &journal])
+        .args(["--package", "SkypeServerUpdateInstaller.exe", "--yes", "--accept-resiliency"])
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    let shown = sfbpatch()
+        .args(["sim", "show", "--estate", &estate, "--format", "json"])
+        .output()
+        .unwrap_or_else(|x| panic!("{x}"));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout),
+        serde_json::from_slice(&shown.stdout).unwrap_or_else(|x| panic!("{x}")),
+    )
+}
