@@ -70,6 +70,7 @@ fn through_binary(dir: &Path, host: &str, fault: &str) -> Seen {
 fn cells_through_the_binary_end_as_in_process() {
     let fixtures = fixtures();
     let cells = [
+        (sfbpatch_core::scope::Runbook::StandardEdition, StepId::StagePackage, FaultKind::Disconnect),
         (sfbpatch_core::scope::Runbook::StandardEdition, StepId::StopServices, FaultKind::Fail),
         (sfbpatch_core::scope::Runbook::StandardEdition, StepId::StartW3svc, FaultKind::Disconnect),
         (sfbpatch_core::scope::Runbook::StandardEdition, StepId::InstallUpdate, FaultKind::Hang),

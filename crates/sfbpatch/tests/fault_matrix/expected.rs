@@ -122,8 +122,8 @@ fn remote_database(runbook: Runbook, step: StepId) -> bool {
 ///   (estate exec.rs `fault_for`), so the second attempt succeeds; a step not safe to repeat
 ///   (the install) is settled from the host (`Next::AskTheHost`, recovery.rs `postcondition`:
 ///   the build reached);
-/// * staging is a transport copy (attempt.rs `stage`): its errors, a timeout included, are
-///   `Attempt::failed`, never retried;
+/// * staging is a transport copy (attempt.rs `stage`): a copy without an answer or whose
+///   session dropped is retried like any step, a refused one is a definite error;
 /// * Busy only changes `Get-CsPoolUpgradeReadinessState` (fault.rs), asked again after 10
 ///   minutes (attempt.rs `BUSY_WAIT`); NoCredentials only a remote database cmdlet; Reboot
 ///   only the install (the installer's 3010, then restart.rs `reboot`);
@@ -144,7 +144,6 @@ fn step_end(runbook: Runbook, step: StepId, kind: &FaultKind, seeded: Seeded) ->
         FaultKind::NoCredentials if remote_database(runbook, step) => StepEnd::Fails(1),
         FaultKind::NoCredentials => StepEnd::NoOp,
         FaultKind::Reboot => StepEnd::Reboots,
-        FaultKind::Hang | FaultKind::Disconnect if step == StepId::StagePackage => StepEnd::Fails(1),
         FaultKind::Hang | FaultKind::Disconnect if safe => StepEnd::Succeeds(2, "retry"),
         // Not safe to repeat: settled from the host. A hang applied nothing (exec.rs
         // `cut_short`); a dropped session applied it or not (seeded: `applied`).
@@ -205,5 +204,39 @@ pub fn expected(sp: &ServerPlan, step: StepId, kind: &FaultKind, seeded: Seeded)
                 ..End::updated(n, "fail")
             })
         }
+    }
+}
+
+/// A definite failure (`fail`) at `step` with `--on-failure stop`: nothing is brought back
+/// except a failed-over Front End, which is always failed back (recovery.rs
+/// `fail_and_restore`: `restore_now`). A server whose services this run stopped (a completed
+/// `stop-services` before `start-services`, procedure.rs `Progress::out_of_service`) is left
+/// so, and must say so loudly with the commands that bring it back; a back end's databases
+/// are available again once the command has ended (`has_sfb`), and a server the failing
+/// step found running is read back running.
+pub fn expected_stop(sp: &ServerPlan, step: StepId) -> End {
+    if !sends_command(step) {
+        return End::updated(1, "ok");
+    }
+    let out = out_of_service(sp, step);
+    let order: Vec<StepId> = sp.steps.iter().map(|s| s.id).collect();
+    let at = order.iter().position(|s| *s == step).unwrap_or(0);
+    let done = |id: StepId| order.iter().position(|s| *s == id).is_some_and(|i| i < at);
+    let front_end = sp.runbook == Runbook::FrontEnd;
+    let down = !front_end && sp.runbook.has_sfb() && done(StepId::StopServices) && !done(StepId::StartServices);
+    End {
+        result: ServerResult::Failed,
+        restored: out && front_end,
+        services_running: !down,
+        recovery_listed: down,
+        loud: down,
+        word: if down {
+            "down"
+        } else if out && front_end {
+            "restored"
+        } else {
+            "fail"
+        },
+        ..End::updated(1, "fail")
     }
 }
