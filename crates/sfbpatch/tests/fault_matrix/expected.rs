@@ -63,6 +63,10 @@ pub struct End {
     pub recovery_listed: bool,
     /// The loud "SERVICES ARE STOPPED" message (catalogue `failed-down`).
     pub loud: bool,
+    /// The server's users' outage reached the budget (rehearse.rs `over_budget`), where the
+    /// rules decide it; `None` where it rests on seeded durations (a Standard Edition
+    /// server's whole procedure is drawn close to the 30-minute budget).
+    pub over_budget: Option<bool>,
     /// Why this is a known defect instead of the rule's outcome (listed in the report).
     pub known_defect: Option<&'static str>,
     /// How the step ended, for the table: `ok`, `retry`, `busy`, `reboot`, `fail`, `lost-done`.
@@ -80,6 +84,7 @@ impl End {
             failed_over: false,
             recovery_listed: false,
             loud: false,
+            over_budget: None,
             known_defect: None,
             word,
         }
@@ -186,23 +191,48 @@ pub fn expected(sp: &ServerPlan, step: StepId, kind: &FaultKind, seeded: Seeded)
     // Server the run updates is tested before anything changes, with the step's retries), and
     // again as the entry's first step: one attempt more when the preflight passes.
     let preflight = u32::from(sp.runbook == Runbook::BackendDatabases && step == StepId::TestDatabases);
+    Expected::Ends(End { over_budget: over_budget(sp, step, kind, seeded), ..ends(sp, step, kind, seeded, preflight) })
+}
+
+/// The outage bucket, where the rules decide it: a server whose plan opens no users' outage
+/// (a Front End, a server whose pool keeps another up: scope.rs `in_outage_in_pool`) is never
+/// over budget; a step inside the window that does not answer keeps it open for the step's
+/// whole timeout (procedure.rs: the guard's marks only announce), so a timeout of the budget
+/// or more puts it over. The simulated databases of a back end are not held by a command
+/// that never answers (exec.rs: a hang changes nothing), so that rule is for SfB servers.
+fn over_budget(sp: &ServerPlan, step: StepId, kind: &FaultKind, seeded: Seeded) -> Option<bool> {
+    // The plan's default budget (DOMAIN.md §1: the 30-minute rule); the fixtures keep it.
+    let budget = sfbpatch_core::plan::RESILIENCY_MINUTES;
+    let window = sp.steps.iter().find(|s| s.id == step).is_some_and(|s| s.in_outage);
+    let no_answer = *kind == FaultKind::Hang || (matches!(kind, FaultKind::Slow(_)) && seeded.past_timeout);
+    let timeout_minutes = step.spec().timeout_seconds as f64 / 60.0;
+    if !sp.steps.iter().any(|s| s.in_outage) {
+        Some(false)
+    } else if sp.runbook.has_sfb() && window && no_answer && timeout_minutes >= budget {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+fn ends(sp: &ServerPlan, step: StepId, kind: &FaultKind, seeded: Seeded, preflight: u32) -> End {
     match step_end(sp.runbook, step, kind, seeded) {
-        StepEnd::NoOp => Expected::Ends(End::updated(1 + preflight, "ok")),
-        StepEnd::Succeeds(n, word) => Expected::Ends(End::updated(n + preflight, word)),
-        StepEnd::Reboots => Expected::Ends(End { reboot: true, ..End::updated(1, "reboot") }),
+        StepEnd::NoOp => End::updated(1 + preflight, "ok"),
+        StepEnd::Succeeds(n, word) => End::updated(n + preflight, word),
+        StepEnd::Reboots => End { reboot: true, ..End::updated(1, "reboot") },
         // recovery.rs `fail_and_restore`: out of service → the plan's recovery commands run
         // (a failed-over Front End always, others by `--on-failure restore`), the state is
         // read back, and only a server still down keeps them listed with the loud message.
         // Service is back in every cell (the fault fired once), so none is listed.
         StepEnd::Fails(n) => {
             let out = out_of_service(sp, step);
-            Expected::Ends(End {
+            End {
                 result: ServerResult::Failed,
                 attempts: n,
                 restored: out && !sp.recovery(step).is_empty(),
                 word: if out { "restored" } else { "fail" },
                 ..End::updated(n, "fail")
-            })
+            }
         }
     }
 }

@@ -114,6 +114,11 @@ fn fixtures() -> Vec<Fixture> {
             }
             let sp = p.servers.iter().find(|s| s.fqdn == server).unwrap_or_else(|| panic!("{runbook}: no {server}"));
             assert_eq!(sp.runbook, runbook, "{name}: {server} is planned as {}", sp.runbook);
+            assert_eq!(
+                p.outage_budget_minutes,
+                sfbpatch_core::plan::RESILIENCY_MINUTES,
+                "{runbook}: the default budget"
+            );
             let product = p.product;
             Fixture { runbook, topology: t, plan: p, server, product }
         })
@@ -160,6 +165,7 @@ fn observe(r: &ServerResult, estate: &Estate, server: &Fqdn, step: StepId) -> (E
         failed_over,
         recovery_listed: !r.recovery.is_empty(),
         loud: r.error.as_deref().is_some_and(|e| is_loud(e, step)),
+        over_budget: Some(r.over_budget),
         known_defect: None,
         word: "",
     };
@@ -271,7 +277,8 @@ fn run_cell(f: &Fixture, step: StepId, kind: &FaultKind, mismatches: &mut Vec<St
     }
     let want = expected(sp, step, kind, stated);
     let Expected::Ends(w) = &want else { panic!("{cell}: expected refused, the spec parsed") };
-    let cmp = End { known_defect: w.known_defect, word: w.word, ..got };
+    let over_budget = w.over_budget.and(got.over_budget);
+    let cmp = End { known_defect: w.known_defect, word: w.word, over_budget, ..got };
     if &cmp != w {
         mismatches.push(format!("{cell}:\n  want {w:?}\n  got  {cmp:?}\n  error {:?}", s.error));
     }
@@ -318,7 +325,8 @@ fn with_on_failure_stop_every_server_left_down_says_so_and_its_commands_bring_it
             let fault = format!("{}:{step}:fail", f.server).parse::<Fault>().unwrap_or_else(|e| panic!("{e}"));
             let (got, _, r, estate) = run_in_process(f, fault, OnFailure::Stop);
             let want = expected_stop(sp, step);
-            let got = End { known_defect: None, word: want.word, ..got };
+            let got =
+                End { known_defect: None, word: want.word, over_budget: want.over_budget.and(got.over_budget), ..got };
             if got != want {
                 mismatches.push(format!("{cell}:\n  want {want:?}\n  got  {got:?}\n  error {:?}", r.error));
             }

@@ -20,7 +20,8 @@ defaults). Each cell's outcome is the expectation the test states and checks exa
 attempts of the step, restart, service brought back, services running, failed over, recovery
 commands, loud message). On every cell, a server left with services or IIS stopped, or failed
 over, must carry the loud message and recovery commands that bring it back on the simulated
-estate: no cell leaves one.
+estate: no cell leaves one. The test also runs every `fail` cell with `--on-failure stop`, and
+checks the same of each server that leaves down.
 
 | word | meaning |
 |---|---|
@@ -32,6 +33,7 @@ estate: no cell leaves one.
 | `fail` | the step fails before anything is out of service: failed, nothing to restore |
 | `restored` | the step fails while the server is out of service: the recovery commands run, service is read back running; failed, not updated, no command left for the operator |
 | `n/a` | `--fault` refuses the spec (`reboot` applies to `install-update` only) |
+| `!` | the rules put the server's users' outage over the 30-minute budget: a step inside it waited its whole timeout (30 minutes or more); the test asserts it there, and asserts no cell of a server without a users' outage window goes over |
 | `defect: …` | a known defect (see the test) |
 
 ";
@@ -39,10 +41,13 @@ estate: no cell leaves one.
 fn word(e: &Expected) -> String {
     match e {
         Expected::Refused => "n/a".into(),
-        Expected::Ends(end) => match end.known_defect {
-            Some(_) => format!("defect: {}", end.word),
-            None => end.word.to_owned(),
-        },
+        Expected::Ends(end) => {
+            let over = if end.over_budget == Some(true) { " !" } else { "" };
+            match end.known_defect {
+                Some(_) => format!("defect: {}{over}", end.word),
+                None => format!("{}{over}", end.word),
+            }
+        }
     }
 }
 
