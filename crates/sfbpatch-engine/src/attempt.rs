@@ -161,11 +161,13 @@ async fn attempt_step<T: Transport, S: EventSink>(
                 Err(e) => Attempt::failed(cx.transport_error(&e)),
             };
         }
-        StepId::StagePackage => {
-            if let Err(why) = stage(cx, host, id, timeout).await {
-                return Attempt::failed(why);
-            }
-        }
+        StepId::StagePackage => match stage(cx, host, id, timeout).await {
+            Ok(()) => {}
+            // A copy that got no answer, or whose session dropped, is tried again like any
+            // step safe to repeat (the retry rule, [`next`]); the copy replaces a partial one.
+            Err(Staging::CutShort(why)) => return Attempt::cut_short(why),
+            Err(Staging::Failed(why)) => return Attempt::failed(why),
+        },
         StepId::OpenShell | StepId::ReopenShell => *session = None,
         _ => {}
     }
@@ -272,13 +274,21 @@ fn reason<T: Transport, S: EventSink>(
     }
 }
 
+/// Why staging did not end with the package on the server.
+enum Staging {
+    /// No answer within the timeout, or the session dropped: whether it landed is unknown.
+    CutShort(String),
+    /// A definite error (no space, a refused copy).
+    Failed(String),
+}
+
 /// Free space checked (a clear error, nothing changed), then the package put on the server.
 async fn stage<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     host: &Fqdn,
     id: StepId,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), Staging> {
     if let Some(size) = cx.transport.package_size() {
         let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
         if let Ok(o) = cx.probe(host, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
@@ -288,9 +298,9 @@ async fn stage<T: Transport, S: EventSink>(
             if free < need {
                 let gb = |b: u64| format!("{:.1}", b as f64 / 1_073_741_824.0);
                 let mb = format!("{:.0}", size as f64 / 1_048_576.0);
-                return Err(
-                    cx.say("no-space", &[("drive", drive), ("free", gb(free)), ("need", gb(need)), ("size", mb)])
-                );
+                return Err(Staging::Failed(
+                    cx.say("no-space", &[("drive", drive), ("free", gb(free)), ("need", gb(need)), ("size", mb)]),
+                ));
             }
         }
     }
@@ -300,8 +310,16 @@ async fn stage<T: Transport, S: EventSink>(
     )
     .await
     {
-        Err(_) => Err(cx.say("copy-timeout", &[])),
-        Ok(Err(e)) => Err(cx.say("copy-failed", &[("why", cx.transport_error(&e))])),
+        Err(_) => Err(Staging::CutShort(cx.say("copy-timeout", &[]))),
+        Ok(Err(e)) => {
+            let why = cx.say("copy-failed", &[("why", cx.transport_error(&e))]);
+            match e {
+                TransportError::Disconnected(_) | TransportError::Unreachable(_) | TransportError::NoResult { .. } => {
+                    Err(Staging::CutShort(why))
+                }
+                _ => Err(Staging::Failed(why)),
+            }
+        }
         Ok(Ok(())) => Ok(()),
     }
 }

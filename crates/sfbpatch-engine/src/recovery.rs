@@ -64,7 +64,7 @@ pub(crate) async fn fail_and_restore<T: Transport, S: EventSink>(
         }
         // Read the state back: never claim service is back, or down, without looking. A back
         // end's databases are available again once the database command has ended.
-        still_down = sp.runbook.has_sfb() && !services_running(cx, host).await.unwrap_or(false);
+        still_down = sp.runbook.has_sfb() && !services_running(cx, host, has_iis(sp.runbook)).await.unwrap_or(false);
         if !still_down && outage_open {
             cx.emit(Event::OutageClosed { server: host.clone(), at_ms: cx.now() });
         }
@@ -115,18 +115,29 @@ async fn restore<T: Transport, S: EventSink>(
     cx.finished(host, name, 1, outcome, kept);
 }
 
-/// Whether every SfB service and IIS run on `host`.
+/// Whether the runbook's server runs IIS: the runbooks that stop and start W3SVC. An Edge,
+/// Mediation or Persistent Chat server has no SfB web site (docs/research/issue12-roles.md
+/// §1.1), so no W3SVC to find running.
+fn has_iis(runbook: Runbook) -> bool {
+    runbook.steps().contains(&StepId::StartW3svc)
+}
+
+/// Whether every SfB service, and IIS where the server has it (`iis`), run on `host`.
 pub(crate) async fn services_running<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     host: &Fqdn,
+    iis: bool,
 ) -> Result<bool, String> {
     let o = cx.probe(host, &Probe::SfbServices, PROBE_TIMEOUT).await?;
+    if o.exit_code != 0 || !verdict::services_in_state(&o.stdout, true) {
+        return Ok(false);
+    }
+    if !iis {
+        return Ok(true);
+    }
     let w = cx.probe(host, &Probe::W3svc, PROBE_TIMEOUT).await?;
     let w3svc = readback::parse_services(&w.stdout);
-    Ok(o.exit_code == 0
-        && verdict::services_in_state(&o.stdout, true)
-        && !w3svc.is_empty()
-        && w3svc.iter().all(|x| x.is_running()))
+    Ok(!w3svc.is_empty() && w3svc.iter().all(|x| x.is_running()))
 }
 
 /// Whether a step's effect is visible on the host (a resumed ambiguous step, or a step not

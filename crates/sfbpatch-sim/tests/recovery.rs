@@ -83,3 +83,50 @@ fn generated_topologies_load_and_rehearse() {
     // Nothing was ever run on a SQL-only machine.
     assert!(e.hosts.iter().filter(|h| !h.sfb_installed).all(|h| h.oplog.is_empty()));
 }
+
+/// A plan of the example's `--scope all` for one server.
+fn scope_all_plan(server: &str) -> sfbpatch_core::plan::Plan {
+    let mut req = sfbpatch_core::plan::PlanRequest::new("SkypeServerUpdateInstaller.exe");
+    req.scope = sfbpatch_core::scope::Scope::All;
+    req.servers = vec![server.to_owned()];
+    sfbpatch_core::plan::plan(&example(), &req).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An Edge server has no IIS (docs/research/issue12-roles.md §1.1): once its services are
+/// brought back after a failure, the read-back must not look for W3SVC and cry "SERVICES ARE
+/// STOPPED" with commands to run (it did: the fault matrix's edge × start-services × fail).
+#[test]
+fn an_edge_server_brought_back_is_not_reported_stopped_for_want_of_iis() {
+    let fault = format!("{EDGE}:start-services:fail");
+    let (r, e) = rehearse(&example(), &scope_all_plan(EDGE), &opts(4, &[&fault]));
+    let s = server(&r, EDGE);
+    assert_eq!(s.result.as_str(), "failed");
+    assert!(s.services_running && e.host(EDGE).is_some_and(|h| h.services_running()));
+    assert!(s.recovery.is_empty(), "{:?}", s.recovery);
+    assert!(
+        s.error
+            .as_deref()
+            .is_some_and(|x| x.contains("Service was brought back") && !x.contains("SERVICES ARE STOPPED")),
+        "{:?}",
+        s.error
+    );
+}
+
+/// A staging copy whose session dropped (or that got no answer) is tried again, as any step
+/// safe to repeat after no answer (attempt.rs `next`); it was a definite failure.
+#[test]
+fn a_staging_copy_cut_short_is_tried_again() {
+    for kind in ["disconnect", "hang"] {
+        let fault = format!("{SE}:stage-package:{kind}");
+        let (r, _) = se_rehearsal(4, &[], &[&fault]);
+        let s = server(&r, SE);
+        assert_eq!(s.result.as_str(), "updated", "{fault}: {:?}", s.error);
+        let tries: Vec<u32> = s
+            .timeline
+            .iter()
+            .filter(|t| t.step == sfbpatch_core::vocab::Activity::Step(StepId::StagePackage))
+            .map(|t| t.attempt)
+            .collect();
+        assert_eq!(tries, [1, 2], "{fault}");
+    }
+}
