@@ -1,6 +1,7 @@
 //! Real transports. Today: [`local::LocalTransport`], one shell process per command, the
 //! command text on its standard input (no quoting through a command line).
 
+pub mod acl;
 pub mod known_hosts;
 pub mod local;
 pub mod password;

@@ -44,6 +44,13 @@ pub enum PasswordError {
         /// Its permission bits.
         mode: u32,
     },
+    /// Windows: the file's ACL lets another principal at it (`acl::exposed_to`).
+    UnsafeAcl {
+        /// The file.
+        path: PathBuf,
+        /// Who else may reach it, as the SDDL names it (`BU`, `WD`, `S-1-5-21-…`).
+        principal: String,
+    },
     /// The file cannot be opened or read.
     Unreadable {
         /// The file.
@@ -86,6 +93,11 @@ impl PasswordError {
                 lang,
                 &key("password-file-unsafe"),
                 &Args::new().with("path", path.display()).with("mode", format!("{mode:03o}")),
+            ),
+            PasswordError::UnsafeAcl { path, principal } => tr(
+                lang,
+                "transport.password-acl.unsafe",
+                &Args::new().with("path", path.display()).with("principal", principal),
             ),
             PasswordError::Unreadable { path, why } => {
                 tr(lang, &key("password-file-unreadable"), &Args::new().with("path", path.display()).with("why", why))
@@ -144,12 +156,30 @@ fn private(path: &Path, meta: &std::fs::Metadata) -> Result<(), PasswordError> {
     Ok(())
 }
 
-/// Windows: the file's ACL is not read (that needs the Win32 security API); only that it is a
-/// regular file, checked above. README tells to keep it under the user's profile folder,
-/// which only its owner and administrators may read by default.
-#[cfg(not(unix))]
+/// Windows: refused when its ACL lets anyone but its owner, SYSTEM and Administrators at it.
+/// The tiny `cfg(windows)` part only fetches the SDDL (`acl::sddl_of`, Windows PowerShell's
+/// `Get-Acl`); it is not built on the Linux machines that test sfbpatch.
+#[cfg(windows)]
+fn private(path: &Path, _meta: &std::fs::Metadata) -> Result<(), PasswordError> {
+    private_by_sddl(path, crate::acl::sddl_of(path))
+}
+
+/// Neither Unix nor Windows: nothing to read permissions from.
+#[cfg(not(any(unix, windows)))]
 fn private(_path: &Path, _meta: &std::fs::Metadata) -> Result<(), PasswordError> {
     Ok(())
+}
+
+/// The decision on Windows, from the file's SDDL (or why it could not be had): private, or
+/// refused naming who else may reach it; an SDDL that cannot be had or read refuses too.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn private_by_sddl(path: &Path, sddl: Result<String, String>) -> Result<(), PasswordError> {
+    let unreadable = |why: String| PasswordError::Unreadable { path: path.to_owned(), why };
+    match crate::acl::exposed_to(&sddl.map_err(unreadable)?) {
+        Ok(None) => Ok(()),
+        Ok(Some(principal)) => Err(PasswordError::UnsafeAcl { path: path.to_owned(), principal }),
+        Err(why) => Err(unreadable(why)),
+    }
 }
 
 /// Asks for the password of `user` (logging on to `hosts`) on the terminal, without echo.
@@ -180,6 +210,27 @@ mod tests {
         std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
         p
+    }
+
+    #[test]
+    fn the_windows_decision_refuses_an_acl_that_lets_others_in() {
+        let p = Path::new("C:\\Users\\op\\sfbadmin.pw");
+        let me = "S-1-5-21-1004336348-1177238915-682003330-1001";
+        let private = format!("O:{me}G:{me}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;{me})");
+        assert_eq!(private_by_sddl(p, Ok(private)), Ok(()));
+        let users = format!("O:{me}G:{me}D:AI(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BU)");
+        assert_eq!(
+            private_by_sddl(p, Ok(users)),
+            Err(PasswordError::UnsafeAcl { path: p.to_owned(), principal: "BU".into() })
+        );
+        let e = private_by_sddl(p, Err("Get-Acl: access denied".into()));
+        assert_eq!(e, Err(PasswordError::Unreadable { path: p.to_owned(), why: "Get-Acl: access denied".into() }));
+        assert!(matches!(private_by_sddl(p, Ok("garbage".into())), Err(PasswordError::Unreadable { .. })));
+        let shown = PasswordError::UnsafeAcl { path: p.to_owned(), principal: "BU".into() }.render(Lang::En);
+        assert!(
+            shown.contains("sfbadmin.pw") && shown.contains("BU") && shown.contains("nothing was contacted"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -233,7 +233,8 @@ pub fn run_summary(
         let _ =
             writeln!(o, "{}\n  sfbpatch resume {run_id} --journal '{}'{window}", text(lang, key), journal.display());
     }
-    o
+    // Names, errors and hook output come from the topology and the servers (issue 13 item 10).
+    lines(&o).into_owned()
 }
 
 /// `status` as text.
@@ -252,7 +253,7 @@ pub fn status_text(s: &sfbpatch_journal::RunStatus, plan: Option<&Plan>, lang: L
             let _ = writeln!(o, "      {e}");
         }
     }
-    o
+    lines(&o).into_owned()
 }
 
 /// `history` as text.
@@ -273,7 +274,31 @@ pub fn history_text(rows: &[sfbpatch_journal::RunRow], lang: Lang) -> String {
             time::rfc3339_utc(&r.started_at).unwrap_or_else(|| r.started_at.clone())
         );
     }
-    o
+    lines(&o).into_owned()
+}
+
+/// One `history --format json` row: the journal's row (its Unix seconds kept as they were,
+/// for compatibility) and the same instants as RFC 3339 in UTC (`null` when the journal's
+/// value is no number of seconds).
+#[derive(Serialize)]
+struct HistoryRow<'a> {
+    #[serde(flatten)]
+    row: &'a sfbpatch_journal::RunRow,
+    started_at_rfc3339: Option<String>,
+    finished_at_rfc3339: Option<String>,
+}
+
+/// `history --format json`.
+pub fn history_json(rows: &[sfbpatch_journal::RunRow]) -> String {
+    let rows: Vec<HistoryRow<'_>> = rows
+        .iter()
+        .map(|row| HistoryRow {
+            row,
+            started_at_rfc3339: time::rfc3339_utc(&row.started_at),
+            finished_at_rfc3339: row.finished_at.as_deref().and_then(time::rfc3339_utc),
+        })
+        .collect();
+    json(&rows)
 }
 
 /// `sim show` as text.

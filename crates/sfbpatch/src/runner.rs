@@ -137,7 +137,8 @@ impl EventSink for Display {
             _ => None,
         };
         if let Some(l) = line {
-            let _ = writeln!(std::io::stderr(), "{l}");
+            // Reasons and warnings carry what servers and hooks printed (issue 13 item 10).
+            let _ = writeln!(std::io::stderr(), "{}", sfbpatch_core::printable::lines(&l));
         }
         Ok(())
     }
@@ -199,7 +200,7 @@ impl EventSink for Bars {
             }
             Event::Warning { server, message, .. } => {
                 let who = server.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default();
-                let _ = self.multi.println(format!("{who}! {message}"));
+                let _ = self.multi.println(sfbpatch_core::printable::lines(&format!("{who}! {message}")));
             }
             Event::ServerFinished { server, result, .. } => {
                 if let Some(b) = self.bar(server.as_str()) {
@@ -265,6 +266,22 @@ fn ssh_logons(p: &Plan, params: &RunParams, lang: Lang) -> Result<SshLogons, Fai
     let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
     let file = params.connections.clone().unwrap_or_default();
     let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
+    // A key logon needs the key file, else ssh-agent (README, "Keys come from files, or from
+    // ssh-agent"; the Windows agent's pipe is not read): with neither, each server would fail
+    // only once contacted.
+    let agent = !cfg!(windows) && std::env::var_os("SSH_AUTH_SOCK").is_some_and(|v| !v.is_empty());
+    let keyless: Vec<(&String, &sfbpatch_transport::ssh::HostConfig)> = hosts
+        .iter()
+        .filter(|(_, h)| h.auth == sfbpatch_transport::ssh::Auth::Key && !agent && !h.identity_file.is_file())
+        .collect();
+    if let Some((_, first)) = keyless.first() {
+        let names: Vec<&str> = keyless.iter().map(|(n, _)| n.as_str()).collect();
+        let a = Args::new()
+            .with("file", first.identity_file.display())
+            .with("hosts", names.join(", "))
+            .with("connections", file.display());
+        return Err(Failure::Message(tr(lang, "cli.bad-input.key-missing", &a)));
+    }
     let passwords = sfbpatch_transport::ssh::Passwords::collect(&hosts, &file, lang)
         .map_err(|e| Failure::Message(e.render(lang)))?;
     Ok((hosts, passwords))
@@ -427,9 +444,10 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     crate::products::one_product(&p, lang)?;
     let jpath = journal_path(args.journal.journal.as_ref());
     let estate_path = match &args.estate {
-        Some(d) => Some(std::fs::canonicalize(d).map_err(|e| Failure::Message(format!("{}: {e}", d.display())))?),
+        Some(d) => Some(existing(d, "cli.bad-input.estate-missing", lang)?),
         None => None,
     };
+    window_not_past(args.engine.window_end.as_ref(), lang)?;
     let engine = args.engine.params(args.outage_budget).map_err(Failure::Message)?;
     let local = args.transport != TransportArg::Sim;
     let ssh = args.transport == TransportArg::Ssh;
@@ -450,14 +468,11 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     }
     let psremoting = crate::psremoting::check(&args, lang)?;
     let connections = match &args.connections {
-        Some(c) => Some(std::fs::canonicalize(c).map_err(|e| Failure::Message(format!("{}: {e}", c.display())))?),
+        Some(c) => Some(existing(c, "cli.bad-input.connections-missing", lang)?),
         None => None,
     };
-    let package_path = if local {
-        Some(std::fs::canonicalize(&args.package).map_err(|e| Failure::Message(format!("{}: {e}", args.package)))?)
-    } else {
-        None
-    };
+    let package_path =
+        if local { Some(existing(Path::new(&args.package), "cli.bad-input.package-missing", lang)?) } else { None };
     let params = RunParams {
         transport: args.transport,
         connections,
@@ -513,6 +528,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
 
 /// `sfbpatch resume`.
 pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
+    window_not_past(args.window_end.as_ref(), lang)?;
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal(&jpath, lang)?;
     let stored = journal.run(&args.run_id).map_err(|e| journal_failure(lang, &e))?;
@@ -585,13 +601,31 @@ pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failur
     }
 }
 
+/// `path` as an absolute path, or the catalogue's sentence `key` (naming it, the reason and
+/// the fix) when it does not exist or cannot be reached: before anything is recorded.
+fn existing(path: &Path, key: &str, lang: Lang) -> Result<PathBuf, Failure> {
+    std::fs::canonicalize(path).map_err(|e| {
+        Failure::Message(tr(lang, key, &Args::new().with("path", path.display()).with("why", e.to_string())))
+    })
+}
+
+/// A window that ended before the run starts would record a run that starts nothing: refused.
+fn window_not_past(end: Option<&crate::engine_params::WindowEnd>, lang: Lang) -> Result<(), Failure> {
+    match end {
+        Some(w) if w.unix_ms <= crate::engine_params::now_unix_ms() => {
+            Err(Failure::Message(tr(lang, "cli.bad-input.window-past", &Args::new().with("end", &w.label))))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `sfbpatch history`.
 pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal_read_only(&jpath, lang)?;
     let rows = journal.history().map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
-        ReportFormat::Json => render::json(&rows),
+        ReportFormat::Json => render::history_json(&rows),
         ReportFormat::Text => render::history_text(&rows, lang),
     }
     .into())

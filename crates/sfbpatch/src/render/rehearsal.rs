@@ -185,7 +185,9 @@ pub fn rehearsal_text(r: &sfbpatch_sim::rehearse::Rehearsal, p: &Plan, lang: Lan
                 .with("not_started", count(ServerResult::NotStarted)),
         )
     );
-    o
+    // Site and pool names, faults and errors come from the topology and the servers (issue 13
+    // item 10): control characters shown escaped.
+    sfbpatch_core::printable::lines(&o).into_owned()
 }
 
 /// A Director, Edge, Mediation or Persistent Chat server that opens no users' outage: its
