@@ -4,17 +4,19 @@
 /// the same fraction (`2026-11-26T23:00:26.599Z`), or `None` when it is no number of seconds
 /// or outside the years 0000–9999 (the `time` crate's calendar).
 pub fn rfc3339_utc(secs: &str) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
     let (whole, fraction) = secs.trim().split_once('.').unwrap_or((secs.trim(), ""));
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 9 {
         return None;
     }
-    let fraction = if fraction.is_empty() { String::new() } else { format!(".{fraction}") };
+    // The fraction's digits as nanoseconds (".599" → 599_000_000).
+    let nanos: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
     let t = time::OffsetDateTime::from_unix_timestamp(whole.parse().ok()?).ok()?;
+    let t = if whole.starts_with('-') { t - time::Duration::nanoseconds(nanos) } else { t + time::Duration::nanoseconds(nanos) };
     if !(0..=9999).contains(&t.year()) {
         return None;
     }
-    let (h, m, s) = t.to_hms();
-    Some(format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}{fraction}Z", t.year(), u8::from(t.month()), t.day()))
+    t.format(&Rfc3339).ok()
 }
 
 #[cfg(test)]
@@ -29,6 +31,8 @@ mod tests {
             ("1795733642", Some("2026-11-26T22:54:02Z")),
             ("1795734026.599", Some("2026-11-26T23:00:26.599Z")),
             ("1.5e3", None),
+            ("1.1234567891", None),
+            ("1795734026.5", Some("2026-11-26T23:00:26.5Z")),
             ("-1", Some("1969-12-31T23:59:59Z")),
             ("253402300799", Some("9999-12-31T23:59:59Z")),
             ("253402300800", None),
