@@ -546,6 +546,21 @@ pub struct ResumeArgs {
     /// A new failure budget (as run's --max-failures), replacing the run's.
     #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
     pub max_failures: Option<sfbpatch_engine::options::FailureBudget>,
+    /// The run's --shell, given again (sfbpatch starts no program it finds only in the journal).
+    #[arg(long, value_name = "COMMAND")]
+    pub shell: Option<String>,
+    /// The run's --pre-hook, given again.
+    #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
+    pub pre_hook: Option<String>,
+    /// The run's --post-hook, given again.
+    #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
+    pub post_hook: Option<String>,
+    /// The run's --config (hooks), given again.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The run's --package, given again (the file copied to the servers by the real transports).
+    #[arg(long, value_name = "PATH")]
+    pub package: Option<String>,
     /// Output format of the final report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

@@ -7,28 +7,54 @@ use crate::cli::{ConfigFile, EngineArgs, OnFailureArg};
 impl EngineArgs {
     /// The engine's settings: the config file's hooks, overridden by the command line.
     pub fn params(&self, budget: f64) -> Result<EngineParams, String> {
-        let config = match &self.config {
-            Some(p) => ConfigFile::load(p)?,
-            None => ConfigFile::default(),
-        };
-        let server_hooks = config
-            .hooks
-            .servers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), (v.pre.clone(), v.post.clone())))
-            .collect();
+        let hooks = Hooks::from_flags(self.pre_hook.as_deref(), self.post_hook.as_deref(), self.config.as_deref())?;
         Ok(EngineParams {
             max_parallel: self.max_parallel,
             accept_resiliency: self.accept_resiliency,
             on_failure: self.on_failure,
             outage_budget: budget,
-            pre_hook: self.pre_hook.clone().or(config.hooks.pre),
-            post_hook: self.post_hook.clone().or(config.hooks.post),
-            server_hooks,
+            pre_hook: hooks.pre,
+            post_hook: hooks.post,
+            server_hooks: hooks.servers,
             timeout_scale: self.timeout_scale,
             warn_before: self.warn_before.clone(),
             window_end: self.window_end.clone(),
             max_failures: self.max_failures.map(|b| b.to_string()),
+        })
+    }
+}
+
+/// The hooks a run sends to its servers: `--pre-hook`, `--post-hook` and the `--config`
+/// file's (the flags win over the file's), as `run` and `resume` both read them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    /// FQDN (lower case) → (pre, post).
+    pub servers: std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
+}
+
+impl Hooks {
+    /// From the flags and the config file, if any.
+    pub fn from_flags(
+        pre: Option<&str>,
+        post: Option<&str>,
+        config: Option<&std::path::Path>,
+    ) -> Result<Hooks, String> {
+        let config = match config {
+            Some(p) => ConfigFile::load(p)?,
+            None => ConfigFile::default(),
+        };
+        let servers = config
+            .hooks
+            .servers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (v.pre.clone(), v.post.clone())))
+            .collect();
+        Ok(Hooks {
+            pre: pre.map(str::to_owned).or(config.hooks.pre),
+            post: post.map(str::to_owned).or(config.hooks.post),
+            servers,
         })
     }
 }
@@ -113,6 +139,11 @@ fn one() -> f64 {
 }
 
 impl EngineParams {
+    /// The hooks stored with a run.
+    pub fn hooks(&self) -> Hooks {
+        Hooks { pre: self.pre_hook.clone(), post: self.post_hook.clone(), servers: self.server_hooks.clone() }
+    }
+
     /// `resume`'s `--window-end`, `--warn-before` and `--max-failures`: each one given replaces
     /// the stored value (the journal then stores the result as the run's parameters, for its
     /// later resumes); those not given keep the run's. Whether anything changed.

@@ -7,6 +7,7 @@ mod estate_dir;
 mod input;
 mod journal_verify;
 mod output;
+mod plan_inputs;
 mod products;
 mod psremoting;
 mod render;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sfbpatch_core::Lang;
-use sfbpatch_core::plan::{Plan, PlanRequest, plan};
+use sfbpatch_core::plan::{Plan, PlanRequest};
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::vocab::RunState;
 use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
@@ -44,6 +44,9 @@ struct RunParams {
     target_build: Option<Build>,
     #[serde(flatten)]
     engine: EngineParams,
+    /// What the plan was made from: `resume` makes it again (none: an earlier release's run).
+    #[serde(default)]
+    inputs: Option<crate::plan_inputs::PlanInputs>,
 }
 
 pub(crate) fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
@@ -426,7 +429,7 @@ fn run_output(
 
 /// `sfbpatch run`.
 pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
-    let t = load_or_example(args.file.as_deref(), lang)?;
+    let (t, source) = crate::plan_inputs::TopologySource::read(args.file.as_deref(), lang)?;
     let over: Option<sfbpatch_core::runbook::Product> = args.product.map(Into::into);
     let mut req = PlanRequest::new(args.package.clone());
     req.product = over;
@@ -439,9 +442,10 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     // The installer runs from a folder of its own per run (its logs land there).
     let id = run_id();
     req.stage_dir = format!("{}\\{id}", sfbpatch_core::plan::DEFAULT_STAGE_DIR);
-    let p = plan(&t, &req).map_err(|e| Failure::Message(e.render(lang)))?;
-    // One package per run: servers of several products are refused before anything starts.
-    crate::products::one_product(&p, lang)?;
+    // The plan is made from its stored inputs, as `resume` makes it again; one package per
+    // run (servers of several products are refused before anything starts).
+    let inputs = crate::plan_inputs::PlanInputs::new(source, &req);
+    let p = inputs.plan(&t, lang)?;
     let jpath = journal_path(args.journal.journal.as_ref());
     let estate_path = match &args.estate {
         Some(d) => Some(existing(d, "cli.bad-input.estate-missing", lang)?),
@@ -484,6 +488,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         time_scale: args.time_scale,
         target_build: args.target_build.clone(),
         engine,
+        inputs: Some(inputs),
     };
     confirm(&p, args.yes, lang)?;
     // Without --estate, a fresh in-memory estate: persisted in a temporary directory for the
@@ -537,10 +542,17 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     if stored.state == sfbpatch_core::vocab::RunState::Completed {
         return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
     }
-    let p: Plan = serde_json::from_str(&stored.plan)
-        .map_err(|e| Failure::Message(format!("run {}: stored plan: {e}", stored.id)))?;
     let mut params: RunParams = serde_json::from_str(&stored.params)
         .map_err(|e| Failure::Message(format!("run {}: stored parameters: {e}", stored.id)))?;
+    // Programs and commands are started or sent only when the operator gives them again.
+    let kept = crate::plan_inputs::Stored {
+        shell: params.shell.as_deref(),
+        hooks: params.engine.hooks(),
+        package_path: params.package_path.as_deref(),
+    };
+    (params.shell, params.package_path) = crate::plan_inputs::given_again(&stored.id, &kept, &args, lang)?;
+    // The plan executed is made again from the run's inputs, never read from stored text.
+    let p = crate::plan_inputs::regenerate(&stored.id, params.inputs.as_ref(), &stored.plan, lang)?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     journal
         .begin_run(&stored.id, &stored.plan, &stored.params, &servers, &holder(), false)

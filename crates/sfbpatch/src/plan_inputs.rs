@@ -1,0 +1,348 @@
+//! Issue 13, "commands are never executed from stored text": what a run's plan was made from
+//! (`PlanInputs`: the topology as read and every `PlanRequest` field), stored with the run's
+//! parameters, so that `resume` makes the plan again with the same reader, validation and
+//! planner as `sfbpatch plan`, compares it with the stored plan and executes the plan it made,
+//! never the stored command text. The journal's hash chain has no key (whoever can write the
+//! file can recompute it): it tells edits made by mistake, it does not make stored text safe
+//! to execute.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sfbpatch_core::Lang;
+use sfbpatch_core::plan::{Plan, PlanRequest, plan};
+use sfbpatch_core::printable;
+use sfbpatch_core::runbook::{Product, StepId};
+use sfbpatch_core::scope::Scope;
+use sfbpatch_core::topology::{self, Format, Topology};
+use sfbpatch_core::{example, topology::text};
+use sfbpatch_i18n::{Args, fmt as tr, text as say};
+
+use crate::Failure;
+
+/// The topology a run was planned from. The text is the reader's own decoding of the file
+/// (`topology::text::decode`: BOMs and UTF-16 handled, binary refused), not its bytes: the
+/// reader parses nothing else, the journal stays readable text (an auditor can diff it), and
+/// decoding that text again gives the same text (UTF-8 without a BOM).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "kebab-case")]
+pub enum TopologySource {
+    /// A `Get-CsTopology -AsXml` export: its name as given (messages) and its text.
+    Xml { file: String, text: String },
+    /// sfbpatch's TOML format.
+    Toml { file: String, text: String },
+    /// No file: the example bundled in this binary.
+    BundledExample,
+}
+
+impl TopologySource {
+    /// Reads a topology file (or the bundled example) as `sfbpatch plan` does, keeping what
+    /// was read.
+    pub fn read(file: Option<&Path>, lang: Lang) -> Result<(Topology, TopologySource), Failure> {
+        let Some(path) = file else {
+            return Ok((load(example::NAME, example::TOPOLOGY_XML)?, TopologySource::BundledExample));
+        };
+        let (name, bytes) = crate::input::read_limited(path, lang)?;
+        let decoded = text::decode(&name, &bytes).map_err(Failure::Topology)?;
+        let t = load(&name, &decoded)?;
+        let source = match Format::detect(&name, &decoded) {
+            Format::Xml => TopologySource::Xml { file: name, text: decoded },
+            Format::Toml => TopologySource::Toml { file: name, text: decoded },
+        };
+        Ok((t, source))
+    }
+
+    /// The stored topology, read again with the same reader and validation; a stored format
+    /// that its name and text would not be read as is refused as a changed input.
+    pub fn load(&self, id: &str, lang: Lang) -> Result<Topology, Failure> {
+        let (file, text, format) = match self {
+            TopologySource::BundledExample => return load(example::NAME, example::TOPOLOGY_XML),
+            TopologySource::Xml { file, text } => (file, text, Format::Xml),
+            TopologySource::Toml { file, text } => (file, text, Format::Toml),
+        };
+        if Format::detect(file, text) != format {
+            return Err(unreadable(id, "topology", &format!("{}: {format:?}", printable::field(file)), lang));
+        }
+        load(file, text)
+    }
+}
+
+/// A stored record this build cannot read.
+fn unreadable(id: &str, what: &str, why: &str, lang: Lang) -> Failure {
+    let a = Args::new().with("id", printable::field(id)).with("what", what).with("why", printable::field(why));
+    Failure::Message(tr(lang, "cli.resume.unreadable", &a))
+}
+
+/// `topology::load`, the function `sfbpatch plan` reads every topology with.
+fn load(file: &str, text: &str) -> Result<Topology, Failure> {
+    topology::load(file, text.as_bytes()).map_err(Failure::Topology)
+}
+
+/// Every input of a run's plan: the topology and each `PlanRequest` field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanInputs {
+    pub topology: TopologySource,
+    pub package: String,
+    pub product: Option<Product>,
+    pub installer_switches: Option<Vec<String>>,
+    pub servers: Vec<String>,
+    pub skip: Vec<StepId>,
+    pub stage_dir: String,
+    pub outage_budget_minutes: f64,
+    /// The plan's language (`en`, `es`): its titles and warnings are in it.
+    pub lang: String,
+    pub failover_wait_minutes: Option<u32>,
+    pub draining_timeout_minutes: Option<u32>,
+    pub max_parallel: Option<usize>,
+    pub scope: Scope,
+    pub pools: Vec<String>,
+    pub sites: Vec<String>,
+}
+
+impl PlanInputs {
+    /// What `req` asks, with the topology it is asked of.
+    pub fn new(topology: TopologySource, req: &PlanRequest) -> Self {
+        Self {
+            topology,
+            package: req.package.clone(),
+            product: req.product,
+            installer_switches: req.installer_switches.clone(),
+            servers: req.servers.clone(),
+            skip: req.skip.clone(),
+            stage_dir: req.stage_dir.clone(),
+            outage_budget_minutes: req.outage_budget_minutes,
+            lang: req.lang.code().to_owned(),
+            failover_wait_minutes: req.failover_wait_minutes,
+            draining_timeout_minutes: req.draining_timeout_minutes,
+            max_parallel: req.max_parallel,
+            scope: req.scope,
+            pools: req.pools.clone(),
+            sites: req.sites.clone(),
+        }
+    }
+
+    /// The request again (`plan::plan` validates every field of it).
+    pub fn request(&self) -> PlanRequest {
+        let mut req = PlanRequest::new(self.package.clone());
+        req.product = self.product;
+        req.installer_switches = self.installer_switches.clone();
+        req.servers = self.servers.clone();
+        req.skip = self.skip.clone();
+        req.stage_dir = self.stage_dir.clone();
+        req.outage_budget_minutes = self.outage_budget_minutes;
+        req.lang = Lang::from_locale(&self.lang).unwrap_or_default();
+        req.failover_wait_minutes = self.failover_wait_minutes;
+        req.draining_timeout_minutes = self.draining_timeout_minutes;
+        req.max_parallel = self.max_parallel;
+        req.scope = self.scope;
+        req.pools = self.pools.clone();
+        req.sites = self.sites.clone();
+        req
+    }
+
+    /// The plan of `t`, as `run` makes it: `plan::plan`, then one product per run.
+    pub fn plan(&self, t: &Topology, lang: Lang) -> Result<Plan, Failure> {
+        let p = plan(t, &self.request()).map_err(|e| Failure::Message(e.render(lang)))?;
+        crate::products::one_product(&p, lang)?;
+        Ok(p)
+    }
+}
+
+/// `resume`: the plan made again from the run's stored inputs, refused unless it is the stored
+/// plan. What executes is the plan returned, never the stored text.
+pub fn regenerate(id: &str, inputs: Option<&PlanInputs>, stored_plan: &str, lang: Lang) -> Result<Plan, Failure> {
+    let Some(inputs) = inputs else {
+        return Err(Failure::Message(tr(lang, "cli.resume.no-inputs", &Args::new().with("id", id))));
+    };
+    let t = inputs.topology.load(id, lang)?;
+    let fresh = inputs.plan(&t, lang)?;
+    let stored: Value = serde_json::from_str(stored_plan).map_err(|e| unreadable(id, "plan", &e.to_string(), lang))?;
+    let again = serde_json::to_value(&fresh).map_err(|e| Failure::Message(e.to_string()))?;
+    match first_difference(&stored, &again, &mut Vec::new()) {
+        None => Ok(fresh),
+        Some(d) => Err(Failure::Message(d.render(id, &stored, lang))),
+    }
+}
+
+/// Where two plans first differ: the JSON path, and the two values there as text.
+#[derive(Debug, PartialEq)]
+struct Difference {
+    path: Vec<String>,
+    stored: String,
+    fresh: String,
+}
+
+fn as_text(v: Option<&Value>) -> String {
+    match v {
+        None => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn first_difference(a: &Value, b: &Value, path: &mut Vec<String>) -> Option<Difference> {
+    let keys: Vec<String> = match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut k: Vec<String> = x.keys().chain(y.keys()).cloned().collect();
+            k.sort();
+            k.dedup();
+            k
+        }
+        (Value::Array(x), Value::Array(y)) => (0..x.len().max(y.len())).map(|i| i.to_string()).collect(),
+        _ if a == b => return None,
+        _ => return Some(Difference { path: path.clone(), stored: as_text(Some(a)), fresh: as_text(Some(b)) }),
+    };
+    for k in keys {
+        let (x, y) = match (a, b) {
+            (Value::Object(x), Value::Object(y)) => (x.get(&k), y.get(&k)),
+            _ => {
+                let i: usize = k.parse().unwrap_or(usize::MAX);
+                (a.get(i), b.get(i))
+            }
+        };
+        path.push(k);
+        let d = match (x, y) {
+            (Some(x), Some(y)) => first_difference(x, y, path),
+            _ => Some(Difference { path: path.clone(), stored: as_text(x), fresh: as_text(y) }),
+        };
+        if d.is_some() {
+            return d;
+        }
+        path.pop();
+    }
+    None
+}
+
+impl Difference {
+    /// The server (`servers[i].fqdn`) and step (`servers[i].steps[j].id`) the path is in, from
+    /// the stored plan; `-` where the path is not in one.
+    fn render(&self, id: &str, stored: &Value, lang: Lang) -> String {
+        let at = |i: usize| self.path.get(i).and_then(|s| s.parse::<usize>().ok());
+        let server = match (self.path.first().map(String::as_str), at(1)) {
+            (Some("servers"), Some(i)) => Some(&stored["servers"][i]),
+            _ => None,
+        };
+        let step = match (server, self.path.get(2).map(String::as_str), at(3)) {
+            (Some(s), Some("steps"), Some(j)) => as_text(s["steps"].get(j).and_then(|x| x.get("id"))),
+            _ => "-".to_owned(),
+        };
+        let server = server.map(|s| as_text(s.get("fqdn"))).unwrap_or_else(|| "-".to_owned());
+        let args = Args::new()
+            .with("id", printable::field(id))
+            .with("server", printable::field(&server))
+            .with("step", printable::field(&step))
+            .with("path", self.path.join("."))
+            .with("stored", printable::field(&self.stored))
+            .with("fresh", printable::field(&self.fresh));
+        tr(lang, "cli.resume.plan-differs", &args)
+    }
+}
+
+/// The programs and commands a run was started with (issue 13): `resume` starts a program or
+/// sends a command only when the operator gives it again, equal to the stored one.
+pub struct Given<'a> {
+    pub shell: Option<&'a str>,
+    pub hooks: &'a crate::engine_params::Hooks,
+    pub package: Option<&'a str>,
+}
+
+/// The stored values the operator must give again; what to use (the operator's).
+pub struct Stored<'a> {
+    pub shell: Option<&'a [String]>,
+    pub hooks: crate::engine_params::Hooks,
+    pub package_path: Option<&'a Path>,
+}
+
+/// The shell argv as `run` splits `--shell`.
+pub fn shell_argv(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+/// `resume`'s `--shell`, hooks and `--package` against the run's: the shell argv and the
+/// canonical package path to use, both the operator's.
+pub fn given_again(
+    id: &str,
+    stored: &Stored<'_>,
+    args: &crate::cli::ResumeArgs,
+    lang: Lang,
+) -> Result<(Option<Vec<String>>, Option<PathBuf>), Failure> {
+    let hooks = crate::engine_params::Hooks::from_flags(
+        args.pre_hook.as_deref(),
+        args.post_hook.as_deref(),
+        args.config.as_deref(),
+    )
+    .map_err(Failure::Message)?;
+    let given = Given { shell: args.shell.as_deref(), hooks: &hooks, package: args.package.as_deref() };
+    let package = check_given(id, stored, &given, lang)?;
+    Ok((args.shell.as_deref().map(shell_argv), package))
+}
+
+/// Refuses unless every program and command of `stored` is given again, equal; returns the
+/// canonical package path given.
+///
+/// The package (copied to the servers by the real transports) is asked for again with
+/// `--package` rather than re-derived from the stored input: a relative path canonicalised
+/// from the resume's working directory can name another file, and a path found only in the
+/// journal is exactly what this check refuses to act on.
+pub fn check_given(id: &str, stored: &Stored<'_>, given: &Given<'_>, lang: Lang) -> Result<Option<PathBuf>, Failure> {
+    let none = say(lang, "cli.resume.nothing");
+    let show = |v: Option<String>| v.map(|s| format!("\"{}\"", printable::field(&s))).unwrap_or_else(|| none.clone());
+    let refuse = |flag: &str, s: Option<String>, g: Option<String>| {
+        let a = Args::new()
+            .with("id", printable::field(id))
+            .with("flag", flag)
+            .with("stored", show(s))
+            .with("given", show(g));
+        Failure::Message(tr(lang, "cli.resume.program-differs", &a))
+    };
+    let given_shell = given.shell.map(shell_argv);
+    if stored.shell.map(<[String]>::to_vec) != given_shell {
+        return Err(refuse("--shell", stored.shell.map(|v| v.join(" ")), given_shell.map(|v| v.join(" "))));
+    }
+    let (s, g) = (&stored.hooks, given.hooks);
+    if s.pre != g.pre {
+        return Err(refuse("--pre-hook", s.pre.clone(), g.pre.clone()));
+    }
+    if s.post != g.post {
+        return Err(refuse("--post-hook", s.post.clone(), g.post.clone()));
+    }
+    if s.servers != g.servers {
+        let text = |h: &crate::engine_params::Hooks| (!h.servers.is_empty()).then(|| format!("{:?}", h.servers));
+        return Err(refuse("--config", text(s), text(g)));
+    }
+    let canonical = match given.package {
+        Some(p) => {
+            Some(std::fs::canonicalize(p).map_err(|e| Failure::Message(format!("{}: {e}", printable::field(p))))?)
+        }
+        None => None,
+    };
+    match (stored.package_path, &canonical) {
+        (None, None) => Ok(None),
+        (Some(s), Some(g)) if s == g => Ok(canonical),
+        (s, _) => Err(refuse("--package", s.map(|p| p.display().to_string()), given.package.map(str::to_owned))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_difference_names_its_path_and_both_values() {
+        let a = json!({"servers": [{"fqdn": "a", "steps": [{"id": "x", "command": "Get-A"}]}], "z": 1});
+        let b = json!({"servers": [{"fqdn": "a", "steps": [{"id": "x", "command": "Get-B"}]}], "z": 2});
+        let d = first_difference(&a, &b, &mut Vec::new());
+        let want = Difference {
+            path: ["servers", "0", "steps", "0", "command"].map(str::to_owned).to_vec(),
+            stored: "Get-A".into(),
+            fresh: "Get-B".into(),
+        };
+        assert_eq!(d, Some(want));
+        assert_eq!(first_difference(&a, &a, &mut Vec::new()), None);
+        let shorter = json!({"servers": [], "z": 1});
+        let d = first_difference(&a, &shorter, &mut Vec::new()).unwrap_or_else(|| panic!("a difference"));
+        assert_eq!((d.path.join("."), d.fresh.as_str()), ("servers.0".to_owned(), ""));
+    }
+}

@@ -1,0 +1,235 @@
+//! Issue 13, "commands are never executed from stored text", through the built binary:
+//! `resume` makes the plan again from the run's stored inputs (topology text and request) and
+//! refuses a stored plan that differs, a stored topology that no longer reads, and a shell,
+//! hook or package the operator does not give again; an untouched run resumes and completes;
+//! a run stored without inputs (an earlier release's) is refused with its own sentence.
+//!
+//! Runs are stopped before anything is contacted with a window that ended long ago (the
+//! engine's gate: every server not-started), then resumed with a new `--window-end`.
+
+mod common;
+
+use common::{assert_refused, run, testdata};
+use rusqlite::Connection;
+use serde_json::Value;
+
+const PKG: &str = "SkypeServerUpdateInstaller.exe";
+const PAST: &str = "2000-01-01T00:00:00Z";
+
+fn db(path: &str) -> Connection {
+    Connection::open(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    estate: String,
+    journal: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let estate = dir.path().join("estate").display().to_string();
+        let journal = dir.path().join("journal.db").display().to_string();
+        let init = run(&["sim", "init", "--estate", &estate]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        Self { dir, estate, journal }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// A run stopped by its window before any server started; its id.
+    fn stopped(&self, extra: &[&str]) -> String {
+        let mut args = vec!["run", "--yes", "--journal", &self.journal, "--window-end", PAST];
+        args.extend_from_slice(extra);
+        if !extra.contains(&"--package") {
+            args.extend_from_slice(&["--package", PKG]);
+        }
+        if !extra.contains(&"--transport") {
+            args.extend_from_slice(&["--transport", "sim", "--estate", &self.estate]);
+        }
+        let r = run(&args);
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        let id: String =
+            db(&self.journal).query_row("SELECT id FROM runs", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        let attempts: i64 = db(&self.journal)
+            .query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(attempts, 0, "nothing was contacted by the stopped run");
+        id
+    }
+
+    fn show(&self) -> String {
+        let o = run(&["sim", "show", "--estate", &self.estate, "--format", "json"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+    }
+
+    fn edit(&self, column: &str, f: impl FnOnce(&mut Value)) {
+        let c = db(&self.journal);
+        let text: String =
+            c.query_row(&format!("SELECT {column} FROM runs"), [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        let mut v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        f(&mut v);
+        c.execute(&format!("UPDATE runs SET {column} = ?1"), [v.to_string()]).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn resume(&self, id: &str, extra: &[&str]) -> common::Out {
+        let mut args = vec!["resume", id, "--journal", &self.journal, "--window-end", "+600", "--format", "json"];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
+    fn attempts(&self) -> i64 {
+        db(&self.journal).query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn completed(o: &common::Out) {
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    assert_eq!(v["state"], "completed", "{v}");
+}
+
+#[test]
+fn an_edited_stored_command_is_refused_with_its_server_and_step_and_nothing_is_contacted() {
+    let s = Setup::new();
+    let id = s.stopped(&[]);
+    let (mut server, mut step, mut original) = (String::new(), String::new(), String::new());
+    s.edit("plan", |p| {
+        let x = &mut p["servers"][0];
+        server = x["fqdn"].as_str().unwrap_or_default().to_owned();
+        let st = &mut x["steps"][2];
+        step = st["id"].as_str().unwrap_or_default().to_owned();
+        original = st["command"].as_str().unwrap_or_default().to_owned();
+        st["command"] = Value::from("Remove-Item C:\\ -Recurse\u{1b}[2J");
+    });
+    assert!(!server.is_empty() && !step.is_empty() && !original.is_empty());
+    // The plan is not in the hash chain: `journal verify` passes, nothing needs re-sealing.
+    let v = run(&["journal", "verify", &id, "--journal", &s.journal]);
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    let before = s.show();
+    let r = s.resume(&id, &[]);
+    assert_refused(
+        &r,
+        &format!(
+            "run {id} is not resumed: the plan made again from its stored inputs differs from its stored plan at \
+             server {server}, step {step} (servers.0.steps.2.command): stored \"Remove-Item C:\\ -Recurse\\x1b[2J\", \
+             made again \"{original}\"; nothing was sent. Check the journal with `sfbpatch journal verify {id}`"
+        ),
+    );
+    assert_eq!(s.show(), before, "the estate is untouched");
+    assert_eq!(s.attempts(), 0, "nothing was sent");
+}
+
+#[test]
+fn an_untouched_stopped_run_resumes_and_completes() {
+    let s = Setup::new();
+    let id = s.stopped(&[]);
+    completed(&s.resume(&id, &[]));
+    assert!(s.attempts() > 0);
+}
+
+#[test]
+fn a_stored_topology_edited_to_an_invalid_fqdn_is_refused_with_the_readers_error() {
+    let s = Setup::new();
+    let topo = s.path("topology.xml");
+    let original = std::fs::read_to_string(testdata("topology/standard-edition.xml")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&topo, &original).unwrap_or_else(|e| panic!("{e}"));
+    let init = run(&["sim", "init", &topo, "--estate", &s.path("se")]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let id = s.stopped(&[&topo, "--transport", "sim", "--estate", &s.path("se")]);
+    let (good, bad) = ("Fqdn=\"se01.fabrikam.local\" FaultDomain", "Fqdn=\"se_01!.fabrikam.local\" FaultDomain");
+    assert!(original.contains(good));
+    let edited = original.replacen(good, bad, 1);
+    s.edit("params", |p| {
+        assert_eq!(p["inputs"]["topology"]["format"], "xml", "{p}");
+        p["inputs"]["topology"]["text"] = Value::from(edited.clone());
+    });
+    // What `sfbpatch plan` says of the same text under the same name: the reader's error.
+    std::fs::write(&topo, &edited).unwrap_or_else(|e| panic!("{e}"));
+    let plan = run(&["plan", &topo, "--package", PKG]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("se_01!.fabrikam.local"), "{}", plan.stderr);
+    let r = s.resume(&id, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr, plan.stderr, "the same reader, the same validation");
+    assert_eq!(s.attempts(), 0);
+}
+
+#[test]
+fn a_shell_is_started_only_when_given_again_equal() {
+    let s = Setup::new();
+    let package = s.path(PKG);
+    std::fs::write(&package, b"update").unwrap_or_else(|e| panic!("{e}"));
+    let bin = assert_cmd::cargo::cargo_bin("sfbpatch").display().to_string();
+    let shell = format!("{bin} sim shell --estate {} --host {{host}}", s.estate);
+    let args = ["--transport", "local", "--shell", &shell, "--package", &package];
+    let id = s.stopped(&args);
+    let refusal = |given: &str| {
+        format!(
+            "run {id} is not resumed: it was started with --shell \"{shell}\", and this resume gives {given}. sfbpatch \
+             does not start a program or send a command it finds only in the journal"
+        )
+    };
+    assert_refused(&s.resume(&id, &["--package", &package]), &refusal("nothing"));
+    // The stored shell edited: the operator's own is no longer equal.
+    let evil = format!("/bin/sh -c evil {{host}} {}", s.estate);
+    s.edit("params", |p| p["shell"] = Value::from(evil.split(' ').collect::<Vec<_>>()));
+    let r = s.resume(&id, &["--package", &package, "--shell", &shell]);
+    assert_refused(
+        &r,
+        &format!("run {id} is not resumed: it was started with --shell \"{evil}\", and this resume gives \"{shell}\""),
+    );
+    assert_eq!(s.attempts(), 0);
+    // Put back: the same shell and package given again resume and complete.
+    s.edit("params", |p| p["shell"] = Value::from(shell.split_whitespace().collect::<Vec<_>>()));
+    assert_refused(&s.resume(&id, &["--shell", &shell]), "it was started with --package \"");
+    completed(&s.resume(&id, &["--package", &package, "--shell", &shell]));
+}
+
+#[test]
+fn hooks_are_sent_only_when_given_again_equal() {
+    let s = Setup::new();
+    let hook = "Write-Output 'stopping the recorder'";
+    let config = s.path("hooks.toml");
+    std::fs::write(&config, "[hooks.servers.\"se01.contoso.local\"]\npost = \"Write-Output 'se01 done'\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id = s.stopped(&["--pre-hook", hook, "--config", &config]);
+    let stored = |flag: &str, value: &str| format!("it was started with {flag} {value}, and this resume gives");
+    assert_refused(&s.resume(&id, &["--config", &config]), &stored("--pre-hook", &format!("\"{hook}\"")));
+    let config_stored = "it was started with --config \"{\"se01.contoso.local\": (None, Some(\"Write-Output 'se01 done'\"))}\", and this resume gives nothing.";
+    assert_refused(&s.resume(&id, &["--pre-hook", hook]), config_stored);
+    let other = "Write-Output 'something else'";
+    assert_refused(&s.resume(&id, &["--pre-hook", other, "--config", &config]), &format!("gives \"{other}\""));
+    // The stored hook edited: the operator's is no longer equal.
+    s.edit("params", |p| p["pre_hook"] = Value::from("Stop-Computer -Force"));
+    let r = s.resume(&id, &["--pre-hook", hook, "--config", &config]);
+    assert_refused(&r, &stored("--pre-hook", "\"Stop-Computer -Force\""));
+    assert_eq!(s.attempts(), 0);
+    s.edit("params", |p| p["pre_hook"] = Value::from(hook));
+    completed(&s.resume(&id, &["--pre-hook", hook, "--config", &config]));
+}
+
+#[test]
+fn a_run_stored_without_inputs_is_refused_with_what_why_and_the_fix() {
+    let s = Setup::new();
+    let id = s.stopped(&[]);
+    s.edit("params", |p| {
+        p.as_object_mut().map(|o| o.remove("inputs"));
+    });
+    let before = s.show();
+    assert_refused(
+        &s.resume(&id, &[]),
+        &format!(
+            "run {id} is not resumed: an earlier release of sfbpatch started it and stored its plan's commands but \
+             not what the plan was made from, and sfbpatch does not execute commands from stored text. Its status, \
+             history and report still work; to finish the update, start a new run with `sfbpatch run …`."
+        ),
+    );
+    assert_eq!(s.show(), before);
+    let st = run(&["status", &id, "--journal", &s.journal]);
+    assert_eq!(st.code, 0, "{}", st.stderr);
+}
