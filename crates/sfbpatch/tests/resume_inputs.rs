@@ -4,8 +4,11 @@
 //! hook or package the operator does not give again; an untouched run resumes and completes;
 //! a run stored without inputs (an earlier release's) is refused with its own sentence.
 //!
-//! Runs are stopped before anything is contacted with a window that ended long ago (the
-//! engine's gate: every server not-started), then resumed with a new `--window-end`.
+//! Runs are stopped before anything changed: a simulated fault fails every server's first
+//! step, `check-role` (a read-only question; a pre-hook may run before it), so no server goes further and the back ends'
+//! databases wait for their Front Ends; a fault fires once, so the resume that is allowed
+//! goes on and completes. (A window that ended long ago would do too, but `run` now refuses a
+//! window already past before it records anything: bad-input row B24.)
 
 mod common;
 
@@ -14,7 +17,10 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 const PKG: &str = "SkypeServerUpdateInstaller.exe";
-const PAST: &str = "2000-01-01T00:00:00Z";
+/// The first server of each of the default estate's pools (a Front End pool goes one server
+/// at a time and stops at its first failure; the back ends wait for their pools).
+const FIRST_STEPS: [&str; 3] =
+    ["fe01.contoso.local:check-role:fail", "fe11.contoso.local:check-role:fail", "se01.contoso.local:check-role:fail"];
 
 fn db(path: &str) -> Connection {
     Connection::open(path).unwrap_or_else(|e| panic!("{e}"))
@@ -24,6 +30,8 @@ struct Setup {
     dir: tempfile::TempDir,
     estate: String,
     journal: String,
+    /// The attempts the stopped run made (its failed `check-role`s and pre-flight reads).
+    baseline: std::cell::Cell<i64>,
 }
 
 impl Setup {
@@ -31,18 +39,22 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let estate = dir.path().join("estate").display().to_string();
         let journal = dir.path().join("journal.db").display().to_string();
-        let init = run(&["sim", "init", "--estate", &estate]);
+        let mut args = vec!["sim", "init", "--estate", &estate];
+        for f in FIRST_STEPS {
+            args.extend_from_slice(&["--fault", f]);
+        }
+        let init = run(&args);
         assert_eq!(init.code, 0, "{}", init.stderr);
-        Self { dir, estate, journal }
+        Self { dir, estate, journal, baseline: std::cell::Cell::new(0) }
     }
 
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
 
-    /// A run stopped by its window before any server started; its id.
+    /// A run stopped at every server's first step (read-only), nothing changed; its id.
     fn stopped(&self, extra: &[&str]) -> String {
-        let mut args = vec!["run", "--yes", "--journal", &self.journal, "--window-end", PAST];
+        let mut args = vec!["run", "--yes", "--journal", &self.journal];
         args.extend_from_slice(extra);
         if !extra.contains(&"--package") {
             args.extend_from_slice(&["--package", PKG]);
@@ -54,10 +66,16 @@ impl Setup {
         assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
         let id: String =
             db(&self.journal).query_row("SELECT id FROM runs", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
-        let attempts: i64 = db(&self.journal)
-            .query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(attempts, 0, "nothing was contacted by the stopped run");
+        let steps: Vec<String> = {
+            let c = db(&self.journal);
+            let mut q = c.prepare("SELECT DISTINCT step FROM attempts ORDER BY step").unwrap_or_else(|e| panic!("{e}"));
+            q.query_map([], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}")).filter_map(Result::ok).collect()
+        };
+        assert!(
+            steps.iter().all(|s| ["check-role", "pre-hook", "test-databases"].contains(&s.as_str())),
+            "only read-only steps were run by the stopped run: {steps:?}"
+        );
+        self.baseline.set(self.attempts());
         id
     }
 
@@ -80,6 +98,11 @@ impl Setup {
         let mut args = vec!["resume", id, "--journal", &self.journal, "--window-end", "+600", "--format", "json"];
         args.extend_from_slice(extra);
         run(&args)
+    }
+
+    /// The attempts made since the run was stopped.
+    fn new_attempts(&self) -> i64 {
+        self.attempts() - self.baseline.get()
     }
 
     fn attempts(&self) -> i64 {
@@ -121,7 +144,7 @@ fn an_edited_stored_command_is_refused_with_its_server_and_step_and_nothing_is_c
         ),
     );
     assert_eq!(s.show(), before, "the estate is untouched");
-    assert_eq!(s.attempts(), 0, "nothing was sent");
+    assert_eq!(s.new_attempts(), 0, "nothing was sent");
 }
 
 #[test]
@@ -129,7 +152,7 @@ fn an_untouched_stopped_run_resumes_and_completes() {
     let s = Setup::new();
     let id = s.stopped(&[]);
     completed(&s.resume(&id, &[]));
-    assert!(s.attempts() > 0);
+    assert!(s.new_attempts() > 0);
 }
 
 #[test]
@@ -138,7 +161,8 @@ fn a_stored_topology_edited_to_an_invalid_fqdn_is_refused_with_the_readers_error
     let topo = s.path("topology.xml");
     let original = std::fs::read_to_string(testdata("topology/standard-edition.xml")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&topo, &original).unwrap_or_else(|e| panic!("{e}"));
-    let init = run(&["sim", "init", &topo, "--estate", &s.path("se")]);
+    let init =
+        run(&["sim", "init", &topo, "--estate", &s.path("se"), "--fault", "se01.fabrikam.local:check-role:fail"]);
     assert_eq!(init.code, 0, "{}", init.stderr);
     let id = s.stopped(&[&topo, "--transport", "sim", "--estate", &s.path("se")]);
     let (good, bad) = ("Fqdn=\"se01.fabrikam.local\" FaultDomain", "Fqdn=\"se_01!.fabrikam.local\" FaultDomain");
@@ -156,7 +180,7 @@ fn a_stored_topology_edited_to_an_invalid_fqdn_is_refused_with_the_readers_error
     let r = s.resume(&id, &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr, plan.stderr, "the same reader, the same validation");
-    assert_eq!(s.attempts(), 0);
+    assert_eq!(s.new_attempts(), 0);
 }
 
 #[test]
@@ -183,7 +207,7 @@ fn a_shell_is_started_only_when_given_again_equal() {
         &r,
         &format!("run {id} is not resumed: it was started with --shell \"{evil}\", and this resume gives \"{shell}\""),
     );
-    assert_eq!(s.attempts(), 0);
+    assert_eq!(s.new_attempts(), 0);
     // Put back: the same shell and package given again resume and complete.
     s.edit("params", |p| p["shell"] = Value::from(shell.split_whitespace().collect::<Vec<_>>()));
     assert_refused(&s.resume(&id, &["--shell", &shell]), "it was started with --package \"");
@@ -208,7 +232,7 @@ fn hooks_are_sent_only_when_given_again_equal() {
     s.edit("params", |p| p["pre_hook"] = Value::from("Stop-Computer -Force"));
     let r = s.resume(&id, &["--pre-hook", hook, "--config", &config]);
     assert_refused(&r, &stored("--pre-hook", "\"Stop-Computer -Force\""));
-    assert_eq!(s.attempts(), 0);
+    assert_eq!(s.new_attempts(), 0);
     s.edit("params", |p| p["pre_hook"] = Value::from(hook));
     completed(&s.resume(&id, &["--pre-hook", hook, "--config", &config]));
 }
