@@ -561,6 +561,14 @@ pub struct ResumeArgs {
     /// The run's --package, given again (the file copied to the servers by the real transports).
     #[arg(long, value_name = "PATH")]
     pub package: Option<String>,
+    /// The run's --connections, given again (with --transport ssh: where each server is and
+    /// how to log on; never taken from the journal alone).
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<String>,
+    /// With --transport ssh: record host keys not yet in known_hosts, for this resume (the
+    /// run's own choice is not taken from the journal).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Output format of the final report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

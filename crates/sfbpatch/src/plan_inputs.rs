@@ -245,6 +245,7 @@ pub struct Given<'a> {
     pub shell: Option<&'a str>,
     pub hooks: &'a crate::engine_params::Hooks,
     pub package: Option<&'a str>,
+    pub connections: Option<&'a str>,
 }
 
 /// The stored values the operator must give again; what to use (the operator's).
@@ -252,6 +253,16 @@ pub struct Stored<'a> {
     pub shell: Option<&'a [String]>,
     pub hooks: crate::engine_params::Hooks,
     pub package_path: Option<&'a Path>,
+    /// The SSH connections file: where each server is and how to log on (a password is sent
+    /// to the address it names, so an edited path could send it elsewhere).
+    pub connections: Option<&'a Path>,
+}
+
+/// What `resume` uses: the operator's shell argv, package and connections file.
+pub struct Kept {
+    pub shell: Option<Vec<String>>,
+    pub package_path: Option<PathBuf>,
+    pub connections: Option<PathBuf>,
 }
 
 /// The shell argv as `run` splits `--shell`.
@@ -259,33 +270,38 @@ pub fn shell_argv(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-/// `resume`'s `--shell`, hooks and `--package` against the run's: the shell argv and the
-/// canonical package path to use, both the operator's.
-pub fn given_again(
-    id: &str,
-    stored: &Stored<'_>,
-    args: &crate::cli::ResumeArgs,
-    lang: Lang,
-) -> Result<(Option<Vec<String>>, Option<PathBuf>), Failure> {
+/// `resume`'s `--shell`, hooks, `--package` and `--connections` against the run's: what to
+/// use, all of it the operator's.
+pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs, lang: Lang) -> Result<Kept, Failure> {
     let hooks = crate::engine_params::Hooks::from_flags(
         args.pre_hook.as_deref(),
         args.post_hook.as_deref(),
         args.config.as_deref(),
     )
     .map_err(Failure::Message)?;
-    let given = Given { shell: args.shell.as_deref(), hooks: &hooks, package: args.package.as_deref() };
-    let package = check_given(id, stored, &given, lang)?;
-    Ok((args.shell.as_deref().map(shell_argv), package))
+    let given = Given {
+        shell: args.shell.as_deref(),
+        hooks: &hooks,
+        package: args.package.as_deref(),
+        connections: args.connections.as_deref(),
+    };
+    let (package_path, connections) = check_given(id, stored, &given, lang)?;
+    Ok(Kept { shell: args.shell.as_deref().map(shell_argv), package_path, connections })
 }
 
-/// Refuses unless every program and command of `stored` is given again, equal; returns the
-/// canonical package path given.
+/// Refuses unless every program and command of `stored` (and the connections file) is given
+/// again, equal; returns the canonical package path and connections file given.
 ///
 /// The package (copied to the servers by the real transports) is asked for again with
 /// `--package` rather than re-derived from the stored input: a relative path canonicalised
 /// from the resume's working directory can name another file, and a path found only in the
 /// journal is exactly what this check refuses to act on.
-pub fn check_given(id: &str, stored: &Stored<'_>, given: &Given<'_>, lang: Lang) -> Result<Option<PathBuf>, Failure> {
+pub fn check_given(
+    id: &str,
+    stored: &Stored<'_>,
+    given: &Given<'_>,
+    lang: Lang,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), Failure> {
     let none = say(lang, "cli.resume.nothing");
     let show = |v: Option<String>| v.map(|s| format!("\"{}\"", printable::field(&s))).unwrap_or_else(|| none.clone());
     let refuse = |flag: &str, s: Option<String>, g: Option<String>| {
@@ -311,23 +327,57 @@ pub fn check_given(id: &str, stored: &Stored<'_>, given: &Given<'_>, lang: Lang)
         let text = |h: &crate::engine_params::Hooks| (!h.servers.is_empty()).then(|| format!("{:?}", h.servers));
         return Err(refuse("--config", text(s), text(g)));
     }
-    let canonical = match given.package {
+    let canonical = |p: Option<&str>| match p {
         Some(p) => {
-            Some(std::fs::canonicalize(p).map_err(|e| Failure::Message(format!("{}: {e}", printable::field(p))))?)
+            std::fs::canonicalize(p).map(Some).map_err(|e| Failure::Message(format!("{}: {e}", printable::field(p))))
         }
-        None => None,
+        None => Ok(None),
     };
-    match (stored.package_path, &canonical) {
-        (None, None) => Ok(None),
-        (Some(s), Some(g)) if s == g => Ok(canonical),
-        (s, _) => Err(refuse("--package", s.map(|p| p.display().to_string()), given.package.map(str::to_owned))),
-    }
+    let same = |flag: &str, s: Option<&Path>, g: Option<&str>| -> Result<Option<PathBuf>, Failure> {
+        let c = canonical(g)?;
+        match (s, &c) {
+            (None, None) => Ok(None),
+            (Some(s), Some(g)) if s == g => Ok(c),
+            (s, _) => Err(refuse(flag, s.map(|p| p.display().to_string()), g.map(str::to_owned))),
+        }
+    };
+    let package = same("--package", stored.package_path, given.package)?;
+    let connections = same("--connections", stored.connections, given.connections)?;
+    Ok((package, connections))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_connections_file_is_used_only_when_given_again_equal() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (mine, theirs) = (dir.path().join("connections.toml"), dir.path().join("elsewhere.toml"));
+        for f in [&mine, &theirs] {
+            std::fs::write(f, "").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mine = std::fs::canonicalize(&mine).unwrap_or_else(|e| panic!("{e}"));
+        let hooks = crate::engine_params::Hooks::default();
+        let stored = Stored { shell: None, hooks: hooks.clone(), package_path: None, connections: Some(&mine) };
+        fn given<'a>(hooks: &'a crate::engine_params::Hooks, c: Option<&'a str>) -> Given<'a> {
+            Given { shell: None, hooks, package: None, connections: c }
+        }
+        let refused = |c: Option<&str>| match check_given("run-1", &stored, &given(&hooks, c), Lang::En) {
+            Err(Failure::Message(m)) => m,
+            _ => panic!("not refused with a message"),
+        };
+        let m = refused(None);
+        assert!(m.contains("it was started with --connections \"") && m.contains("this resume gives nothing"), "{m}");
+        let elsewhere = theirs.display().to_string();
+        assert!(refused(Some(&elsewhere)).contains(&format!("this resume gives \"{elsewhere}\"")));
+        let same = mine.display().to_string();
+        match check_given("run-1", &stored, &given(&hooks, Some(&same)), Lang::En) {
+            Ok((None, Some(c))) => assert_eq!(c, mine),
+            _ => panic!("the same file, given again, is refused"),
+        }
+    }
 
     #[test]
     fn the_first_difference_names_its_path_and_both_values() {

@@ -549,8 +549,12 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
         shell: params.shell.as_deref(),
         hooks: params.engine.hooks(),
         package_path: params.package_path.as_deref(),
+        connections: params.connections.as_deref(),
     };
-    (params.shell, params.package_path) = crate::plan_inputs::given_again(&stored.id, &kept, &args, lang)?;
+    let given = crate::plan_inputs::given_again(&stored.id, &kept, &args, lang)?;
+    (params.shell, params.package_path, params.connections) = (given.shell, given.package_path, given.connections);
+    // New host keys are recorded only when this resume says so, never because the journal does.
+    params.accept_new_host_keys = args.accept_new_host_keys;
     // The plan executed is made again from the run's inputs, never read from stored text.
     let p = crate::plan_inputs::regenerate(&stored.id, params.inputs.as_ref(), &stored.plan, lang)?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();

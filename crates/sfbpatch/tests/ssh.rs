@@ -232,8 +232,20 @@ fn sshd_killed_during_the_install_then_resume_completes_without_installing_twice
     let cfg = lab.dir.path().join("sshd_2.conf");
     let sshd = PathBuf::from("/usr/sbin/sshd");
     lab.daemons[2] = start_sshd(&sshd, &cfg, lab.ports[2]);
-    // The package copied to the servers is named again (never taken from the journal alone).
-    let resumed = sfbpatch(&["resume", &id, "--journal", &journal, "--package", &package, "--format", "json"]);
+    // The package copied to the servers and the connections file are named again (never
+    // taken from the journal alone).
+    let resumed = sfbpatch(&[
+        "resume",
+        &id,
+        "--journal",
+        &journal,
+        "--package",
+        &package,
+        "--connections",
+        &conns,
+        "--format",
+        "json",
+    ]);
     assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
     let r: Value = serde_json::from_slice(&resumed.stdout).unwrap_or(Value::Null);
     assert_eq!(r["state"], "completed");
