@@ -6,9 +6,9 @@ use crate::cli::{ConfigFile, EngineArgs, OnFailureArg};
 
 impl EngineArgs {
     /// The engine's settings: the config file's hooks, overridden by the command line.
-    pub fn params(&self, budget: f64) -> Result<EngineParams, String> {
+    pub fn params(&self, budget: f64, lang: sfbpatch_core::Lang) -> Result<EngineParams, String> {
         let config = match &self.config {
-            Some(p) => ConfigFile::load(p)?,
+            Some(p) => ConfigFile::load(p, lang)?,
             None => ConfigFile::default(),
         };
         let server_hooks = config
