@@ -361,3 +361,21 @@ fn every_error_renders_in_both_languages_without_missing_keys() {
         }
     }
 }
+
+/// A host whose name is no FQDN is reported as that, first, even when a reference to it does
+/// not resolve (the TOML reader used to stop at the reference: "sql01.contoso.local is
+/// referenced but defined by no [[pool]]…", never saying what is wrong with the name).
+#[test]
+fn an_invalid_host_name_is_reported_before_the_references_that_miss_it() {
+    for bad in ["sql01\\\".contoso.local", "sql01\\u0007.contoso.local"] {
+        let t = format!(
+            "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01.contoso.local\"\nsite = 1\nuser_store = {{ sql_server = \"sql01.contoso.local\", instance = \"a\" }}\n\n[[sql_server]]\nfqdn = \"{bad}\"\nsite = 1\n"
+        );
+        let ks = kinds(load_str("t.toml", &t));
+        assert!(matches!(ks.first(), Some((9, ErrorKind::InvalidFqdn { .. }))), "{bad}: {ks:?}");
+    }
+    // A machine's name too, at its own line.
+    let t = "[[site]]\nid = 1\n\n[[pool]]\nfqdn = \"pool01.contoso.local\"\nsite = 1\nmachines = [\n  \"fe01;x.contoso.local\",\n]\nuser_store = { sql_server = \"nosuch.contoso.local\", instance = \"a\" }\n";
+    let ks = kinds(load_str("t.toml", t));
+    assert!(matches!(ks.first(), Some((8, ErrorKind::InvalidFqdn { .. }))), "{ks:?}");
+}

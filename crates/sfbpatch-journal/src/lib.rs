@@ -77,8 +77,13 @@ pub enum JournalError {
         pid: u32,
     },
     /// No such run.
-    #[error("there is no run {0} in this journal")]
-    NoRun(String),
+    #[error("there is no run {run} in the journal {path}")]
+    NoRun {
+        /// The journal file.
+        path: String,
+        /// The run asked for.
+        run: String,
+    },
     /// A newer release wrote this journal: it is left as it is.
     #[error(
         "journal {path} has schema version {found}, newer than this sfbpatch knows ({known}): it was written by a newer release; use that release (this one does not change the file)"

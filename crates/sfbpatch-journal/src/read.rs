@@ -115,7 +115,8 @@ impl Journal {
             })
             .optional()
         })?;
-        let (id, state, plan, params) = row.ok_or_else(|| JournalError::NoRun(run_id.to_owned()))?;
+        let (id, state, plan, params) =
+            row.ok_or_else(|| JournalError::NoRun { path: self.path.clone(), run: run_id.to_owned() })?;
         let state = word(&id, "run state", &state)?;
         Ok(StoredRun { id, state, plan, params })
     }

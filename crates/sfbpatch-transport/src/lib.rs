@@ -2,6 +2,7 @@
 //! command text on its standard input (no quoting through a command line).
 
 pub mod acl;
+pub mod connections_error;
 pub mod known_hosts;
 pub mod local;
 pub mod password;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::connections_error::ConnectionsError;
 use crate::ssh_auth::AuthWord;
 pub use crate::ssh_auth::{Auth, PasswordSource, Passwords};
 use russh::ChannelMsg;
@@ -68,11 +69,12 @@ fn expand(path: &str) -> PathBuf {
 }
 
 /// Reads a connections file (README) and resolves every server of `servers`.
-pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, HostConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, HostConfig>, ConnectionsError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConnectionsError::Read { path: path.to_owned(), source })?;
     let file: ConnectionsFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
-        format!("{}:{line}: {}", path.display(), e.message().trim())
+        ConnectionsError::Syntax { path: path.to_owned(), line, why: e.message().trim().to_owned() }
     })?;
     let d = &file.defaults;
     let mut out = BTreeMap::new();
@@ -83,7 +85,7 @@ pub fn connections(path: &Path, servers: &[Fqdn]) -> Result<BTreeMap<String, Hos
             .or_else(|| file.hosts.iter().find(|(k, _)| k.eq_ignore_ascii_case(s.as_str())).map(|(_, v)| v));
         let pick = |f: fn(&Entry) -> Option<String>| h.and_then(f).or_else(|| f(d));
         let user = pick(|e| e.user.clone())
-            .ok_or_else(|| format!("{}: no user for {s} (set [defaults] user)", path.display()))?;
+            .ok_or_else(|| ConnectionsError::NoUser { path: path.to_owned(), server: s.to_string() })?;
         let identity = pick(|e| e.identity_file.clone()).unwrap_or_else(|| "~/.ssh/id_ed25519".into());
         let known = pick(|e| e.known_hosts.clone()).unwrap_or_else(|| "~/.ssh/known_hosts".into());
         let password_file = pick(|e| e.password_file.clone()).map(|f| expand(&f));

@@ -1,7 +1,7 @@
 //! Fuzz targets on the stable toolchain (issue 13): the SSH connections file
 //! ([`sfbpatch_transport::ssh::connections`], read from a path: each case is written to a
 //! temporary file) over arbitrary bytes and over TOML built from the file's own keys. Nothing
-//! may panic; an error renders a message that names the file. `fuzz_*` are ignored
+//! may panic; an error renders, in each language, a message that names the file. `fuzz_*` are ignored
 //! (`scripts/fuzz` runs them); `smoke_*` run 64 cases in CI. Findings are kept in
 //! `tests/fuzz.proptest-regressions`.
 
@@ -18,7 +18,10 @@ fn read(bytes: &[u8]) {
         .map(|s| Fqdn::parse(s).unwrap_or_else(|e| panic!("{e:?}")))
         .collect();
     if let Err(e) = connections(&path, &servers) {
-        assert!(e.contains(&path.display().to_string()), "{e}");
+        for lang in sfbpatch_core::Lang::ALL {
+            let m = e.render(lang);
+            assert!(m.contains(&path.display().to_string()) && !m.contains('⟦'), "{m}");
+        }
     }
 }
 

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
+use sfbpatch_core::Lang;
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::runbook::{Product, StepId};
+use sfbpatch_i18n::Args as TrArgs;
 use sfbpatch_sim::fault::Fault;
 
 /// Plans, rehearses and runs the documented update of a Skype for Business Server estate
@@ -310,7 +312,7 @@ pub struct EngineArgs {
 /// A hook is the operator's own PowerShell, run as given: it must at least parse.
 fn parse_hook(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
-        return Err("a hook needs a command".into());
+        return Err(sfbpatch_i18n::text(usage_lang(), "cli.usage.hook-empty"));
     }
     sfbpatch_pwsh::syntax::check(s).map_err(|e| e.to_string())?;
     Ok(s.to_owned())
@@ -351,22 +353,28 @@ pub struct ServerHooks {
 
 impl ConfigFile {
     /// Reads and checks a config file: every hook must parse, every server key be an FQDN.
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    pub fn load(path: &std::path::Path, lang: Lang) -> Result<Self, String> {
+        let say = |key: &str, a: TrArgs<'_>| sfbpatch_i18n::fmt(lang, key, &a.with("path", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| say("cli.config.read", TrArgs::new().with("why", e)))?;
         let c: ConfigFile = toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
-            format!("{}:{line}: {}", path.display(), e.message().trim())
+            say("cli.config.syntax", TrArgs::new().with("line", line).with("why", e.message().trim()))
         })?;
         let mut hooks: Vec<(&str, &Option<String>)> = vec![("pre", &c.hooks.pre), ("post", &c.hooks.post)];
         for (server, h) in &c.hooks.servers {
             sfbpatch_core::Fqdn::parse(server)
-                .map_err(|_| format!("{}: {server:?} is not a valid server FQDN", path.display()))?;
+                .map_err(|_| say("cli.config.server", TrArgs::new().with("server", format!("{server:?}"))))?;
             hooks.push(("pre", &h.pre));
             hooks.push(("post", &h.post));
         }
         for (which, hook) in hooks {
             if let Some(h) = hook {
-                parse_hook(h).map_err(|e| format!("{}: the {which} hook {h:?}: {e}", path.display()))?;
+                parse_hook(h).map_err(|e| {
+                    say(
+                        "cli.config.hook",
+                        TrArgs::new().with("which", which).with("hook", format!("{h:?}")).with("why", e),
+                    )
+                })?;
             }
         }
         Ok(c)
@@ -380,18 +388,38 @@ fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, St
 fn parse_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
-        _ => Err(format!("{s:?} is not a number greater than 0 and at most 1000")),
+        _ => Err(not_a_number(s, false, 0.0, 1000.0)),
     }
+}
+
+/// The language of a usage error found while the command line is parsed, before `--lang` is
+/// known to clap: `--lang` read from the arguments as given, else SFBPATCH_LANG and the
+/// locale, as for every other message (`crate::language`). Clap's own words around it stay
+/// English.
+fn usage_lang() -> Lang {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--lang") {
+        Some(v) if v.starts_with('=') => Some(v[1..].to_owned()),
+        Some("") => args.get(i + 1).cloned(),
+        _ => None,
+    });
+    crate::language(flag.as_deref())
+}
+
+/// "VALUE is not a number greater than LO (or at least LO) and at most HI", in the usage language.
+fn not_a_number(s: &str, lo_included: bool, lo: f64, hi: f64) -> String {
+    let key = if lo_included { "cli.usage.number-from" } else { "cli.usage.number-above" };
+    let a = TrArgs::new().with("value", format!("{s:?}")).with("lo", lo).with("hi", hi);
+    sfbpatch_i18n::fmt(usage_lang(), key, &a)
 }
 
 /// A finite number in `lo..=hi` (`lo` itself only when `lo_included`): NaN, infinities and
 /// numbers out of range are usage errors (issue 13 item 8: a budget of 5e14 minutes or a NaN
 /// mark made the outage timer spin; a NaN time scale was accepted).
 fn parse_in_range(s: &str, lo: f64, lo_included: bool, hi: f64) -> Result<f64, String> {
-    let from = if lo_included { "at least" } else { "greater than" };
     match s.trim().parse::<f64>() {
         Ok(f) if f.is_finite() && (f > lo || (lo_included && f == lo)) && f <= hi => Ok(f),
-        _ => Err(format!("{s:?} is not a number {from} {lo} and at most {hi}")),
+        _ => Err(not_a_number(s, lo_included, lo, hi)),
     }
 }
 
@@ -421,7 +449,8 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
 fn parse_step(s: &str) -> Result<StepId, String> {
     s.parse().map_err(|_| {
         let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
-        format!("unknown step {s:?}; steps: {}", ids.join(", "))
+        let a = TrArgs::new().with("value", format!("{s:?}")).with("steps", ids.join(", "));
+        sfbpatch_i18n::fmt(usage_lang(), "cli.usage.unknown-step", &a)
     })
 }
 

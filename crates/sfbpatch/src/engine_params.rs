@@ -6,8 +6,9 @@ use crate::cli::{ConfigFile, EngineArgs, OnFailureArg};
 
 impl EngineArgs {
     /// The engine's settings: the config file's hooks, overridden by the command line.
-    pub fn params(&self, budget: f64) -> Result<EngineParams, String> {
-        let hooks = Hooks::from_flags(self.pre_hook.as_deref(), self.post_hook.as_deref(), self.config.as_deref())?;
+    pub fn params(&self, budget: f64, lang: sfbpatch_core::Lang) -> Result<EngineParams, String> {
+        let hooks =
+            Hooks::from_flags(self.pre_hook.as_deref(), self.post_hook.as_deref(), self.config.as_deref(), lang)?;
         Ok(EngineParams {
             max_parallel: self.max_parallel,
             accept_resiliency: self.accept_resiliency,
@@ -40,9 +41,10 @@ impl Hooks {
         pre: Option<&str>,
         post: Option<&str>,
         config: Option<&std::path::Path>,
+        lang: sfbpatch_core::Lang,
     ) -> Result<Hooks, String> {
         let config = match config {
-            Some(p) => ConfigFile::load(p)?,
+            Some(p) => ConfigFile::load(p, lang)?,
             None => ConfigFile::default(),
         };
         let servers = config

@@ -6,7 +6,48 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use sfbpatch_core::Lang;
+use sfbpatch_i18n::{Args, fmt as tr};
 use sfbpatch_sim::estate::Estate;
+
+/// What went wrong with an estate directory: the path and the system's reason, rendered in
+/// the operator's language with the fix ([`EstateError::render`]).
+#[derive(Debug)]
+pub enum EstateError {
+    /// `sim init` onto a directory that already holds an estate.
+    Exists(PathBuf),
+    /// The directory cannot be created.
+    Create(PathBuf, std::io::Error),
+    /// The lock file cannot be opened or locked.
+    Lock(PathBuf, std::io::Error),
+    /// Another process holds the lock.
+    InUse(PathBuf),
+    /// `estate.json` cannot be read.
+    Read(PathBuf, std::io::Error),
+    /// `estate.json` is not an estate.
+    NotEstate(PathBuf, serde_json::Error),
+    /// `estate.json` (through its temporary file) cannot be written or replaced.
+    Write(PathBuf, std::io::Error),
+    /// The estate cannot be encoded (not expected: every field is serializable).
+    Encode(serde_json::Error),
+}
+
+impl EstateError {
+    /// The message, naming the file or directory and the fix.
+    pub fn render(&self, lang: Lang) -> String {
+        let (key, path, why) = match self {
+            EstateError::Exists(d) => ("cli.estate.exists", d, String::new()),
+            EstateError::Create(d, e) => ("cli.estate.create", d, e.to_string()),
+            EstateError::Lock(f, e) => ("cli.estate.lock", f, e.to_string()),
+            EstateError::InUse(d) => ("cli.estate.in-use", d, String::new()),
+            EstateError::Read(f, e) => ("cli.estate.read", f, e.to_string()),
+            EstateError::NotEstate(f, e) => ("cli.estate.not-estate", f, e.to_string()),
+            EstateError::Write(f, e) => ("cli.estate.write", f, e.to_string()),
+            EstateError::Encode(e) => return tr(lang, "cli.estate.encode", &Args::new().with("why", e)),
+        };
+        tr(lang, key, &Args::new().with("path", path.display()).with("why", why))
+    }
+}
 
 /// An estate directory, locked for this process.
 pub struct EstateDir {
@@ -20,37 +61,36 @@ fn file(dir: &Path) -> PathBuf {
 
 impl EstateDir {
     /// Creates `dir` with `estate` in it; refuses to overwrite an existing estate.
-    pub fn create(dir: &Path, estate: &Estate) -> Result<(), String> {
+    pub fn create(dir: &Path, estate: &Estate) -> Result<(), EstateError> {
         if file(dir).exists() {
-            return Err(format!("{} already holds an estate; remove it or choose another directory", dir.display()));
+            return Err(EstateError::Exists(dir.to_owned()));
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| EstateError::Create(dir.to_owned(), e))?;
         save(dir, estate)
     }
 
     /// Opens `dir` and takes its lock; refuses if another process holds it.
-    pub fn open(dir: &Path) -> Result<(Self, Estate), String> {
+    pub fn open(dir: &Path) -> Result<(Self, Estate), EstateError> {
         Self::open_with(dir, false)
     }
 
     /// Opens `dir`, waiting for its lock (concurrent shells of one estate take turns).
-    pub fn open_blocking(dir: &Path) -> Result<(Self, Estate), String> {
+    pub fn open_blocking(dir: &Path) -> Result<(Self, Estate), EstateError> {
         Self::open_with(dir, true)
     }
 
-    fn open_with(dir: &Path, wait: bool) -> Result<(Self, Estate), String> {
+    fn open_with(dir: &Path, wait: bool) -> Result<(Self, Estate), EstateError> {
         let lock_path = dir.join("estate.lock");
         let mut options = File::options();
         options.create(true).truncate(false).write(true);
-        let lock =
-            private(&mut options).open(&lock_path).map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        let lock = private(&mut options).open(&lock_path).map_err(|e| EstateError::Lock(lock_path.clone(), e))?;
         let locked = if wait { lock.lock().map_err(std::fs::TryLockError::Error) } else { lock.try_lock() };
         match locked {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(format!("the estate {} is in use by another sfbpatch process", dir.display()));
+                return Err(EstateError::InUse(dir.to_owned()));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", lock_path.display())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(EstateError::Lock(lock_path, e)),
         }
         let estate = load(dir)?;
         Ok((Self { path: dir.to_owned(), _lock: Some(lock) }, estate))
@@ -83,25 +123,24 @@ fn narrow(_f: &File) -> std::io::Result<()> {
 }
 
 /// Reads the estate in `dir` (no lock: for `sim show`).
-pub fn load(dir: &Path) -> Result<Estate, String> {
+pub fn load(dir: &Path) -> Result<Estate, EstateError> {
     let p = file(dir);
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| format!("cannot read {}: {e} (create it with `sfbpatch sim init`)", p.display()))?;
-    let mut estate: Estate =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a sfbpatch estate: {e}", p.display()))?;
+    let text = std::fs::read_to_string(&p).map_err(|e| EstateError::Read(p.clone(), e))?;
+    let mut estate: Estate = serde_json::from_str(&text).map_err(|e| EstateError::NotEstate(p.clone(), e))?;
     estate.reindex();
     Ok(estate)
 }
 
 /// Writes the estate atomically.
-pub fn save(dir: &Path, estate: &Estate) -> Result<(), String> {
+pub fn save(dir: &Path, estate: &Estate) -> Result<(), EstateError> {
     let p = file(dir);
     let tmp = dir.join("estate.json.tmp");
-    let text = serde_json::to_vec(estate).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec(estate).map_err(EstateError::Encode)?;
     let mut options = File::options();
     options.create(true).truncate(true).write(true);
-    let mut f = private(&mut options).open(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    narrow(&f).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(&text).and_then(|()| f.sync_all()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &p).map_err(|e| format!("cannot replace {}: {e}", p.display()))
+    let write = |e| EstateError::Write(tmp.clone(), e);
+    let mut f = private(&mut options).open(&tmp).map_err(write)?;
+    narrow(&f).map_err(write)?;
+    f.write_all(&text).and_then(|()| f.sync_all()).map_err(write)?;
+    std::fs::rename(&tmp, &p).map_err(|e| EstateError::Write(p.clone(), e))
 }

@@ -54,6 +54,12 @@ impl Failure {
     }
 }
 
+/// A failure that is sfbpatch's own or the system's, not the operator's input (a runtime that
+/// cannot start, a value that cannot be encoded): said as such, with the way to report it.
+pub(crate) fn internal(lang: Lang, why: impl std::fmt::Display) -> Failure {
+    Failure::Message(tr(lang, "cli.failure.internal", &Args::new().with("why", why)))
+}
+
 fn language(flag: Option<&str>) -> Lang {
     if let Some(l) = flag.and_then(|f| f.parse().ok()) {
         return l;
@@ -142,7 +148,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
         estate: products::estate_options(over, p.product, &from, args.seed),
         package_build: to,
         faults: args.faults.clone(),
-        run: args.engine.params(args.outage_budget).map_err(Failure::Message)?.run_options(lang),
+        run: args.engine.params(args.outage_budget, lang).map_err(Failure::Message)?.run_options(lang),
     };
     let (r, html) = match &args.report {
         None => (sfbpatch_sim::rehearse::rehearse(&t, &p, &opts).0, None),
@@ -154,7 +160,7 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
             let _ = std::fs::remove_file(&jpath);
             let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| runner::journal_failure(lang, &e))?;
             let id = format!("rehearsal-seed-{}", args.seed);
-            let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
+            let plan_json = serde_json::to_string(&p).map_err(|e| crate::internal(lang, e))?;
             let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
             journal
                 .begin_run(&id, &plan_json, "{}", &servers, "rehearsal", true)

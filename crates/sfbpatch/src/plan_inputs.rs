@@ -277,6 +277,7 @@ pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs,
         args.pre_hook.as_deref(),
         args.post_hook.as_deref(),
         args.config.as_deref(),
+        lang,
     )
     .map_err(Failure::Message)?;
     let given = Given {

@@ -41,7 +41,10 @@ pub(crate) fn check(args: &RunArgs, lang: Lang) -> Result<Settings, Failure> {
         (Some(_), false) => Err(Failure::Message(text(lang, "cli.run.psremoting-credential-unused"))),
         (None, false) => Ok((args.psremoting_authentication, None)),
         (Some(c), true) => {
-            let c = std::fs::canonicalize(c).map_err(|e| Failure::Message(format!("{}: {e}", c.display())))?;
+            let c = std::fs::canonicalize(c).map_err(|e| {
+                let a = Args::new().with("path", c.display()).with("why", e);
+                Failure::Message(tr(lang, "cli.psremoting.credential-unreadable", &a))
+            })?;
             Ok((args.psremoting_authentication, Some(c)))
         }
     }
@@ -66,25 +69,25 @@ pub(crate) fn transport(
 }
 
 /// An estate directory: locked, loaded, changed and saved per request.
-struct DirStore<'a>(&'a Path);
+struct DirStore<'a>(&'a Path, Lang);
 
 impl EstateStore for DirStore<'_> {
     fn with<R>(&mut self, f: impl FnOnce(&mut Estate) -> R) -> Result<R, String> {
-        let (_lock, mut estate) = EstateDir::open_blocking(self.0)?;
+        let (_lock, mut estate) = EstateDir::open_blocking(self.0).map_err(|e| e.render(self.1))?;
         let r = f(&mut estate);
-        estate_dir::save(self.0, &estate)?;
+        estate_dir::save(self.0, &estate).map_err(|e| e.render(self.1))?;
         Ok(r)
     }
 }
 
 /// `sfbpatch sim remoting --estate DIR`: answers its standard input until it ends.
-pub(crate) fn sim_remoting(dir: &Path) -> Result<Output, Failure> {
+pub(crate) fn sim_remoting(dir: &Path, lang: Lang) -> Result<Output, Failure> {
     use sfbpatch_sim::shell::{TIME_SCALE_VAR, time_scale};
-    estate_dir::load(dir).map_err(Failure::Message)?;
+    estate_dir::load(dir).map_err(|e| Failure::Message(e.render(lang)))?;
     let scale = time_scale(std::env::var(TIME_SCALE_VAR).ok().as_deref());
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     Remoting::new(scale)
-        .serve(&mut DirStore(dir), stdin.lock(), stdout.lock(), stderr.lock())
+        .serve(&mut DirStore(dir, lang), stdin.lock(), stdout.lock(), stderr.lock())
         .map_err(Failure::Message)?;
     Ok(String::new().into())
 }

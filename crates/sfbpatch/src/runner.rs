@@ -82,11 +82,17 @@ pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
             "cli.journal.lease-holder-alive",
             &Args::new().with("server", server).with("run", run).with("holder", holder).with("pid", pid),
         ),
-        JournalError::NoRun(id) => tr(lang, "cli.journal.no-run", &Args::new().with("id", id)),
+        JournalError::NoRun { path, run } => {
+            tr(lang, "cli.journal.no-run", &Args::new().with("id", run).with("path", path))
+        }
         JournalError::TooNew { path, found, known } => {
             tr(lang, "cli.journal.too-new", &Args::new().with("path", path).with("found", found).with("known", known))
         }
         JournalError::Corrupt { run, what, why } => {
+            // `what` is one of the journal's fixed labels; each has its words in the catalogue.
+            let key = format!("cli.journal.what.{}", what.replace(' ', "-"));
+            let what =
+                if sfbpatch_i18n::catalogue(lang).get(&key).is_some() { text(lang, &key) } else { (*what).to_owned() };
             tr(lang, "cli.journal.corrupt", &Args::new().with("run", run).with("what", what).with("why", why))
         }
     };
@@ -237,7 +243,7 @@ fn confirm(p: &Plan, yes: bool, lang: Lang) -> Result<(), Failure> {
 }
 
 /// The run's transport, over an in-memory or persisted estate.
-fn transport(params: &RunParams, estate: Estate, dir: Option<&EstateDir>, p: &Plan) -> SimTransport {
+fn transport(params: &RunParams, estate: Estate, dir: Option<&EstateDir>, p: &Plan, lang: Lang) -> SimTransport {
     let (_, default_to) = default_builds(p.product);
     let build = params.target_build.clone().unwrap_or(default_to);
     let name = p.staged_installer.rsplit('\\').next().unwrap_or("").to_owned();
@@ -247,7 +253,7 @@ fn transport(params: &RunParams, estate: Estate, dir: Option<&EstateDir>, p: &Pl
     match dir {
         Some(d) => {
             let path = d.path().to_owned();
-            t.with_save(Box::new(move |e: &Estate| estate_dir::save(&path, e)))
+            t.with_save(Box::new(move |e: &Estate| estate_dir::save(&path, e).map_err(|x| x.render(lang))))
         }
         None => t,
     }
@@ -268,7 +274,7 @@ fn options(params: &RunParams, journal: &Journal, lang: Lang) -> RunOptions {
 fn ssh_logons(p: &Plan, params: &RunParams, lang: Lang) -> Result<SshLogons, Failure> {
     let servers: Vec<sfbpatch_core::Fqdn> = p.servers.iter().map(|s| s.fqdn.clone()).collect();
     let file = params.connections.clone().unwrap_or_default();
-    let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(Failure::Message)?;
+    let hosts = sfbpatch_transport::ssh::connections(&file, &servers).map_err(|e| Failure::Message(e.render(lang)))?;
     // A key logon needs the key file, else ssh-agent (README, "Keys come from files, or from
     // ssh-agent"; the Windows agent's pipe is not read): with neither, each server would fail
     // only once contacted.
@@ -293,8 +299,22 @@ fn ssh_logons(p: &Plan, params: &RunParams, lang: Lang) -> Result<SshLogons, Fai
 type SshLogons =
     (std::collections::BTreeMap<String, sfbpatch_transport::ssh::HostConfig>, sfbpatch_transport::ssh::Passwords);
 
+/// The simulated estate of a `--transport sim` run, locked for this process: taken before the
+/// journal records (or resumes) the run, so that an estate in use by another process leaves
+/// no record behind (README, "Bad input", B43). `None` for the other transports.
+fn hold_estate(params: &RunParams, lang: Lang) -> Result<Option<(EstateDir, Estate)>, Failure> {
+    if params.transport != TransportArg::Sim {
+        return Ok(None);
+    }
+    match &params.estate {
+        Some(dir) => EstateDir::open(dir).map(Some).map_err(|e| Failure::Message(e.render(lang))),
+        None => Err(Failure::Message(text(lang, "cli.run.no-estate"))),
+    }
+}
+
 /// Drives the engine to the end (or a clean interruption on Ctrl-C). `logons`: the SSH
-/// transport's, when already read.
+/// transport's, when already read; `held`: the simulated estate, from [`hold_estate`].
+#[allow(clippy::too_many_arguments)]
 fn run_engine(
     p: &Plan,
     params: &RunParams,
@@ -302,6 +322,7 @@ fn run_engine(
     id: &str,
     resume: Option<&ResumeState>,
     logons: Option<SshLogons>,
+    held: Option<(EstateDir, Estate)>,
     lang: Lang,
 ) -> Result<(RunSummary, u64), Failure> {
     let opts = options(params, journal, lang);
@@ -320,19 +341,15 @@ fn run_engine(
             .map_err(Failure::Message)?
             .with_passwords(passwords, lang)
             .with_connect_timeout(opts.scaled(sfbpatch_transport::ssh::CONNECT_TIMEOUT));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::Message(e.to_string()))?;
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
         return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
     }
     if params.transport == TransportArg::Psremoting {
         let package = params.package_path.clone().unwrap_or_default();
         let t = crate::psremoting::transport(params.shell.clone(), &package, params.psremoting.clone(), lang)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::Message(e.to_string()))?;
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
         return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
     }
     if params.transport == TransportArg::Local {
@@ -340,14 +357,12 @@ fn run_engine(
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::local::LocalTransport::new(shell, &package)
             .map_err(|e| Failure::Message(e.to_string()))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::Message(e.to_string()))?;
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
         return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
     }
-    let (dir, estate) = match &params.estate {
-        Some(dir) => EstateDir::open(dir).map_err(Failure::Message)?,
+    let (dir, estate) = match held {
+        Some(h) => h,
         None => return Err(Failure::Message(text(lang, "cli.run.no-estate"))),
     };
     let virtual_clock = params.time_scale <= 0.0;
@@ -356,13 +371,13 @@ fn run_engine(
     } else {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     }
-    .map_err(|e| Failure::Message(e.to_string()))?;
+    .map_err(|e| crate::internal(lang, e))?;
     // The simulator's package installs a known build (`transport`): the run's target, so a
     // server already at it is left alone (issue 13, idempotent runs).
     let mut opts = opts;
     opts.target_build = opts.target_build.or_else(|| Some(default_builds(p.product).1));
     Ok(rt.block_on(async {
-        let t = transport(params, estate, Some(&dir), p);
+        let t = transport(params, estate, Some(&dir), p, lang);
         engine_until_done(p, &t, &sink, &opts, resume, lang).await
     }))
 }
@@ -452,7 +467,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         None => None,
     };
     window_not_past(args.engine.window_end.as_ref(), lang)?;
-    let engine = args.engine.params(args.outage_budget).map_err(Failure::Message)?;
+    let engine = args.engine.params(args.outage_budget, lang).map_err(Failure::Message)?;
     let local = args.transport != TransportArg::Sim;
     let ssh = args.transport == TransportArg::Ssh;
     // A flag of another transport is refused rather than silently ignored (issue 13 item 10).
@@ -500,7 +515,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         e.reindex();
         tmp_dir = std::env::temp_dir().join(format!("sfbpatch-estate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp_dir);
-        EstateDir::create(&tmp_dir, &e).map_err(Failure::Message)?;
+        EstateDir::create(&tmp_dir, &e).map_err(|e| Failure::Message(e.render(lang)))?;
         RunParams { estate: Some(tmp_dir.clone()), ..params }
     } else {
         params
@@ -508,9 +523,11 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     // Every password is read (and its file checked) before the journal records the run or
     // anything is contacted.
     let logons = if params.transport == TransportArg::Ssh { Some(ssh_logons(&p, &params, lang)?) } else { None };
+    // The estate is locked before the journal records the run: one in use leaves no record.
+    let held = hold_estate(&params, lang)?;
     let journal = open_journal(&jpath, lang)?;
-    let plan_json = serde_json::to_string(&p).map_err(|e| Failure::Message(e.to_string()))?;
-    let params_json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
+    let plan_json = serde_json::to_string(&p).map_err(|e| crate::internal(lang, e))?;
+    let params_json = serde_json::to_string(&params).map_err(|e| crate::internal(lang, e))?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     let broken = journal
         .begin_run(&id, &plan_json, &params_json, &servers, &holder(), args.force_recover)
@@ -525,7 +542,7 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
     );
     // A run that cannot start (its estate in use, a transport that cannot be set up) does not
     // stay "running" holding its leases.
-    let done = run_engine(&p, &params, &journal, &id, None, logons, lang).inspect_err(|_| {
+    let done = run_engine(&p, &params, &journal, &id, None, logons, held, lang).inspect_err(|_| {
         let _ = journal.abandon_start(&id, None);
     })?;
     Ok(run_output(done, &id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
@@ -542,8 +559,10 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     if stored.state == sfbpatch_core::vocab::RunState::Completed {
         return Err(Failure::Message(tr(lang, "cli.run.already-completed", &Args::new().with("id", &stored.id))));
     }
-    let mut params: RunParams = serde_json::from_str(&stored.params)
-        .map_err(|e| Failure::Message(format!("run {}: stored parameters: {e}", stored.id)))?;
+    let corrupt = |what: &'static str, e: serde_json::Error| {
+        journal_failure(lang, &JournalError::Corrupt { run: stored.id.clone(), what, why: e.to_string() })
+    };
+    let mut params: RunParams = serde_json::from_str(&stored.params).map_err(|e| corrupt("parameters", e))?;
     // Programs and commands are started or sent only when the operator gives them again.
     let kept = crate::plan_inputs::Stored {
         shell: params.shell.as_deref(),
@@ -557,6 +576,8 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     params.accept_new_host_keys = args.accept_new_host_keys;
     // The plan executed is made again from the run's inputs, never read from stored text.
     let p = crate::plan_inputs::regenerate(&stored.id, params.inputs.as_ref(), &stored.plan, lang)?;
+    // As in `run`: the estate is locked before the journal marks the run running again.
+    let held = hold_estate(&params, lang)?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
     journal
         .begin_run(&stored.id, &stored.plan, &stored.params, &servers, &holder(), false)
@@ -564,12 +585,12 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     journal.mark_running(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     // A new window, marks or failure budget are the run's parameters from now on.
     if params.engine.replace_gates(args.window_end, &args.warn_before, args.max_failures) {
-        let json = serde_json::to_string(&params).map_err(|e| Failure::Message(e.to_string()))?;
+        let json = serde_json::to_string(&params).map_err(|e| crate::internal(lang, e))?;
         journal.set_params(&stored.id, &json).map_err(|e| journal_failure(lang, &e))?;
     }
     let state = journal.resume_state(&stored.id).map_err(|e| journal_failure(lang, &e))?;
     let _ = writeln!(std::io::stderr(), "{}", tr(lang, "cli.run.resuming", &Args::new().with("id", &stored.id)));
-    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, lang).inspect_err(|_| {
+    let done = run_engine(&p, &params, &journal, &stored.id, Some(&state), None, held, lang).inspect_err(|_| {
         let _ = journal.abandon_start(&stored.id, Some(stored.state));
     })?;
     Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
@@ -649,16 +670,17 @@ pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
 
 /// `sfbpatch sim shell`: one script on one host of a persisted estate (the endpoint is
 /// `sfbpatch_sim::shell`). Concurrent shells wait for the estate's lock in turn.
-fn sim_shell(dir: &Path, host: &str) -> Result<Output, Failure> {
+fn sim_shell(dir: &Path, host: &str, lang: Lang) -> Result<Output, Failure> {
     use sfbpatch_sim::shell::{Ending, Invocation};
     let invocation = Invocation::from_process(host, std::io::stdin()).map_err(Failure::Message)?;
     let x = {
         // The lock is held while the estate is read, changed and written, then released.
-        let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(Failure::Message)?;
-        let x = invocation
-            .execute(&mut estate)
-            .ok_or_else(|| Failure::Message(format!("{host} is not a host of the estate {}", dir.display())))?;
-        estate_dir::save(dir, &estate).map_err(Failure::Message)?;
+        let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(|e| Failure::Message(e.render(lang)))?;
+        let x = invocation.execute(&mut estate).ok_or_else(|| {
+            let a = Args::new().with("host", host).with("path", dir.display());
+            Failure::Message(tr(lang, "cli.estate.no-host", &a))
+        })?;
+        estate_dir::save(dir, &estate).map_err(|e| Failure::Message(e.render(lang)))?;
         x
     };
     let failed = |errors: String| Output { text: String::new(), success: false, code: Some(255), errors };
@@ -686,7 +708,7 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             let mut e = Estate::new(&t, &crate::products::estate_options(over, product, &initial_build, seed));
             e.faults = faults;
             e.package_build = Some(default_builds(product).1);
-            EstateDir::create(&estate, &e).map_err(Failure::Message)?;
+            EstateDir::create(&estate, &e).map_err(|e| Failure::Message(e.render(lang)))?;
             Ok((tr(lang, "cli.sim.created", &Args::new().with("dir", estate.display()).with("count", e.hosts.len()))
                 + "\n")
                 .into())
@@ -698,10 +720,10 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             let args = Args::new().with("count", servers).with("sites", spec.sites).with("file", output.display());
             Ok((tr(lang, "cli.sim.generated", &args) + "\n").into())
         }
-        SimCommand::Shell { estate, host } => sim_shell(&estate, &host),
-        SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate),
+        SimCommand::Shell { estate, host } => sim_shell(&estate, &host, lang),
+        SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate, lang),
         SimCommand::Show { estate, format } => {
-            let e = estate_dir::load(&estate).map_err(Failure::Message)?;
+            let e = estate_dir::load(&estate).map_err(|e| Failure::Message(e.render(lang)))?;
             Ok(match format {
                 ReportFormat::Json => render::json(&e),
                 ReportFormat::Text => render::estate_text(&e, lang),

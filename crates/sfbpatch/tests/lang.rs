@@ -65,3 +65,53 @@ fn a_spanish_run_with_warnings_and_failures_has_no_english_sentence() {
     let found: Vec<&String> = phrases.iter().filter(|p| said.contains(p.as_str())).collect();
     assert!(found.is_empty(), "English in a Spanish run: {found:?}\n{said}");
 }
+
+/// A usage error of ours (a value parser's) is in the language of `--lang`, else of
+/// SFBPATCH_LANG and the locale, though clap parses before sfbpatch knows `--lang`.
+#[test]
+fn a_value_parsers_refusal_speaks_the_operators_language() {
+    let es = "\"NaN\" no es un número mayor que 0 y como mucho 1440";
+    let en = "\"NaN\" is not a number greater than 0 and at most 1440";
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (&["plan", "--package", "p.exe", "--outage-budget", "NaN"], None, en),
+        (&["plan", "--package", "p.exe", "--outage-budget", "NaN"], Some("es"), es),
+        (&["--lang", "es", "plan", "--package", "p.exe", "--outage-budget", "NaN"], None, es),
+        (&["plan", "--package", "p.exe", "--outage-budget", "NaN", "--lang=es"], Some("en"), es),
+    ];
+    for (args, env, want) in cases {
+        let mut c = sfbpatch();
+        if let Some(l) = env {
+            c.env("SFBPATCH_LANG", l);
+        }
+        let o = c.args(args).output().unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?} {env:?}: {err}");
+    }
+}
+
+/// The estate's and the journal's refusals come from the catalogue: in Spanish, naming the
+/// file and the command that fixes it.
+#[test]
+fn estate_and_journal_refusals_are_in_spanish_with_their_fix() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("nosuch").display().to_string();
+    let o = sfbpatch().env("SFBPATCH_LANG", "es").args(["sim", "show", "--estate", &estate]).output();
+    let o = o.unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for want in ["no se puede leer el entorno simulado", "nosuch", "Cree uno con: sfbpatch sim init --estate"] {
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+    let journal = dir.path().join("j.db");
+    drop(sfbpatch_journal::Journal::open(&journal).unwrap_or_else(|e| panic!("{e}")));
+    let j = journal.display().to_string();
+    let o = sfbpatch().env("SFBPATCH_LANG", "es").args(["report", "run-x", "--journal", &j]).output();
+    let o = o.unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let want = format!(
+        "no hay ninguna ejecución run-x en el diario {j}. Vea sus ejecuciones con: sfbpatch history --journal {j}"
+    );
+    assert!(err.contains(&want), "{want:?} in {err}");
+}

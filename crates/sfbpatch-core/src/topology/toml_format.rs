@@ -157,6 +157,16 @@ impl Lowering<'_> {
         product: Option<Product>,
         at: Pos,
     ) -> ClusterKey {
+        // Names are checked here, before any reference is resolved: a host whose name is no
+        // FQDN is reported as that, not as "referenced but defined by no [[pool]]" where it is
+        // referenced (README, "Bad input", B10/B11).
+        // As `resolve` does: the cluster at its table, each machine (the cluster itself when
+        // none is listed) at its own value.
+        self.check_fqdn(fqdn.get_ref(), at);
+        for m in if machines.is_empty() { std::slice::from_ref(fqdn) } else { machines } {
+            let pos = self.pos(m);
+            self.check_fqdn(m.get_ref(), pos);
+        }
         let site = site.text();
         let n = self.next_cluster.entry(site.clone()).or_insert(0);
         *n += 1;
@@ -176,6 +186,15 @@ impl Lowering<'_> {
             pos: at,
         });
         key
+    }
+
+    /// Records [`ErrorKind::InvalidFqdn`] at `pos` when `text` is no FQDN (the same check
+    /// and position as `resolve`'s, which never sees a name that fails here).
+    fn check_fqdn(&mut self, text: &str, pos: Pos) {
+        if let Err(problem) = crate::fqdn::Fqdn::parse(text.trim()) {
+            let kind = ErrorKind::InvalidFqdn { value: text.trim().to_owned(), problem };
+            self.errors.push(TopologyError::new(self.file, pos, kind));
+        }
     }
 
     fn service_key(&mut self, site: &str, role: &str) -> ServiceKey {

@@ -12,7 +12,11 @@ pub fn rfc3339_utc(secs: &str) -> Option<String> {
     // The fraction's digits as nanoseconds (".599" → 599_000_000).
     let nanos: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
     let t = time::OffsetDateTime::from_unix_timestamp(whole.parse().ok()?).ok()?;
-    let t = if whole.starts_with('-') { t - time::Duration::nanoseconds(nanos) } else { t + time::Duration::nanoseconds(nanos) };
+    let t = if whole.starts_with('-') {
+        t - time::Duration::nanoseconds(nanos)
+    } else {
+        t + time::Duration::nanoseconds(nanos)
+    };
     if !(0..=9999).contains(&t.year()) {
         return None;
     }
