@@ -162,11 +162,15 @@ async fn attempt_step<T: Transport, S: EventSink>(
             };
         }
         StepId::StagePackage => {
-            if let Err(why) = stage(cx, host, id, timeout).await {
+            if let Err(why) = stage(cx, host, id, timeout, session).await {
                 return Attempt::failed(why);
             }
         }
-        StepId::OpenShell | StepId::ReopenShell => *session = None,
+        // The Management Shell (re)opened: the server's session goes on when it has one. Before
+        // the install every session of this run is one opened before it, and after the install
+        // the only one left is one opened after it: the install step never keeps its own (below),
+        // and `close-shells` ends the others (DOMAIN.md §1 steps 3, 6 and 8).
+        StepId::OpenShell | StepId::ReopenShell => {}
         _ => {}
     }
     if session.is_none() {
@@ -177,7 +181,14 @@ async fn attempt_step<T: Transport, S: EventSink>(
         }
     }
     let Some(script) = command else { return Attempt::done(StepOutcome::Succeeded, AttemptOutput::default()) };
-    let o = match tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await {
+    let ran = tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await;
+    if id == StepId::InstallUpdate {
+        // The process that ran the installer was started before the install: nothing after
+        // the install runs in it (the seed's step 8; DOMAIN.md §4 rule 3). Its read-back
+        // below opens the session the steps after the install go on in.
+        *session = None;
+    }
+    let o = match ran {
         Err(_) => return Attempt::cut_short(cx.say("step-timeout", &[("minutes", minutes(timeout))])),
         // No answer, or an answer without its result line: whether the command changed
         // anything is unknown, and the step is settled (or retried) as a cut-short one.
@@ -196,13 +207,13 @@ async fn attempt_step<T: Transport, S: EventSink>(
     // Read-backs the verdict asked for: never claim a state without looking.
     match v {
         Verdict::CheckBuild => {
-            v = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+            v = match cx.probe_in(host, session, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
                 Ok(p) => verdict::judge_build(&p.stdout, &x),
                 Err(e) => return Attempt::done(failed(cx.say("build-unreadable", &[("why", e)])), output),
             }
         }
         Verdict::CheckServices { running } => {
-            v = match cx.probe(host, &Probe::SfbServices, PROBE_TIMEOUT).await {
+            v = match cx.probe_in(host, session, &Probe::SfbServices, PROBE_TIMEOUT).await {
                 Ok(p) => verdict::judge_services(&p.stdout, running),
                 Err(e) => return Attempt::done(failed(cx.say("services-unreadable", &[("why", e)])), output),
             }
@@ -278,10 +289,11 @@ async fn stage<T: Transport, S: EventSink>(
     host: &Fqdn,
     id: StepId,
     timeout: Duration,
+    session: &mut Option<SessionId>,
 ) -> Result<(), String> {
     if let Some(size) = cx.transport.package_size() {
         let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
-        if let Ok(o) = cx.probe(host, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
+        if let Ok(o) = cx.probe_in(host, session, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
             && let Some(free) = readback::parse_free_bytes(&o.stdout, &drive)
         {
             let need = space_needed(size);
@@ -296,12 +308,18 @@ async fn stage<T: Transport, S: EventSink>(
     }
     match tokio::time::timeout(
         cx.transport.real(timeout),
-        cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout),
+        cx.transport.stage_in(host, *session, Some(id), &cx.plan.staged_installer, timeout),
     )
     .await
     {
-        Err(_) => Err(cx.say("copy-timeout", &[])),
-        Ok(Err(e)) => Err(cx.say("copy-failed", &[("why", cx.transport_error(&e))])),
+        Err(_) => {
+            *session = None;
+            Err(cx.say("copy-timeout", &[]))
+        }
+        Ok(Err(e)) => {
+            *session = None;
+            Err(cx.say("copy-failed", &[("why", cx.transport_error(&e))]))
+        }
         Ok(Ok(())) => Ok(()),
     }
 }
