@@ -171,6 +171,16 @@ async fn attempt_step<T: Transport, S: EventSink>(
         // the only one left is one opened after it: the install step never keeps its own (below),
         // and `close-shells` ends the others (DOMAIN.md §1 steps 3, 6 and 8).
         StepId::OpenShell | StepId::ReopenShell => {}
+        // The installer runs in a session opened for it, with no shell of this run left open on
+        // the host (DOMAIN.md §4 rule 2), even when `close-shells` is not just before it: a
+        // resumed run whose install did not take runs it again after the read-backs that
+        // opened a session (and loaded the module) in this run.
+        StepId::InstallUpdate => {
+            *session = None;
+            if let Err(e) = cx.transport.close_sessions(host).await {
+                return Attempt::failed(cx.transport_error(&e));
+            }
+        }
         _ => {}
     }
     if session.is_none() {
