@@ -171,13 +171,15 @@ async fn attempt_step<T: Transport, S: EventSink>(
         // the only one left is one opened after it: the install step never keeps its own (below),
         // and `close-shells` ends the others (DOMAIN.md §1 steps 3, 6 and 8).
         StepId::OpenShell | StepId::ReopenShell => {}
-        // The installer runs in a session opened for it, with no shell of this run left open on
-        // the host (DOMAIN.md §4 rule 2), even when `close-shells` is not just before it: a
-        // resumed run whose install did not take runs it again after the read-backs that
-        // opened a session (and loaded the module) in this run.
+        // The installer runs in a session opened for it, and, when the plan closes the shells
+        // (`close-shells` not skipped), with none of this run left open on the host (DOMAIN.md
+        // §4 rule 2) even when `close-shells` did not just run: a resumed run whose install did
+        // not take runs it again after read-backs that opened a session and loaded the module.
         StepId::InstallUpdate => {
             *session = None;
-            if let Err(e) = cx.transport.close_sessions(host).await {
+            if sp.steps.iter().any(|s| s.id == StepId::CloseShells)
+                && let Err(e) = cx.transport.close_sessions(host).await
+            {
                 return Attempt::failed(cx.transport_error(&e));
             }
         }
