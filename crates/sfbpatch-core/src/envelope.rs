@@ -34,10 +34,13 @@ pub const MARKER_END: &str = ">>";
 const HEAD: &str = "try { [Console]::OutputEncoding = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false } catch { }\n\
 $global:LASTEXITCODE = $null; $Error.Clear()";
 /// The wrapper's last lines: `$?` read first (any other statement would reset it), then
-/// the code chosen and printed as the command's last output line. A failed `Start-Process`
-/// leaves `$LASTEXITCODE` `$null` and an error: 1, not 0.
+/// the code chosen and printed as the command's last output line, and the same line as the
+/// last line of its standard error (a process kept for many commands is read on both streams
+/// up to their result lines: see [`Reader`]). A failed `Start-Process` leaves
+/// `$LASTEXITCODE` `$null` and an error: 1, not 0.
 const TAIL: &str = "$sfbpatchOk = $?; $sfbpatchExit = if ($null -ne $global:LASTEXITCODE) { $global:LASTEXITCODE } elseif ($sfbpatchOk -and $Error.Count -eq 0) { 0 } else { 1 }\n\
-'<<sfbpatch-exit:' + $sfbpatchExit + '>>'";
+'<<sfbpatch-exit:' + $sfbpatchExit + '>>'\n\
+try { [Console]::Error.WriteLine('<<sfbpatch-exit:' + $sfbpatchExit + '>>'); [Console]::Error.Flush() } catch { }";
 /// The line around the base64 text.
 const LINE_START: &str = "& ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('";
 /// See [`LINE_START`].
@@ -69,6 +72,69 @@ pub fn marker(code: i32) -> String {
     format!("{MARKER_START}{code}{MARKER_END}")
 }
 
+/// The start of the line that names the step of the commands after it, for a process kept
+/// for many commands (a one-shot process gets it in its environment instead).
+const STEP_LINE_START: &str = "$env:SFBPATCH_STEP = ";
+
+/// The line a kept process is sent before a command: `SFBPATCH_STEP` set to `step` (empty:
+/// none) in that process's environment, as a one-shot process is started with it. It prints
+/// nothing; the simulator's shell keys its faults by it.
+pub fn step_line(step: &str) -> String {
+    format!("{STEP_LINE_START}{}\n", sfbpatch_pwsh::literal(step))
+}
+
+/// The step a line made by [`step_line`] names (`Some("")`: none), or `None` when the line is
+/// not one.
+pub fn step_of(line: &str) -> Option<String> {
+    sfbpatch_pwsh::unliteral(line.trim_end_matches(['\r', '\n']).strip_prefix(STEP_LINE_START)?)
+}
+
+/// The code on `line` when it is a result line (blank space and a byte-order mark around it
+/// ignored), else `None`.
+pub fn result_code(line: &str) -> Option<i32> {
+    let line = line.trim().trim_start_matches('\u{feff}');
+    line.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?.parse::<i32>().ok()
+}
+
+/// One stream (standard output or standard error) of a process that runs many wrapped
+/// commands one after the other (a shell kept for a session), read line by line: a command's
+/// text on that stream ends at the first result line. No nonce is needed to tell commands
+/// apart: the transport writes a command only once the previous one was read to the result
+/// lines of both streams, and a command cut short (timeout, a dropped future) is killed
+/// with its process, so no earlier command's output can still be on its way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reader {
+    text: String,
+}
+
+impl Reader {
+    /// Takes one line as read (its end included): `Some(code)` when it is the result line,
+    /// which is not kept; the command's text on this stream is then complete ([`Reader::take`]).
+    pub fn line(&mut self, line: &str) -> Option<i32> {
+        match result_code(line) {
+            Some(code) if line.ends_with('\n') => Some(code),
+            _ => {
+                self.text.push_str(line);
+                None
+            }
+        }
+    }
+
+    /// The text read so far (the stream's part of one command), and a fresh start.
+    pub fn take(&mut self) -> String {
+        let text = std::mem::take(&mut self.text);
+        match text.strip_prefix('\u{feff}') {
+            Some(t) => t.to_owned(),
+            None => text,
+        }
+    }
+}
+
+/// `stderr` without its result line (the wrapper writes one there too), when it has one.
+pub fn strip_stderr(stderr: &str) -> String {
+    open(stderr).map_or_else(|| stderr.to_owned(), |o| o.stdout)
+}
+
 /// What a wrapped command printed, opened: its exit code (from the result line) and its
 /// standard output without that line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +163,7 @@ pub fn open(stdout: &str) -> Option<Opened> {
             end = line_start;
             continue;
         }
-        let code = line.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?.parse::<i32>().ok()?;
+        let code = result_code(line)?;
         return Some(Opened { exit_code: code, stdout: stdout[..line_start].to_owned() });
     }
 }
@@ -145,5 +211,52 @@ mod tests {
             assert_eq!(got, want.map(|(c, s)| (c, s.to_owned())), "{stdout:?}");
         }
         assert_eq!(open(&format!("x\n{}\n", marker(1641))).map(|o| o.exit_code), Some(1641));
+    }
+
+    #[test]
+    fn a_kept_process_is_read_line_by_line_up_to_each_commands_result_line() {
+        let mut r = Reader::default();
+        // First command: two lines, then its result line; the next command's text after it.
+        assert_eq!(r.line("\u{feff}The service was stopped.\r\n"), None);
+        assert_eq!(r.line("second\n"), None);
+        assert_eq!(r.line("<<sfbpatch-exit:2>>\r\n"), Some(2));
+        assert_eq!(r.take(), "The service was stopped.\r\nsecond\n");
+        assert_eq!(r.line("<<sfbpatch-exit:3010>>\n"), Some(3010), "a command without output");
+        assert_eq!(r.take(), "");
+        // A marker-like line that is not one, and a last line cut before its end, are text.
+        assert_eq!(r.line("<<sfbpatch-exit:x>>\n"), None);
+        assert_eq!(r.line("say <<sfbpatch-exit:0>>\n"), None);
+        assert_eq!(r.line("<<sfbpatch-exit:0>>"), None, "no line end: the process was cut mid-line");
+        assert_eq!(r.take(), "<<sfbpatch-exit:x>>\nsay <<sfbpatch-exit:0>>\n<<sfbpatch-exit:0>>");
+        assert_eq!(r.take(), "");
+    }
+
+    #[test]
+    fn the_step_line_sets_the_variable_and_reads_back() {
+        assert_eq!(step_line("stop-services"), "$env:SFBPATCH_STEP = 'stop-services'\n");
+        assert!(sfbpatch_pwsh::syntax::parse(&step_line("install-update")).is_ok());
+        assert_eq!(step_of(&step_line("install-update")).as_deref(), Some("install-update"));
+        assert_eq!(step_of("$env:SFBPATCH_STEP = ''\r\n").as_deref(), Some(""));
+        assert_eq!(step_of("$env:SFBPATCH_STEP = x"), None);
+        assert_eq!(step_of(&wrap("net stop w3svc")), None);
+    }
+
+    #[test]
+    fn the_result_line_on_standard_error_is_removed_and_nothing_else() {
+        assert_eq!(
+            strip_stderr("Stop-CsWindowsService : denied\n<<sfbpatch-exit:1>>\n"),
+            "Stop-CsWindowsService : denied\n"
+        );
+        assert_eq!(strip_stderr("<<sfbpatch-exit:0>>\r\n"), "");
+        assert_eq!(strip_stderr("no result line\n"), "no result line\n");
+        assert_eq!(strip_stderr(""), "");
+    }
+
+    #[test]
+    fn the_wrapper_ends_both_streams_with_the_result_line() {
+        let block = block("net stop w3svc");
+        let tail: Vec<&str> = block.lines().rev().take(2).collect();
+        assert!(tail[0].contains("[Console]::Error.WriteLine('<<sfbpatch-exit:' + $sfbpatchExit + '>>')"), "{block}");
+        assert_eq!(tail[1], "'<<sfbpatch-exit:' + $sfbpatchExit + '>>'", "{block}");
     }
 }

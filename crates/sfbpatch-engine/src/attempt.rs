@@ -161,14 +161,30 @@ async fn attempt_step<T: Transport, S: EventSink>(
                 Err(e) => Attempt::failed(cx.transport_error(&e)),
             };
         }
-        StepId::StagePackage => match stage(cx, host, id, timeout).await {
+        StepId::StagePackage => match stage(cx, host, id, timeout, session).await {
             Ok(()) => {}
             // A copy that got no answer, or whose session dropped, is tried again like any
             // step safe to repeat (the retry rule, [`next`]); the copy replaces a partial one.
             Err(Staging::CutShort(why)) => return Attempt::cut_short(why),
             Err(Staging::Failed(why)) => return Attempt::failed(why),
         },
-        StepId::OpenShell | StepId::ReopenShell => *session = None,
+        // The Management Shell (re)opened: the server's session goes on when it has one. Before
+        // the install every session of this run is one opened before it, and after the install
+        // the only one left is one opened after it: the install step never keeps its own (below),
+        // and `close-shells` ends the others (DOMAIN.md §1 steps 3, 6 and 8).
+        StepId::OpenShell | StepId::ReopenShell => {}
+        // The installer runs in a session opened for it, and, when the plan closes the shells
+        // (`close-shells` not skipped), with none of this run left open on the host (DOMAIN.md
+        // §4 rule 2) even when `close-shells` did not just run: a resumed run whose install did
+        // not take runs it again after read-backs that opened a session and loaded the module.
+        StepId::InstallUpdate => {
+            *session = None;
+            if sp.steps.iter().any(|s| s.id == StepId::CloseShells)
+                && let Err(e) = cx.transport.close_sessions(host).await
+            {
+                return Attempt::failed(cx.transport_error(&e));
+            }
+        }
         _ => {}
     }
     if session.is_none() {
@@ -179,7 +195,14 @@ async fn attempt_step<T: Transport, S: EventSink>(
         }
     }
     let Some(script) = command else { return Attempt::done(StepOutcome::Succeeded, AttemptOutput::default()) };
-    let o = match tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await {
+    let ran = tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await;
+    if id == StepId::InstallUpdate {
+        // The process that ran the installer was started before the install: nothing after
+        // the install runs in it (the seed's step 8; DOMAIN.md §4 rule 3). Its read-back
+        // below opens the session the steps after the install go on in.
+        *session = None;
+    }
+    let o = match ran {
         Err(_) => return Attempt::cut_short(cx.say("step-timeout", &[("minutes", minutes(timeout))])),
         // No answer, or an answer without its result line: whether the command changed
         // anything is unknown, and the step is settled (or retried) as a cut-short one.
@@ -198,13 +221,13 @@ async fn attempt_step<T: Transport, S: EventSink>(
     // Read-backs the verdict asked for: never claim a state without looking.
     match v {
         Verdict::CheckBuild => {
-            v = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+            v = match cx.probe_in(host, session, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
                 Ok(p) => verdict::judge_build(&p.stdout, &x),
                 Err(e) => return Attempt::done(failed(cx.say("build-unreadable", &[("why", e)])), output),
             }
         }
         Verdict::CheckServices { running } => {
-            v = match cx.probe(host, &Probe::SfbServices, PROBE_TIMEOUT).await {
+            v = match cx.probe_in(host, session, &Probe::SfbServices, PROBE_TIMEOUT).await {
                 Ok(p) => verdict::judge_services(&p.stdout, running),
                 Err(e) => return Attempt::done(failed(cx.say("services-unreadable", &[("why", e)])), output),
             }
@@ -288,10 +311,11 @@ async fn stage<T: Transport, S: EventSink>(
     host: &Fqdn,
     id: StepId,
     timeout: Duration,
+    session: &mut Option<SessionId>,
 ) -> Result<(), Staging> {
     if let Some(size) = cx.transport.package_size() {
         let drive = cx.plan.staged_installer.get(..1).unwrap_or("C").to_owned();
-        if let Ok(o) = cx.probe(host, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
+        if let Ok(o) = cx.probe_in(host, session, &Probe::FreeSpace { drive: drive.clone() }, PROBE_TIMEOUT).await
             && let Some(free) = readback::parse_free_bytes(&o.stdout, &drive)
         {
             let need = space_needed(size);
@@ -306,12 +330,16 @@ async fn stage<T: Transport, S: EventSink>(
     }
     match tokio::time::timeout(
         cx.transport.real(timeout),
-        cx.transport.stage(host, Some(id), &cx.plan.staged_installer, timeout),
+        cx.transport.stage_in(host, *session, Some(id), &cx.plan.staged_installer, timeout),
     )
     .await
     {
-        Err(_) => Err(Staging::CutShort(cx.say("copy-timeout", &[]))),
+        Err(_) => {
+            *session = None;
+            Err(Staging::CutShort(cx.say("copy-timeout", &[])))
+        }
         Ok(Err(e)) => {
+            *session = None;
             let why = cx.say("copy-failed", &[("why", cx.transport_error(&e))]);
             match e {
                 TransportError::Disconnected(_) | TransportError::Unreachable(_) | TransportError::NoResult { .. } => {

@@ -2,6 +2,7 @@
 //! stop signal; events, sentences from the catalogue, the transport's clock, and calls with a
 //! timeout.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,6 +32,11 @@ pub(crate) struct Ctx<'a, T: Transport, S: EventSink> {
     pub opts: &'a RunOptions,
     stop: watch::Receiver<bool>,
     sink_failed: Mutex<Option<String>>,
+    /// The session the preflight opened on each host (no install has run in this run yet),
+    /// handed to the first procedure on that host that asks ([`Ctx::take_preflight_session`]),
+    /// so that a kept shell process serves the preflight's read-backs and the steps before the
+    /// install alike.
+    preflight: Mutex<HashMap<Fqdn, SessionId>>,
 }
 
 impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
@@ -41,7 +47,7 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         opts: &'a RunOptions,
         stop: watch::Receiver<bool>,
     ) -> Self {
-        Self { plan, transport, sink, opts, stop, sink_failed: Mutex::new(None) }
+        Self { plan, transport, sink, opts, stop, sink_failed: Mutex::new(None), preflight: Mutex::new(HashMap::new()) }
     }
 
     /// Hands an event to the sink; a sink that fails halts the run before its next step.
@@ -111,6 +117,56 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         self.send(host, None, None, &probe.command(), self.opts.scaled(timeout).max(PROBE_FLOOR)).await
     }
 
+    /// A read-back in `session` on `host`: the server's own session (opened first when there
+    /// is none), so that a transport that keeps a process per session starts no new one. A
+    /// read-back that does not complete forgets the session (its process is gone, or cut).
+    /// The caller decides which session is right: never one opened before an install for a
+    /// read-back after it (DOMAIN.md §4 rule 3).
+    pub async fn probe_in(
+        &self,
+        host: &Fqdn,
+        session: &mut Option<SessionId>,
+        probe: &Probe,
+        timeout: Duration,
+    ) -> Result<CommandOutput, String> {
+        let timeout = self.opts.scaled(timeout).max(PROBE_FLOOR);
+        let id = match *session {
+            Some(id) => id,
+            None => match tokio::time::timeout(self.transport.real(timeout), self.transport.open_session(host)).await {
+                Ok(Ok(id)) => id,
+                Ok(Err(e)) => return Err(self.say("session-failed", &[("why", self.transport_error(&e))])),
+                Err(_) => return Err(self.say("session-timeout", &[])),
+            },
+        };
+        let r = self.send(host, Some(id), None, &probe.command(), timeout).await;
+        *session = if r.is_ok() { Some(id) } else { None };
+        r
+    }
+
+    /// A preflight read-back on `host`, in the host's preflight session.
+    pub async fn preflight_probe(
+        &self,
+        host: &Fqdn,
+        probe: &Probe,
+        timeout: Duration,
+    ) -> Result<CommandOutput, String> {
+        let lock = |m: &Mutex<HashMap<Fqdn, SessionId>>| m.lock().map(|g| g.get(host).copied()).unwrap_or(None);
+        let mut session = lock(&self.preflight);
+        let r = self.probe_in(host, &mut session, probe, timeout).await;
+        if let Ok(mut m) = self.preflight.lock() {
+            match session {
+                Some(id) => m.insert(host.clone(), id),
+                None => m.remove(host),
+            };
+        }
+        r
+    }
+
+    /// The session the preflight opened on `host`, if any, for a procedure to go on in (once).
+    pub fn take_preflight_session(&self, host: &Fqdn) -> Option<SessionId> {
+        self.preflight.lock().ok().and_then(|mut m| m.remove(host))
+    }
+
     /// Runs `script` within `timeout` of the transport's time (already scaled).
     async fn send(
         &self,
@@ -141,9 +197,21 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         script: &str,
         timeout: Duration,
     ) -> Result<(), String> {
+        self.engine_attempt_in(host, None, work, script, timeout).await
+    }
+
+    /// [`Ctx::engine_attempt`] in `session` (`None`: a session of its own).
+    pub async fn engine_attempt_in(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        work: EngineWork,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let name = Activity::Engine(work);
         self.started(host, name, 1, Some(script.to_owned()));
-        let (outcome, kept, result) = match self.call(host, None, None, script, timeout).await {
+        let (outcome, kept, result) = match self.call(host, session, None, script, timeout).await {
             Ok(o) if o.exit_code == 0 => (StepOutcome::Succeeded, self.output(host, name, &o), Ok(())),
             Ok(o) => {
                 let why = self.exit_line(&o);

@@ -119,11 +119,14 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         return end_server(cx, host, ServerResult::NotStarted, Some(cx.say(key, &args)), Vec::new());
     }
     let mut p = Progress::resume(prior, cx.now());
+    // The server's own session: the preflight's on this host when it opened one (no install
+    // has run in this run yet), so that its shell process serves the steps before the install.
+    let mut session: Option<SessionId> = cx.take_preflight_session(host);
     // The build before, for the install's postcondition when the target is not known (a
     // SQL-only machine has no SfB build to read). The same read says whether an untouched
     // server is already at the target ([`already_current`]).
     if p.before.is_none() && sp.runbook.has_sfb() {
-        let builds = match cx.probe(host, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+        let builds = match cx.probe_in(host, &mut session, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
             Ok(o) => crate::verdict::builds(&o.stdout),
             Err(_) => Vec::new(),
         };
@@ -154,8 +157,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             Vec::new(),
         );
     }
-    let mut session: Option<SessionId> = None;
     if p.reboot_pending {
+        session = None;
         cx.warn(host, cx.say("reboot-interrupted", &[]));
         if let Err(why) = reboot(cx, host).await {
             let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
@@ -221,14 +224,15 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         match outcome {
             StepOutcome::Succeeded => {}
             StepOutcome::SucceededRebootPending => {
+                // A restart ends every session on the host.
+                session = None;
                 if let Err(why) = reboot(cx, host).await {
                     let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
                     let s =
                         fail_and_restore(cx, sp, id, (p.out_of_service(), p.outage_open()), why, &mut session).await;
-                    collect_install_logs(cx, sp).await;
+                    collect_install_logs(cx, sp, session).await;
                     return s;
                 }
-                session = None;
             }
             StepOutcome::Failed { reason } => {
                 // A failover that failed may already have stopped and disabled the services
@@ -238,7 +242,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {
-                    collect_install_logs(cx, sp).await;
+                    collect_install_logs(cx, sp, session).await;
                 }
                 return s;
             }
@@ -251,7 +255,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         }
     }
     if p.installed {
-        collect_install_logs(cx, sp).await;
+        collect_install_logs(cx, sp, session).await;
     }
     if let Some(hook) = cx.opts.hooks(host).1
         && let Err(why) = cx.engine_attempt(host, EngineWork::PostHook, hook, HOOK_TIMEOUT).await
@@ -376,10 +380,16 @@ async fn settle_in_flight<T: Transport, S: EventSink>(
 
 /// Copies the installer's log files (written in the run's own staging folder) into the
 /// journal. Failing to read them is a warning, never a failure.
-async fn collect_install_logs<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) {
+/// The installer's logs, in the server's session when it has one (always one opened after
+/// the install, which never leaves its own).
+async fn collect_install_logs<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    session: Option<SessionId>,
+) {
     let dir = cx.plan.staged_installer.rsplit_once('\\').map_or("", |(d, _)| d).to_owned();
     let command = Probe::InstallLogs { dir }.command();
-    if let Err(why) = cx.engine_attempt(&sp.fqdn, EngineWork::InstallLogs, &command, PROBE_TIMEOUT).await {
+    if let Err(why) = cx.engine_attempt_in(&sp.fqdn, session, EngineWork::InstallLogs, &command, PROBE_TIMEOUT).await {
         cx.warn(&sp.fqdn, cx.say("logs-failed", &[("why", why)]));
     }
 }

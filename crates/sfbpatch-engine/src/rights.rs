@@ -86,7 +86,7 @@ pub(crate) async fn check_tokens<T: Transport, S: EventSink>(
             if cx.halted() {
                 return (host, None);
             }
-            let token = match cx.probe(&host, &Probe::Groups, PROBE_TIMEOUT).await {
+            let token = match cx.preflight_probe(&host, &Probe::Groups, PROBE_TIMEOUT).await {
                 Ok(o) => Some(parse_token(&o.stdout).ok_or_else(|| cx.exit_line(&o))),
                 Err(_) => None,
             };
@@ -131,7 +131,7 @@ pub(crate) async fn check_tokens<T: Transport, S: EventSink>(
 /// an install must not start on a guess. A host that does not answer at all is left to its
 /// own procedure, which meets the same silence at its first command and says so.
 async fn pending_restart<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp: &ServerPlan) -> Option<String> {
-    let o = cx.probe(&sp.fqdn, &Probe::PendingRestart, PROBE_TIMEOUT).await.ok()?;
+    let o = cx.preflight_probe(&sp.fqdn, &Probe::PendingRestart, PROBE_TIMEOUT).await.ok()?;
     match restart_state(&o.stdout) {
         Some(false) => None,
         Some(true) => Some(cx.say("restart-pending", &[])),
@@ -167,10 +167,11 @@ pub(crate) async fn check_sql<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
     if !cx.transport.network_credentials(&host) {
         return None;
     }
-    let listed = match cx.probe(&host, &Probe::ConfiguredDatabases { sql: sql.to_string() }, PROBE_TIMEOUT).await {
-        Ok(o) => parse_test_database(&o.stdout).into_iter().map(|d| d.instance).collect(),
-        Err(_) => Vec::new(),
-    };
+    let listed =
+        match cx.preflight_probe(&host, &Probe::ConfiguredDatabases { sql: sql.to_string() }, PROBE_TIMEOUT).await {
+            Ok(o) => parse_test_database(&o.stdout).into_iter().map(|d| d.instance).collect(),
+            Err(_) => Vec::new(),
+        };
     let mut instances: Vec<String> = listed;
     instances.sort();
     instances.dedup();
@@ -184,7 +185,7 @@ pub(crate) async fn check_sql<T: Transport, S: EventSink>(cx: &Ctx<'_, T, S>, sp
             a.extend(why.map(|w| ("why", w)));
             a
         };
-        match cx.probe(&host, &Probe::SqlSysadmin { server: target.clone() }, PROBE_TIMEOUT).await {
+        match cx.preflight_probe(&host, &Probe::SqlSysadmin { server: target.clone() }, PROBE_TIMEOUT).await {
             Ok(o) if o.exit_code == 0 && parse_sysadmin(&o.stdout) == Some(true) => {}
             Ok(o) if o.exit_code == 0 && parse_sysadmin(&o.stdout) == Some(false) => {
                 return Some(cx.say("not-sysadmin", &args(None)));

@@ -84,6 +84,20 @@ pub trait Transport {
         timeout: Duration,
     ) -> impl Future<Output = Result<(), TransportError>>;
 
+    /// [`Transport::stage`] through `session` when the transport copies with a command of the
+    /// session's shell (the local transport's `Copy-Item`); by default as `stage`.
+    fn stage_in(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        remote_path: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TransportError>> {
+        let _ = session;
+        self.stage(host, step, remote_path, timeout)
+    }
+
     /// The SHA-256 (lower-case hex) the staged package must have.
     fn package_sha256(&self) -> String;
 

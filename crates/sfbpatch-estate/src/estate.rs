@@ -72,6 +72,20 @@ pub struct Session {
     /// (`None`: not loaded). A session whose module predates the last install holds the old
     /// assemblies (DOMAIN.md §4 rule 4).
     pub module_generation: Option<u32>,
+    /// The process that holds it, for a session kept by a shell process of its own
+    /// (`sim shell` reading its commands line by line): a process killed cannot close its
+    /// session, so a session whose process is gone counts as closed ([`Estate::close_orphans`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<SessionProcess>,
+}
+
+/// The process holding a session: its id and start time (a pid alone is reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionProcess {
+    /// Its process id.
+    pub pid: u32,
+    /// Its start time, as the operating system gives it, when known.
+    pub start: Option<u64>,
 }
 
 /// A program running on its own, not waited for (DOMAIN.md §5: a GUI-subsystem program

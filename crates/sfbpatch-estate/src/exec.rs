@@ -12,7 +12,7 @@ use sfbpatch_pwsh::syntax::{self, Element, ParseError, Statement};
 
 use crate::Ms;
 use crate::cmdlets::{Cx, Out, installer, run_command};
-use crate::estate::{Estate, Host, OpRecord, Session, SimFile};
+use crate::estate::{Estate, Host, OpRecord, Session, SessionProcess, SimFile};
 use crate::fault::FaultKind;
 use crate::vars::Vars;
 
@@ -127,6 +127,25 @@ impl Estate {
             return None;
         }
         Some(new_session(h))
+    }
+
+    /// Ends one session on a host (its shell process ended).
+    pub fn close_session(&mut self, host: &str, id: u64) {
+        if let Some(s) = self.host_mut(host).and_then(|h| h.sessions.iter_mut().find(|s| s.id == id)) {
+            s.open = false;
+        }
+    }
+
+    /// Closes every open session held by a process that `alive` says is gone (killed: it
+    /// could not close its session itself). A shell that has ended holds no files.
+    pub fn close_orphans(&mut self, alive: impl Fn(&SessionProcess) -> bool) {
+        for h in &mut self.hosts {
+            for s in &mut h.sessions {
+                if s.open && s.process.as_ref().is_some_and(|p| !alive(p)) {
+                    s.open = false;
+                }
+            }
+        }
     }
 
     /// Ends every session on a host (closing every Management Shell).
@@ -435,7 +454,7 @@ fn targets_of(script: &str) -> Vec<String> {
 fn new_session(h: &mut Host) -> u64 {
     let id = h.next_session;
     h.next_session += 1;
-    h.sessions.push(Session { id, open: true, module_generation: None });
+    h.sessions.push(Session { id, open: true, module_generation: None, process: None });
     id
 }
 

@@ -15,4 +15,5 @@ pub use sfbpatch_estate::{MINUTE, Ms, estate, exec, fault, generate, lag, minute
 pub mod rehearse;
 pub mod remoting;
 pub mod shell;
+pub mod stream;
 pub mod transport;

@@ -95,18 +95,29 @@ impl Invocation {
                 s
             }
         };
+        Ok(Self::from_env(host, script))
+    }
+
+    /// `script` on `host`, with the step, time scale, disk folder and logon this process's
+    /// environment gives.
+    pub fn from_env(host: &str, script: String) -> Self {
         let step = std::env::var(STEP_VAR).ok().and_then(|s| s.parse::<StepId>().ok());
         let time_scale = time_scale(std::env::var(TIME_SCALE_VAR).ok().as_deref());
         let disk = std::env::var_os(DISK_VAR).map(PathBuf::from);
         let methods = std::env::var_os(SSH_USER_AUTH_VAR).and_then(|f| std::fs::read_to_string(f).ok());
         let key_logon = key_logon(std::env::var_os(SSH_CONNECTION_VAR).is_some(), methods.as_deref());
-        Ok(Invocation { host: host.to_owned(), script, step, time_scale, disk, key_logon })
+        Invocation { host: host.to_owned(), script, step, time_scale, disk, key_logon }
     }
 
     /// Runs the script on its host: the files of its disk folder, listed now, first join the
     /// simulated disk whatever the script says; then the script runs as soon as the host is
     /// idle. `None` when the estate has no such host (nothing changed).
     pub fn execute(&self, estate: &mut Estate) -> Option<Execution> {
+        self.execute_in(estate, None)
+    }
+
+    /// As [`Invocation::execute`], in `session` (kept by this process) when one is given.
+    pub fn execute_in(&self, estate: &mut Estate, session: Option<u64>) -> Option<Execution> {
         let at = estate.host(&self.host).map(|h| h.clock_ms.max(h.unreachable_until))?;
         estate.local_reader = Some(read_local);
         if estate.package_build.is_none() {
@@ -121,7 +132,7 @@ impl Invocation {
         let script = HostScript::read(&self.script);
         let request = Request {
             host: &self.host,
-            session: None,
+            session,
             step: self.step,
             script: script.command(),
             at,
@@ -162,7 +173,7 @@ impl Invocation {
 /// A script as Windows PowerShell's host reads it from stdin (`powershell.exe -Command -`),
 /// for what the process answers (DOMAIN.md §5; PowerShell/PowerShell #13501, #11461).
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum HostScript {
+pub(crate) enum HostScript {
     /// Wrapped in the transports' result protocol (`sfbpatch_core::envelope`): the command
     /// runs, then the wrapper prints the result line with the command's own exit code (a
     /// native program's, or 1 for a failed cmdlet), and the process ends with 0 (its last
@@ -179,7 +190,7 @@ enum HostScript {
 }
 
 impl HostScript {
-    fn read(text: &str) -> Self {
+    pub(crate) fn read(text: &str) -> Self {
         if let Some(body) = envelope::body(text) {
             return HostScript::Wrapped(body);
         }
@@ -200,14 +211,17 @@ impl HostScript {
     }
 
     /// What the process answers for a command that completed with `exit_code`.
-    fn ending(&self, exit_code: i32, mut stdout: String, stderr: String) -> Ending {
+    fn ending(&self, exit_code: i32, mut stdout: String, mut stderr: String) -> Ending {
         let code = match self {
             HostScript::Wrapped(_) => {
-                if !stdout.is_empty() && !stdout.ends_with('\n') {
-                    stdout.push('\n');
+                // The result line ends both streams (the wrapper writes it to each).
+                for text in [&mut stdout, &mut stderr] {
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    text.push_str(&envelope::marker(exit_code));
+                    text.push('\n');
                 }
-                stdout.push_str(&envelope::marker(exit_code));
-                stdout.push('\n');
                 0
             }
             HostScript::Plain { exit: Some(n), .. } => *n,
@@ -297,7 +311,7 @@ fn read_local(path: &str) -> Option<Vec<u8>> {
 }
 
 /// Waits until whoever waits for this process goes away: its output pipe closed.
-fn wait_for_hangup() {
+pub(crate) fn wait_for_hangup() {
     loop {
         std::thread::sleep(Duration::from_millis(100));
         if output_closed() {
@@ -349,6 +363,14 @@ mod tests {
         assert_eq!(end(&wrapped, 3010), (0, "out\n<<sfbpatch-exit:3010>>\n".into()));
         let opened = envelope::open(&end(&wrapped, 1641).1).map(|o| (o.exit_code, o.stdout));
         assert_eq!(opened, Some((1641, "out\n".to_owned())));
+        // The result line ends standard error too, after the command's own errors; plain text
+        // gets none.
+        let stderr = |script: &str| match HostScript::read(script).ending(2, String::new(), "denied".into()) {
+            Ending::Completed { stderr, .. } => stderr,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(stderr(&wrapped), "denied\n<<sfbpatch-exit:2>>\n");
+        assert_eq!(stderr("net stop w3svc"), "denied");
     }
 
     #[test]

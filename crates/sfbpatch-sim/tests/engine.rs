@@ -267,6 +267,80 @@ fn a_resume_after_an_interrupted_restart_restarts_first() {
     assert!(!e.host(host).is_some_and(|h| h.pending_reboot));
 }
 
+#[test]
+fn a_resumed_install_that_did_not_take_runs_in_a_shell_of_its_own() {
+    // The run was cut during the install, which did not take: the resumed run reads the
+    // build (loading the module into its session) and runs the install again, with
+    // close-shells long done. The installer must not share a shell that loaded the module
+    // (DOMAIN.md §4 rule 2: 3010 and a restart).
+    use sfbpatch_core::runbook::StepId;
+    use sfbpatch_engine::{ResumeState, ServerResume};
+    use sfbpatch_sim::exec::{Request, package};
+    let host = "se01.contoso.local";
+    let mut e = estate(4);
+    let p = make_plan(&[]);
+    let staged = p.staged_installer.clone();
+    let sha = package_sha256("SkypeServerUpdateInstaller.exe", &TARGET);
+    e.put_file(host, None, &staged, package(&sha, TARGET), 0, 600_000);
+    let s = e.open_session(host, 0);
+    for script in ["Stop-CsWindowsService", "net stop w3svc"] {
+        let at = e.host(host).map_or(0, |h| h.clock_ms);
+        let x = e.execute(&Request { host, session: s, step: None, script, at, timeout_ms: 3_600_000 });
+        assert!(x.succeeded(), "{x:?}");
+    }
+    e.close_sessions(host);
+    let done: Vec<StepId> = StepId::ALL.into_iter().take_while(|s| *s != StepId::InstallUpdate).collect();
+    let mut resume = ResumeState::default();
+    for sp in &p.servers {
+        let mine = sp.fqdn.as_str() == host;
+        resume.servers.insert(
+            sp.fqdn.to_string(),
+            ServerResume {
+                completed: if mine { done.clone() } else { Vec::new() },
+                in_flight: mine.then_some(StepId::InstallUpdate),
+                outage_open: mine,
+                finished: (!mine).then_some(sfbpatch_core::vocab::ServerResult::Updated),
+                // Not recorded: read again from the host (the module loaded in that session).
+                build_before: None,
+                reboot_pending: false,
+            },
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|x| panic!("{x}"));
+    let t = SimTransport::new(e, sha, TARGET, 1.0);
+    let rec = Recorder::default();
+    let (_tx, rx) = watch::channel(false);
+    let opts = RunOptions { target_build: Some(TARGET), ..RunOptions::default() };
+    let summary = rt.block_on(run_engine(&p, &t, &rec, &opts, &resume, rx));
+    let me = summary.servers.iter().find(|s| s.fqdn.as_str() == host).unwrap_or_else(|| panic!("{host}"));
+    assert_eq!(me.result.as_str(), "updated", "{:?}", me.error);
+    let installs: Vec<String> = rec
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { server, step, outcome, .. }
+                if server.as_str() == host && step.as_str() == "install-update" =>
+            {
+                Some(format!("{outcome:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(installs, ["Succeeded"], "installed once, no restart asked for");
+    let reboots = rec
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::StepStarted { server, step, .. } if server.as_str() == host && step.as_str() == "reboot"))
+        .count();
+    assert_eq!(reboots, 0, "never restarted");
+    let e = t.into_estate();
+    assert!(e.host(host).is_some_and(|h| !h.pending_reboot));
+}
+
 async fn run_engine(
     p: &sfbpatch_core::plan::Plan,
     t: &SimTransport,

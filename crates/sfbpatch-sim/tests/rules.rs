@@ -164,6 +164,37 @@ fn rule2_a_shell_left_open_during_the_install_forces_a_restart() {
     assert!(host(&e, SE).pending_reboot);
 }
 
+#[test]
+fn rule2_the_installing_shell_that_loaded_the_module_itself_forces_a_restart() {
+    // A shell kept for many commands that ran SfB cmdlets before the install holds the files
+    // as any other open Management Shell does (the seed's step 6).
+    let mut e = estate(3);
+    prepare(&mut e, SE);
+    let kept = e.open_session(SE, 0);
+    assert!(run(&mut e, SE, kept, "Get-CsWindowsService").succeeded());
+    let r = run(&mut e, SE, kept, &install_cmd());
+    assert_eq!(r.exit_code, 3010, "{r:?}");
+    assert!(host(&e, SE).pending_reboot);
+}
+
+#[test]
+fn rule2_a_shell_whose_process_is_gone_holds_nothing() {
+    use sfbpatch_sim::estate::SessionProcess;
+    let dead = SessionProcess { pid: 1, start: Some(1) };
+    for (alive, want) in [(true, 3010), (false, 0)] {
+        let mut e = estate(3);
+        prepare(&mut e, SE);
+        let old = e.open_session(SE, 0).unwrap_or_else(|| panic!("no session"));
+        assert!(run(&mut e, SE, Some(old), "Import-Module SkypeForBusiness").succeeded());
+        if let Some(s) = e.host_mut(SE).and_then(|h| h.sessions.iter_mut().find(|s| s.id == old)) {
+            s.process = Some(dead);
+        }
+        e.close_orphans(|p| alive && *p == dead);
+        let r = run(&mut e, SE, None, &install_cmd());
+        assert_eq!(r.exit_code, want, "process alive: {alive}: {r:?}");
+    }
+}
+
 // Rule 3 -------------------------------------------------------------------------------
 
 #[test]

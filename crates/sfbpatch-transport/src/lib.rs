@@ -1,5 +1,6 @@
-//! Real transports. Today: [`local::LocalTransport`], one shell process per command, the
-//! command text on its standard input (no quoting through a command line).
+//! Real transports: [`local::LocalTransport`] (a shell process kept per session, or one per
+//! command without a session), [`ssh::SshTransport`], [`psremoting::PsRemotingTransport`];
+//! the command text on standard input (no quoting through a command line).
 
 pub mod acl;
 pub mod connections_error;
@@ -15,7 +16,8 @@ use sfbpatch_engine::transport::{CommandOutput, TransportError};
 
 /// What a finished remote or local command amounts to. The command was sent
 /// [`envelope::wrap`]ped, so its own exit code is the result line on its standard output
-/// (the process's exit code is PowerShell's 0 or 1: DOMAIN.md §5); the line is removed. No
+/// (the process's exit code is PowerShell's 0 or 1: DOMAIN.md §5); the line is removed, and
+/// its copy at the end of standard error too. No
 /// result line: the command did not run to its end, and what it did is unknown. The
 /// simulator's shell reports a dropped session or a silent host with exit 255 and a marker
 /// on stderr. `None`: no exit status (the process or channel was cut).
@@ -30,7 +32,9 @@ pub(crate) fn outcome(
         Some(255) if stderr.contains(local::SIM_DISCONNECTED) => Err(TransportError::Disconnected(host.to_string())),
         Some(255) if stderr.contains(local::SIM_UNREACHABLE) => Err(TransportError::Unreachable(host.to_string())),
         Some(exit_code) => match envelope::open(&String::from_utf8_lossy(stdout)) {
-            Some(o) => Ok(CommandOutput { exit_code: o.exit_code, stdout: o.stdout, stderr }),
+            Some(o) => {
+                Ok(CommandOutput { exit_code: o.exit_code, stdout: o.stdout, stderr: envelope::strip_stderr(&stderr) })
+            }
             None => Err(TransportError::NoResult { host: host.to_string(), exit_code: Some(exit_code) }),
         },
         None => Err(TransportError::Disconnected(host.to_string())),

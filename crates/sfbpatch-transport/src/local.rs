@@ -1,26 +1,44 @@
-//! The local transport: every command runs in a new shell process on this machine, reading
-//! the script on its standard input.
+//! The local transport: commands run in shell processes on this machine, reading their
+//! script on standard input.
 //!
 //! On Windows the default shell is `powershell.exe -NoProfile -NonInteractive
 //! -ExecutionPolicy Bypass -Command -`, for a one-server run on the server itself. Any
 //! program that reads a script on stdin can stand in (`--shell`); the literal `{host}` in
 //! its arguments is replaced by the server's FQDN, which is how the simulator's shell
-//! (`sfbpatch sim shell --estate DIR --host {host}`) serves any number of servers. The step
-//! being run is passed in the environment as `SFBPATCH_STEP`.
+//! (`sfbpatch sim shell --estate DIR --host {host}`) serves any number of servers.
 //!
-//! Each command is its own process, hence its own session: whatever runs after the install
-//! runs in a shell started after it (DOMAIN.md §4 rule 4), and `close-shells` has nothing to
-//! close. A command past its timeout is killed with its process (nothing lingers).
+//! **A process per session.** An engine session (`open_session`) is one shell process,
+//! started at its first command and kept: each command is written to it as one wrapped line
+//! (`envelope::wrap`, after an `envelope::step_line` naming its step, which a one-shot process
+//! gets as `SFBPATCH_STEP` in its environment) and read on stdout and stderr up to the result
+//! lines (`envelope::Reader`), so a Standard Edition server costs three shell starts instead of
+//! one per command. `close_sessions` ends every process of the host (stdin closed, then killed
+//! if it lingers). A command without a session (`run(host, None, …)`, staging) is a process
+//! of its own, as before.
+//!
+//! A command past its timeout, or whose future is dropped, kills its process (it is taken out
+//! of its slot while it runs, `kill_on_drop`), and the next command on that session starts a
+//! new one. That is safe: a fresh process has no module loaded and sees the host as it is now,
+//! and the steps that need a process started before or after the install say so themselves
+//! (the engine's `open-shell`/`reopen-shell` start a new session, `close-shells` ends them,
+//! and the install step runs in a session opened after `close-shells`). A process that ends
+//! mid-command answers as a one-shot one would: no result line, `TransportError::NoResult`,
+//! or the simulator's dropped-session and silent-host markers.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sfbpatch_core::Fqdn;
+use sfbpatch_core::envelope;
 use sfbpatch_core::runbook::StepId;
 use sfbpatch_engine::transport::{CommandOutput, SessionId, Transport, TransportError};
 use sfbpatch_pwsh::{Arg, Command, Word};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
 /// What the simulator's shell prints (on stderr, exit 255) when the session drops or the
 /// host does not answer; a real shell never does.
@@ -35,7 +53,21 @@ pub struct LocalTransport {
     package: PathBuf,
     sha256: String,
     executes_on: Option<Fqdn>,
+    /// The kept process of each session (`None`: not started yet, or running a command).
+    kept: Mutex<HashMap<SessionId, (Fqdn, Option<Shell>)>>,
+    next_session: AtomicU64,
 }
+
+/// A shell process kept for a session.
+struct Shell {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: BufReader<ChildStderr>,
+}
+
+/// How long a process whose input was closed may take to end before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the transport could not be set up.
 #[derive(Debug)]
@@ -82,10 +114,18 @@ impl LocalTransport {
         let package = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_owned());
         // With the default shell, commands run on this very machine: that server.
         let executes_on = if shell == default_shell() { this_machine() } else { None };
-        Ok(Self { program: PathBuf::from(program), args: args.to_vec(), package, sha256, executes_on })
+        Ok(Self {
+            program: PathBuf::from(program),
+            args: args.to_vec(),
+            package,
+            sha256,
+            executes_on,
+            kept: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+        })
     }
 
-    async fn shell(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
+    fn command(&self, host: &Fqdn, step: Option<StepId>) -> tokio::process::Command {
         let args: Vec<String> = self.args.iter().map(|a| a.replace("{host}", host.as_str())).collect();
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&args)
@@ -94,8 +134,108 @@ impl LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child =
-            cmd.spawn().map_err(|e| TransportError::Other(format!("cannot start {}: {e}", self.program.display())))?;
+        cmd
+    }
+
+    fn start_error(&self, e: &std::io::Error) -> TransportError {
+        TransportError::Other(format!("cannot start {}: {e}", self.program.display()))
+    }
+
+    /// A new kept process for `host`.
+    fn start(&self, host: &Fqdn) -> Result<Shell, TransportError> {
+        let mut child = self.command(host, None).spawn().map_err(|e| self.start_error(&e))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(TransportError::Other("the shell's standard streams are missing".into()));
+        };
+        Ok(Shell { child, stdin, stdout: BufReader::new(stdout), stderr: BufReader::new(stderr) })
+    }
+
+    /// The kept process of `session` on `host`, taken out of its slot (started when there is
+    /// none: not started yet, or the last one was killed).
+    fn take(&self, host: &Fqdn, session: SessionId) -> Result<Shell, TransportError> {
+        let taken = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let slot = kept.entry(session).or_insert_with(|| (host.clone(), None));
+            if slot.0 == *host { slot.1.take() } else { None }
+        };
+        match taken {
+            Some(shell) => Ok(shell),
+            None => self.start(host),
+        }
+    }
+
+    /// Puts a process back in its slot after a complete command; a session closed meanwhile
+    /// ends it.
+    async fn put_back(&self, host: &Fqdn, session: SessionId, shell: Shell) {
+        let leftover = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match kept.get_mut(&session) {
+                Some((h, slot @ None)) if *h == *host => {
+                    *slot = Some(shell);
+                    None
+                }
+                _ => Some(shell),
+            }
+        };
+        if let Some(shell) = leftover {
+            end(shell).await;
+        }
+    }
+
+    /// Ends every kept process (their input closed, so each closes its session), for the end
+    /// of a run: dropped, they would be killed.
+    pub async fn close_all(&self) {
+        let shells: Vec<Shell> = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.drain().filter_map(|(_, (_, shell))| shell).collect()
+        };
+        for shell in shells {
+            end(shell).await;
+        }
+    }
+
+    /// Runs `script` in the kept process of `session`.
+    async fn kept_run(
+        &self,
+        host: &Fqdn,
+        session: SessionId,
+        step: Option<StepId>,
+        script: &str,
+    ) -> Result<CommandOutput, TransportError> {
+        // Owned by this future: dropped (a timeout), it kills the process.
+        let mut shell = self.take(host, session)?;
+        let line = format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script));
+        let written = async {
+            shell.stdin.write_all(line.as_bytes()).await?;
+            shell.stdin.flush().await
+        }
+        .await;
+        let (out, err) = tokio::join!(read_to_result(&mut shell.stdout), read_to_result(&mut shell.stderr));
+        match (written, out, err) {
+            (Ok(()), Ok((Some(code), stdout)), Ok((Some(_), stderr))) => {
+                self.put_back(host, session, shell).await;
+                Ok(CommandOutput { exit_code: code, stdout, stderr })
+            }
+            // The process ended (or its pipes broke) before the command's result lines: as a
+            // one-shot process's answer, from its exit status and what it printed.
+            (_, out, err) => {
+                let (code, mut stdout) = out.unwrap_or((None, String::new()));
+                if let Some(code) = code {
+                    stdout.push_str(&envelope::marker(code));
+                    stdout.push('\n');
+                }
+                let stderr = err.map(|(_, s)| s).unwrap_or_default();
+                drop(shell.stdin);
+                let status = shell.child.wait().await.ok().and_then(|s| s.code());
+                crate::outcome(host, status, stdout.as_bytes(), stderr.as_bytes())
+            }
+        }
+    }
+
+    /// A process of its own for one command.
+    async fn shell(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
+        let mut child = self.command(host, step).spawn().map_err(|e| self.start_error(&e))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(sfbpatch_core::envelope::wrap(script).as_bytes())
@@ -107,28 +247,67 @@ impl LocalTransport {
     }
 }
 
+/// One stream read up to the current command's result line: its code (`None`: the stream
+/// ended first) and the text before it.
+async fn read_to_result<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> std::io::Result<(Option<i32>, String)> {
+    let mut reader = envelope::Reader::default();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Ok((None, reader.take()));
+        }
+        if let Some(code) = reader.line(&String::from_utf8_lossy(&line)) {
+            return Ok((Some(code), reader.take()));
+        }
+    }
+}
+
+/// Ends a kept process: its input closed (a shell ends at the end of its input; the
+/// simulator's closes its session), killed if it lingers.
+async fn end(mut shell: Shell) {
+    drop(shell.stdin);
+    if tokio::time::timeout(CLOSE_GRACE, shell.child.wait()).await.is_err() {
+        let _ = shell.child.kill().await;
+    }
+}
+
 fn word(s: &'static str) -> Word {
     Word::fixed(s)
 }
 
 impl Transport for LocalTransport {
-    async fn open_session(&self, _host: &Fqdn) -> Result<SessionId, TransportError> {
-        Ok(0)
+    async fn open_session(&self, host: &Fqdn) -> Result<SessionId, TransportError> {
+        // The process starts with the session's first command.
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, (host.clone(), None));
+        Ok(id)
     }
 
-    async fn close_sessions(&self, _host: &Fqdn) -> Result<(), TransportError> {
+    async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
+        let shells: Vec<Shell> = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ids: Vec<SessionId> = kept.iter().filter(|(_, (h, _))| h == host).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| kept.remove(&id).and_then(|(_, shell)| shell)).collect()
+        };
+        for shell in shells {
+            end(shell).await;
+        }
         Ok(())
     }
 
     async fn run(
         &self,
         host: &Fqdn,
-        _session: Option<SessionId>,
+        session: Option<SessionId>,
         step: Option<StepId>,
         script: &str,
         _timeout: Duration,
     ) -> Result<CommandOutput, TransportError> {
-        self.shell(host, step, script).await
+        match session {
+            Some(id) => self.kept_run(host, id, step, script).await,
+            None => self.shell(host, step, script).await,
+        }
     }
 
     async fn stage(
@@ -136,7 +315,18 @@ impl Transport for LocalTransport {
         host: &Fqdn,
         step: Option<StepId>,
         remote_path: &str,
-        _timeout: Duration,
+        timeout: Duration,
+    ) -> Result<(), TransportError> {
+        self.stage_in(host, None, step, remote_path, timeout).await
+    }
+
+    async fn stage_in(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        remote_path: &str,
+        timeout: Duration,
     ) -> Result<(), TransportError> {
         let folder = remote_path.rsplit_once('\\').map_or(remote_path, |(d, _)| d);
         let mkdir = Command::named(word("New-Item"))
@@ -148,7 +338,7 @@ impl Transport for LocalTransport {
             .arg(Arg::Named(word("LiteralPath"), self.package.display().to_string()))
             .arg(Arg::Named(word("Destination"), remote_path.to_owned()))
             .render();
-        let o = self.shell(host, step, &format!("{mkdir}\n{copy}")).await?;
+        let o = self.run(host, session, step, &format!("{mkdir}\n{copy}"), timeout).await?;
         if o.exit_code == 0 { Ok(()) } else { Err(TransportError::Other(o.stderr.trim().to_owned())) }
     }
 

@@ -12,6 +12,7 @@ mod products;
 mod psremoting;
 mod render;
 mod runner;
+mod sim_shell;
 
 use std::io::Write;
 use std::process::ExitCode;

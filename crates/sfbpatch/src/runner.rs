@@ -359,7 +359,12 @@ fn run_engine(
             .map_err(|e| Failure::Message(e.to_string()))?;
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
-        return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
+        // The shells kept per session end with the run, their input closed (none killed).
+        return Ok(rt.block_on(async {
+            let done = engine_until_done(p, &t, &sink, &opts, resume, lang).await;
+            t.close_all().await;
+            done
+        }));
     }
     let (dir, estate) = match held {
         Some(h) => h,
@@ -668,32 +673,6 @@ pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
     .into())
 }
 
-/// `sfbpatch sim shell`: one script on one host of a persisted estate (the endpoint is
-/// `sfbpatch_sim::shell`). Concurrent shells wait for the estate's lock in turn.
-fn sim_shell(dir: &Path, host: &str, lang: Lang) -> Result<Output, Failure> {
-    use sfbpatch_sim::shell::{Ending, Invocation};
-    let invocation = Invocation::from_process(host, std::io::stdin()).map_err(Failure::Message)?;
-    let x = {
-        // The lock is held while the estate is read, changed and written, then released.
-        let (_lock, mut estate) = EstateDir::open_blocking(dir).map_err(|e| Failure::Message(e.render(lang)))?;
-        let x = invocation.execute(&mut estate).ok_or_else(|| {
-            let a = Args::new().with("host", host).with("path", dir.display());
-            Failure::Message(tr(lang, "cli.estate.no-host", &a))
-        })?;
-        estate_dir::save(dir, &estate).map_err(|e| Failure::Message(e.render(lang)))?;
-        x
-    };
-    let failed = |errors: String| Output { text: String::new(), success: false, code: Some(255), errors };
-    Ok(match invocation.finish(x) {
-        Ending::Completed { code, success, stdout, stderr } => {
-            Output { text: stdout, success, code: Some(code), errors: stderr }
-        }
-        Ending::NeverCompleted => failed(String::new()),
-        Ending::Disconnected => failed(format!("{}\n", sfbpatch_transport::local::SIM_DISCONNECTED)),
-        Ending::Unreachable => failed(format!("{}\n", sfbpatch_transport::local::SIM_UNREACHABLE)),
-    })
-}
-
 /// `sfbpatch sim init|show|generate`.
 pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
     match cmd {
@@ -720,7 +699,7 @@ pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
             let args = Args::new().with("count", servers).with("sites", spec.sites).with("file", output.display());
             Ok((tr(lang, "cli.sim.generated", &args) + "\n").into())
         }
-        SimCommand::Shell { estate, host } => sim_shell(&estate, &host, lang),
+        SimCommand::Shell { estate, host } => crate::sim_shell::sim_shell(&estate, &host, lang),
         SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate, lang),
         SimCommand::Show { estate, format } => {
             let e = estate_dir::load(&estate).map_err(|e| Failure::Message(e.render(lang)))?;

@@ -113,7 +113,9 @@ fn decide(h: &mut Host, cx: &Cx, args: &[String], target: Build) -> Run {
     }
     let ms = h.rng.triangular_minutes(8.0, 12.0, 25.0);
     // Rule 2: a shell with the module loaded, left open, holds files: a restart finishes.
-    let shells_open = h.sessions.iter().any(|s| s.open && s.module_generation.is_some() && s.id != cx.session);
+    // The shell that runs the installer is one of them when it loaded the module itself (a
+    // kept process that ran SfB cmdlets before the install): it is open during the install.
+    let shells_open = h.sessions.iter().any(|s| s.open && s.module_generation.is_some());
     let restart = cx.force_reboot || shells_open;
     let mut restarts = Vec::new();
     if !restart {
