@@ -145,9 +145,13 @@ fn step_end(runbook: Runbook, step: StepId, kind: &FaultKind, seeded: Seeded) ->
         FaultKind::Slow(_) if seeded.past_timeout => step_end(runbook, step, &FaultKind::Hang, seeded),
         FaultKind::Slow(_) => StepEnd::NoOp,
         FaultKind::Busy if step == StepId::Readiness => StepEnd::Succeeds(2, "busy"),
-        FaultKind::Busy => StepEnd::NoOp,
         FaultKind::NoCredentials if remote_database(runbook, step) => StepEnd::Fails(1),
-        FaultKind::NoCredentials => StepEnd::NoOp,
+        // A kind that does not act on this step leaves it to its own (seeded) duration, which
+        // may pass its timeout by itself: then it is a step that did not answer in time.
+        FaultKind::Busy | FaultKind::NoCredentials if seeded.past_timeout => {
+            step_end(runbook, step, &FaultKind::Hang, seeded)
+        }
+        FaultKind::Busy | FaultKind::NoCredentials => StepEnd::NoOp,
         FaultKind::Reboot => StepEnd::Reboots,
         FaultKind::Hang | FaultKind::Disconnect if safe => StepEnd::Succeeds(2, "retry"),
         // Not safe to repeat: settled from the host. A hang applied nothing (exec.rs
@@ -177,7 +181,7 @@ pub struct Seeded {
     /// A dropped session's command was applied (exec.rs `rng.chance(0.5)`); it matters only
     /// for the install, the one step not safe to repeat.
     pub applied: bool,
-    /// A slow step's drawn duration × the factor passed its timeout.
+    /// The step's drawn duration (× the factor, for a slow one) passed its timeout.
     pub past_timeout: bool,
 }
 
