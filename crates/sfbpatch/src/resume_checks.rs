@@ -137,3 +137,21 @@ pub fn switches(
     }
     Ok(())
 }
+
+/// A real transport's run always stores its package (`run` requires the file): a stored
+/// transport edited from `sim` to a real one, with no package, would otherwise resume against
+/// real servers with nothing asked again of the operator.
+pub fn real_transport_has_package(
+    id: &str,
+    transport: cli::TransportArg,
+    package: Option<&std::path::Path>,
+    lang: Lang,
+) -> Result<(), Failure> {
+    use clap::ValueEnum;
+    if transport == cli::TransportArg::Sim || package.is_some() {
+        return Ok(());
+    }
+    let name = transport.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+    let a = Args::new().with("id", printable::field(id)).with("transport", name);
+    Err(Failure::Message(tr(lang, "cli.resume-trust.no-package", &a)))
+}

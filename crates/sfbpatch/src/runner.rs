@@ -570,6 +570,12 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     let mut params: RunParams = serde_json::from_str(&stored.params).map_err(|e| corrupt("parameters", e))?;
     // Every stored number is checked as the command line checks it, before anything else.
     crate::resume_checks::engine_numbers(&stored.id, &params.engine, params.time_scale, lang)?;
+    crate::resume_checks::real_transport_has_package(
+        &stored.id,
+        params.transport,
+        params.package_path.as_deref(),
+        lang,
+    )?;
     let e = &params.engine;
     crate::resume_checks::switches(
         &stored.id,

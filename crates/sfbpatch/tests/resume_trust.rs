@@ -189,3 +189,21 @@ fn a_missing_file_given_again_and_an_unreadable_stored_plan_are_said_in_the_oper
     assert!(!o.stderr.contains("\"plan\""), "{}", o.stderr);
     assert_eq!(s.new_attempts(), 0);
 }
+
+#[test]
+fn a_stored_transport_edited_from_sim_to_a_real_one_is_refused() {
+    let s = Setup::new();
+    let id = s.stopped(&[]);
+    let before = s.show();
+    for transport in ["local", "psremoting", "ssh"] {
+        s.edit("params", |p| p["transport"] = Value::from(transport));
+        assert_refused(
+            &s.resume(&id, &[]),
+            &format!(
+                "run {id} is not resumed: its stored parameters say --transport {transport} but name no package, \
+                 which a run on that transport always stores; nothing was contacted."
+            ),
+        );
+    }
+    assert_eq!((s.show(), s.new_attempts()), (before, 0), "nothing was contacted");
+}
