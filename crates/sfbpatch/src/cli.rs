@@ -39,6 +39,7 @@ pub enum Command {
     #[command(disable_version_flag = true)]
     Run(RunArgs),
     /// Continue a run that was interrupted (crash, Ctrl-C, lost connection).
+    #[command(disable_version_flag = true)]
     Resume(ResumeArgs),
     /// Show a run's state (default: the latest run).
     Status(StatusArgs),
@@ -119,15 +120,18 @@ impl From<ProductArg> for Product {
     }
 }
 
+/// `--failover-wait` and `--draining-timeout`, in minutes (`resume` checks stored ones too).
+pub(crate) const FAILOVER_MINUTES: std::ops::RangeInclusive<i64> = 1..=1440;
+
 /// `Invoke-CsComputerFailOver`'s waits, for every command that plans.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FailoverArgs {
     /// Minutes a Front End's failover may take before the cmdlet gives up and changes nothing
     /// (-WaitTime; the cmdlet's default is 60).
-    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(FAILOVER_MINUTES))]
     pub failover_wait: Option<u32>,
     /// Minutes conferences are drained before a Front End's services stop (-DrainingTimeout).
-    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(FAILOVER_MINUTES))]
     pub draining_timeout: Option<u32>,
 }
 
@@ -270,7 +274,7 @@ pub struct RehearseArgs {
 #[derive(Debug, Args)]
 pub struct EngineArgs {
     /// At most this many servers at once (default: one per pool, every pool at once).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(MAX_PARALLEL))]
     pub max_parallel: Option<u32>,
     /// Open a server's outage even when its projection reaches the budget.
     #[arg(long)]
@@ -308,6 +312,9 @@ pub struct EngineArgs {
     #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
     pub post_hook: Option<String>,
 }
+
+/// `--max-parallel`: at least one server at a time (`resume` checks a stored value against it).
+pub(crate) const MAX_PARALLEL: std::ops::RangeFrom<i64> = 1..;
 
 /// A hook is the operator's own PowerShell, run as given: it must at least parse.
 fn parse_hook(s: &str) -> Result<String, String> {
@@ -381,11 +388,11 @@ impl ConfigFile {
     }
 }
 
-fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
+pub(crate) fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
     s.parse()
 }
 
-fn parse_scale(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
         _ => Err(not_a_number(s, false, 0.0, 1000.0)),
@@ -424,17 +431,17 @@ fn parse_in_range(s: &str, lo: f64, lo_included: bool, hi: f64) -> Result<f64, S
 }
 
 /// `--outage-budget`: minutes, more than 0 and at most a day (1440).
-fn parse_budget(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_budget(s: &str) -> Result<f64, String> {
     parse_in_range(s, 0.0, false, 1440.0)
 }
 
 /// `--warn-before`: minutes, 0 to a day (1440).
-fn parse_warn_before(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_warn_before(s: &str) -> Result<f64, String> {
     parse_in_range(s, 0.0, true, 1440.0)
 }
 
 /// `--time-scale`: 0 (no waiting) to 1000 real seconds per virtual second.
-fn parse_time_scale(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_time_scale(s: &str) -> Result<f64, String> {
     parse_in_range(s, 0.0, true, 1000.0)
 }
 
@@ -563,6 +570,9 @@ pub struct RunArgs {
 pub struct ResumeArgs {
     /// The run to continue (see `sfbpatch history`).
     pub run_id: String,
+    /// The run's topology file, given again and unchanged (.xml export or .toml); without it,
+    /// the bundled example estate, as for run. The servers contacted are those it names.
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub journal: JournalArg,
     /// A new end of the maintenance window (as run's --window-end), for this resume and the
@@ -598,6 +608,22 @@ pub struct ResumeArgs {
     /// run's own choice is not taken from the journal).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// The run's --psremoting-authentication, given again (how the servers are logged on to
+    /// is never taken from the journal alone).
+    #[arg(long, value_enum, value_name = "MECHANISM")]
+    pub psremoting_authentication: Option<PsRemotingAuthArg>,
+    /// The run's --psremoting-credential, given again.
+    #[arg(long, value_name = "FILE")]
+    pub psremoting_credential: Option<String>,
+    /// The run's --accept-resiliency, given again.
+    #[arg(long)]
+    pub accept_resiliency: bool,
+    /// The run's --on-failure, given again (default restore, as for run).
+    #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
+    pub on_failure: OnFailureArg,
+    /// The run's --version (the build the package installs), given again.
+    #[arg(long = "version", value_name = "BUILD", value_parser = parse_build)]
+    pub target_build: Option<Build>,
     /// Output format of the final report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

@@ -11,6 +11,7 @@ mod plan_inputs;
 mod products;
 mod psremoting;
 mod render;
+mod resume_checks;
 mod runner;
 mod sim_shell;
 

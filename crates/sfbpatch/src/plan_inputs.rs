@@ -53,24 +53,33 @@ impl TopologySource {
         Ok((t, source))
     }
 
-    /// The stored topology, read again with the same reader and validation; a stored format
-    /// that its name and text would not be read as is refused as a changed input.
-    pub fn load(&self, id: &str, lang: Lang) -> Result<Topology, Failure> {
-        let (file, text, format) = match self {
-            TopologySource::BundledExample => return load(example::NAME, example::TOPOLOGY_XML),
-            TopologySource::Xml { file, text } => (file, text, Format::Xml),
-            TopologySource::Toml { file, text } => (file, text, Format::Toml),
-        };
-        if Format::detect(file, text) != format {
-            return Err(unreadable(id, "topology", &format!("{}: {format:?}", printable::field(file)), lang));
+    /// Whether `given` (the operator's file, read again) is this stored topology: the same
+    /// kind (bundled, XML or TOML, as the reader detects it) and the same decoded text. The
+    /// file's name may differ (it is only in messages).
+    pub fn same_as(&self, given: &TopologySource) -> bool {
+        match (self, given) {
+            (TopologySource::BundledExample, TopologySource::BundledExample) => true,
+            (TopologySource::Xml { text: a, .. }, TopologySource::Xml { text: b, .. })
+            | (TopologySource::Toml { text: a, .. }, TopologySource::Toml { text: b, .. }) => a == b,
+            _ => false,
         }
-        load(file, text)
+    }
+
+    /// The file's name as given, or the catalogue's words for the bundled example.
+    fn label(&self, lang: Lang) -> String {
+        match self {
+            TopologySource::BundledExample => say(lang, "cli.resume-trust.bundled"),
+            TopologySource::Xml { file, .. } | TopologySource::Toml { file, .. } => {
+                format!("\"{}\"", printable::field(file))
+            }
+        }
     }
 }
 
-/// A stored record this build cannot read.
+/// A stored record this build cannot read: `what` is a catalogue key (the record's name).
 fn unreadable(id: &str, what: &str, why: &str, lang: Lang) -> Failure {
-    let a = Args::new().with("id", printable::field(id)).with("what", what).with("why", printable::field(why));
+    let a =
+        Args::new().with("id", printable::field(id)).with("what", say(lang, what)).with("why", printable::field(why));
     Failure::Message(tr(lang, "cli.resume.unreadable", &a))
 }
 
@@ -151,13 +160,32 @@ impl PlanInputs {
 
 /// `resume`: the plan made again from the run's stored inputs, refused unless it is the stored
 /// plan. What executes is the plan returned, never the stored text.
-pub fn regenerate(id: &str, inputs: Option<&PlanInputs>, stored_plan: &str, lang: Lang) -> Result<Plan, Failure> {
+///
+/// The topology is the operator's (`given`: the resume's `[FILE]`, read as `run` reads it),
+/// refused unless it is the stored one: the servers contacted (SSH, `{host}` of a shell,
+/// PowerShell remoting) are those it names, so a stored topology replaced together with a
+/// plan made from it must not decide where sfbpatch connects.
+pub fn regenerate(
+    id: &str,
+    inputs: Option<&PlanInputs>,
+    (t, given): (&Topology, &TopologySource),
+    stored_plan: &str,
+    lang: Lang,
+) -> Result<Plan, Failure> {
     let Some(inputs) = inputs else {
         return Err(Failure::Message(tr(lang, "cli.resume.no-inputs", &Args::new().with("id", id))));
     };
-    let t = inputs.topology.load(id, lang)?;
-    let fresh = inputs.plan(&t, lang)?;
-    let stored: Value = serde_json::from_str(stored_plan).map_err(|e| unreadable(id, "plan", &e.to_string(), lang))?;
+    if !inputs.topology.same_as(given) {
+        let a = Args::new()
+            .with("id", printable::field(id))
+            .with("given", given.label(lang))
+            .with("stored", inputs.topology.label(lang));
+        return Err(Failure::Message(tr(lang, "cli.resume-trust.topology-differs", &a)));
+    }
+    crate::resume_checks::plan_numbers(id, inputs, lang)?;
+    let fresh = PlanInputs { topology: given.clone(), ..inputs.clone() }.plan(t, lang)?;
+    let stored: Value =
+        serde_json::from_str(stored_plan).map_err(|e| unreadable(id, "cli.journal.what.plan", &e.to_string(), lang))?;
     let again = serde_json::to_value(&fresh).map_err(|e| Failure::Message(e.to_string()))?;
     match first_difference(&stored, &again, &mut Vec::new()) {
         None => Ok(fresh),
@@ -246,6 +274,8 @@ pub struct Given<'a> {
     pub hooks: &'a crate::engine_params::Hooks,
     pub package: Option<&'a str>,
     pub connections: Option<&'a str>,
+    /// `--psremoting-authentication` and `--psremoting-credential`.
+    pub psremoting: (Option<crate::cli::PsRemotingAuthArg>, Option<&'a str>),
 }
 
 /// The stored values the operator must give again; what to use (the operator's).
@@ -256,21 +286,29 @@ pub struct Stored<'a> {
     /// The SSH connections file: where each server is and how to log on (a password is sent
     /// to the address it names, so an edited path could send it elsewhere).
     pub connections: Option<&'a Path>,
+    /// How PowerShell remoting logs on (an edit could turn Kerberos into CredSSP, delegating
+    /// a credential file of the editor's choosing).
+    pub psremoting: &'a crate::psremoting::Settings,
 }
 
-/// What `resume` uses: the operator's shell argv, package and connections file.
+/// What `resume` uses: the operator's shell argv, package, connections file and logon.
 pub struct Kept {
     pub shell: Option<Vec<String>>,
     pub package_path: Option<PathBuf>,
     pub connections: Option<PathBuf>,
+    pub psremoting: crate::psremoting::Settings,
 }
+
+/// What `check_given` returns: the operator's canonical package, connections file and
+/// remoting logon.
+type Checked = (Option<PathBuf>, Option<PathBuf>, crate::psremoting::Settings);
 
 /// The shell argv as `run` splits `--shell`.
 pub fn shell_argv(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-/// `resume`'s `--shell`, hooks, `--package` and `--connections` against the run's: what to
+/// `resume`'s `--shell`, hooks, `--package`, `--connections` and remoting logon against the run's: what to
 /// use, all of it the operator's.
 pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs, lang: Lang) -> Result<Kept, Failure> {
     let hooks = crate::engine_params::Hooks::from_flags(
@@ -285,24 +323,21 @@ pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs,
         hooks: &hooks,
         package: args.package.as_deref(),
         connections: args.connections.as_deref(),
+        psremoting: (args.psremoting_authentication, args.psremoting_credential.as_deref()),
     };
-    let (package_path, connections) = check_given(id, stored, &given, lang)?;
-    Ok(Kept { shell: args.shell.as_deref().map(shell_argv), package_path, connections })
+    let (package_path, connections, psremoting) = check_given(id, stored, &given, lang)?;
+    Ok(Kept { shell: args.shell.as_deref().map(shell_argv), package_path, connections, psremoting })
 }
 
-/// Refuses unless every program and command of `stored` (and the connections file) is given
-/// again, equal; returns the canonical package path and connections file given.
+/// Refuses unless every program and command of `stored` (and the connections file and the
+/// remoting logon) is given again, equal; returns the canonical package path, connections
+/// file and remoting logon given.
 ///
 /// The package (copied to the servers by the real transports) is asked for again with
 /// `--package` rather than re-derived from the stored input: a relative path canonicalised
 /// from the resume's working directory can name another file, and a path found only in the
 /// journal is exactly what this check refuses to act on.
-pub fn check_given(
-    id: &str,
-    stored: &Stored<'_>,
-    given: &Given<'_>,
-    lang: Lang,
-) -> Result<(Option<PathBuf>, Option<PathBuf>), Failure> {
+pub fn check_given(id: &str, stored: &Stored<'_>, given: &Given<'_>, lang: Lang) -> Result<Checked, Failure> {
     let none = say(lang, "cli.resume.nothing");
     let show = |v: Option<String>| v.map(|s| format!("\"{}\"", printable::field(&s))).unwrap_or_else(|| none.clone());
     let refuse = |flag: &str, s: Option<String>, g: Option<String>| {
@@ -328,14 +363,19 @@ pub fn check_given(
         let text = |h: &crate::engine_params::Hooks| (!h.servers.is_empty()).then(|| format!("{:?}", h.servers));
         return Err(refuse("--config", text(s), text(g)));
     }
-    let canonical = |p: Option<&str>| match p {
-        Some(p) => {
-            std::fs::canonicalize(p).map(Some).map_err(|e| Failure::Message(format!("{}: {e}", printable::field(p))))
-        }
+    let canonical = |flag: &str, p: Option<&str>| match p {
+        Some(p) => std::fs::canonicalize(p).map(Some).map_err(|e| {
+            let a = Args::new()
+                .with("id", printable::field(id))
+                .with("flag", flag)
+                .with("path", printable::field(p))
+                .with("why", printable::field(&e.to_string()));
+            Failure::Message(tr(lang, "cli.resume-trust.file-missing", &a))
+        }),
         None => Ok(None),
     };
     let same = |flag: &str, s: Option<&Path>, g: Option<&str>| -> Result<Option<PathBuf>, Failure> {
-        let c = canonical(g)?;
+        let c = canonical(flag, g)?;
         match (s, &c) {
             (None, None) => Ok(None),
             (Some(s), Some(g)) if s == g => Ok(c),
@@ -344,7 +384,17 @@ pub fn check_given(
     };
     let package = same("--package", stored.package_path, given.package)?;
     let connections = same("--connections", stored.connections, given.connections)?;
-    Ok((package, connections))
+    // The mechanism as it acts (none given is Kerberos, as for `run`), then the credential.
+    let (s_auth, g_auth) = (stored.psremoting.0.unwrap_or_default(), given.psremoting.0.unwrap_or_default());
+    if s_auth != g_auth {
+        let name = |m: crate::cli::PsRemotingAuthArg| {
+            use clap::ValueEnum;
+            m.to_possible_value().map(|v| v.get_name().to_owned())
+        };
+        return Err(refuse("--psremoting-authentication", name(s_auth), name(g_auth)));
+    }
+    let credential = same("--psremoting-credential", stored.psremoting.1.as_deref(), given.psremoting.1)?;
+    Ok((package, connections, (given.psremoting.0, credential)))
 }
 
 #[cfg(test)]
@@ -361,9 +411,16 @@ mod tests {
         }
         let mine = std::fs::canonicalize(&mine).unwrap_or_else(|e| panic!("{e}"));
         let hooks = crate::engine_params::Hooks::default();
-        let stored = Stored { shell: None, hooks: hooks.clone(), package_path: None, connections: Some(&mine) };
+        let logon = (None, None);
+        let stored = Stored {
+            shell: None,
+            hooks: hooks.clone(),
+            package_path: None,
+            connections: Some(&mine),
+            psremoting: &logon,
+        };
         fn given<'a>(hooks: &'a crate::engine_params::Hooks, c: Option<&'a str>) -> Given<'a> {
-            Given { shell: None, hooks, package: None, connections: c }
+            Given { shell: None, hooks, package: None, connections: c, psremoting: (None, None) }
         }
         let refused = |c: Option<&str>| match check_given("run-1", &stored, &given(&hooks, c), Lang::En) {
             Err(Failure::Message(m)) => m,
@@ -375,7 +432,7 @@ mod tests {
         assert!(refused(Some(&elsewhere)).contains(&format!("this resume gives \"{elsewhere}\"")));
         let same = mine.display().to_string();
         match check_given("run-1", &stored, &given(&hooks, Some(&same)), Lang::En) {
-            Ok((None, Some(c))) => assert_eq!(c, mine),
+            Ok((None, Some(c), (None, None))) => assert_eq!(c, mine),
             _ => panic!("the same file, given again, is refused"),
         }
     }

@@ -568,19 +568,38 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
         journal_failure(lang, &JournalError::Corrupt { run: stored.id.clone(), what, why: e.to_string() })
     };
     let mut params: RunParams = serde_json::from_str(&stored.params).map_err(|e| corrupt("parameters", e))?;
+    // Every stored number is checked as the command line checks it, before anything else.
+    crate::resume_checks::engine_numbers(&stored.id, &params.engine, params.time_scale, lang)?;
+    crate::resume_checks::real_transport_has_package(
+        &stored.id,
+        params.transport,
+        params.package_path.as_deref(),
+        lang,
+    )?;
+    let e = &params.engine;
+    crate::resume_checks::switches(
+        &stored.id,
+        (e.accept_resiliency, e.on_failure, params.target_build.as_ref()),
+        &args,
+        lang,
+    )?;
     // Programs and commands are started or sent only when the operator gives them again.
     let kept = crate::plan_inputs::Stored {
         shell: params.shell.as_deref(),
         hooks: params.engine.hooks(),
         package_path: params.package_path.as_deref(),
         connections: params.connections.as_deref(),
+        psremoting: &params.psremoting,
     };
     let given = crate::plan_inputs::given_again(&stored.id, &kept, &args, lang)?;
-    (params.shell, params.package_path, params.connections) = (given.shell, given.package_path, given.connections);
+    (params.shell, params.package_path, params.connections, params.psremoting) =
+        (given.shell, given.package_path, given.connections, given.psremoting);
     // New host keys are recorded only when this resume says so, never because the journal does.
     params.accept_new_host_keys = args.accept_new_host_keys;
-    // The plan executed is made again from the run's inputs, never read from stored text.
-    let p = crate::plan_inputs::regenerate(&stored.id, params.inputs.as_ref(), &stored.plan, lang)?;
+    // The plan executed is made again from the run's inputs and the operator's topology file
+    // (which must be the stored one), never read from stored text.
+    let (t, source) = crate::plan_inputs::TopologySource::read(args.file.as_deref(), lang)?;
+    let p = crate::plan_inputs::regenerate(&stored.id, params.inputs.as_ref(), (&t, &source), &stored.plan, lang)?;
     // As in `run`: the estate is locked before the journal marks the run running again.
     let held = hold_estate(&params, lang)?;
     let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();

@@ -18,6 +18,9 @@ const PKG: &str = "SkypeServerUpdateInstaller.exe";
 /// One row's case.
 struct Case {
     args: Vec<String>,
+    /// More inputs of the same row (other values, another command or transport): each must
+    /// behave as `args` does (exit code, words, paths).
+    also: Vec<Vec<String>>,
     stdin: Option<Vec<u8>>,
     /// 1: sfbpatch refused; 2: a clap usage error.
     code: i32,
@@ -36,6 +39,7 @@ struct Case {
 fn case(code: i32, args: &[&str], says: &[&str]) -> Case {
     Case {
         args: args.iter().map(|s| (*s).to_owned()).collect(),
+        also: Vec::new(),
         stdin: None,
         code,
         says: says.iter().map(|s| (*s).to_owned()).collect(),
@@ -47,6 +51,10 @@ fn case(code: i32, args: &[&str], says: &[&str]) -> Case {
 }
 
 impl Case {
+    fn also(mut self, args: &[&str]) -> Self {
+        self.also.push(args.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
     fn untouched(mut self, p: &Path) -> Self {
         self.untouched.push(p.to_owned());
         self
@@ -209,17 +217,44 @@ const CASES: &[(&str, Make)] = &[
     ("B17", |_| {
         case(1, &["plan", "--package", PKG, "--stage-dir", "updates"], &["\"updates\" is not an absolute Windows path"])
     }),
-    ("B18", |_| case(2, &["run", "--transport", "sim", "--package", PKG, "--time-scale", "NaN"], &["--time-scale"])),
-    ("B19", |_| case(2, &["rehearse", "--timeout-scale=-1"], &["--timeout-scale", "greater than 0"])),
-    ("B20", |_| case(2, &["rehearse", "--outage-budget", "5e14"], &["--outage-budget", "at most 1440"])),
-    ("B21", |_| case(2, &["rehearse", "--warn-before=NaN"], &["--warn-before"])),
+    ("B18", |_| {
+        let run = ["run", "--transport", "sim", "--package", PKG];
+        case(2, &[&run[..], &["--time-scale", "NaN"]].concat(), &["--time-scale", "at least 0 and at most 1000"])
+            .also(&[&run[..], &["--time-scale", "inf"]].concat())
+            .also(&[&run[..], &["--time-scale=-1"]].concat())
+    }),
+    ("B19", |_| {
+        case(2, &["rehearse", "--timeout-scale=-1"], &["--timeout-scale", "greater than 0 and at most 1000"])
+            .also(&["rehearse", "--timeout-scale", "0"])
+            .also(&["rehearse", "--timeout-scale", "NaN"])
+            .also(&["rehearse", "--timeout-scale", "1000.5"])
+    }),
+    ("B20", |_| {
+        case(2, &["rehearse", "--outage-budget", "5e14"], &["--outage-budget", "greater than 0 and at most 1440"])
+            .also(&["rehearse", "--outage-budget", "0"])
+            .also(&["rehearse", "--outage-budget=-5"])
+            .also(&["rehearse", "--outage-budget", "NaN"])
+    }),
+    ("B21", |_| {
+        case(2, &["rehearse", "--warn-before=NaN"], &["--warn-before", "at least 0 and at most 1440"])
+            .also(&["rehearse", "--warn-before=-1"])
+            .also(&["rehearse", "--warn-before", "1441"])
+    }),
     ("B22", |_| case(2, &["rehearse", "--max-failures", "150%"], &["--max-failures"])),
-    ("B23", |_| case(2, &["rehearse", "--max-parallel", "0"], &["--max-parallel"])),
+    ("B23", |_| case(2, &["rehearse", "--max-parallel", "0"], &["--max-parallel", "1.."])),
     ("B24", |d| {
         let j = d.join("journal.db");
         let args = ["run", "--transport", "sim", "--package", PKG, "--yes", "--journal", &s(&j)];
         let says = ["2000-01-01T00:00:00Z is already past", "nothing was started", "+MINUTES"];
-        case(1, &[&args[..], &["--window-end", "2000-01-01T00:00:00Z"]].concat(), &says).absent(&j)
+        // `resume` of a stopped run (its own journal, beside): refused before it is opened.
+        let r = d.join("resume");
+        std::fs::create_dir(&r).unwrap_or_else(|e| panic!("{e}"));
+        let (rj, id) = stopped_run(&r);
+        let resume = ["resume", &id, "--journal", &s(&rj), "--window-end", "2000-01-01T00:00:00Z"];
+        case(1, &[&args[..], &["--window-end", "2000-01-01T00:00:00Z"]].concat(), &says)
+            .also(&resume)
+            .absent(&j)
+            .untouched(&rj)
     }),
     ("B25", |_| case(2, &["rehearse", "--window-end", "06:00"], &["--window-end", "RFC 3339"])),
     ("B26", |d| {
@@ -373,7 +408,14 @@ const CASES: &[(&str, Make)] = &[
         let j = d.join("journal.db");
         let args =
             ["run", "--transport", "local", "--shell", "sh", "--package", "nosuch.exe", "--yes", "--journal", &s(&j)];
-        case(1, &args, &["the package nosuch.exe cannot be read", "nothing was started"]).absent(&j)
+        let ssh = ssh_run(&connections(d, ""), &["--journal", &s(&j)]);
+        let ssh: Vec<&str> = ssh.iter().map(|a| if a.ends_with(PKG) { "nosuch.exe" } else { a.as_str() }).collect();
+        let mut psremoting = args;
+        psremoting[2] = "psremoting";
+        case(1, &args, &["the package nosuch.exe cannot be read", "nothing was started"])
+            .also(&ssh)
+            .also(&psremoting)
+            .absent(&j)
     }),
     ("B48", |d| {
         let j = d.join("journal.db");
@@ -428,14 +470,25 @@ fn snapshot(p: &Path) -> Option<Vec<u8>> {
     }
 }
 
-/// Runs one case; what went wrong, if anything.
+/// Runs one case, each of its inputs in turn; what went wrong, if anything.
 fn check(id: &str, make: Make) -> Option<String> {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let c = make(dir.path());
     let before: Vec<Option<Vec<u8>>> = c.untouched.iter().map(|p| snapshot(p)).collect();
+    let mut wrongs = Vec::new();
+    for args in std::iter::once(&c.args).chain(&c.also) {
+        if let Some(w) = check_one(id, &c, args, dir.path(), &before) {
+            wrongs.push(w);
+        }
+    }
+    (!wrongs.is_empty()).then(|| wrongs.join("\n"))
+}
+
+/// One input of a case.
+fn check_one(id: &str, c: &Case, args: &[String], dir: &Path, before: &[Option<Vec<u8>>]) -> Option<String> {
     let mut cmd = common::sfbpatch();
     // No ssh-agent: a missing key file has nothing to fall back on.
-    cmd.args(&c.args).current_dir(dir.path()).env_remove("SSH_AUTH_SOCK");
+    cmd.args(args).current_dir(dir).env_remove("SSH_AUTH_SOCK");
     if let Some(input) = &c.stdin {
         cmd.write_stdin(input.clone());
     }
@@ -463,7 +516,7 @@ fn check(id: &str, make: Make) -> Option<String> {
         }
     }
     for (p, was) in c.untouched.iter().zip(before) {
-        if snapshot(p) != was {
+        if snapshot(p) != *was {
             wrong.push(format!("{} changed", p.display()));
         }
     }
@@ -472,11 +525,10 @@ fn check(id: &str, make: Make) -> Option<String> {
             wrong.push(format!("{} was created", p.display()));
         }
     }
-    if let Some(w) = c.then.and_then(|then| then(dir.path())) {
+    if let Some(w) = c.then.and_then(|then| then(dir)) {
         wrong.push(w);
     }
-    (!wrong.is_empty())
-        .then(|| format!("{id} {:?}: {}\n  stdout: {stdout}\n  stderr: {stderr}", c.args, wrong.join("; ")))
+    (!wrong.is_empty()).then(|| format!("{id} {args:?}: {}\n  stdout: {stdout}\n  stderr: {stderr}", wrong.join("; ")))
 }
 
 #[test]

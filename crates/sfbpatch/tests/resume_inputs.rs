@@ -11,110 +11,11 @@
 //! window already past before it records anything: bad-input row B24.)
 
 mod common;
+mod resume_setup;
 
 use common::{assert_refused, run, testdata};
-use rusqlite::Connection;
+use resume_setup::{PKG, Setup, completed};
 use serde_json::Value;
-
-const PKG: &str = "SkypeServerUpdateInstaller.exe";
-/// The first server of each of the default estate's pools (a Front End pool goes one server
-/// at a time and stops at its first failure; the back ends wait for their pools).
-const FIRST_STEPS: [&str; 3] =
-    ["fe01.contoso.local:check-role:fail", "fe11.contoso.local:check-role:fail", "se01.contoso.local:check-role:fail"];
-
-fn db(path: &str) -> Connection {
-    Connection::open(path).unwrap_or_else(|e| panic!("{e}"))
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    estate: String,
-    journal: String,
-    /// The attempts the stopped run made (its failed `check-role`s and pre-flight reads).
-    baseline: std::cell::Cell<i64>,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let estate = dir.path().join("estate").display().to_string();
-        let journal = dir.path().join("journal.db").display().to_string();
-        let mut args = vec!["sim", "init", "--estate", &estate];
-        for f in FIRST_STEPS {
-            args.extend_from_slice(&["--fault", f]);
-        }
-        let init = run(&args);
-        assert_eq!(init.code, 0, "{}", init.stderr);
-        Self { dir, estate, journal, baseline: std::cell::Cell::new(0) }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-
-    /// A run stopped at every server's first step (read-only), nothing changed; its id.
-    fn stopped(&self, extra: &[&str]) -> String {
-        let mut args = vec!["run", "--yes", "--journal", &self.journal];
-        args.extend_from_slice(extra);
-        if !extra.contains(&"--package") {
-            args.extend_from_slice(&["--package", PKG]);
-        }
-        if !extra.contains(&"--transport") {
-            args.extend_from_slice(&["--transport", "sim", "--estate", &self.estate]);
-        }
-        let r = run(&args);
-        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-        let id: String =
-            db(&self.journal).query_row("SELECT id FROM runs", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
-        let steps: Vec<String> = {
-            let c = db(&self.journal);
-            let mut q = c.prepare("SELECT DISTINCT step FROM attempts ORDER BY step").unwrap_or_else(|e| panic!("{e}"));
-            q.query_map([], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}")).filter_map(Result::ok).collect()
-        };
-        assert!(
-            steps.iter().all(|s| ["check-role", "pre-hook", "test-databases"].contains(&s.as_str())),
-            "only read-only steps were run by the stopped run: {steps:?}"
-        );
-        self.baseline.set(self.attempts());
-        id
-    }
-
-    fn show(&self) -> String {
-        let o = run(&["sim", "show", "--estate", &self.estate, "--format", "json"]);
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        o.stdout
-    }
-
-    fn edit(&self, column: &str, f: impl FnOnce(&mut Value)) {
-        let c = db(&self.journal);
-        let text: String =
-            c.query_row(&format!("SELECT {column} FROM runs"), [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
-        let mut v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        f(&mut v);
-        c.execute(&format!("UPDATE runs SET {column} = ?1"), [v.to_string()]).unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn resume(&self, id: &str, extra: &[&str]) -> common::Out {
-        let mut args = vec!["resume", id, "--journal", &self.journal, "--window-end", "+600", "--format", "json"];
-        args.extend_from_slice(extra);
-        run(&args)
-    }
-
-    /// The attempts made since the run was stopped.
-    fn new_attempts(&self) -> i64 {
-        self.attempts() - self.baseline.get()
-    }
-
-    fn attempts(&self) -> i64 {
-        db(&self.journal).query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
-fn completed(o: &common::Out) {
-    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
-    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
-    assert_eq!(v["state"], "completed", "{v}");
-}
 
 #[test]
 fn an_edited_stored_command_is_refused_with_its_server_and_step_and_nothing_is_contacted() {
@@ -156,7 +57,7 @@ fn an_untouched_stopped_run_resumes_and_completes() {
 }
 
 #[test]
-fn a_stored_topology_edited_to_an_invalid_fqdn_is_refused_with_the_readers_error() {
+fn a_stored_topology_edited_is_refused_and_the_operators_file_is_read_by_the_plan_reader() {
     let s = Setup::new();
     let topo = s.path("topology.xml");
     let original = std::fs::read_to_string(testdata("topology/standard-edition.xml")).unwrap_or_else(|e| panic!("{e}"));
@@ -172,12 +73,20 @@ fn a_stored_topology_edited_to_an_invalid_fqdn_is_refused_with_the_readers_error
         assert_eq!(p["inputs"]["topology"]["format"], "xml", "{p}");
         p["inputs"]["topology"]["text"] = Value::from(edited.clone());
     });
-    // What `sfbpatch plan` says of the same text under the same name: the reader's error.
+    // The operator's file, unchanged, is not the stored text.
+    assert_refused(
+        &s.resume(&id, &[&topo]),
+        &format!(
+            "run {id} is not resumed: the topology given, \"{topo}\", is not the one it was planned from \
+             (\"{topo}\"); nothing was contacted."
+        ),
+    );
+    // The file edited the same way is read by the reader `sfbpatch plan` reads with: its error.
     std::fs::write(&topo, &edited).unwrap_or_else(|e| panic!("{e}"));
     let plan = run(&["plan", &topo, "--package", PKG]);
     assert_eq!(plan.code, 1, "{}", plan.stderr);
     assert!(plan.stderr.contains("se_01!.fabrikam.local"), "{}", plan.stderr);
-    let r = s.resume(&id, &[]);
+    let r = s.resume(&id, &[&topo]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr, plan.stderr, "the same reader, the same validation");
     assert_eq!(s.new_attempts(), 0);
