@@ -1,5 +1,6 @@
 //! Real transports: [`local::LocalTransport`] (a shell process kept per session, or one per
-//! command without a session), [`ssh::SshTransport`], [`psremoting::PsRemotingTransport`];
+//! command without a session), [`ssh::SshTransport`] (a remote shell kept per session on a
+//! channel of its own, or an exec channel per command without a session), [`psremoting::PsRemotingTransport`];
 //! the command text on standard input (no quoting through a command line).
 
 pub mod acl;

@@ -1,12 +1,21 @@
 //! The SSH transport (russh): key or password authentication (`ssh_auth`), host keys
 //! checked against a known_hosts file (an unknown key is refused unless `accept_new`, a
 //! changed key always, with its fingerprint), one connection per server kept across steps
-//! and re-opened after a drop,
-//! every command on an exec channel whose standard input carries the script, the package
-//! staged by SFTP.
+//! and re-opened after a drop, the package staged by SFTP.
+//!
+//! **A remote shell per session** (issue 14): an engine session is one channel running the
+//! remote shell, opened at its first command and kept (`ssh_kept`), as the local transport
+//! keeps a process; sshd's cost of a session (~130–250 ms measured by `bench/run`, OpenSSH's
+//! own client with a ControlMaster paying the same) is paid once per session instead of per
+//! command. A command past its timeout, or whose future is dropped, closes its channel (taken
+//! out of its slot while it runs) and the next command on that session opens a new one;
+//! `close_sessions` ends the host's channels (input closed, then closed if they linger). A
+//! command without a session is an exec channel of its own whose standard input carries the
+//! script, `SFBPATCH_STEP` sent by `set_env` (sshd's `AcceptEnv`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +31,10 @@ use sfbpatch_core::runbook::StepId;
 use sfbpatch_engine::transport::{CommandOutput, SessionId, Transport, TransportError};
 use sfbpatch_i18n::{Args, fmt as tr};
 use tokio::io::AsyncWriteExt;
+
+#[path = "ssh_kept.rs"]
+mod kept;
+use kept::Kept;
 
 /// How to reach one server.
 #[derive(Clone, Debug)]
@@ -226,6 +239,9 @@ pub struct SshTransport {
     passwords: Passwords,
     lang: sfbpatch_core::Lang,
     connect_timeout: Duration,
+    /// The kept channel of each session (`None`: not opened yet, or running a command).
+    kept: Mutex<HashMap<SessionId, (Fqdn, Option<Kept>)>>,
+    next_session: AtomicU64,
 }
 
 /// A host's connection, once opened.
@@ -266,6 +282,8 @@ impl SshTransport {
             passwords: Passwords::default(),
             lang: sfbpatch_core::Lang::En,
             connect_timeout: CONNECT_TIMEOUT,
+            kept: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
         })
     }
 
@@ -419,6 +437,58 @@ impl SshTransport {
         crate::outcome(host, code.map(|c| i32::try_from(c).unwrap_or(-1)), &stdout, &stderr)
     }
 
+    /// A command on `session`'s kept channel, or on an exec channel of its own.
+    async fn command(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        script: &str,
+    ) -> Result<CommandOutput, TransportError> {
+        match session {
+            Some(id) => self.kept_run(host, id, step, script).await,
+            None => self.exec(host, step, script).await,
+        }
+    }
+
+    /// The package sent by SFTP unless already there; its hash checked on the far side with
+    /// a command of `session` (or an exec channel of its own).
+    async fn stage_via(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        remote_path: &str,
+    ) -> Result<(), TransportError> {
+        let check = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-FileHash"))
+            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Algorithm"), "SHA256".into()))
+            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("LiteralPath"), remote_path.to_owned()))
+            .render();
+        let remote_hash = |o: Result<CommandOutput, TransportError>| {
+            o.ok().and_then(|o| sfbpatch_core::readback::parse_file_hash(&o.stdout))
+        };
+        // Already there with the right hash: not sent again.
+        if remote_hash(self.command(host, session, step, &check).await).as_deref() == Some(self.sha256.as_str()) {
+            return Ok(());
+        }
+        // Sent, checked on the far side, and sent again once if the copy came out wrong
+        // (a truncated or corrupted earlier copy, or a transfer cut short).
+        let mut last = None;
+        for _ in 0..2 {
+            self.sftp_put(host, remote_path).await?;
+            let got = remote_hash(self.command(host, session, step, &check).await);
+            if got.as_deref() == Some(self.sha256.as_str()) {
+                return Ok(());
+            }
+            last = got;
+        }
+        Err(TransportError::Other(format!(
+            "the package on {host} has SHA-256 {}, expected {}, after two copies",
+            last.unwrap_or_else(|| "unknown".into()),
+            self.sha256
+        )))
+    }
+
     async fn sftp_put(&self, host: &Fqdn, remote: &str) -> Result<(), TransportError> {
         let other = |e: &dyn std::fmt::Display| TransportError::Other(format!("SFTP to {host}: {e}"));
         let h = self.handle(host).await?;
@@ -449,23 +519,28 @@ impl SshTransport {
 
 impl Transport for SshTransport {
     async fn open_session(&self, host: &Fqdn) -> Result<SessionId, TransportError> {
-        self.handle(host).await.map(|_| 0)
+        // Connected now (an unreachable host is told at once); the channel opens with the
+        // session's first command.
+        self.handle(host).await?;
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        self.slots().insert(id, (host.clone(), None));
+        Ok(id)
     }
 
-    async fn close_sessions(&self, _host: &Fqdn) -> Result<(), TransportError> {
-        // Every command runs in a PowerShell of its own, started for it.
+    async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
+        self.close_host(host).await;
         Ok(())
     }
 
     async fn run(
         &self,
         host: &Fqdn,
-        _session: Option<SessionId>,
+        session: Option<SessionId>,
         step: Option<StepId>,
         script: &str,
         _timeout: Duration,
     ) -> Result<CommandOutput, TransportError> {
-        self.exec(host, step, script).await
+        self.command(host, session, step, script).await
     }
 
     async fn stage(
@@ -475,33 +550,18 @@ impl Transport for SshTransport {
         remote_path: &str,
         _timeout: Duration,
     ) -> Result<(), TransportError> {
-        let check = sfbpatch_pwsh::Command::named(sfbpatch_pwsh::Word::fixed("Get-FileHash"))
-            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("Algorithm"), "SHA256".into()))
-            .arg(sfbpatch_pwsh::Arg::Named(sfbpatch_pwsh::Word::fixed("LiteralPath"), remote_path.to_owned()))
-            .render();
-        let remote_hash = |o: Result<CommandOutput, TransportError>| {
-            o.ok().and_then(|o| sfbpatch_core::readback::parse_file_hash(&o.stdout))
-        };
-        // Already there with the right hash: not sent again.
-        if remote_hash(self.exec(host, step, &check).await).as_deref() == Some(self.sha256.as_str()) {
-            return Ok(());
-        }
-        // Sent, checked on the far side, and sent again once if the copy came out wrong
-        // (a truncated or corrupted earlier copy, or a transfer cut short).
-        let mut last = None;
-        for _ in 0..2 {
-            self.sftp_put(host, remote_path).await?;
-            let got = remote_hash(self.exec(host, step, &check).await);
-            if got.as_deref() == Some(self.sha256.as_str()) {
-                return Ok(());
-            }
-            last = got;
-        }
-        Err(TransportError::Other(format!(
-            "the package on {host} has SHA-256 {}, expected {}, after two copies",
-            last.unwrap_or_else(|| "unknown".into()),
-            self.sha256
-        )))
+        self.stage_via(host, None, step, remote_path).await
+    }
+
+    async fn stage_in(
+        &self,
+        host: &Fqdn,
+        session: Option<SessionId>,
+        step: Option<StepId>,
+        remote_path: &str,
+        _timeout: Duration,
+    ) -> Result<(), TransportError> {
+        self.stage_via(host, session, step, remote_path).await
     }
 
     /// A password logon has them, a key logon (a key file or ssh-agent) does not:

@@ -343,7 +343,12 @@ fn run_engine(
             .with_connect_timeout(opts.scaled(sfbpatch_transport::ssh::CONNECT_TIMEOUT));
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
-        return Ok(rt.block_on(engine_until_done(p, &t, &sink, &opts, resume, lang)));
+        // The remote shells kept per session end with the run, their input closed.
+        return Ok(rt.block_on(async {
+            let done = engine_until_done(p, &t, &sink, &opts, resume, lang).await;
+            t.close_all().await;
+            done
+        }));
     }
     if params.transport == TransportArg::Psremoting {
         let package = params.package_path.clone().unwrap_or_default();

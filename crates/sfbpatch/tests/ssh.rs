@@ -51,6 +51,36 @@ fn a_pool_and_a_standard_edition_server_are_patched_over_ssh_through_real_sshd()
     assert_eq!(staged, 1, "one run folder staged by SFTP");
 }
 
+/// Issue 14: a remote shell kept per engine session over SSH, as over the local transport
+/// (`tests/kept_shell.rs`): a Standard Edition server costs three PowerShell starts (before
+/// the install, the install, after it), not one per command, and is updated; every kept
+/// shell ends with the run, closing its session.
+#[test]
+fn a_standard_edition_server_costs_three_remote_shells_over_ssh_and_is_updated() {
+    let Some(lab) = lab() else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let host = "se01.contoso.local";
+    let (code, v, err) = run(&lab, &conns, &["--server", host]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(v["servers"][0]["result"], "updated", "{v}");
+    assert_eq!(lab.shell_starts(host), 3, "remote shell processes for one Standard Edition server");
+    // The install ran in a shell without the module (no 3010).
+    let run_id = v["run_id"].as_str().unwrap_or_default();
+    let r = sfbpatch(&["report", run_id, "--journal", &lab.path("journal.db"), "--format", "json"]);
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<&Value> = r["servers"][0]["steps"].as_array().into_iter().flatten().collect();
+    let install: Vec<&&Value> = steps.iter().filter(|s| s["step"] == "install-update").collect();
+    assert_eq!(install.len(), 1, "{r}");
+    assert_eq!(install[0]["exit_code"], 0, "{}", install[0]);
+    let show = sfbpatch(&["sim", "show", "--estate", &lab.estate, "--format", "json"]);
+    let e: Value = serde_json::from_slice(&show.stdout).unwrap_or_else(|x| panic!("{x}"));
+    let se = e["hosts"].as_array().and_then(|h| h.iter().find(|h| h["fqdn"] == host).cloned()).unwrap_or_default();
+    let sessions: Vec<&Value> = se["sessions"].as_array().into_iter().flatten().collect();
+    assert_eq!(sessions.len(), 3, "one estate session per remote shell: {sessions:?}");
+    assert!(sessions.iter().all(|s| s["open"] == false), "every kept shell closed its session: {sessions:?}");
+}
+
 #[test]
 fn a_changed_host_key_is_refused_and_nothing_runs() {
     let Some(lab) = lab() else { return };
@@ -161,6 +191,58 @@ fn a_hanging_step_is_ended_by_its_timeout_and_the_remote_shell_does_not_linger()
         assert!(start.elapsed() < Duration::from_secs(5), "a remote shell lingers after its timeout");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits up to five seconds, on the runtime (whose tasks close channels), for `done`.
+async fn settles(done: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
+/// Issue 14: a command on a kept channel whose future is dropped (as the engine's timeout
+/// drops it) closes its channel: the remote shell ends while the connection stays up, the
+/// session's next command opens a new one, and `close_all` ends that one.
+#[test]
+fn a_kept_remote_shell_cut_by_a_timeout_ends_and_the_sessions_next_command_opens_another() {
+    let Some(lab) = lab() else { return };
+    std::fs::remove_dir_all(&lab.estate).unwrap_or_else(|e| panic!("{e}"));
+    let fault = "se01.contoso.local:verify:hang";
+    assert!(sfbpatch(&["sim", "init", "--estate", &lab.estate, "--fault", fault]).status.success());
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let host = sfbpatch_core::Fqdn::parse("se01.contoso.local").unwrap_or_else(|e| panic!("{e:?}"));
+    let hosts = sfbpatch_transport::ssh::connections(Path::new(&conns), std::slice::from_ref(&host))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let package = lab.path("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update").unwrap_or_else(|e| panic!("{e}"));
+    let t =
+        sfbpatch_transport::ssh::SshTransport::new(hosts, false, Path::new(&package)).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    use sfbpatch_engine::Transport as _;
+    let probe = "Get-Service -Name 'W3SVC'";
+    let long = Duration::from_secs(60);
+    rt.block_on(async {
+        let s = t.open_session(&host).await.unwrap_or_else(|e| panic!("{e}"));
+        let o = t.run(&host, Some(s), None, probe, long).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.exit_code, 0, "{o:?}");
+        assert_eq!(shells_of(&lab.estate), 1, "the session's shell is kept");
+        let verify = Some(sfbpatch_core::runbook::StepId::Verify);
+        let cut = tokio::time::timeout(Duration::from_secs(2), t.run(&host, Some(s), verify, probe, long)).await;
+        assert!(cut.is_err(), "the hung command never answered: {cut:?}");
+        assert!(settles(|| shells_of(&lab.estate) == 0).await, "the cut shell lingers while the connection is up");
+        let o = t.run(&host, Some(s), None, probe, long).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.exit_code, 0, "{o:?}");
+        assert_eq!(shells_of(&lab.estate), 1, "a new shell for the session");
+        t.close_all().await;
+        assert!(settles(|| shells_of(&lab.estate) == 0).await, "close_all ends the kept shell");
+    });
+    assert_eq!(lab.shell_starts("se01.contoso.local"), 2, "the first shell, then the one after the cut");
 }
 
 /// Kills an sshd and every session process it forked (the connections drop at once).

@@ -129,6 +129,17 @@ impl Lab {
     }
 }
 
+/// The file the lab's `powershell.exe` appends its host to at every start.
+pub const STARTS: &str = "shell_starts";
+
+impl Lab {
+    /// How many remote shell processes (`powershell.exe`) sshd started for `host`.
+    pub fn shell_starts(&self, host: &str) -> usize {
+        let text = std::fs::read_to_string(self.dir.path().join(STARTS)).unwrap_or_default();
+        text.lines().filter(|l| *l == host).count()
+    }
+}
+
 pub fn lab() -> Option<Lab> {
     lab_with("")
 }
@@ -159,13 +170,17 @@ pub fn lab_with(extra_env: &str) -> Option<Lab> {
     keygen(&dir.path().join("client_key"));
     std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys"))
         .unwrap_or_else(|e| panic!("{e}"));
-    // The server's "powershell.exe": the simulator's shell for that host.
+    // The server's "powershell.exe": the simulator's shell for that host, each start
+    // counted (one line naming the host in `STARTS`).
     let bindir = dir.path().join("bin");
     std::fs::create_dir_all(&bindir).unwrap_or_else(|e| panic!("{e}"));
     let wrapper = bindir.join("powershell.exe");
     std::fs::write(
         &wrapper,
-        "#!/bin/sh\nexec \"$SFBPATCH_BIN\" sim shell --estate \"$SFBPATCH_SIM_ESTATE\" --host \"$SFBPATCH_SIM_HOST\"\n",
+        format!(
+            "#!/bin/sh\necho \"$SFBPATCH_SIM_HOST\" >>'{}'\nexec \"$SFBPATCH_BIN\" sim shell --estate \"$SFBPATCH_SIM_ESTATE\" --host \"$SFBPATCH_SIM_HOST\"\n",
+            dir.path().join(STARTS).display()
+        ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     use std::os::unix::fs::PermissionsExt as _;

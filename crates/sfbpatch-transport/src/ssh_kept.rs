@@ -1,0 +1,254 @@
+//! The SSH transport's kept channels (issue 14): one channel per engine session running the
+//! remote shell (`powershell.exe … -Command -`), opened at the session's first command and
+//! kept, as the local transport keeps a process per session.
+//!
+//! Each command is written as channel data: an `envelope::step_line` naming its step (a
+//! one-shot exec channel gets `SFBPATCH_STEP` through sshd's `AcceptEnv` instead), then the
+//! `envelope::wrap`ped script, one line; the answer is read from `Data` (standard output) and
+//! `ExtendedData(1)` (standard error) line by line through two `envelope::Reader`s, up to the
+//! result line each stream ends a command with. A channel that closes first answers as a
+//! one-shot exec channel would: its exit status and what it printed (`crate::outcome`).
+//!
+//! A [`Kept`] dropped while it runs a command (a timeout drops the command's future) closes
+//! its channel, so the far process sees a hang-up and the next command opens a new channel.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use russh::client::Msg;
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use sfbpatch_core::Fqdn;
+use sfbpatch_core::envelope;
+use sfbpatch_core::runbook::StepId;
+use sfbpatch_engine::transport::{CommandOutput, SessionId, TransportError};
+
+use super::SshTransport;
+
+/// How long a kept channel whose input was closed may take to report its exit before it is
+/// closed from this side.
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// A channel kept for an engine session, its remote shell started.
+pub(super) struct Kept {
+    read: ChannelReadHalf,
+    /// Taken by `Drop` to close the channel.
+    write: Option<ChannelWriteHalf<Msg>>,
+    /// The far side closed the channel (nothing more will be read).
+    closed: bool,
+}
+
+/// How a command on a kept channel ended without both result lines: the channel closed
+/// (its process ended, or the connection dropped). What it printed, as a one-shot exec
+/// channel's output (the standard output's result line put back when it was read), and its
+/// exit status when one came.
+pub(super) struct Cut {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One stream of a command: complete lines go to the reader, a partial line waits.
+#[derive(Default)]
+struct Stream {
+    reader: envelope::Reader,
+    pending: Vec<u8>,
+    code: Option<i32>,
+}
+
+impl Stream {
+    fn feed(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        while self.code.is_none() {
+            let Some(end) = self.pending.iter().position(|b| *b == b'\n') else { break };
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.code = self.reader.line(&String::from_utf8_lossy(&line));
+        }
+    }
+
+    /// What the stream gave when the channel closed early: its text, the partial line, and
+    /// the result line when it came.
+    fn cut(mut self) -> String {
+        let mut text = self.reader.take();
+        text.push_str(&String::from_utf8_lossy(&self.pending));
+        if let Some(code) = self.code {
+            text.push_str(&envelope::marker(code));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+impl SshTransport {
+    /// A new channel on `host` running the remote shell, for a session.
+    async fn open_kept(&self, host: &Fqdn) -> Result<Kept, TransportError> {
+        let h = self.handle(host).await?;
+        let opened = async {
+            let ch = h.channel_open_session().await?;
+            ch.exec(true, self.remote_shell.as_str()).await?;
+            Ok::<_, russh::Error>(ch)
+        }
+        .await;
+        match opened {
+            Ok(ch) => Ok(Kept::new(ch)),
+            Err(_) => {
+                self.forget(host).await;
+                Err(TransportError::Disconnected(host.to_string()))
+            }
+        }
+    }
+
+    pub(super) fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, (Fqdn, Option<Kept>)>> {
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `script` on the kept channel of `session` (opened when there is none: not opened
+    /// yet, or the last one was closed). The channel is out of its slot while it runs: this
+    /// future owns it, and dropped (a timeout) closes it.
+    pub(super) async fn kept_run(
+        &self,
+        host: &Fqdn,
+        session: SessionId,
+        step: Option<StepId>,
+        script: &str,
+    ) -> Result<CommandOutput, TransportError> {
+        let taken = {
+            let mut slots = self.slots();
+            let slot = slots.entry(session).or_insert_with(|| (host.clone(), None));
+            if slot.0 == *host { slot.1.take() } else { None }
+        };
+        let mut kept = match taken {
+            Some(k) => k,
+            None => self.open_kept(host).await?,
+        };
+        match kept.command(step.map_or("", |s| s.as_str()), script).await {
+            Ok(out) => {
+                self.put_back(host, session, kept).await;
+                Ok(out)
+            }
+            // The channel closed before the command's result lines: as an exec channel's
+            // answer, from its exit status and what it printed.
+            Err(cut) => {
+                drop(kept);
+                if cut.status.is_none() {
+                    self.forget(host).await;
+                }
+                crate::outcome(host, cut.status, cut.stdout.as_bytes(), cut.stderr.as_bytes())
+            }
+        }
+    }
+
+    /// Puts a channel back in its slot after a complete command; a session closed meanwhile
+    /// ends it.
+    async fn put_back(&self, host: &Fqdn, session: SessionId, kept: Kept) {
+        let leftover = {
+            let mut slots = self.slots();
+            match slots.get_mut(&session) {
+                Some((h, slot @ None)) if *h == *host => {
+                    *slot = Some(kept);
+                    None
+                }
+                _ => Some(kept),
+            }
+        };
+        if let Some(kept) = leftover {
+            kept.end().await;
+        }
+    }
+
+    /// Ends every kept channel (each remote shell's input closed, so it closes its session),
+    /// for the end of a run.
+    pub async fn close_all(&self) {
+        let kept: Vec<Kept> = self.slots().drain().filter_map(|(_, (_, k))| k).collect();
+        for k in kept {
+            k.end().await;
+        }
+    }
+
+    /// Ends the kept channels of `host`'s sessions and forgets the sessions.
+    pub(super) async fn close_host(&self, host: &Fqdn) {
+        let kept: Vec<Kept> = {
+            let mut slots = self.slots();
+            let ids: Vec<SessionId> = slots.iter().filter(|(_, (h, _))| h == host).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| slots.remove(&id).and_then(|(_, k)| k)).collect()
+        };
+        for k in kept {
+            k.end().await;
+        }
+    }
+}
+
+impl Kept {
+    pub(super) fn new(channel: russh::Channel<Msg>) -> Self {
+        let (read, write) = channel.split();
+        Self { read, write: Some(write), closed: false }
+    }
+
+    /// Runs one wrapped command: its output up to both result lines, or how the channel
+    /// ended first.
+    pub(super) async fn command(&mut self, step: &str, script: &str) -> Result<CommandOutput, Cut> {
+        let line = format!("{}{}", envelope::step_line(step), envelope::wrap(script));
+        // A write that fails (the channel or the connection is gone) leaves what the channel
+        // still holds to be read: its exit status, if the process ended.
+        if let Some(w) = &self.write {
+            let _ = w.data(line.as_bytes()).await;
+        }
+        let (mut out, mut err) = (Stream::default(), Stream::default());
+        let (mut status, mut eof) = (None, false);
+        loop {
+            if let (Some(code), Some(_)) = (out.code, err.code) {
+                return Ok(CommandOutput { exit_code: code, stdout: out.reader.take(), stderr: err.reader.take() });
+            }
+            match self.read.wait().await {
+                Some(ChannelMsg::Data { data }) => out.feed(&data),
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => err.feed(&data),
+                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
+                Some(ChannelMsg::Eof) => eof = true,
+                Some(ChannelMsg::Close) | None => {
+                    self.closed = true;
+                    break;
+                }
+                Some(_) => {}
+            }
+            // The process has ended and said all it will: no result lines are coming.
+            if eof && status.is_some() {
+                break;
+            }
+        }
+        let status = status.map(|c| i32::try_from(c).unwrap_or(-1));
+        Err(Cut { status, stdout: out.cut(), stderr: err.cut() })
+    }
+
+    /// Ends the remote shell: its input closed (a shell ends at the end of its input; the
+    /// simulator's closes its session), then the channel closed once it exits or after
+    /// [`CLOSE_GRACE`].
+    pub(super) async fn end(mut self) {
+        let Some(write) = self.write.take() else { return };
+        if !self.closed && write.eof().await.is_ok() {
+            let exited = async {
+                while let Some(msg) = self.read.wait().await {
+                    if matches!(msg, ChannelMsg::ExitStatus { .. } | ChannelMsg::Close) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_GRACE, exited).await;
+        }
+        let _ = write.close().await;
+        self.closed = true;
+    }
+}
+
+impl Drop for Kept {
+    /// A channel dropped unended (its command's future dropped at a timeout) is closed: the
+    /// far process sees a hang-up. Closing a channel already closed sends nothing (russh
+    /// keeps no record of it).
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let (Some(write), Ok(rt)) = (self.write.take(), tokio::runtime::Handle::try_current()) else { return };
+        rt.spawn(async move {
+            let _ = write.close().await;
+        });
+    }
+}
