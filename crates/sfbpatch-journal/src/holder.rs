@@ -47,13 +47,19 @@ pub fn host_name() -> String {
 
 /// The start time of process `pid` (`starttime`, the 22nd field of `/proc/PID/stat`; the
 /// second field, the command name in parentheses, may hold spaces and parentheses, so the
-/// fields are counted after its last `)`), or `None` when there is no such process.
+/// fields are counted after its last `)`), or `None` when there is no such process or it has
+/// ended: a zombie (state `Z`, killed but not yet reaped by its parent) or a dead one (`X`)
+/// keeps its `/proc` entry but runs nothing (proc(5)).
 #[cfg(target_os = "linux")]
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
     // After the command name: field 3 (state) is the first, so field 22 is the 20th.
-    after.split_whitespace().nth(19)?.parse().ok()
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Not read outside Linux: a holder's liveness is unknown there.
@@ -71,6 +77,23 @@ mod tests {
         let me = HolderProcess::current();
         assert!(me.start.is_some());
         assert!(!me.alive_elsewhere());
+    }
+
+    #[test]
+    fn a_killed_child_not_yet_reaped_is_not_alive() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap_or_else(|e| panic!("{e}"));
+        assert!(start_time(child.id()).is_some());
+        let _ = child.kill();
+        // Until the parent waits, the child is a zombie with its /proc entry.
+        let stat = format!("/proc/{}/stat", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+            assert!(std::time::Instant::now() < deadline, "the killed child never became a zombie");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(std::fs::read_to_string(&stat).is_ok(), "a zombie keeps its /proc entry");
+        assert_eq!(start_time(child.id()), None, "a zombie runs nothing");
+        let _ = child.wait();
     }
 
     #[test]
