@@ -253,6 +253,16 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<client::Handle<Client>>>>>;
 /// otherwise hold its server until the TCP keepalive ends it.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The least a scaled-down [`CONNECT_TIMEOUT`] may be (`--timeout-scale` below 1, for fast
+/// test estates): a handshake and logon on a loaded machine can take longer than a second, and
+/// a shorter limit would give up healthy hosts (as read-backs keep at least 10 s).
+pub const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connect timeout no shorter than [`MIN_CONNECT_TIMEOUT`].
+fn floored(connect_timeout: Duration) -> Duration {
+    connect_timeout.max(MIN_CONNECT_TIMEOUT)
+}
+
 /// Host key algorithms offered, in order: russh's defaults without `ssh-rsa` (RSA signed
 /// with SHA-1), which OpenSSH 8.8 disabled by default (release notes, 2021-09-26); RSA host
 /// keys are still taken with `rsa-sha2-512`/`rsa-sha2-256` (RFC 8332).
@@ -290,7 +300,7 @@ impl SshTransport {
     /// How long a connection may take before its host is given up ([`CONNECT_TIMEOUT`]
     /// scaled by the run's `--timeout-scale`).
     pub fn with_connect_timeout(self, connect_timeout: Duration) -> Self {
-        Self { connect_timeout, ..self }
+        Self { connect_timeout: floored(connect_timeout), ..self }
     }
 
     /// The passwords read for the hosts that log on by password, and the language of the
@@ -587,6 +597,15 @@ impl Transport for SshTransport {
 #[cfg(test)]
 mod tests {
     use russh::keys::{Algorithm, HashAlg};
+
+    #[test]
+    fn a_scaled_down_connect_timeout_keeps_five_seconds() {
+        // --timeout-scale 0.003 would make 60 s into 0.18 s: too short for a loaded machine.
+        use super::{CONNECT_TIMEOUT, MIN_CONNECT_TIMEOUT, floored};
+        assert_eq!(floored(CONNECT_TIMEOUT.mul_f64(0.003)), MIN_CONNECT_TIMEOUT);
+        assert_eq!(floored(CONNECT_TIMEOUT.mul_f64(0.5)), std::time::Duration::from_secs(30));
+        assert_eq!(floored(CONNECT_TIMEOUT), CONNECT_TIMEOUT);
+    }
 
     #[test]
     fn ssh_rsa_signed_with_sha1_is_never_offered_and_rsa_sha2_is() {

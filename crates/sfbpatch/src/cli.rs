@@ -283,7 +283,7 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value_t = OnFailureArg::Restore)]
     pub on_failure: OnFailureArg,
     /// Multiply every wait by F: step, hook and recovery timeouts, back-offs, restart stages
-    /// and polls (read-backs keep at least 10 s) — for fast test estates; 0 < F <= 1000, default 1.
+    /// and polls (read-backs keep at least 10 s, an SSH connection and logon at least 5 s) — for fast test estates; 0 < F <= 1000, default 1.
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
     pub timeout_scale: f64,
     /// A TOML file with hooks for every server and per server (see README).
