@@ -134,6 +134,15 @@ impl LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // A process group of its own, so that a terminal's Ctrl-C (sent to the foreground
+        // group) reaches this program, whose clean stop still needs the kept shells, and not
+        // them. On Windows, CREATE_NEW_PROCESS_GROUP (0x00000200) does the same for CTRL+C
+        // ("Process Creation Flags", Microsoft Learn, learn.microsoft.com/windows/win32/
+        // procthread/process-creation-flags).
+        #[cfg(unix)]
+        cmd.process_group(0);
+        #[cfg(windows)]
+        cmd.creation_flags(0x0000_0200);
         cmd
     }
 
