@@ -319,6 +319,20 @@ impl Transport for LocalTransport {
         Ok(())
     }
 
+    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        let shell = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match kept.get(&session) {
+                Some((h, _)) if h == host => kept.remove(&session).and_then(|(_, shell)| shell),
+                _ => None,
+            }
+        };
+        if let Some(shell) = shell {
+            end(shell).await;
+        }
+        Ok(())
+    }
+
     async fn run(
         &self,
         host: &Fqdn,

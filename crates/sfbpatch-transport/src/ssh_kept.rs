@@ -93,7 +93,11 @@ impl SshTransport {
         match opened {
             Ok(ch) => Ok(Kept::new(ch)),
             Err(_) => {
-                self.forget(host).await;
+                // Only a dead connection is forgotten: a channel refused on a live one (sshd's
+                // `MaxSessions`) leaves the host's other channels be.
+                if h.is_closed() {
+                    self.forget(host).await;
+                }
                 Err(TransportError::Disconnected(host.to_string()))
             }
         }
@@ -180,6 +184,20 @@ impl SshTransport {
     pub async fn close_all(&self) {
         let kept: Vec<Kept> = self.slots().drain().filter_map(|(_, (_, k))| k).collect();
         for k in kept {
+            k.end().await;
+        }
+    }
+
+    /// Ends the kept channel of one session of `host` and forgets the session.
+    pub(super) async fn close_one(&self, host: &Fqdn, session: SessionId) {
+        let kept = {
+            let mut slots = self.slots();
+            match slots.get(&session) {
+                Some((h, _)) if h == host => slots.remove(&session).and_then(|(_, k)| k),
+                _ => None,
+            }
+        };
+        if let Some(k) = kept {
             k.end().await;
         }
     }

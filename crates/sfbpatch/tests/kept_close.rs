@@ -4,6 +4,7 @@
 #![cfg(unix)]
 
 mod common;
+mod ssh_lab;
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command as Proc, Stdio};
@@ -116,4 +117,83 @@ fn a_kept_local_shell_killed_while_idle_is_replaced_and_the_next_command_succeed
         assert_eq!(read_pids().len(), 2, "a new process for the session");
         t.close_all().await;
     });
+}
+
+const MOST_ALIVE: usize = 2;
+
+/// The most shell processes of one host alive at once, replaying a log of `+ HOST` (started)
+/// and `- HOST` (ended) lines; and that host.
+fn most_alive(log: &str) -> (usize, String) {
+    let mut alive = std::collections::HashMap::<&str, usize>::new();
+    let mut most = (0, String::new());
+    for line in log.lines() {
+        let Some((sign, host)) = line.split_once(' ') else { continue };
+        let n = alive.entry(host).or_default();
+        if sign == "+" {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+        }
+        if *n > most.0 {
+            most = (*n, host.to_owned());
+        }
+    }
+    most
+}
+
+/// A whole estate over `--transport local`, each shell process logging its start and end:
+/// the sessions the engine is done with are closed as it goes (a back end's database steps
+/// run from a Front End, the install's own process, a server's session when its procedure
+/// ends), not kept to the end of the run. Before the fix the Front End that updates the back
+/// ends' databases gathered a process per step and per server.
+#[test]
+fn a_local_run_never_holds_more_than_a_few_shell_processes_of_one_host() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("e").display().to_string();
+    let o = Proc::new(bin()).args(["sim", "init", "--estate", &estate, "--seed", "5"]).output();
+    assert!(o.unwrap_or_else(|e| panic!("{e}")).status.success());
+    let package = dir.path().join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update").unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.db").display().to_string();
+    let log = dir.path().join("shells.log");
+    let wrapper = dir.path().join("logging-shell");
+    let script = format!(
+        "#!/bin/sh\nh=\"$1\"; shift\necho \"+ $h\" >> '{0}'\n\"$@\"\ns=$?\necho \"- $h\" >> '{0}'\nexit $s\n",
+        log.display()
+    );
+    std::fs::write(&wrapper, script).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let shell =
+        format!("{} {{host}} {} sim shell --estate {estate} --host {{host}}", wrapper.display(), bin().display());
+    let o = Proc::new(bin())
+        .args(["run", "--transport", "local", "--shell", &shell, "--package", &package.display().to_string()])
+        .args(["--journal", &journal, "--yes", "--format", "json"])
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{e}"));
+    let (most, host) = most_alive(&text);
+    eprintln!("at most {most} shell processes of {host} alive at once");
+    assert!(most <= MOST_ALIVE, "{most} shell processes of {host} alive at once:\n{text}");
+}
+
+/// Over SSH each kept session is a channel of the host's one connection, and sshd refuses
+/// channels past `MaxSessions` (10 by default, sshd_config(5); Win32-OpenSSH reads the same
+/// setting). With the sessions the engine is done with closed as it goes, a pool and a
+/// Standard Edition server still complete with `MaxSessions 3` on every host (the SFTP
+/// staging channel, a session, and one to spare).
+#[test]
+fn hosts_whose_sshd_allows_three_sessions_are_still_updated_over_ssh() {
+    let Some(lab) = ssh_lab::lab_with_sshd("", "MaxSessions 3\n") else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let (code, v, err) = ssh_lab::run(&lab, &conns, &ssh_lab::POOL02_AND_SE);
+    // sql02's databases are refused (a key logon has no network credentials: the double
+    // hop), which ends the run 1 as in ssh.rs; every other server is updated.
+    assert_eq!(code, Some(1), "{err}\n{v}");
+    for s in v["servers"].as_array().into_iter().flatten().filter(|s| s["fqdn"] != "sql02.contoso.local") {
+        assert_eq!(s["result"], "updated", "{s}\n{err}");
+    }
 }
