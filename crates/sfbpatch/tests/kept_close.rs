@@ -65,6 +65,15 @@ fn ctrl_c_to_the_whole_process_group_still_fails_the_front_end_back_over_local_s
     let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
     assert_eq!(status.code(), Some(1), "an interrupted run exits 1:\n{log}");
     assert!(failed_over_now(&journal).is_empty(), "{during:?} left failed over:\n{log}");
+    // And no command was cut short by the Ctrl-C: the kept shells never got it.
+    let c = rusqlite::Connection::open(&journal).unwrap_or_else(|e| panic!("{e}"));
+    let q = "SELECT server || ' ' || step || ' ' || outcome FROM attempts WHERE outcome <> 'succeeded'";
+    let mut st = c.prepare(q).unwrap_or_else(|e| panic!("{e}"));
+    let bad: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(bad.is_empty(), "attempts that did not succeed: {bad:?}\n{log}");
 }
 
 /// A kept process that died while idle is not written to: the session's next command starts
