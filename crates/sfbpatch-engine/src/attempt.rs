@@ -86,15 +86,36 @@ pub(crate) async fn run_step<T: Transport, S: EventSink>(
     before: Option<&Build>,
     session: &mut Option<SessionId>,
 ) -> StepOutcome {
+    let Some(st) = sp.steps.iter().find(|s| s.id == id) else { return StepOutcome::Succeeded };
+    let mut elsewhere: Option<SessionId> = None;
+    let outcome = run_step_in(cx, sp, id, before, session, &mut elsewhere).await;
+    // A session opened on another host for this step (a back end's database steps run on a
+    // Front End) ends with it: several back ends' steps from one Front End would otherwise
+    // gather its processes, or its SSH channels up to sshd's `MaxSessions` (10 by default,
+    // sshd_config(5)). Only this session: another back end's may be running there.
+    if let Some(s) = elsewhere {
+        let _ = cx.transport.close_session(sp.host_of(st), s).await;
+    }
+    outcome
+}
+
+/// [`run_step`]'s attempts, `elsewhere` the session opened on another host for the step.
+async fn run_step_in<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    id: StepId,
+    before: Option<&Build>,
+    session: &mut Option<SessionId>,
+    elsewhere: &mut Option<SessionId>,
+) -> StepOutcome {
     let server = &sp.fqdn;
     let Some(st) = sp.steps.iter().find(|s| s.id == id) else { return StepOutcome::Succeeded };
     let host = sp.host_of(st);
-    let mut elsewhere: Option<SessionId> = None;
     let timeout = cx.opts.scaled(Duration::from_secs(st.timeout_seconds));
     let mut attempt = 1;
     loop {
         cx.started(server, Activity::Step(id), attempt, st.command.clone());
-        let session = if host == server { &mut *session } else { &mut elsewhere };
+        let session = if host == server { &mut *session } else { &mut *elsewhere };
         let a = attempt_step(cx, sp, host, id, st.command.as_deref(), timeout, before, session).await;
         if a.lost_session {
             *session = None;
@@ -198,9 +219,12 @@ async fn attempt_step<T: Transport, S: EventSink>(
     let ran = tokio::time::timeout(real, cx.transport.run(host, *session, Some(id), script, timeout)).await;
     if id == StepId::InstallUpdate {
         // The process that ran the installer was started before the install: nothing after
-        // the install runs in it (the seed's step 8; DOMAIN.md §4 rule 3). Its read-back
-        // below opens the session the steps after the install go on in.
-        *session = None;
+        // the install runs in it (the seed's step 8; DOMAIN.md §4 rule 3), and it is ended
+        // now rather than kept to the end of the run. Its read-back below opens the session
+        // the steps after the install go on in.
+        if let Some(s) = session.take() {
+            let _ = cx.transport.close_session(host, s).await;
+        }
     }
     let o = match ran {
         Err(_) => return Attempt::cut_short(cx.say("step-timeout", &[("minutes", minutes(timeout))])),

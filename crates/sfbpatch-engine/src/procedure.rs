@@ -96,11 +96,28 @@ impl Progress {
     }
 }
 
-/// Runs the procedure of `sp` and returns how it ended.
+/// Runs the procedure of `sp` and returns how it ended. The server's own session is closed
+/// when the procedure ends, however it ends: its shell process (or channel) is not kept to
+/// the end of the run.
 pub(crate) async fn run_server<T: Transport, S: EventSink>(
     cx: &Ctx<'_, T, S>,
     sp: &ServerPlan,
     prior: Option<&ServerResume>,
+) -> ServerSummary {
+    let mut session = None;
+    let summary = procedure(cx, sp, prior, &mut session).await;
+    if let Some(s) = session {
+        let _ = cx.transport.close_session(&sp.fqdn, s).await;
+    }
+    summary
+}
+
+/// [`run_server`]'s procedure; `session` is the server's own, left open for it to close.
+async fn procedure<T: Transport, S: EventSink>(
+    cx: &Ctx<'_, T, S>,
+    sp: &ServerPlan,
+    prior: Option<&ServerResume>,
+    session: &mut Option<SessionId>,
 ) -> ServerSummary {
     let host = &sp.fqdn;
     // A back end's databases are updated from a Front End against a remote SQL Server: a
@@ -121,12 +138,12 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     let mut p = Progress::resume(prior, cx.now());
     // The server's own session: the preflight's on this host when it opened one (no install
     // has run in this run yet), so that its shell process serves the steps before the install.
-    let mut session: Option<SessionId> = cx.take_preflight_session(host);
+    *session = cx.take_preflight_session(host);
     // The build before, for the install's postcondition when the target is not known (a
     // SQL-only machine has no SfB build to read). The same read says whether an untouched
     // server is already at the target ([`already_current`]).
     if p.before.is_none() && sp.runbook.has_sfb() {
-        let builds = match cx.probe_in(host, &mut session, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
+        let builds = match cx.probe_in(host, session, &Probe::builds(sp.product), PROBE_TIMEOUT).await {
             Ok(o) => crate::verdict::builds(&o.stdout),
             Err(_) => Vec::new(),
         };
@@ -158,7 +175,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         );
     }
     if p.reboot_pending {
-        session = None;
+        *session = None;
         cx.warn(host, cx.say("reboot-interrupted", &[]));
         if let Err(why) = reboot(cx, host).await {
             let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
@@ -179,8 +196,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
             // A failed-over Front End is failed back before the run stops (DOMAIN.md §2).
             if p.failed_over {
                 cx.warn(host, cx.say("failed-over-interrupted", &[]));
-                let s = fail_and_restore(cx, sp, id, (true, p.outage_open()), cx.say("interrupted", &[]), &mut session)
-                    .await;
+                let s =
+                    fail_and_restore(cx, sp, id, (true, p.outage_open()), cx.say("interrupted", &[]), session).await;
                 return ServerSummary { result: ServerResult::Interrupted, ..s };
             }
             let recovery = if p.outage_open() { sp.recovery(id) } else { Vec::new() };
@@ -214,23 +231,22 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         let outcome = match &mut p.outage {
             Outage::Open { since_ms, announced } => {
                 tokio::select! {
-                    o = run_step(cx, sp, id, before.as_ref(), &mut session) => o,
+                    o = run_step(cx, sp, id, before.as_ref(), session) => o,
                     () = guard::marks(cx, host, *since_ms, announced) => StepOutcome::Failed { reason: String::new() },
                 }
             }
-            Outage::Closed => run_step(cx, sp, id, before.as_ref(), &mut session).await,
+            Outage::Closed => run_step(cx, sp, id, before.as_ref(), session).await,
         };
         p.installed |= id == StepId::InstallUpdate;
         match outcome {
             StepOutcome::Succeeded => {}
             StepOutcome::SucceededRebootPending => {
                 // A restart ends every session on the host.
-                session = None;
+                *session = None;
                 if let Err(why) = reboot(cx, host).await {
                     let why = cx.say("restart-failed", &[("step", id.to_string()), ("why", why)]);
-                    let s =
-                        fail_and_restore(cx, sp, id, (p.out_of_service(), p.outage_open()), why, &mut session).await;
-                    collect_install_logs(cx, sp, session).await;
+                    let s = fail_and_restore(cx, sp, id, (p.out_of_service(), p.outage_open()), why, session).await;
+                    collect_install_logs(cx, sp, *session).await;
                     return s;
                 }
             }
@@ -238,11 +254,11 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
                 // A failover that failed may already have stopped and disabled the services
                 // (an engine timeout, a dropped session): it is failed back too.
                 let out = p.out_of_service() || id == StepId::Failover;
-                let s = fail_and_restore(cx, sp, id, (out, p.outage_open()), reason, &mut session).await;
+                let s = fail_and_restore(cx, sp, id, (out, p.outage_open()), reason, session).await;
                 // The installer's logs are collected once the outage is over (or service is
                 // back): nothing that can wait runs inside the outage.
                 if p.installed {
-                    collect_install_logs(cx, sp, session).await;
+                    collect_install_logs(cx, sp, *session).await;
                 }
                 return s;
             }
@@ -255,7 +271,7 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
         }
     }
     if p.installed {
-        collect_install_logs(cx, sp, session).await;
+        collect_install_logs(cx, sp, *session).await;
     }
     if let Some(hook) = cx.opts.hooks(host).1
         && let Err(why) = cx.engine_attempt(host, EngineWork::PostHook, hook, HOOK_TIMEOUT).await

@@ -65,6 +65,13 @@ pub trait Transport {
     /// Ends every session on `host` (the seed's "close every Management Shell").
     fn close_sessions(&self, host: &Fqdn) -> impl Future<Output = Result<(), TransportError>>;
 
+    /// Ends one session on `host` (its kept shell process or channel), once the engine is
+    /// done with it. Transports that keep nothing per session have nothing to do.
+    fn close_session(&self, host: &Fqdn, session: SessionId) -> impl Future<Output = Result<(), TransportError>> {
+        let _ = (host, session);
+        std::future::ready(Ok(()))
+    }
+
     /// Runs `script` on `host`, in `session` or in a session of its own.
     fn run(
         &self,

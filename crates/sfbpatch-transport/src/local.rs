@@ -134,6 +134,15 @@ impl LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // A process group of its own, so that a terminal's Ctrl-C (sent to the foreground
+        // group) reaches this program, whose clean stop still needs the kept shells, and not
+        // them. On Windows, CREATE_NEW_PROCESS_GROUP (0x00000200) does the same for CTRL+C
+        // ("Process Creation Flags", Microsoft Learn, learn.microsoft.com/windows/win32/
+        // procthread/process-creation-flags).
+        #[cfg(unix)]
+        cmd.process_group(0);
+        #[cfg(windows)]
+        cmd.creation_flags(0x0000_0200);
         cmd
     }
 
@@ -159,8 +168,13 @@ impl LocalTransport {
             let slot = kept.entry(session).or_insert_with(|| (host.clone(), None));
             if slot.0 == *host { slot.1.take() } else { None }
         };
+        // A kept process that ended while idle (killed, crashed) is not written to: the
+        // command goes to a new one.
         match taken {
-            Some(shell) => Ok(shell),
+            Some(mut shell) => match shell.child.try_wait() {
+                Ok(None) => Ok(shell),
+                _ => self.start(host),
+            },
             None => self.start(host),
         }
     }
@@ -206,11 +220,14 @@ impl LocalTransport {
         // Owned by this future: dropped (a timeout), it kills the process.
         let mut shell = self.take(host, session)?;
         let line = format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script));
-        let written = async {
-            shell.stdin.write_all(line.as_bytes()).await?;
-            shell.stdin.flush().await
+        let mut written = send(&mut shell, &line).await;
+        // A broken pipe proves the command never reached the process (it ended between the
+        // check above and the write): sent again, once, to a new one.
+        if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            drop(shell);
+            shell = self.start(host)?;
+            written = send(&mut shell, &line).await;
         }
-        .await;
         let (out, err) = tokio::join!(read_to_result(&mut shell.stdout), read_to_result(&mut shell.stderr));
         match (written, out, err) {
             (Ok(()), Ok((Some(code), stdout)), Ok((Some(_), stderr))) => {
@@ -245,6 +262,12 @@ impl LocalTransport {
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
         crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)
     }
+}
+
+/// Writes one command line to a kept process.
+async fn send(shell: &mut Shell, line: &str) -> std::io::Result<()> {
+    shell.stdin.write_all(line.as_bytes()).await?;
+    shell.stdin.flush().await
 }
 
 /// One stream read up to the current command's result line: its code (`None`: the stream
@@ -291,6 +314,20 @@ impl Transport for LocalTransport {
             ids.into_iter().filter_map(|id| kept.remove(&id).and_then(|(_, shell)| shell)).collect()
         };
         for shell in shells {
+            end(shell).await;
+        }
+        Ok(())
+    }
+
+    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        let shell = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match kept.get(&session) {
+                Some((h, _)) if h == host => kept.remove(&session).and_then(|(_, shell)| shell),
+                _ => None,
+            }
+        };
+        if let Some(shell) = shell {
             end(shell).await;
         }
         Ok(())

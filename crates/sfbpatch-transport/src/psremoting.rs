@@ -449,6 +449,26 @@ impl Transport for PsRemotingTransport {
         result
     }
 
+    /// The session's PSSession removed (`Remove-PSSession`), so that a server's sessions do
+    /// not pile up until the end of the run.
+    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        let generation = match self.sessions.lock() {
+            Ok(s) => s.get(&session).filter(|h| h.host == host.as_str()).map(|h| h.generation),
+            Err(_) => return Err(other("the transport's state is unusable")),
+        };
+        let Some(generation) = generation else { return Ok(()) };
+        let (guard, mut p) = self.checkout(host).await?;
+        let result = if generation == p.generation {
+            self.remove_in(&mut p, host, session).await
+        } else {
+            // It died with an earlier process.
+            self.forget(session);
+            Ok(())
+        };
+        Self::checkin(guard, p);
+        result
+    }
+
     async fn run(
         &self,
         host: &Fqdn,

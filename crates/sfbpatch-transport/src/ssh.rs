@@ -542,6 +542,11 @@ impl Transport for SshTransport {
         Ok(())
     }
 
+    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        self.close_one(host, session).await;
+        Ok(())
+    }
+
     async fn run(
         &self,
         host: &Fqdn,

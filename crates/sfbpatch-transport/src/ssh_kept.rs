@@ -45,6 +45,8 @@ pub(super) struct Cut {
     pub status: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The command was never written (the write failed): it did not run.
+    pub unsent: bool,
 }
 
 /// One stream of a command: complete lines go to the reader, a partial line waits.
@@ -91,7 +93,11 @@ impl SshTransport {
         match opened {
             Ok(ch) => Ok(Kept::new(ch)),
             Err(_) => {
-                self.forget(host).await;
+                // Only a dead connection is forgotten: a channel refused on a live one (sshd's
+                // `MaxSessions`) leaves the host's other channels be.
+                if h.is_closed() {
+                    self.forget(host).await;
+                }
                 Err(TransportError::Disconnected(host.to_string()))
             }
         }
@@ -116,11 +122,29 @@ impl SshTransport {
             let slot = slots.entry(session).or_insert_with(|| (host.clone(), None));
             if slot.0 == *host { slot.1.take() } else { None }
         };
+        // A channel that ended while idle (its shell died, the far side closed it) is not
+        // written to: the command goes to a new one.
         let mut kept = match taken {
-            Some(k) => k,
+            Some(mut k) => {
+                if k.ended().await {
+                    drop(k);
+                    self.open_kept(host).await?
+                } else {
+                    k
+                }
+            }
             None => self.open_kept(host).await?,
         };
-        match kept.command(step.map_or("", |s| s.as_str()), script).await {
+        let step = step.map_or("", |s| s.as_str());
+        let mut answer = kept.command(step, script).await;
+        // A write that failed proves the command never reached the shell: sent again, once,
+        // on a new channel.
+        if matches!(&answer, Err(cut) if cut.unsent) {
+            drop(kept);
+            kept = self.open_kept(host).await?;
+            answer = kept.command(step, script).await;
+        }
+        match answer {
             Ok(out) => {
                 self.put_back(host, session, kept).await;
                 Ok(out)
@@ -164,6 +188,20 @@ impl SshTransport {
         }
     }
 
+    /// Ends the kept channel of one session of `host` and forgets the session.
+    pub(super) async fn close_one(&self, host: &Fqdn, session: SessionId) {
+        let kept = {
+            let mut slots = self.slots();
+            match slots.get(&session) {
+                Some((h, _)) if h == host => slots.remove(&session).and_then(|(_, k)| k),
+                _ => None,
+            }
+        };
+        if let Some(k) = kept {
+            k.end().await;
+        }
+    }
+
     /// Ends the kept channels of `host`'s sessions and forgets the sessions.
     pub(super) async fn close_host(&self, host: &Fqdn) {
         let kept: Vec<Kept> = {
@@ -187,10 +225,13 @@ impl Kept {
     /// ended first.
     pub(super) async fn command(&mut self, step: &str, script: &str) -> Result<CommandOutput, Cut> {
         let line = format!("{}{}", envelope::step_line(step), envelope::wrap(script));
-        // A write that fails (the channel or the connection is gone) leaves what the channel
-        // still holds to be read: its exit status, if the process ended.
-        if let Some(w) = &self.write {
-            let _ = w.data(line.as_bytes()).await;
+        // A write that fails (the channel or the connection is gone): the command never ran.
+        let sent = match &self.write {
+            Some(w) => w.data(line.as_bytes()).await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(Cut { status: None, stdout: String::new(), stderr: String::new(), unsent: true });
         }
         let (mut out, mut err) = (Stream::default(), Stream::default());
         let (mut status, mut eof) = (None, false);
@@ -215,7 +256,26 @@ impl Kept {
             }
         }
         let status = status.map(|c| i32::try_from(c).unwrap_or(-1));
-        Err(Cut { status, stdout: out.cut(), stderr: err.cut() })
+        Err(Cut { status, stdout: out.cut(), stderr: err.cut(), unsent: false })
+    }
+
+    /// Whether the channel ended while idle (its shell exited, or the channel or the
+    /// connection closed): what came since the last command is read, without waiting.
+    pub(super) async fn ended(&mut self) -> bool {
+        loop {
+            if self.closed {
+                return true;
+            }
+            // `wait` is cancel-safe (a channel receiver): nothing pending, nothing lost.
+            match tokio::time::timeout(Duration::ZERO, self.read.wait()).await {
+                Err(_) => return false,
+                Ok(Some(ChannelMsg::Close) | None) => self.closed = true,
+                Ok(Some(ChannelMsg::Eof | ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. })) => {
+                    return true;
+                }
+                Ok(Some(_)) => {}
+            }
+        }
     }
 
     /// Ends the remote shell: its input closed (a shell ends at the end of its input; the

@@ -162,6 +162,11 @@ pub fn start_sshd(sshd: &Path, cfg: &Path, port: u16) -> Daemon {
 }
 
 pub fn lab_with(extra_env: &str) -> Option<Lab> {
+    lab_with_sshd(extra_env, "")
+}
+
+/// A lab whose sshd configs end with `extra_sshd` (lines of sshd_config).
+pub fn lab_with_sshd(extra_env: &str, extra_sshd: &str) -> Option<Lab> {
     let sshd = sshd()?;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let estate = dir.path().join("estate").display().to_string();
@@ -198,7 +203,7 @@ pub fn lab_with(extra_env: &str) -> Option<Lab> {
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
              ExposeAuthInfo yes\n\
              AcceptEnv SFBPATCH_STEP\nSubsystem sftp internal-sftp -d {disk}\n\
-             SetEnv PATH={bindir}:/usr/bin:/bin SFBPATCH_BIN={bin} SFBPATCH_SIM_ESTATE={estate} SFBPATCH_SIM_HOST={host} SFBPATCH_SIM_DISK={disk} {extra_env}\n",
+             SetEnv PATH={bindir}:/usr/bin:/bin SFBPATCH_BIN={bin} SFBPATCH_SIM_ESTATE={estate} SFBPATCH_SIM_HOST={host} SFBPATCH_SIM_DISK={disk} {extra_env}\n{extra_sshd}",
             disk = disk.display(),
             bindir = bindir.display(),
             bin = bin().display(),
