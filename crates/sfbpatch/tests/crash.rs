@@ -88,7 +88,7 @@ fn killed_at_random_moments_and_resumed_it_completes_without_installing_twice() 
                     "--package",
                     "SkypeServerUpdateInstaller.exe",
                     "--time-scale",
-                    "0.002",
+                    "0.005",
                     "--journal",
                     &journal,
                     "--yes",
@@ -119,8 +119,10 @@ fn killed_at_random_moments_and_resumed_it_completes_without_installing_twice() 
                 panic!("run exited with {status:?} before completing:\n{log}");
             }
             None => {
-                if kills == 10 && !interrupted_cleanly {
-                    // Once: a clean interruption (Ctrl-C) instead of a kill.
+                if kills == 30 && !interrupted_cleanly {
+                    // Once, last: a clean interruption (Ctrl-C) instead of a kill. Ctrl-C lets
+                    // the servers already started finish, so it may complete the run: done
+                    // last, after the 30 kills, so that it cannot end the test early.
                     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
                     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
                     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
