@@ -112,7 +112,8 @@ fn decide(h: &mut Host, cx: &Cx, args: &[String], target: Build) -> Run {
         return Run { stdout: "No applicable updates were found on this server.\n".into(), ..Run::ends(0, "", ms) };
     }
     let ms = h.rng.triangular_minutes(8.0, 12.0, 25.0);
-    // Rule 2: a shell with the module loaded, left open, holds files: a restart finishes.
+    // DOMAIN.md §4 rule 2 (the seed's step 6: old shells hold the old assemblies loaded): a
+    // shell with the module loaded, left open, holds files: a restart finishes.
     // The shell that runs the installer is one of them when it loaded the module itself (a
     // kept process that ran SfB cmdlets before the install): it is open during the install.
     let shells_open = h.sessions.iter().any(|s| s.open && s.module_generation.is_some());
