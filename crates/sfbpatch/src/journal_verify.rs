@@ -7,7 +7,7 @@ use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::{Finding, Journal, Tamper};
 
 use crate::cli::{ReportFormat, VerifyArgs};
-use crate::runner::{journal_failure, journal_path, open_journal_read_only};
+use crate::inspect::{journal_failure, journal_path, open_journal_read_only};
 use crate::{Failure, Output, render};
 
 /// `journal verify --format json`.

@@ -5,6 +5,7 @@ mod cli;
 mod engine_params;
 mod estate_dir;
 mod input;
+mod inspect;
 mod journal_verify;
 mod output;
 mod plan_inputs;
@@ -160,17 +161,17 @@ fn rehearse(args: cli::RehearseArgs, lang: Lang) -> Result<Output, Failure> {
             let _ = std::fs::create_dir_all(&dir);
             let jpath = dir.join("journal.db");
             let _ = std::fs::remove_file(&jpath);
-            let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| runner::journal_failure(lang, &e))?;
+            let journal = sfbpatch_journal::Journal::open(&jpath).map_err(|e| inspect::journal_failure(lang, &e))?;
             let id = format!("rehearsal-seed-{}", args.seed);
             let plan_json = serde_json::to_string(&p).map_err(|e| crate::internal(lang, e))?;
             let servers: Vec<String> = p.servers.iter().map(|s| s.fqdn.to_string()).collect();
             journal
                 .begin_run(&id, &plan_json, "{}", &servers, "rehearsal", true)
-                .map_err(|e| runner::journal_failure(lang, &e))?;
+                .map_err(|e| inspect::journal_failure(lang, &e))?;
             let sink = journal.sink(&id);
             let (r, _) = sfbpatch_sim::rehearse::rehearse_into(&t, &p, &opts, Some(&sink));
             let report = sfbpatch_report::Report::from_journal(&journal, &id, "rehearsal")
-                .map_err(|e| runner::journal_failure(lang, &e))?;
+                .map_err(|e| inspect::journal_failure(lang, &e))?;
             drop(journal);
             let _ = std::fs::remove_dir_all(&dir);
             (r, Some((path.clone(), sfbpatch_report::html(&report, lang))))
@@ -263,13 +264,13 @@ fn run(command: Command, lang: Lang) -> Result<Output, Failure> {
         }
         Command::Rehearse(args) => rehearse(args, lang),
         Command::Run(args) => runner::run(args, lang),
-        Command::Report(args) => runner::report(args, lang),
+        Command::Report(args) => inspect::report(args, lang),
         Command::Script(args) => script(args, lang),
         Command::Resume(args) => runner::resume(args, lang),
-        Command::Status(args) => runner::status(args, lang),
-        Command::History(args) => runner::history(args, lang),
+        Command::Status(args) => inspect::status(args, lang),
+        Command::History(args) => inspect::history(args, lang),
         Command::Journal(cli::JournalCommand::Verify(args)) => journal_verify::verify(args, lang),
-        Command::Sim(cmd) => runner::sim(cmd, lang),
+        Command::Sim(cmd) => inspect::sim(cmd, lang),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sfbpatch", &mut buf);

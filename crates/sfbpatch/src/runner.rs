@@ -1,5 +1,8 @@
-//! `run`, `resume`, `status`, `history`, `sim init`, `sim show`: the imperative shell around
-//! the engine, the journal and a persisted (or in-memory) simulated estate.
+//! `run` and `resume`: the imperative shell around the engine, the journal and a persisted (or
+//! in-memory) simulated estate. How a run shows itself is in `display`; the commands that run no
+//! procedure (`status`, `report`, `history`, `sim`) are in `crate::inspect`.
+
+mod display;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +12,7 @@ use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, PlanRequest};
 use sfbpatch_core::readback::Build;
 use sfbpatch_core::vocab::RunState;
-use sfbpatch_engine::event::{Event, EventSink, Fanout, StepOutcome};
+use sfbpatch_engine::event::{EventSink, Fanout};
 use sfbpatch_engine::{ResumeState, RunOptions, RunSummary};
 use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::{Journal, JournalError};
@@ -18,10 +21,12 @@ use sfbpatch_sim::rehearse::{default_builds, package_sha256};
 use sfbpatch_sim::transport::SimTransport;
 use tokio::sync::watch;
 
-use crate::cli::{HistoryArgs, ReportFormat, ResumeArgs, RunArgs, SimCommand, StatusArgs, TransportArg};
+use crate::cli::{ReportFormat, ResumeArgs, RunArgs, TransportArg};
 use crate::engine_params::EngineParams;
 use crate::estate_dir::{self, EstateDir};
-use crate::{Failure, Output, load_or_example, render};
+use crate::inspect::{journal_failure, journal_path, open_journal};
+use crate::{Failure, Output, render};
+use display::{Bars, Display};
 
 /// What a run needs to be resumed, stored in the journal with the plan. The field names and
 /// words are those earlier journals were written with (the engine's are flattened in).
@@ -49,56 +54,6 @@ struct RunParams {
     inputs: Option<crate::plan_inputs::PlanInputs>,
 }
 
-pub(crate) fn journal_path(arg: Option<&PathBuf>) -> PathBuf {
-    arg.cloned().unwrap_or_else(sfbpatch_journal::default_path)
-}
-
-pub(crate) fn open_journal(path: &Path, lang: Lang) -> Result<Journal, Failure> {
-    Journal::open(path).map_err(|e| journal_failure(lang, &e))
-}
-
-/// For `status`, `history`, `report` and `journal verify`: read-only, never created.
-pub(crate) fn open_journal_read_only(path: &Path, lang: Lang) -> Result<Journal, Failure> {
-    Journal::open_read_only(path).map_err(|e| journal_failure(lang, &e))
-}
-
-/// A journal error, in the operator's language (the SQLite error itself stays as SQLite says it).
-pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
-    let msg = match e {
-        JournalError::Sql { path, source } => {
-            tr(lang, "cli.journal.sql", &Args::new().with("path", path).with("why", source))
-        }
-        JournalError::Io { path, source } => {
-            tr(lang, "cli.journal.sql", &Args::new().with("path", path).with("why", source))
-        }
-        JournalError::Missing { path } => tr(lang, "cli.journal.missing", &Args::new().with("path", path)),
-        JournalError::LeaseHeld { server, run, holder } => tr(
-            lang,
-            "cli.journal.lease-held",
-            &Args::new().with("server", server).with("run", run).with("holder", holder),
-        ),
-        JournalError::LeaseHolderAlive { server, run, holder, pid } => tr(
-            lang,
-            "cli.journal.lease-holder-alive",
-            &Args::new().with("server", server).with("run", run).with("holder", holder).with("pid", pid),
-        ),
-        JournalError::NoRun { path, run } => {
-            tr(lang, "cli.journal.no-run", &Args::new().with("id", run).with("path", path))
-        }
-        JournalError::TooNew { path, found, known } => {
-            tr(lang, "cli.journal.too-new", &Args::new().with("path", path).with("found", found).with("known", known))
-        }
-        JournalError::Corrupt { run, what, why } => {
-            // `what` is one of the journal's fixed labels; each has its words in the catalogue.
-            let key = format!("cli.journal.what.{}", what.replace(' ', "-"));
-            let what =
-                if sfbpatch_i18n::catalogue(lang).get(&key).is_some() { text(lang, &key) } else { (*what).to_owned() };
-            tr(lang, "cli.journal.corrupt", &Args::new().with("run", run).with("what", what).with("why", why))
-        }
-    };
-    Failure::Message(msg)
-}
-
 fn run_id() -> String {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("run-{}-{:04x}", d.as_secs(), (d.subsec_nanos() ^ std::process::id()) & 0xffff)
@@ -109,117 +64,6 @@ fn holder() -> String {
     let host =
         std::env::var("COMPUTERNAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "localhost".into());
     format!("{user}@{host} pid {}", std::process::id())
-}
-
-/// Plain progress lines on stderr: one per step start and end, outages, warnings.
-struct Display {
-    lang: Lang,
-}
-
-impl EventSink for Display {
-    fn emit(&self, e: &Event) -> Result<(), String> {
-        let lang = self.lang;
-        let line = match e {
-            Event::StepStarted { server, step, attempt, .. } => Some(tr(
-                lang,
-                "cli.run.step-started",
-                &Args::new().with("server", server).with("step", step).with("attempt", attempt),
-            )),
-            Event::StepFinished { server, step, outcome, .. } => {
-                let what = match outcome {
-                    StepOutcome::Succeeded => text(lang, "cli.run.ok"),
-                    StepOutcome::SucceededRebootPending => text(lang, "cli.run.ok-reboot"),
-                    StepOutcome::Failed { reason } => tr(lang, "cli.run.failed", &Args::new().with("reason", reason)),
-                };
-                Some(format!("[{server}] {step}: {what}"))
-            }
-            Event::OutageOpened { server, .. } => {
-                Some(tr(lang, "cli.run.outage-opened", &Args::new().with("server", server)))
-            }
-            Event::OutageClosed { server, .. } => {
-                Some(tr(lang, "cli.run.outage-closed", &Args::new().with("server", server)))
-            }
-            Event::Warning { server, message, .. } => {
-                let who = server.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default();
-                Some(format!("{who}! {message}"))
-            }
-            _ => None,
-        };
-        if let Some(l) = line {
-            // Reasons and warnings carry what servers and hooks printed (issue 13 item 10).
-            let _ = writeln!(std::io::stderr(), "{}", sfbpatch_core::printable::lines(&l));
-        }
-        Ok(())
-    }
-}
-
-/// On a terminal: one live line per server (step, time in step, outage timer).
-struct Bars {
-    lang: Lang,
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
-}
-
-impl Bars {
-    fn new(lang: Lang) -> Self {
-        Self {
-            lang,
-            multi: indicatif::MultiProgress::new(),
-            bars: std::sync::Mutex::new(std::collections::BTreeMap::new()),
-        }
-    }
-
-    fn bar(&self, server: &str) -> Option<indicatif::ProgressBar> {
-        let mut bars = self.bars.lock().ok()?;
-        let bar = bars.entry(server.to_owned()).or_insert_with(|| {
-            let b = self.multi.add(indicatif::ProgressBar::new_spinner());
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix:28} {wide_msg} {elapsed:>6}")
-            {
-                b.set_style(style);
-            }
-            b.set_prefix(server.to_owned());
-            b.enable_steady_tick(std::time::Duration::from_millis(200));
-            b
-        });
-        Some(bar.clone())
-    }
-}
-
-impl EventSink for Bars {
-    fn emit(&self, e: &Event) -> Result<(), String> {
-        let lang = self.lang;
-        match e {
-            Event::StepStarted { server, step, .. } => {
-                if let Some(b) = self.bar(server.as_str()) {
-                    let outage = if b.message().starts_with('▌') { "▌ " } else { "" };
-                    b.set_message(format!("{outage}{step}"));
-                }
-            }
-            Event::OutageOpened { server, .. } => {
-                if let Some(b) = self.bar(server.as_str()) {
-                    // From here, the elapsed time shown is the outage's.
-                    b.reset_elapsed();
-                    b.set_message(format!("▌ {}", text(lang, "cli.run.outage-timer")));
-                }
-            }
-            Event::OutageClosed { server, .. } => {
-                if let Some(b) = self.bar(server.as_str()) {
-                    b.set_message(text(lang, "cli.run.outage-over"));
-                }
-            }
-            Event::Warning { server, message, .. } => {
-                let who = server.as_ref().map(|s| format!("[{s}] ")).unwrap_or_default();
-                let _ = self.multi.println(sfbpatch_core::printable::lines(&format!("{who}! {message}")));
-            }
-            Event::ServerFinished { server, result, .. } => {
-                if let Some(b) = self.bar(server.as_str()) {
-                    b.finish_with_message(text(lang, &format!("cli.run.result.{result}")));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 fn confirm(p: &Plan, yes: bool, lang: Lang) -> Result<(), Failure> {
@@ -625,48 +469,6 @@ pub fn resume(args: ResumeArgs, lang: Lang) -> Result<Output, Failure> {
     Ok(run_output(done, &stored.id, &journal, &jpath, params.engine.outage_budget, args.format, lang))
 }
 
-/// `sfbpatch status`.
-pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
-    let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal_read_only(&jpath, lang)?;
-    let id = match args.run_id {
-        Some(id) => id,
-        None => journal
-            .latest()
-            .map_err(|e| journal_failure(lang, &e))?
-            .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs")))?,
-    };
-    let s = journal.status(&id).map_err(|e| journal_failure(lang, &e))?;
-    Ok(match args.format {
-        ReportFormat::Json => render::json(&s),
-        ReportFormat::Text => {
-            let plan: Option<Plan> = journal.run(&id).ok().and_then(|r| serde_json::from_str(&r.plan).ok());
-            render::status_text(&s, plan.as_ref(), lang)
-        }
-    }
-    .into())
-}
-
-/// `sfbpatch report`.
-pub fn report(args: crate::cli::ReportArgs, lang: Lang) -> Result<Output, Failure> {
-    let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal_read_only(&jpath, lang)?;
-    let r =
-        sfbpatch_report::Report::from_journal(&journal, &args.run_id, "run").map_err(|e| journal_failure(lang, &e))?;
-    let body = match args.format {
-        crate::cli::ReportKind::Html => sfbpatch_report::html(&r, lang),
-        crate::cli::ReportKind::Markdown => sfbpatch_report::markdown(&r, lang),
-        crate::cli::ReportKind::Json => render::json(&r),
-    };
-    match &args.output {
-        Some(path) => {
-            crate::output::write_atomically(lang, path, body.as_bytes()).map_err(Failure::Message)?;
-            Ok(String::new().into())
-        }
-        None => Ok(body.into()),
-    }
-}
-
 /// `path` as an absolute path, or the catalogue's sentence `key` (naming it, the reason and
 /// the fix) when it does not exist or cannot be reached: before anything is recorded.
 fn existing(path: &Path, key: &str, lang: Lang) -> Result<PathBuf, Failure> {
@@ -682,56 +484,5 @@ fn window_not_past(end: Option<&crate::engine_params::WindowEnd>, lang: Lang) ->
             Err(Failure::Message(tr(lang, "cli.bad-input.window-past", &Args::new().with("end", &w.label))))
         }
         _ => Ok(()),
-    }
-}
-
-/// `sfbpatch history`.
-pub fn history(args: HistoryArgs, lang: Lang) -> Result<Output, Failure> {
-    let jpath = journal_path(args.journal.journal.as_ref());
-    let journal = open_journal_read_only(&jpath, lang)?;
-    let rows = journal.history().map_err(|e| journal_failure(lang, &e))?;
-    Ok(match args.format {
-        ReportFormat::Json => render::history_json(&rows),
-        ReportFormat::Text => render::history_text(&rows, lang),
-    }
-    .into())
-}
-
-/// `sfbpatch sim init|show|generate`.
-pub fn sim(cmd: SimCommand, lang: Lang) -> Result<Output, Failure> {
-    match cmd {
-        SimCommand::Init { file, estate, version, seed, product, faults } => {
-            let t = load_or_example(file.as_deref(), lang)?;
-            let over: Option<sfbpatch_core::runbook::Product> = product.map(Into::into);
-            // The package's product: the override, else the first server's that carries one.
-            let product = over
-                .or_else(|| t.servers.iter().filter(|s| s.sfb_installed).find_map(|s| s.product))
-                .unwrap_or_default();
-            let initial_build = version.unwrap_or(default_builds(product).0);
-            let mut e = Estate::new(&t, &crate::products::estate_options(over, product, &initial_build, seed));
-            e.faults = faults;
-            e.package_build = Some(default_builds(product).1);
-            EstateDir::create(&estate, &e).map_err(|e| Failure::Message(e.render(lang)))?;
-            Ok((tr(lang, "cli.sim.created", &Args::new().with("dir", estate.display()).with("count", e.hosts.len()))
-                + "\n")
-                .into())
-        }
-        SimCommand::Generate { servers, seed, output } => {
-            let spec = sfbpatch_sim::generate::Spec::servers(servers as usize, seed);
-            let xml = sfbpatch_sim::generate::estate(&spec);
-            crate::output::write_atomically(lang, &output, xml.as_bytes()).map_err(Failure::Message)?;
-            let args = Args::new().with("count", servers).with("sites", spec.sites).with("file", output.display());
-            Ok((tr(lang, "cli.sim.generated", &args) + "\n").into())
-        }
-        SimCommand::Shell { estate, host } => crate::sim_shell::sim_shell(&estate, &host, lang),
-        SimCommand::Remoting { estate } => crate::psremoting::sim_remoting(&estate, lang),
-        SimCommand::Show { estate, format } => {
-            let e = estate_dir::load(&estate).map_err(|e| Failure::Message(e.render(lang)))?;
-            Ok(match format {
-                ReportFormat::Json => render::json(&e),
-                ReportFormat::Text => render::estate_text(&e, lang),
-            }
-            .into())
-        }
     }
 }
