@@ -13,8 +13,6 @@ use serde_json::Value;
 use sfbpatch_core::Lang;
 use sfbpatch_core::plan::{Plan, PlanRequest, plan};
 use sfbpatch_core::printable;
-use sfbpatch_core::runbook::{Product, StepId};
-use sfbpatch_core::scope::Scope;
 use sfbpatch_core::topology::{self, Format, Topology};
 use sfbpatch_core::{example, topology::text};
 use sfbpatch_i18n::{Args, fmt as tr, text as say};
@@ -88,71 +86,24 @@ fn load(file: &str, text: &str) -> Result<Topology, Failure> {
     topology::load(file, text.as_bytes()).map_err(Failure::Topology)
 }
 
-/// Every input of a run's plan: the topology and each `PlanRequest` field.
+/// Every input of a run's plan: the topology and the `PlanRequest`, its fields stored beside
+/// `topology` (flattened), the JSON shape earlier releases wrote.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanInputs {
     pub topology: TopologySource,
-    pub package: String,
-    pub product: Option<Product>,
-    pub installer_switches: Option<Vec<String>>,
-    pub servers: Vec<String>,
-    pub skip: Vec<StepId>,
-    pub stage_dir: String,
-    pub outage_budget_minutes: f64,
-    /// The plan's language (`en`, `es`): its titles and warnings are in it.
-    pub lang: String,
-    pub failover_wait_minutes: Option<u32>,
-    pub draining_timeout_minutes: Option<u32>,
-    pub max_parallel: Option<usize>,
-    pub scope: Scope,
-    pub pools: Vec<String>,
-    pub sites: Vec<String>,
+    #[serde(flatten)]
+    pub request: PlanRequest,
 }
 
 impl PlanInputs {
     /// What `req` asks, with the topology it is asked of.
     pub fn new(topology: TopologySource, req: &PlanRequest) -> Self {
-        Self {
-            topology,
-            package: req.package.clone(),
-            product: req.product,
-            installer_switches: req.installer_switches.clone(),
-            servers: req.servers.clone(),
-            skip: req.skip.clone(),
-            stage_dir: req.stage_dir.clone(),
-            outage_budget_minutes: req.outage_budget_minutes,
-            lang: req.lang.code().to_owned(),
-            failover_wait_minutes: req.failover_wait_minutes,
-            draining_timeout_minutes: req.draining_timeout_minutes,
-            max_parallel: req.max_parallel,
-            scope: req.scope,
-            pools: req.pools.clone(),
-            sites: req.sites.clone(),
-        }
-    }
-
-    /// The request again (`plan::plan` validates every field of it).
-    pub fn request(&self) -> PlanRequest {
-        let mut req = PlanRequest::new(self.package.clone());
-        req.product = self.product;
-        req.installer_switches = self.installer_switches.clone();
-        req.servers = self.servers.clone();
-        req.skip = self.skip.clone();
-        req.stage_dir = self.stage_dir.clone();
-        req.outage_budget_minutes = self.outage_budget_minutes;
-        req.lang = Lang::from_locale(&self.lang).unwrap_or_default();
-        req.failover_wait_minutes = self.failover_wait_minutes;
-        req.draining_timeout_minutes = self.draining_timeout_minutes;
-        req.max_parallel = self.max_parallel;
-        req.scope = self.scope;
-        req.pools = self.pools.clone();
-        req.sites = self.sites.clone();
-        req
+        Self { topology, request: req.clone() }
     }
 
     /// The plan of `t`, as `run` makes it: `plan::plan`, then one product per run.
     pub fn plan(&self, t: &Topology, lang: Lang) -> Result<Plan, Failure> {
-        let p = plan(t, &self.request()).map_err(|e| Failure::Message(e.render(lang)))?;
+        let p = plan(t, &self.request).map_err(|e| Failure::Message(e.render(lang)))?;
         crate::products::one_product(&p, lang)?;
         Ok(p)
     }
@@ -435,6 +386,33 @@ mod tests {
             Ok((None, Some(c), (None, None))) => assert_eq!(c, mine),
             _ => panic!("the same file, given again, is refused"),
         }
+    }
+
+    /// The `inputs` a journal of the release before `PlanRequest` was stored whole holds, as
+    /// it wrote them (`run --max-parallel 2 --failover-wait 30 --draining-timeout 10
+    /// --outage-budget 25 --lang es --product sfb2019` on the bundled example).
+    const STORED: &str = r#"{"topology":{"format":"bundled-example"},"package":"SkypeServerUpdateInstaller.exe","product":"sfb2019","installer_switches":null,"servers":[],"skip":[],"stage_dir":"C:\\ProgramData\\sfbpatch\\stage\\run-1795748665-0a74","outage_budget_minutes":25.0,"lang":"es","failover_wait_minutes":30,"draining_timeout_minutes":10,"max_parallel":2,"scope":"backends","pools":[],"sites":[]}"#;
+
+    #[test]
+    fn inputs_stored_by_earlier_releases_read_as_the_request_and_are_written_back_the_same() {
+        let read: PlanInputs = serde_json::from_str(STORED).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = PlanRequest::new("SkypeServerUpdateInstaller.exe");
+        want.product = Some(sfbpatch_core::runbook::Product::Sfb2019);
+        want.stage_dir = r"C:\ProgramData\sfbpatch\stage\run-1795748665-0a74".to_owned();
+        want.outage_budget_minutes = 25.0;
+        want.lang = Lang::Es;
+        want.failover_wait_minutes = Some(30);
+        want.draining_timeout_minutes = Some(10);
+        want.max_parallel = Some(2);
+        assert_eq!(read, PlanInputs::new(TopologySource::BundledExample, &want));
+        assert_eq!(serde_json::to_string(&read).unwrap_or_else(|e| panic!("{e}")), STORED);
+    }
+
+    #[test]
+    fn an_unknown_stored_language_reads_as_the_default() {
+        let text = STORED.replace(r#""lang":"es""#, r#""lang":"xx""#);
+        let read: PlanInputs = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.request.lang, Lang::default());
     }
 
     #[test]

@@ -68,7 +68,8 @@ fn whole(
 }
 
 /// The plan request's numbers (`plan::plan` checks only that the budget is positive).
-pub fn plan_numbers(id: &str, i: &PlanInputs, lang: Lang) -> Result<(), Failure> {
+pub fn plan_numbers(id: &str, inputs: &PlanInputs, lang: Lang) -> Result<(), Failure> {
+    let i = &inputs.request;
     float(id, "inputs.outage_budget_minutes", "--outage-budget", i.outage_budget_minutes, cli::parse_budget, lang)?;
     let max = i.max_parallel.map(|n| n as u64);
     whole(id, "inputs.max_parallel", "--max-parallel", max, &cli::MAX_PARALLEL, lang)?;

@@ -166,3 +166,26 @@ fn a_run_stored_without_inputs_is_refused_with_what_why_and_the_fix() {
     let st = run(&["status", &id, "--journal", &s.journal]);
     assert_eq!(st.code, 0, "{}", st.stderr);
 }
+
+/// The `inputs` a journal of the release before `PlanRequest` was stored whole holds, copied
+/// as that release wrote it (`run --max-parallel 2 --failover-wait 30 --draining-timeout 10
+/// --outage-budget 25 --lang es --product sfb2019` on the bundled example); `{stage_dir}` is
+/// the run's own staging folder (it is named after the run's id).
+const STORED_INPUTS: &str = r#"{"topology":{"format":"bundled-example"},"package":"SkypeServerUpdateInstaller.exe","product":"sfb2019","installer_switches":null,"servers":[],"skip":[],"stage_dir":"{stage_dir}","outage_budget_minutes":25.0,"lang":"es","failover_wait_minutes":30,"draining_timeout_minutes":10,"max_parallel":2,"scope":"backends","pools":[],"sites":[]}"#;
+
+#[test]
+fn inputs_in_the_format_earlier_releases_stored_are_written_the_same_and_resume() {
+    let s = Setup::new();
+    let flags = ["--max-parallel", "2", "--failover-wait", "30", "--draining-timeout", "10", "--outage-budget", "25"];
+    let id = s.stopped(&[&flags[..], &["--lang", "es", "--product", "sfb2019"]].concat());
+    let mut written = Value::Null;
+    s.edit("params", |p| written = p["inputs"].clone());
+    let stage = written["stage_dir"].as_str().unwrap_or_else(|| panic!("no stage_dir: {written}"));
+    assert!(stage.starts_with(&format!("C:\\ProgramData\\sfbpatch\\stage\\{id}")), "{stage}");
+    let literal = STORED_INPUTS.replace("{stage_dir}", &stage.replace('\\', "\\\\"));
+    let stored: Value = serde_json::from_str(&literal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, stored, "this build writes the inputs as earlier releases did");
+    s.edit("params", |p| p["inputs"] = stored.clone());
+    completed(&s.resume(&id, &[]));
+    assert!(s.new_attempts() > 0);
+}

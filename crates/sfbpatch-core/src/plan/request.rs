@@ -1,5 +1,6 @@
 //! What a plan is asked for (`PlanRequest`) and why one cannot be made (`PlanError`).
 
+use serde::{Deserialize, Serialize};
 use sfbpatch_i18n::{Args, Lang, fmt as tr};
 
 use super::{DEFAULT_STAGE_DIR, RESILIENCY_MINUTES};
@@ -7,8 +8,10 @@ use crate::runbook::{Product, StepId};
 use crate::scope::Scope;
 use crate::topology::Role;
 
-/// What to plan.
-#[derive(Clone, Debug)]
+/// What to plan. Stored with a run's parameters (the journal's `inputs`, beside the topology
+/// read), so that `resume` makes the plan again from it: its JSON field names are a stored
+/// contract, those of the journals earlier releases wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanRequest {
     /// The package as the operator named it (a local path).
     pub package: String,
@@ -25,7 +28,8 @@ pub struct PlanRequest {
     pub stage_dir: String,
     /// The outage budget in minutes (default [`RESILIENCY_MINUTES`]).
     pub outage_budget_minutes: f64,
-    /// The language of titles and warnings.
+    /// The language of titles and warnings (stored as its code: `en`, `es`).
+    #[serde(with = "lang_code")]
     pub lang: Lang,
     /// `Invoke-CsComputerFailOver -WaitTime` in minutes (the cmdlet's default: 60).
     pub failover_wait_minutes: Option<u32>,
@@ -40,6 +44,21 @@ pub struct PlanRequest {
     pub pools: Vec<String>,
     /// `--site` (repeatable): only the entries of these sites (by name or `SiteId`).
     pub sites: Vec<String>,
+}
+
+/// A [`Lang`] as its code (`en`, `es`); a code this build does not know reads as the default
+/// language, as it always has.
+mod lang_code {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use sfbpatch_i18n::Lang;
+
+    pub fn serialize<S: Serializer>(lang: &Lang, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(lang.code())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Lang, D::Error> {
+        Ok(Lang::from_locale(&String::deserialize(d)?).unwrap_or_default())
+    }
 }
 
 impl PlanRequest {
