@@ -198,6 +198,9 @@ async fn attempt_step<T: Transport, S: EventSink>(
         // (`close-shells` not skipped), with none of this run left open on the host (DOMAIN.md
         // §4 rule 2) even when `close-shells` did not just run: a resumed run whose install did
         // not take runs it again after read-backs that opened a session and loaded the module.
+        // The session opened for it is the one started before the outage (`crate::spare`),
+        // which ran nothing, so loaded no module, and which `close_sessions` leaves open; when
+        // there is none, one is opened here as before.
         StepId::InstallUpdate => {
             *session = None;
             if sp.steps.iter().any(|s| s.id == StepId::CloseShells)
@@ -205,6 +208,7 @@ async fn attempt_step<T: Transport, S: EventSink>(
             {
                 return Attempt::failed(cx.transport_error(&e));
             }
+            *session = cx.take_spare(host);
         }
         _ => {}
     }

@@ -37,6 +37,9 @@ pub(crate) struct Ctx<'a, T: Transport, S: EventSink> {
     /// so that a kept shell process serves the preflight's read-backs and the steps before the
     /// install alike.
     preflight: Mutex<HashMap<Fqdn, SessionId>>,
+    /// The installer's session started ahead on each host (`crate::spare`), taken by the
+    /// install step.
+    pub(crate) spares: Mutex<HashMap<Fqdn, SessionId>>,
 }
 
 impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
@@ -47,7 +50,16 @@ impl<'a, T: Transport, S: EventSink> Ctx<'a, T, S> {
         opts: &'a RunOptions,
         stop: watch::Receiver<bool>,
     ) -> Self {
-        Self { plan, transport, sink, opts, stop, sink_failed: Mutex::new(None), preflight: Mutex::new(HashMap::new()) }
+        Self {
+            plan,
+            transport,
+            sink,
+            opts,
+            stop,
+            sink_failed: Mutex::new(None),
+            preflight: Mutex::new(HashMap::new()),
+            spares: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Hands an event to the sink; a sink that fails halts the run before its next step.

@@ -10,6 +10,7 @@
 //! * [`guard`]: the outage guard (projection against the budget, marks before it);
 //! * `restart` and `recovery`: restarts in stages; service brought back after a failure and
 //!   read back before anything is claimed;
+//! * `spare`: the installer's shell process started before the outage (issue 14);
 //! * [`options`]: what the caller asks for, with the one timing rule (`--timeout-scale`).
 //!
 //! Every command it sends comes from the core (`runbook` for steps, `probe` for the rest);
@@ -27,6 +28,7 @@ mod recovery;
 mod restart;
 mod rights;
 pub mod schedule;
+mod spare;
 pub mod transport;
 pub mod verdict;
 

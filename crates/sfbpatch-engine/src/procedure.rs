@@ -109,6 +109,8 @@ pub(crate) async fn run_server<T: Transport, S: EventSink>(
     if let Some(s) = session {
         let _ = cx.transport.close_session(&sp.fqdn, s).await;
     }
+    // The installer's session started ahead and not used (the server ended before its install).
+    cx.close_spare(&sp.fqdn).await;
     summary
 }
 
@@ -176,6 +178,8 @@ async fn procedure<T: Transport, S: EventSink>(
     }
     if p.reboot_pending {
         *session = None;
+        // A restart ends every process on the host, a spare started ahead too.
+        cx.close_spare(host).await;
         cx.warn(host, cx.say("reboot-interrupted", &[]));
         if let Err(why) = reboot(cx, host).await {
             let why = cx.say("restart-failed", &[("step", StepId::InstallUpdate.to_string()), ("why", why)]);
@@ -209,6 +213,12 @@ async fn procedure<T: Transport, S: EventSink>(
                 Settled::RunAgain => {}
                 Settled::Stop(summary) => return summary,
             }
+        }
+        // The installer's session, started before the outage if the preflight did not start it
+        // (`crate::spare`), once the host has answered this run (its own session is open): a
+        // host that does not answer is not asked again for it.
+        if !p.outage_open() && !p.installed && session.is_some() {
+            cx.prestart(sp, prior).await;
         }
         // The outage opens at the first step of the plan inside the window, whichever stops a
         // user-facing service first (IIS too, when stop-services is left out).

@@ -4,6 +4,7 @@
 //! `--max-parallel`; a server waits for its `after` servers; a failure stopping the rest of its
 //! pool; the gates before each new server (`--window-end`, `--max-failures`); and the run's end.
 
+use futures::StreamExt as _;
 use sfbpatch_core::Fqdn;
 use sfbpatch_core::plan::{Plan, ServerPlan};
 use sfbpatch_core::runbook::StepId;
@@ -347,10 +348,29 @@ pub async fn run<T: Transport, S: EventSink>(
     let start_ms = cx.now();
     let window_end_ms = opts.window.as_ref().map(|w| w.end_ms(start_ms));
     // A window already over: nothing is asked of any server, not even the preflight's reads.
-    let refused =
-        if window_end_ms.is_some_and(|end| start_ms >= end) { Vec::new() } else { preflight(&cx, plan, resume).await };
     let lanes = lanes(plan);
-    let semaphore = Semaphore::new(opts.max_parallel.unwrap_or(lanes.len()).max(1));
+    let parallel = opts.max_parallel.unwrap_or(lanes.len()).max(1);
+    let refused = if window_end_ms.is_some_and(|end| start_ms >= end) {
+        Vec::new()
+    } else {
+        // The installer's shell of each server that starts first is started alongside the
+        // preflight (`crate::spare`): its start then ends long before the server's outage
+        // opens. The others start theirs in their procedure, once the host has answered.
+        let first = lanes.iter().filter_map(|l| l.first()).take(parallel).map(|&i| &plan.servers[i]);
+        let spares = futures::stream::iter(first).for_each_concurrent(crate::spare::AT_ONCE, |sp| {
+            cx.prestart(sp, resume.and_then(|r| r.servers.get(sp.fqdn.as_str())))
+        });
+        // The run never waits for them: those still starting when the preflight ends are
+        // given up (a host that stalls), and their procedures start them again.
+        let pre = preflight(&cx, plan, resume);
+        tokio::pin!(pre, spares);
+        tokio::select! {
+            biased;
+            refused = &mut pre => refused,
+            () = &mut spares => pre.await,
+        }
+    };
+    let semaphore = Semaphore::new(parallel);
     let finished = Finished::default();
     let gates = Gates {
         window_end_ms,
@@ -452,6 +472,8 @@ pub async fn run<T: Transport, S: EventSink>(
     results.sort_by_key(|(i, _)| *i);
     let servers: Vec<ServerSummary> = results.into_iter().map(|(_, s)| s).collect();
     let state = run_state(&servers.iter().map(|s| s.result).collect::<Vec<_>>(), cx.halted());
+    // Spares of servers that never started (refused, gated, stopped) end with the run.
+    cx.close_spares().await;
     cx.emit(Event::RunFinished { at_ms: cx.now(), state });
     let gates = gates.closed.lock().map(|c| c.clone()).unwrap_or_default();
     RunSummary { state, servers, gates }

@@ -62,7 +62,27 @@ pub trait Transport {
     /// Opens a new PowerShell session on `host`.
     fn open_session(&self, host: &Fqdn) -> impl Future<Output = Result<SessionId, TransportError>>;
 
-    /// Ends every session on `host` (the seed's "close every Management Shell").
+    /// Opens a session on `host` for the update installer, its shell process (or channel)
+    /// started now rather than at its first command, so that the start (hundreds of
+    /// milliseconds for `powershell.exe`) falls before the users' outage, not inside it
+    /// (issue 14; DOMAIN.md §1: what can happen before step 4 happens before it).
+    ///
+    /// Until its first command it is a *spare*: it has run nothing, so it has never loaded the
+    /// Skype for Business module, and [`Transport::close_sessions`] leaves it open — only a
+    /// shell with the module loaded holds the files the installer replaces (DOMAIN.md §4 rule 2;
+    /// the seed's step 6 closes *Management Shell* windows, §1 step 3). Once it has run a
+    /// command it is a session like any other. [`Transport::close_session`] ends it.
+    ///
+    /// `Ok(None)`: the transport has nothing to start ahead (the default, and transports whose
+    /// sessions cost nothing to open); the engine then opens the installer's session when the
+    /// install step comes, as it does after any error here.
+    fn open_spare_session(&self, host: &Fqdn) -> impl Future<Output = Result<Option<SessionId>, TransportError>> {
+        let _ = host;
+        std::future::ready(Ok(None))
+    }
+
+    /// Ends every session on `host` (the seed's "close every Management Shell"), except spare
+    /// sessions that have run nothing yet ([`Transport::open_spare_session`]).
     fn close_sessions(&self, host: &Fqdn) -> impl Future<Output = Result<(), TransportError>>;
 
     /// Ends one session on `host` (its kept shell process or channel), once the engine is

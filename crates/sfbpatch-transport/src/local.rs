@@ -13,7 +13,8 @@
 //! gets as `SFBPATCH_STEP` in its environment) and read on stdout and stderr up to the result
 //! lines (`envelope::Reader`), so a Standard Edition server costs three shell starts instead of
 //! one per command. `close_sessions` ends every process of the host (stdin closed, then killed
-//! if it lingers). A command without a session (`run(host, None, …)`, staging) is a process
+//! if it lingers) but a spare that has run nothing (`open_spare_session`: the installer's
+//! process, started at once rather than at its first command). A command without a session (`run(host, None, …)`, staging) is a process
 //! of its own, as before.
 //!
 //! A command past its timeout, or whose future is dropped, kills its process (it is taken out
@@ -21,11 +22,13 @@
 //! new one. That is safe: a fresh process has no module loaded and sees the host as it is now,
 //! and the steps that need a process started before or after the install say so themselves
 //! (the engine's `open-shell`/`reopen-shell` start a new session, `close-shells` ends them,
-//! and the install step runs in a session opened after `close-shells`). A process that ends
+//! and the install step runs in a session started before the outage that has run nothing,
+//! `open_spare_session`, which `close_sessions` leaves open, or else one opened after
+//! `close-shells`). A process that ends
 //! mid-command answers as a one-shot one would: no result line, `TransportError::NoResult`,
 //! or the simulator's dropped-session and silent-host markers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -55,6 +58,8 @@ pub struct LocalTransport {
     executes_on: Option<Fqdn>,
     /// The kept process of each session (`None`: not started yet, or running a command).
     kept: Mutex<HashMap<SessionId, (Fqdn, Option<Shell>)>>,
+    /// Sessions started ahead that have run nothing yet (`open_spare_session`).
+    spare: Mutex<HashSet<SessionId>>,
     next_session: AtomicU64,
 }
 
@@ -121,6 +126,7 @@ impl LocalTransport {
             sha256,
             executes_on,
             kept: Mutex::new(HashMap::new()),
+            spare: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(1),
         })
     }
@@ -148,6 +154,10 @@ impl LocalTransport {
 
     fn start_error(&self, e: &std::io::Error) -> TransportError {
         TransportError::Other(format!("cannot start {}: {e}", self.program.display()))
+    }
+
+    fn spares(&self) -> std::sync::MutexGuard<'_, HashSet<SessionId>> {
+        self.spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A new kept process for `host`.
@@ -200,6 +210,7 @@ impl LocalTransport {
     /// Ends every kept process (their input closed, so each closes its session), for the end
     /// of a run: dropped, they would be killed.
     pub async fn close_all(&self) {
+        self.spares().clear();
         let shells: Vec<Shell> = {
             let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             kept.drain().filter_map(|(_, (_, shell))| shell).collect()
@@ -217,6 +228,8 @@ impl LocalTransport {
         step: Option<StepId>,
         script: &str,
     ) -> Result<CommandOutput, TransportError> {
+        // A spare's first command: from now on it is a session like any other.
+        self.spares().remove(&session);
         // Owned by this future: dropped (a timeout), it kills the process.
         let mut shell = self.take(host, session)?;
         let line = format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script));
@@ -307,10 +320,22 @@ impl Transport for LocalTransport {
         Ok(id)
     }
 
+    /// The process starts now (spawned: its start runs on while the engine goes on), and
+    /// waits for its first command; `close_sessions` leaves it until it has run one.
+    async fn open_spare_session(&self, host: &Fqdn) -> Result<Option<SessionId>, TransportError> {
+        let shell = self.start(host)?;
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        self.spares().insert(id);
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, (host.clone(), Some(shell)));
+        Ok(Some(id))
+    }
+
     async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
+        let spare = self.spares().clone();
         let shells: Vec<Shell> = {
             let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let ids: Vec<SessionId> = kept.iter().filter(|(_, (h, _))| h == host).map(|(id, _)| *id).collect();
+            let ids: Vec<SessionId> =
+                kept.iter().filter(|(id, (h, _))| h == host && !spare.contains(id)).map(|(id, _)| *id).collect();
             ids.into_iter().filter_map(|id| kept.remove(&id).and_then(|(_, shell)| shell)).collect()
         };
         for shell in shells {
@@ -320,6 +345,7 @@ impl Transport for LocalTransport {
     }
 
     async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        self.spares().remove(&session);
         let shell = {
             let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             match kept.get(&session) {

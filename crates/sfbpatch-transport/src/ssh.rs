@@ -537,6 +537,10 @@ impl Transport for SshTransport {
         Ok(id)
     }
 
+    async fn open_spare_session(&self, host: &Fqdn) -> Result<Option<SessionId>, TransportError> {
+        self.open_spare(host).await
+    }
+
     async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
         self.close_host(host).await;
         Ok(())

@@ -1,6 +1,8 @@
 //! The SSH transport's kept channels (issue 14): one channel per engine session running the
 //! remote shell (`powershell.exe … -Command -`), opened at the session's first command and
-//! kept, as the local transport keeps a process per session.
+//! kept, as the local transport keeps a process per session. A spare session's channel (the
+//! installer's, `Transport::open_spare_session`) is opened at once instead, and `close_host`
+//! leaves it until its first command.
 //!
 //! Each command is written as channel data: an `envelope::step_line` naming its step (a
 //! one-shot exec channel gets `SFBPATCH_STEP` through sshd's `AcceptEnv` instead), then the
@@ -35,6 +37,9 @@ pub(super) struct Kept {
     write: Option<ChannelWriteHalf<Msg>>,
     /// The far side closed the channel (nothing more will be read).
     closed: bool,
+    /// Opened ahead for the installer and not written to yet: `close_host` leaves it
+    /// (`Transport::open_spare_session`).
+    spare: bool,
 }
 
 /// How a command on a kept channel ended without both result lines: the channel closed
@@ -126,6 +131,8 @@ impl SshTransport {
         // written to: the command goes to a new one.
         let mut kept = match taken {
             Some(mut k) => {
+                // A spare's first command: from now on it is a channel like any other.
+                k.spare = false;
                 if k.ended().await {
                     drop(k);
                     self.open_kept(host).await?
@@ -159,6 +166,27 @@ impl SshTransport {
                 crate::outcome(host, cut.status, cut.stdout.as_bytes(), cut.stderr.as_bytes())
             }
         }
+    }
+
+    /// A channel opened now, its remote shell started, for a spare session: the installer's,
+    /// whose shell then starts before the outage rather than inside it. Only on a connection
+    /// already open and free: a spare never connects (nor waits for a connect) itself, so a
+    /// host that stalls is not waited on once more for it (`None`: the engine asks again
+    /// later, or the install step opens its session as before).
+    pub(super) async fn open_spare(&self, host: &Fqdn) -> Result<Option<SessionId>, TransportError> {
+        let slot = self.conns.lock().await.get(host.as_str()).cloned();
+        let live = slot
+            .as_ref()
+            .and_then(|s| s.try_lock().ok().and_then(|h| h.as_ref().map(|h| !h.is_closed())))
+            .unwrap_or(false);
+        if !live {
+            return Ok(None);
+        }
+        let mut kept = self.open_kept(host).await?;
+        kept.spare = true;
+        let id = self.next_session.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.slots().insert(id, (host.clone(), Some(kept)));
+        Ok(Some(id))
     }
 
     /// Puts a channel back in its slot after a complete command; a session closed meanwhile
@@ -202,11 +230,16 @@ impl SshTransport {
         }
     }
 
-    /// Ends the kept channels of `host`'s sessions and forgets the sessions.
+    /// Ends the kept channels of `host`'s sessions and forgets the sessions, but a spare's that
+    /// has run nothing ([`SshTransport::open_spare`]).
     pub(super) async fn close_host(&self, host: &Fqdn) {
         let kept: Vec<Kept> = {
             let mut slots = self.slots();
-            let ids: Vec<SessionId> = slots.iter().filter(|(_, (h, _))| h == host).map(|(id, _)| *id).collect();
+            let ids: Vec<SessionId> = slots
+                .iter()
+                .filter(|(_, (h, k))| h == host && !k.as_ref().is_some_and(|k| k.spare))
+                .map(|(id, _)| *id)
+                .collect();
             ids.into_iter().filter_map(|id| slots.remove(&id).and_then(|(_, k)| k)).collect()
         };
         for k in kept {
@@ -218,7 +251,7 @@ impl SshTransport {
 impl Kept {
     pub(super) fn new(channel: russh::Channel<Msg>) -> Self {
         let (read, write) = channel.split();
-        Self { read, write: Some(write), closed: false }
+        Self { read, write: Some(write), closed: false, spare: false }
     }
 
     /// Runs one wrapped command: its output up to both result lines, or how the channel

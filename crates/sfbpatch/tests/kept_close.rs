@@ -128,7 +128,11 @@ fn a_kept_local_shell_killed_while_idle_is_replaced_and_the_next_command_succeed
     });
 }
 
-const MOST_ALIVE: usize = 2;
+/// A host's own session, a back end's database step run from it (a session of its own,
+/// ended with the step), and the installer's process started ahead of the outage, idle until
+/// the install (issue 14, `sfbpatch_engine`'s `spare`): three, whatever the number of servers
+/// or back ends. Before the installer's process was started ahead, two.
+const MOST_ALIVE: usize = 3;
 
 /// The most shell processes of one host alive at once, replaying a log of `+ HOST` (started)
 /// and `- HOST` (ended) lines; and that host.

@@ -113,3 +113,69 @@ fn a_kept_sim_shell_killed_leaves_no_open_session_behind() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(sessions(&estate).iter().all(|s| s["open"] == false), "{:?}", sessions(&estate));
 }
+
+/// Issue 14's last lever: the shell process the installer runs in is started before the
+/// server's outage opens, so that a shell whose start is slow (0.3 s here, as `powershell.exe`
+/// takes hundreds of milliseconds) does not spend it inside the outage. A wrapper records each
+/// process's pid and start time (milliseconds since the Unix epoch, the local transport's
+/// clock); the estate names the process of the installer's session (the one session that
+/// never loaded the module: DOMAIN.md §4 rule 2); the journal, when the outage opened.
+#[cfg(unix)]
+#[test]
+fn the_installers_shell_is_started_before_the_outage_opens() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("e").display().to_string();
+    init(&estate);
+    let starts = dir.path().join("starts");
+    let wrapper = dir.path().join("slow-shell");
+    // `exec` keeps the pid: the simulator's shell records the wrapper's.
+    let script = "#!/bin/sh\nlog=\"$1\"; shift\necho \"$$ $(date +%s%3N)\" >>\"$log\"\nsleep 0.3\nexec \"$@\"\n";
+    std::fs::write(&wrapper, script).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let package = dir.path().join("SkypeServerUpdateInstaller.exe");
+    std::fs::write(&package, b"cumulative update").unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.db");
+    let shell =
+        format!("{} {} {} sim shell --estate {estate} --host {{host}}", wrapper.display(), starts.display(), bin());
+    let o = sfbpatch()
+        .args(["run", "--transport", "local", "--shell", &shell, "--server", SE])
+        .args(["--package", &package.display().to_string(), "--journal", &journal.display().to_string()])
+        .args(["--yes", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["servers"][0]["result"], "updated", "{v}");
+    // Still three processes: before the install, the install, after it.
+    let started: Vec<(u64, i64)> = std::fs::read_to_string(&starts)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(' ').and_then(|(p, t)| Some((p.parse().ok()?, t.parse().ok()?))))
+        .collect();
+    assert_eq!(started.len(), 3, "{started:?}");
+    let all = sessions(&estate);
+    let installer: Vec<&Value> = all.iter().filter(|s| s["module_generation"].is_null()).collect();
+    assert_eq!(installer.len(), 1, "one session without the module, the installer's: {all:?}");
+    let pid = installer[0]["process"]["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {all:?}"));
+    let process_start =
+        started.iter().find(|(p, _)| *p == pid).map(|(_, t)| *t).unwrap_or_else(|| panic!("{pid} in {started:?}"));
+    let db = rusqlite::Connection::open_with_flags(&journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let opened: i64 = db
+        .query_row("SELECT opened_ms FROM outages WHERE server = ?1", [SE], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (install_at, code): (i64, i64) = db
+        .query_row(
+            "SELECT started_ms, exit_code FROM attempts WHERE server = ?1 AND step = 'install-update'",
+            [SE],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, 0, "no restart asked for: no shell with the module was open during the install");
+    assert!(
+        process_start < opened,
+        "the installer's process started at {process_start}, the outage opened at {opened} (install at {install_at})"
+    );
+}
