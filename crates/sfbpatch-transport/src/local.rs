@@ -69,15 +69,7 @@ struct Shell {
 /// How long a process whose input was closed may take to end before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
-/// Why the transport could not be set up.
-#[derive(Debug)]
-pub struct SetupError(pub String);
-
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::setup_error::SetupError;
 
 /// Windows PowerShell reading its script on stdin.
 pub fn default_shell() -> Vec<String> {
@@ -106,10 +98,10 @@ impl LocalTransport {
     pub fn new(shell: Vec<String>, package: &Path) -> Result<Self, SetupError> {
         use sha2::Digest as _;
         let Some((program, args)) = shell.split_first() else {
-            return Err(SetupError("the shell command is empty".into()));
+            return Err(SetupError::EmptyShell);
         };
-        let bytes = std::fs::read(package)
-            .map_err(|e| SetupError(format!("cannot read the package {}: {e}", package.display())))?;
+        let bytes =
+            std::fs::read(package).map_err(|source| SetupError::Package { path: package.to_owned(), source })?;
         let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         let package = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_owned());
         // With the default shell, commands run on this very machine: that server.

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connections_error::ConnectionsError;
+use crate::setup_error::SetupError;
 use crate::ssh_auth::AuthWord;
 pub use crate::ssh_auth::{Auth, PasswordSource, Passwords};
 use russh::ChannelMsg;
@@ -277,10 +278,10 @@ pub fn host_key_algorithms() -> Vec<russh::keys::Algorithm> {
 
 impl SshTransport {
     /// A transport for `hosts`; `package` is hashed now.
-    pub fn new(hosts: BTreeMap<String, HostConfig>, accept_new: bool, package: &Path) -> Result<Self, String> {
+    pub fn new(hosts: BTreeMap<String, HostConfig>, accept_new: bool, package: &Path) -> Result<Self, SetupError> {
         use sha2::Digest as _;
         let bytes =
-            std::fs::read(package).map_err(|e| format!("cannot read the package {}: {e}", package.display()))?;
+            std::fs::read(package).map_err(|source| SetupError::Package { path: package.to_owned(), source })?;
         let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         Ok(Self {
             hosts,
