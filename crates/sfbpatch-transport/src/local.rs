@@ -56,6 +56,8 @@ pub struct LocalTransport {
     /// The kept process of each session (`None`: not started yet, or running a command).
     kept: Mutex<HashMap<SessionId, (Fqdn, Option<Shell>)>>,
     next_session: AtomicU64,
+    /// The language of the transport's own sentences (a shell that cannot be started).
+    lang: sfbpatch_core::Lang,
 }
 
 /// A shell process kept for a session.
@@ -114,7 +116,13 @@ impl LocalTransport {
             executes_on,
             kept: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
+            lang: sfbpatch_core::Lang::En,
         })
+    }
+
+    /// The transport's sentences in `lang`.
+    pub fn with_lang(self, lang: sfbpatch_core::Lang) -> Self {
+        Self { lang, ..self }
     }
 
     fn command(&self, host: &Fqdn, step: Option<StepId>) -> tokio::process::Command {
@@ -139,7 +147,8 @@ impl LocalTransport {
     }
 
     fn start_error(&self, e: &std::io::Error) -> TransportError {
-        TransportError::Other(format!("cannot start {}: {e}", self.program.display()))
+        let a = sfbpatch_i18n::Args::new().with("program", self.program.display()).with("why", e);
+        TransportError::Other(sfbpatch_i18n::fmt(self.lang, "transport.local.start", &a))
     }
 
     /// A new kept process for `host`.
@@ -246,10 +255,10 @@ impl LocalTransport {
     async fn shell(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
         let mut child = self.command(host, step).spawn().map_err(|e| self.start_error(&e))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(sfbpatch_core::envelope::wrap(script).as_bytes())
-                .await
-                .map_err(|e| TransportError::Other(format!("writing the script: {e}")))?;
+            stdin.write_all(sfbpatch_core::envelope::wrap(script).as_bytes()).await.map_err(|e| {
+                let a = sfbpatch_i18n::Args::new().with("program", self.program.display()).with("why", e);
+                TransportError::Other(sfbpatch_i18n::fmt(self.lang, "transport.local.write", &a))
+            })?;
         }
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
         crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)

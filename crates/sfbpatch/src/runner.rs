@@ -205,7 +205,8 @@ fn run_engine(
         let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::local::LocalTransport::new(shell, &package)
-            .map_err(|e| Failure::Message(e.render(lang)))?;
+            .map_err(|e| Failure::Message(e.render(lang)))?
+            .with_lang(lang);
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
         // The shells kept per session end with the run, their input closed (none killed).

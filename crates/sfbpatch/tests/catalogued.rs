@@ -225,3 +225,55 @@ fn resume_shows_the_config_files_hooks_as_plain_escaped_text_in_the_operators_la
     }
     assert_eq!(s.new_attempts(), 0);
 }
+
+#[test]
+fn sim_show_says_stopped_services_and_operations_in_the_operators_language() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let estate = dir.path().join("e");
+    let e = estate.display().to_string();
+    assert_eq!(run(&["sim", "init", "--estate", &e]).code, 0);
+    // The first host's first service stopped, as a failed run can leave it.
+    let file = estate.join("estate.json");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|x| panic!("{x}"));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|x| panic!("{x}"));
+    v["hosts"][0]["services"][0]["running"] = serde_json::Value::Bool(false);
+    let name = v["hosts"][0]["services"][0]["name"].as_str().unwrap_or_default().to_owned();
+    assert!(!name.is_empty(), "{v}");
+    std::fs::write(&file, v.to_string()).unwrap_or_else(|x| panic!("{x}"));
+    let en = run(&["sim", "show", "--estate", &e]);
+    assert_eq!(en.code, 0, "{}", en.stderr);
+    assert!(en.stdout.contains(&format!("stopped: {name}  (0 operations)")), "{}", en.stdout);
+    let es = spanish(&["sim", "show", "--estate", &e]);
+    assert_eq!(es.code, 0, "{}", es.stderr);
+    assert!(es.stdout.contains(&format!("detenidos: {name}  (0 operaciones)")), "{}", es.stdout);
+    assert!(!es.stdout.contains("stopped:") && !es.stdout.contains(" ops)"), "{}", es.stdout);
+}
+
+#[test]
+fn a_local_shell_that_cannot_be_started_is_said_in_the_operators_language() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let package = dir.path().join("p.exe");
+    std::fs::write(&package, b"update").unwrap_or_else(|e| panic!("{e}"));
+    let package = package.display().to_string();
+    let missing = dir.path().join("no-such-shell").display().to_string();
+    let shell = format!("{missing} -x");
+    let go = |lang: &[&str], journal: &str| {
+        let mut a: Vec<&str> = lang.to_vec();
+        a.extend_from_slice(&["run", "--transport", "local", "--shell", &shell, "--package", &package]);
+        a.extend_from_slice(&["--journal", journal, "--yes", "--server", "se01.contoso.local"]);
+        let o = run(&a);
+        assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
+        format!("{}{}", o.stdout, o.stderr)
+    };
+    let en = go(&[], &dir.path().join("en.db").display().to_string());
+    let want = format!("cannot start {missing}: ");
+    assert!(en.contains(&want), "{en}");
+    assert!(en.contains(". Check --shell: its first word is the program started for each server."), "{en}");
+    let es = go(&["--lang", "es"], &dir.path().join("es.db").display().to_string());
+    assert!(es.contains(&format!("no se puede iniciar {missing}: ")), "{es}");
+    assert!(
+        es.contains(". Revise --shell: su primera palabra es el programa que se inicia para cada servidor."),
+        "{es}"
+    );
+    assert!(!es.contains(&want), "{es}");
+}
