@@ -334,6 +334,10 @@ pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs,
 fn server_hooks(servers: &crate::engine_params::ServerHookMap, lang: Lang) -> Option<String> {
     let mut parts = Vec::new();
     for (server, (pre, post)) in servers {
+        if pre.is_none() && post.is_none() {
+            // A server named with no hook: named all the same, or both sides could read "nothing".
+            parts.push(tr(lang, "cli.resume.hooks.empty", &Args::new().with("server", printable::field(server))));
+        }
         for (which, hook) in [("pre", pre), ("post", post)] {
             if let Some(hook) = hook {
                 let a = Args::new()

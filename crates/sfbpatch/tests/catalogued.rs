@@ -277,3 +277,25 @@ fn a_local_shell_that_cannot_be_started_is_said_in_the_operators_language() {
     );
     assert!(!es.contains(&want), "{es}");
 }
+
+#[test]
+fn resume_names_a_config_server_entry_without_hooks_rather_than_saying_nothing_twice() {
+    let s = Setup::new();
+    let config = s.path("hooks.toml");
+    std::fs::write(&config, "[hooks.servers.\"se01.contoso.local\"]\n").unwrap_or_else(|e| panic!("{e}"));
+    let id = s.stopped(&["--config", &config]);
+    assert_refused(
+        &s.resume(&id, &[]),
+        &format!(
+            "run {id} is not resumed: it was started with --config se01.contoso.local named with no hook, and this \
+             resume gives nothing."
+        ),
+    );
+    assert_refused(
+        &s.resume(&id, &["--lang", "es"]),
+        &format!(
+            "la ejecución {id} no se reanuda: se inició con --config se01.contoso.local nombrado sin ningún hook, y \
+             esta reanudación da nada."
+        ),
+    );
+}
