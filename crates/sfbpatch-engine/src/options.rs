@@ -141,20 +141,27 @@ impl FailureBudget {
     }
 }
 
+/// Why a `--max-failures` value was refused (rendered at the edge, with the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureBudgetError {
+    /// Ends with `%` but is not a percentage from 0 to 100.
+    Percent,
+    /// Neither a count nor a percentage.
+    Count,
+}
+
 impl std::str::FromStr for FailureBudget {
-    type Err = String;
+    type Err = FailureBudgetError;
     /// `N` (a count) or `P%` (0–100).
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, FailureBudgetError> {
         let t = s.trim();
         if let Some(p) = t.strip_suffix('%') {
             match p.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() && (0.0..=100.0).contains(&v) => Ok(FailureBudget::Percent(v)),
-                _ => Err(format!("{s:?} is not a percentage from 0% to 100%")),
+                _ => Err(FailureBudgetError::Percent),
             }
         } else {
-            t.parse::<u32>()
-                .map(FailureBudget::Count)
-                .map_err(|_| format!("{s:?} is not a count (N) or a percentage (P%)"))
+            t.parse::<u32>().map(FailureBudget::Count).map_err(|_| FailureBudgetError::Count)
         }
     }
 }
@@ -270,7 +277,7 @@ mod tests {
             ("100%", 100, 100, false),
         ];
         for (budget, failures, servers, want) in cases {
-            let b: FailureBudget = budget.parse().unwrap_or_else(|e| panic!("{e}"));
+            let b: FailureBudget = budget.parse().unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(b.exceeded(failures, servers), want, "{budget}: {failures} of {servers}");
         }
         for bad in ["", "-1", "x", "101%", "%", "1.5"] {

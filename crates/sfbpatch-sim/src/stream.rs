@@ -40,6 +40,18 @@ pub enum Served {
     Cut(Ending),
 }
 
+/// Why serving stopped short: data, rendered at the edge (the caller knows the estate's
+/// path and the operator's language).
+#[derive(Debug)]
+pub enum ServeError {
+    /// The store's own refusal (the estate cannot be opened or saved), already rendered by it.
+    Store(String),
+    /// The estate has no such host (nothing changed).
+    NoHost(String),
+    /// Reading the input or writing the output failed.
+    Io(std::io::Error),
+}
+
 /// Serves `input` for the commands `template` describes (host, step, time scale, disk,
 /// logon), in a session held by `process`.
 pub fn serve<S: EstateStore>(
@@ -49,13 +61,13 @@ pub fn serve<S: EstateStore>(
     input: impl BufRead,
     mut out: impl Write,
     mut err: impl Write,
-) -> Result<Served, String> {
+) -> Result<Served, ServeError> {
     let mut lines = input.lines();
     let mut step = template.step;
     let mut session: Option<u64> = None;
     let mut started = false;
     while let Some(line) = lines.next() {
-        let line = line.map_err(|e| e.to_string())?;
+        let line = line.map_err(ServeError::Io)?;
         if line.trim().is_empty() {
             continue;
         }
@@ -69,39 +81,43 @@ pub fn serve<S: EstateStore>(
             let mut script = line;
             for l in lines {
                 script.push('\n');
-                script.push_str(&l.map_err(|e| e.to_string())?);
+                script.push_str(&l.map_err(ServeError::Io)?);
             }
             return Ok(Served::Script(script));
         }
         started = true;
         let invocation = Invocation { script: line, step, ..template.clone() };
         let host = invocation.host.clone();
-        let x = store.with(|e| {
-            if session.is_none() {
-                let at = e.host(&host).map(|h| h.clock_ms.max(h.unreachable_until))?;
-                // A host that does not answer opens none: the command is told so below.
-                session = e.open_session(&host, at);
-                if let Some(s) = e.host_mut(&host).and_then(|h| h.sessions.iter_mut().find(|s| Some(s.id) == session)) {
-                    s.process = Some(process);
+        let x = store
+            .with(|e| {
+                if session.is_none() {
+                    let at = e.host(&host).map(|h| h.clock_ms.max(h.unreachable_until))?;
+                    // A host that does not answer opens none: the command is told so below.
+                    session = e.open_session(&host, at);
+                    if let Some(s) =
+                        e.host_mut(&host).and_then(|h| h.sessions.iter_mut().find(|s| Some(s.id) == session))
+                    {
+                        s.process = Some(process);
+                    }
                 }
-            }
-            match session {
-                Some(id) => invocation.execute_in(e, Some(id)),
-                None => invocation.execute(e),
-            }
-        })?;
-        let Some(x) = x else { return Err(format!("{host} is not a host of the estate")) };
+                match session {
+                    Some(id) => invocation.execute_in(e, Some(id)),
+                    None => invocation.execute(e),
+                }
+            })
+            .map_err(ServeError::Store)?;
+        let Some(x) = x else { return Err(ServeError::NoHost(host)) };
         match invocation.finish(x) {
             Ending::Completed { stdout, stderr, .. } => {
-                out.write_all(stdout.as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
-                err.write_all(stderr.as_bytes()).and_then(|()| err.flush()).map_err(|e| e.to_string())?;
+                out.write_all(stdout.as_bytes()).and_then(|()| out.flush()).map_err(ServeError::Io)?;
+                err.write_all(stderr.as_bytes()).and_then(|()| err.flush()).map_err(ServeError::Io)?;
             }
             other => return Ok(Served::Cut(other)),
         }
     }
     if let Some(id) = session {
         let host = template.host.clone();
-        store.with(|e| e.close_session(&host, id))?;
+        store.with(|e| e.close_session(&host, id)).map_err(ServeError::Store)?;
     }
     Ok(Served::Ended)
 }

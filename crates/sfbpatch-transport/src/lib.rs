@@ -9,6 +9,7 @@ pub mod known_hosts;
 pub mod local;
 pub mod password;
 pub mod psremoting;
+pub mod setup_error;
 pub mod ssh;
 pub mod ssh_auth;
 

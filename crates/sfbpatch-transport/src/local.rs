@@ -61,6 +61,8 @@ pub struct LocalTransport {
     /// Sessions started ahead that have run nothing yet (`open_spare_session`).
     spare: Mutex<HashSet<SessionId>>,
     next_session: AtomicU64,
+    /// The language of the transport's own sentences (a shell that cannot be started).
+    lang: sfbpatch_core::Lang,
 }
 
 /// A shell process kept for a session.
@@ -74,15 +76,7 @@ struct Shell {
 /// How long a process whose input was closed may take to end before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
-/// Why the transport could not be set up.
-#[derive(Debug)]
-pub struct SetupError(pub String);
-
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::setup_error::SetupError;
 
 /// Windows PowerShell reading its script on stdin.
 pub fn default_shell() -> Vec<String> {
@@ -111,10 +105,10 @@ impl LocalTransport {
     pub fn new(shell: Vec<String>, package: &Path) -> Result<Self, SetupError> {
         use sha2::Digest as _;
         let Some((program, args)) = shell.split_first() else {
-            return Err(SetupError("the shell command is empty".into()));
+            return Err(SetupError::EmptyShell);
         };
-        let bytes = std::fs::read(package)
-            .map_err(|e| SetupError(format!("cannot read the package {}: {e}", package.display())))?;
+        let bytes =
+            std::fs::read(package).map_err(|source| SetupError::Package { path: package.to_owned(), source })?;
         let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         let package = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_owned());
         // With the default shell, commands run on this very machine: that server.
@@ -128,7 +122,13 @@ impl LocalTransport {
             kept: Mutex::new(HashMap::new()),
             spare: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(1),
+            lang: sfbpatch_core::Lang::En,
         })
+    }
+
+    /// The transport's sentences in `lang`.
+    pub fn with_lang(self, lang: sfbpatch_core::Lang) -> Self {
+        Self { lang, ..self }
     }
 
     fn command(&self, host: &Fqdn, step: Option<StepId>) -> tokio::process::Command {
@@ -153,7 +153,8 @@ impl LocalTransport {
     }
 
     fn start_error(&self, e: &std::io::Error) -> TransportError {
-        TransportError::Other(format!("cannot start {}: {e}", self.program.display()))
+        let a = sfbpatch_i18n::Args::new().with("program", self.program.display()).with("why", e);
+        TransportError::Other(sfbpatch_i18n::fmt(self.lang, "transport.local.start", &a))
     }
 
     fn spares(&self) -> std::sync::MutexGuard<'_, HashSet<SessionId>> {
@@ -267,10 +268,10 @@ impl LocalTransport {
     async fn shell(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
         let mut child = self.command(host, step).spawn().map_err(|e| self.start_error(&e))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(sfbpatch_core::envelope::wrap(script).as_bytes())
-                .await
-                .map_err(|e| TransportError::Other(format!("writing the script: {e}")))?;
+            stdin.write_all(sfbpatch_core::envelope::wrap(script).as_bytes()).await.map_err(|e| {
+                let a = sfbpatch_i18n::Args::new().with("program", self.program.display()).with("why", e);
+                TransportError::Other(sfbpatch_i18n::fmt(self.lang, "transport.local.write", &a))
+            })?;
         }
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
         crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)

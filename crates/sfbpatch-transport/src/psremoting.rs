@@ -112,13 +112,14 @@ fn other(e: impl std::fmt::Display) -> TransportError {
 impl PsRemotingTransport {
     /// A transport running `shell` (program and arguments; `{host}` replaced by the server the
     /// process serves) for the update package at `package` (hashed now).
-    pub fn new(shell: Vec<String>, package: &Path, logon: Logon) -> Result<Self, String> {
+    pub fn new(shell: Vec<String>, package: &Path, logon: Logon) -> Result<Self, crate::setup_error::SetupError> {
+        use crate::setup_error::SetupError;
         use sha2::Digest as _;
         let Some((program, args)) = shell.split_first() else {
-            return Err("the shell command is empty".into());
+            return Err(SetupError::EmptyShell);
         };
         let bytes =
-            std::fs::read(package).map_err(|e| format!("cannot read the package {}: {e}", package.display()))?;
+            std::fs::read(package).map_err(|source| SetupError::Package { path: package.to_owned(), source })?;
         let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         let package = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_owned());
         Ok(Self {

@@ -20,14 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connections_error::ConnectionsError;
+use crate::setup_error::SetupError;
 use crate::ssh_auth::AuthWord;
 pub use crate::ssh_auth::{Auth, PasswordSource, Passwords};
 use russh::ChannelMsg;
 use russh::client;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use serde::Deserialize;
-use sfbpatch_core::Fqdn;
 use sfbpatch_core::runbook::StepId;
+use sfbpatch_core::{Fqdn, Lang};
 use sfbpatch_engine::transport::{CommandOutput, SessionId, Transport, TransportError};
 use sfbpatch_i18n::{Args, fmt as tr};
 use tokio::io::AsyncWriteExt;
@@ -205,10 +206,10 @@ impl client::Handler for Client {
 
 /// Tries every key the ssh-agent holds (`SSH_AUTH_SOCK`); the keys never leave the agent.
 #[cfg(unix)]
-async fn agent_auth(handle: &mut client::Handle<Client>, user: &str) -> Result<bool, String> {
+async fn agent_auth(handle: &mut client::Handle<Client>, user: &str, lang: Lang) -> Result<bool, String> {
     let mut agent = russh::keys::agent::client::AgentClient::connect_env()
         .await
-        .map_err(|e| format!("no key file, and no ssh-agent to ask ({e})"))?;
+        .map_err(|e| tr(lang, "transport.ssh.key.no-agent", &Args::new().with("why", e)))?;
     let identities = agent.request_identities().await.map_err(|e| e.to_string())?;
     let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
     for id in identities {
@@ -222,8 +223,8 @@ async fn agent_auth(handle: &mut client::Handle<Client>, user: &str) -> Result<b
 }
 
 #[cfg(not(unix))]
-async fn agent_auth(_handle: &mut client::Handle<Client>, _user: &str) -> Result<bool, String> {
-    Err("no key file; the Windows ssh-agent pipe is not supported yet".into())
+async fn agent_auth(_handle: &mut client::Handle<Client>, _user: &str, lang: Lang) -> Result<bool, String> {
+    Err(tr(lang, "transport.ssh.key.no-agent-windows", &Args::new()))
 }
 
 /// The SSH transport.
@@ -277,10 +278,10 @@ pub fn host_key_algorithms() -> Vec<russh::keys::Algorithm> {
 
 impl SshTransport {
     /// A transport for `hosts`; `package` is hashed now.
-    pub fn new(hosts: BTreeMap<String, HostConfig>, accept_new: bool, package: &Path) -> Result<Self, String> {
+    pub fn new(hosts: BTreeMap<String, HostConfig>, accept_new: bool, package: &Path) -> Result<Self, SetupError> {
         use sha2::Digest as _;
         let bytes =
-            std::fs::read(package).map_err(|e| format!("cannot read the package {}: {e}", package.display()))?;
+            std::fs::read(package).map_err(|source| SetupError::Package { path: package.to_owned(), source })?;
         let sha256 = sfbpatch_core::vocab::hex(&sha2::Sha256::digest(&bytes));
         Ok(Self {
             hosts,
@@ -310,10 +311,9 @@ impl SshTransport {
     }
 
     async fn connect(&self, host: &Fqdn) -> Result<Arc<client::Handle<Client>>, TransportError> {
-        let cfg = self
-            .hosts
-            .get(host.as_str())
-            .ok_or_else(|| TransportError::Other(format!("no connection settings for {host}")))?;
+        let cfg = self.hosts.get(host.as_str()).ok_or_else(|| {
+            TransportError::Other(tr(self.lang, "transport.ssh.settings.missing", &Args::new().with("host", host)))
+        })?;
         let verdict = Arc::new(Mutex::new(None));
         let handler = Client {
             address: cfg.address.clone(),
@@ -344,30 +344,27 @@ impl SshTransport {
             self.passwords.log_on(&mut handle, host, user, source, lang).await.map_err(TransportError::Other)?;
             return Ok(Arc::new(handle));
         }
+        let auth_error = |e: &dyn std::fmt::Display| {
+            let a = Args::new().with("user", &cfg.user).with("host", host).with("why", e);
+            TransportError::Other(tr(self.lang, "transport.ssh.auth-error", &a))
+        };
         let authenticated = if cfg.identity_file.exists() {
             let key = russh::keys::load_secret_key(&cfg.identity_file, None).map_err(|e| {
-                TransportError::Other(format!(
-                    "cannot load the key {} (a passphrase-protected key belongs in ssh-agent): {e}",
-                    cfg.identity_file.display()
-                ))
+                let a = Args::new().with("file", cfg.identity_file.display()).with("why", e);
+                TransportError::Other(tr(self.lang, "transport.ssh.key.unreadable", &a))
             })?;
             let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
             handle
                 .authenticate_publickey(cfg.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
                 .await
-                .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?
+                .map_err(|e| auth_error(&e))?
                 .success()
         } else {
-            agent_auth(&mut handle, &cfg.user)
-                .await
-                .map_err(|e| TransportError::Other(format!("authentication to {host}: {e}")))?
+            agent_auth(&mut handle, &cfg.user, self.lang).await.map_err(|e| auth_error(&e))?
         };
         if !authenticated {
-            return Err(TransportError::Other(format!(
-                "{host} refused the key {} (or the agent's keys) for {}",
-                cfg.identity_file.display(),
-                cfg.user
-            )));
+            let a = Args::new().with("host", host).with("file", cfg.identity_file.display()).with("user", &cfg.user);
+            return Err(TransportError::Other(tr(self.lang, "transport.ssh.key.refused", &a)));
         }
         Ok(Arc::new(handle))
     }
@@ -492,15 +489,19 @@ impl SshTransport {
             }
             last = got;
         }
-        Err(TransportError::Other(format!(
-            "the package on {host} has SHA-256 {}, expected {}, after two copies",
-            last.unwrap_or_else(|| "unknown".into()),
-            self.sha256
-        )))
+        let got = last.unwrap_or_else(|| tr(self.lang, "transport.ssh.copy.unknown", &Args::new()));
+        let a = Args::new().with("host", host).with("got", got).with("expected", &self.sha256);
+        Err(TransportError::Other(tr(self.lang, "transport.ssh.copy.hash", &a)))
     }
 
     async fn sftp_put(&self, host: &Fqdn, remote: &str) -> Result<(), TransportError> {
-        let other = |e: &dyn std::fmt::Display| TransportError::Other(format!("SFTP to {host}: {e}"));
+        let other = |e: &dyn std::fmt::Display| {
+            TransportError::Other(tr(
+                self.lang,
+                "transport.ssh.copy.sftp",
+                &Args::new().with("host", host).with("why", e),
+            ))
+        };
         let h = self.handle(host).await?;
         let ch = h.channel_open_session().await.map_err(|e| other(&e))?;
         ch.request_subsystem(true, "sftp").await.map_err(|e| other(&e))?;

@@ -32,8 +32,11 @@ pub struct Hooks {
     pub pre: Option<String>,
     pub post: Option<String>,
     /// FQDN (lower case) → (pre, post).
-    pub servers: std::collections::BTreeMap<String, (Option<String>, Option<String>)>,
+    pub servers: ServerHookMap,
 }
+
+/// A server's FQDN (lower case) → its (pre, post) hooks.
+pub type ServerHookMap = std::collections::BTreeMap<String, (Option<String>, Option<String>)>;
 
 impl Hooks {
     /// From the flags and the config file, if any.
@@ -122,7 +125,10 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
 /// time zones, and an offset written out leaves no doubt.
 pub fn parse_window_end(s: &str) -> Result<WindowEnd, String> {
     let t = s.trim();
-    let bad = || format!("{s:?} is not a time: give RFC 3339 with its offset (2026-11-28T06:00:00+01:00) or +MINUTES");
+    let bad = || {
+        let a = sfbpatch_i18n::Args::new().with("value", format!("{s:?}"));
+        sfbpatch_i18n::fmt(crate::cli::usage_lang(), "cli.usage.window.end", &a)
+    };
     let unix_ms = if let Some(rel) = t.strip_prefix('+') {
         let (n, unit) = match rel.strip_suffix('h') {
             Some(n) => (n, 60),

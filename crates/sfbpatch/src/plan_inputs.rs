@@ -280,6 +280,28 @@ pub fn given_again(id: &str, stored: &Stored<'_>, args: &crate::cli::ResumeArgs,
     Ok(Kept { shell: args.shell.as_deref().map(shell_argv), package_path, connections, psremoting })
 }
 
+/// The `--config` file's server hooks as a person reads them: `pre hook of SERVER: "HOOK"`,
+/// one after the other, every value escaped (`printable::field`); `None` when there is none.
+fn server_hooks(servers: &crate::engine_params::ServerHookMap, lang: Lang) -> Option<String> {
+    let mut parts = Vec::new();
+    for (server, (pre, post)) in servers {
+        if pre.is_none() && post.is_none() {
+            // A server named with no hook: named all the same, or both sides could read "nothing".
+            parts.push(tr(lang, "cli.resume.hooks.empty", &Args::new().with("server", printable::field(server))));
+        }
+        for (which, hook) in [("pre", pre), ("post", post)] {
+            if let Some(hook) = hook {
+                let a = Args::new()
+                    .with("which", which)
+                    .with("server", printable::field(server))
+                    .with("hook", format!("\"{}\"", printable::field(hook)));
+                parts.push(tr(lang, "cli.resume.hooks.server", &a));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// Refuses unless every program and command of `stored` (and the connections file and the
 /// remoting logon) is given again, equal; returns the canonical package path, connections
 /// file and remoting logon given.
@@ -311,8 +333,15 @@ pub fn check_given(id: &str, stored: &Stored<'_>, given: &Given<'_>, lang: Lang)
         return Err(refuse("--post-hook", s.post.clone(), g.post.clone()));
     }
     if s.servers != g.servers {
-        let text = |h: &crate::engine_params::Hooks| (!h.servers.is_empty()).then(|| format!("{:?}", h.servers));
-        return Err(refuse("--config", text(s), text(g)));
+        // Plain text, each hook escaped (it is the operator's, or the journal's): never a
+        // Rust structure.
+        let text = |h: &crate::engine_params::Hooks| server_hooks(&h.servers, lang).unwrap_or_else(|| none.clone());
+        let a = Args::new()
+            .with("id", printable::field(id))
+            .with("flag", "--config")
+            .with("stored", text(s))
+            .with("given", text(g));
+        return Err(Failure::Message(tr(lang, "cli.resume.program-differs", &a)));
     }
     let canonical = |flag: &str, p: Option<&str>| match p {
         Some(p) => std::fs::canonicalize(p).map(Some).map_err(|e| {

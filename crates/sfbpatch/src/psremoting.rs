@@ -65,7 +65,9 @@ pub(crate) fn transport(
         }
         (PsRemotingAuthArg::Kerberos, _) => Logon::Kerberos,
     };
-    PsRemotingTransport::new(shell, package, logon).map(|t| t.with_lang(lang)).map_err(Failure::Message)
+    PsRemotingTransport::new(shell, package, logon)
+        .map(|t| t.with_lang(lang))
+        .map_err(|e| Failure::Message(e.render(lang)))
 }
 
 /// An estate directory: locked, loaded, changed and saved per request.

@@ -311,17 +311,10 @@ pub fn estate_text(e: &sfbpatch_sim::estate::Estate, lang: Lang) -> String {
         let services = if stopped.is_empty() {
             text(lang, "cli.rehearse.services-up")
         } else {
-            format!("stopped: {}", stopped.join(", "))
+            tr(lang, "cli.sim.show.stopped", &Args::new().with("services", stopped.join(", ")))
         };
-        let _ = writeln!(
-            o,
-            "  {:<28} {:<20} {}  {}  ({} ops)",
-            h.fqdn.as_str(),
-            h.role.as_str(),
-            h.build(),
-            services,
-            h.oplog.len()
-        );
+        let ops = tr(lang, "cli.sim.show.operations", &Args::new().with("count", h.oplog.len()));
+        let _ = writeln!(o, "  {:<28} {:<20} {}  {}  {ops}", h.fqdn.as_str(), h.role.as_str(), h.build(), services);
     }
     o
 }

@@ -182,7 +182,7 @@ fn run_engine(
         };
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::ssh::SshTransport::new(hosts, params.accept_new_host_keys, &package)
-            .map_err(Failure::Message)?
+            .map_err(|e| Failure::Message(e.render(lang)))?
             .with_passwords(passwords, lang)
             .with_connect_timeout(opts.scaled(sfbpatch_transport::ssh::CONNECT_TIMEOUT));
         let rt =
@@ -205,7 +205,8 @@ fn run_engine(
         let shell = params.shell.clone().unwrap_or_else(sfbpatch_transport::local::default_shell);
         let package = params.package_path.clone().unwrap_or_default();
         let t = sfbpatch_transport::local::LocalTransport::new(shell, &package)
-            .map_err(|e| Failure::Message(e.to_string()))?;
+            .map_err(|e| Failure::Message(e.render(lang)))?
+            .with_lang(lang);
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::internal(lang, e))?;
         // The shells kept per session end with the run, their input closed (none killed).

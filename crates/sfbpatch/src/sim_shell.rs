@@ -7,7 +7,7 @@ use std::path::Path;
 use sfbpatch_sim::estate::{Estate, SessionProcess};
 use sfbpatch_sim::remoting::EstateStore;
 use sfbpatch_sim::shell::{Ending, Invocation, ORIGINAL_COMMAND_VAR, script_in_command};
-use sfbpatch_sim::stream::{self, Served};
+use sfbpatch_sim::stream::{self, ServeError, Served};
 use sfbpatch_transport::local::{SIM_DISCONNECTED, SIM_UNREACHABLE};
 
 use sfbpatch_i18n::{Args, Lang, fmt as tr};
@@ -49,7 +49,11 @@ pub(crate) fn sim_shell(dir: &Path, host: &str, lang: Lang) -> Result<Output, Fa
     let template = Invocation::from_env(host, String::new());
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     let served = stream::serve(&mut Dir(dir, lang), &template, process, stdin.lock(), stdout.lock(), stderr.lock())
-        .map_err(Failure::Message)?;
+        .map_err(|e| match e {
+            ServeError::Store(message) => Failure::Message(message),
+            ServeError::NoHost(host) => no_host(&host, dir, lang),
+            ServeError::Io(why) => Failure::Message(tr(lang, "cli.sim-shell.io", &Args::new().with("why", why))),
+        })?;
     match served {
         Served::Script(script) => one_script(dir, Invocation { script, ..template }, lang),
         Served::Ended => Ok(String::new().into()),
@@ -61,11 +65,16 @@ pub(crate) fn sim_shell(dir: &Path, host: &str, lang: Lang) -> Result<Output, Fa
 fn one_script(dir: &Path, invocation: Invocation, lang: Lang) -> Result<Output, Failure> {
     let host = invocation.host.clone();
     let x = Dir(dir, lang).with(|e| invocation.execute(e)).map_err(Failure::Message)?;
-    let x = x.ok_or_else(|| {
-        let a = Args::new().with("host", &host).with("path", dir.display());
-        Failure::Message(tr(lang, "cli.estate.no-host", &a))
-    })?;
+    let x = x.ok_or_else(|| no_host(&host, dir, lang))?;
     Ok(answer(invocation.finish(x)))
+}
+
+/// The estate at `dir` has no host `host`.
+fn no_host(host: &str, dir: &Path, lang: Lang) -> Failure {
+    let a = Args::new()
+        .with("host", sfbpatch_core::printable::field(host))
+        .with("path", sfbpatch_core::printable::field(&dir.display().to_string()));
+    Failure::Message(tr(lang, "cli.estate.no-host", &a))
 }
 
 /// What the process answers for an ending.

@@ -12,12 +12,30 @@ pub(crate) fn parse_hook(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err(sfbpatch_i18n::text(usage_lang(), "cli.usage.hook-empty"));
     }
-    sfbpatch_pwsh::syntax::check(s).map_err(|e| e.to_string())?;
+    use sfbpatch_pwsh::syntax::ParseError;
+    sfbpatch_pwsh::syntax::check(s).map_err(|e| match e {
+        ParseError::Syntax(e) => {
+            let a = TrArgs::new().with("line", e.line).with("column", e.column).with("near", format!("{:?}", e.near));
+            sfbpatch_i18n::fmt(usage_lang(), "cli.usage.hook.syntax", &a)
+        }
+        // The grammar unusable is a defect of sfbpatch, not of the hook.
+        ParseError::Grammar(e) => {
+            sfbpatch_i18n::fmt(usage_lang(), "cli.failure.internal", &TrArgs::new().with("why", e))
+        }
+    })?;
     Ok(s.to_owned())
 }
 
+/// `--max-failures`: `N` or `P%`; the refusal in the usage language.
 pub(crate) fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
-    s.parse()
+    use sfbpatch_engine::options::FailureBudgetError;
+    s.parse().map_err(|e: FailureBudgetError| {
+        let key = match e {
+            FailureBudgetError::Percent => "cli.usage.failures.percent",
+            FailureBudgetError::Count => "cli.usage.failures.count",
+        };
+        sfbpatch_i18n::fmt(usage_lang(), key, &TrArgs::new().with("value", format!("{s:?}")))
+    })
 }
 
 pub(crate) fn parse_scale(s: &str) -> Result<f64, String> {
@@ -74,17 +92,38 @@ pub(crate) fn parse_time_scale(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn parse_build(s: &str) -> Result<Build, String> {
-    s.parse()
+    s.parse().map_err(|_| {
+        sfbpatch_i18n::fmt(usage_lang(), "cli.usage.build.bad", &TrArgs::new().with("value", format!("{s:?}")))
+    })
 }
 
+/// `--fault SERVER:STEP:KIND`; the refusal in the usage language, with what to give.
 pub(crate) fn parse_fault(s: &str) -> Result<Fault, String> {
-    s.parse().map_err(|e: sfbpatch_sim::fault::FaultError| e.to_string())
+    use sfbpatch_sim::fault::FaultError;
+    s.parse().map_err(|e: FaultError| {
+        let quoted = |v: &str| format!("{v:?}");
+        let (key, a) = match &e {
+            FaultError::Shape(v) => ("cli.usage.fault.shape", TrArgs::new().with("value", quoted(v))),
+            FaultError::Server(v) => ("cli.usage.fault.server", TrArgs::new().with("value", quoted(v))),
+            FaultError::Step(v) => {
+                ("cli.usage.fault.step", TrArgs::new().with("value", quoted(v)).with("steps", step_ids()))
+            }
+            FaultError::Kind(v) => ("cli.usage.fault.kind", TrArgs::new().with("value", quoted(v))),
+            FaultError::RebootStep => ("cli.usage.fault.reboot-step", TrArgs::new()),
+        };
+        sfbpatch_i18n::fmt(usage_lang(), key, &a)
+    })
+}
+
+/// Every step id, comma-separated.
+fn step_ids() -> String {
+    let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
+    ids.join(", ")
 }
 
 pub(crate) fn parse_step(s: &str) -> Result<StepId, String> {
     s.parse().map_err(|_| {
-        let ids: Vec<&str> = StepId::ALL.iter().map(|s| s.as_str()).collect();
-        let a = TrArgs::new().with("value", format!("{s:?}")).with("steps", ids.join(", "));
+        let a = TrArgs::new().with("value", format!("{s:?}")).with("steps", step_ids());
         sfbpatch_i18n::fmt(usage_lang(), "cli.usage.unknown-step", &a)
     })
 }

@@ -1,0 +1,49 @@
+//! Why a transport could not be set up (`LocalTransport::new`, `SshTransport::new`,
+//! `PsRemotingTransport::new`): typed data, rendered in the operator's language at the edge
+//! (as [`crate::connections_error::ConnectionsError`] is).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use sfbpatch_core::Lang;
+use sfbpatch_i18n::{Args, fmt as tr};
+
+/// A transport that cannot be set up: nothing was contacted.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The shell command (`--shell`) names no program.
+    EmptyShell,
+    /// The update package cannot be read (to hash it).
+    Package {
+        /// The package, as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl SetupError {
+    /// The message, with what to give instead.
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            SetupError::EmptyShell => tr(lang, "transport.setup.empty-shell", &Args::new()),
+            SetupError::Package { path, source } => tr(
+                lang,
+                "transport.setup.package",
+                &Args::new()
+                    .with("path", sfbpatch_core::printable::field(&path.display().to_string()))
+                    .with("why", source),
+            ),
+        }
+    }
+}
+
+/// English, for logs and tests; the binary renders [`SetupError::render`] in the operator's
+/// language.
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
+impl std::error::Error for SetupError {}
