@@ -19,7 +19,7 @@ pub use run::*;
 /// Plans, rehearses and runs the documented update of a Skype for Business Server estate
 /// (Front Ends, Standard Edition servers, back ends' databases), from the topology you already have.
 #[derive(Debug, Parser)]
-#[command(name = "sfbpatch", version, about, long_about = None, propagate_version = true)]
+#[command(name = "sfbpatch", version, about, long_about = None)]
 pub struct Cli {
     /// Language of messages and documents: en or es (default: SFBPATCH_LANG, then the locale).
     #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "es"])]

@@ -345,8 +345,11 @@ pub fn run(args: RunArgs, lang: Lang) -> Result<Output, Failure> {
         Some(c) => Some(existing(c, "cli.bad-input.connections-missing", lang)?),
         None => None,
     };
-    let package_path =
-        if local { Some(existing(Path::new(&args.package), "cli.bad-input.package-missing", lang)?) } else { None };
+    let package_path = if local {
+        Some(readable_file(Path::new(&args.package), "cli.bad-input.package-missing", lang)?)
+    } else {
+        None
+    };
     let params = RunParams {
         transport: args.transport,
         connections,
@@ -476,6 +479,19 @@ fn existing(path: &Path, key: &str, lang: Lang) -> Result<PathBuf, Failure> {
     std::fs::canonicalize(path).map_err(|e| {
         Failure::Message(tr(lang, key, &Args::new().with("path", path.display()).with("why", e.to_string())))
     })
+}
+
+/// [`existing`], and a file that can be opened and read: a folder or a file this account
+/// cannot read is refused here, before anything is recorded, rather than by the transport
+/// once the run is in the journal (README, "Bad input", B47).
+fn readable_file(path: &Path, key: &str, lang: Lang) -> Result<PathBuf, Failure> {
+    let full = existing(path, key, lang)?;
+    let why = match std::fs::File::open(&full).and_then(|f| f.metadata()) {
+        Ok(m) if m.is_file() => return Ok(full),
+        Ok(_) => text(lang, "cli.bad-input.not-a-file"),
+        Err(e) => e.to_string(),
+    };
+    Err(Failure::Message(tr(lang, key, &Args::new().with("path", path.display()).with("why", why))))
 }
 
 /// A window that ended before the run starts would record a run that starts nothing: refused.

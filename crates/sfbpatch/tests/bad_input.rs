@@ -434,6 +434,16 @@ const CASES: &[(&str, Make)] = &[
         ];
         case(1, &args, &["the connections file nosuch.toml cannot be read", "nothing was started"]).absent(&j)
     }),
+    ("B49", |d| {
+        let j = d.join("journal.db");
+        let folder = d.join("update.exe");
+        std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
+        let pkg = s(&folder);
+        let args = ["run", "--transport", "local", "--shell", "sh", "--package", &pkg, "--yes", "--journal", &s(&j)];
+        let mut psremoting = args;
+        psremoting[2] = "psremoting";
+        case(1, &args, &["cannot be read (it is not a file)", "nothing was started"]).also(&psremoting).absent(&j)
+    }),
 ];
 
 /// B43: the run that could not start is not recorded: `sfbpatch history` shows no run.

@@ -176,6 +176,19 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(v.stdout.starts_with("sfbpatch "), "{}", v.stdout);
 }
 
+/// `--version` is sfbpatch's own version only: on a command with no target build (`plan`,
+/// `status`) it is a usage error, never the program's version and exit 0, which read as if the
+/// build had been accepted.
+#[test]
+fn version_on_a_command_without_a_target_build_is_a_usage_error() {
+    for args in [&["plan", "--version", "7.0.2046.530"][..], &["status", "--version"]] {
+        let o = run(args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stdout);
+        assert!(o.stderr.contains("--version"), "{args:?}: {}", o.stderr);
+        assert!(!o.stdout.contains("sfbpatch"), "{args:?}: {}", o.stdout);
+    }
+}
+
 #[test]
 fn completions_are_generated() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
