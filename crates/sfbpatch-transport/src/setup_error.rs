@@ -47,3 +47,25 @@ impl fmt::Display for SetupError {
 }
 
 impl std::error::Error for SetupError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_that_cannot_be_read_is_said_in_each_language_with_the_fix() {
+        let e = SetupError::Package {
+            path: PathBuf::from("C:\\updates\\update.exe"),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let en = e.render(Lang::En);
+        assert!(en.starts_with("cannot read the package C:\\updates\\update.exe: "), "{en}");
+        assert!(en.ends_with("; nothing was contacted. Give the update's installer file with --package."), "{en}");
+        let es = e.render(Lang::Es);
+        assert!(es.starts_with("no se puede leer el paquete C:\\updates\\update.exe: "), "{es}");
+        assert!(
+            es.ends_with("; no se ha contactado con nada. Indique el instalador de la actualización con --package."),
+            "{es}"
+        );
+    }
+}

@@ -42,7 +42,9 @@ fn assert_usage(o: &Out, want: &str) {
 fn a_transport_that_cannot_be_set_up_is_refused_in_the_operators_language() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let journal = dir.path().join("j.db").display().to_string();
-    // A directory cannot be read as the package (it exists: the earlier check passes).
+    // A directory is not a package: refused before anything is recorded (README, B49), in
+    // the operator's language (the transport's own refusal, `SetupError::Package`, is left for
+    // a file that stops being readable in between: its words are tested in setup_error.rs).
     let package = dir.path().join("package-dir");
     std::fs::create_dir(&package).unwrap_or_else(|e| panic!("{e}"));
     let package = std::fs::canonicalize(&package).unwrap_or_else(|e| panic!("{e}")).display().to_string();
@@ -53,17 +55,13 @@ fn a_transport_that_cannot_be_set_up_is_refused_in_the_operators_language() {
         a
     };
     let en = run(&args(shell));
-    assert_failed_with(&en, &format!("cannot read the package {package}: "));
-    assert!(
-        en.stderr.contains("; nothing was contacted. Give the update's installer file with --package."),
-        "{}",
-        en.stderr
-    );
+    assert_failed_with(&en, &format!("the package {package} cannot be read (it is not a file): nothing was started."));
     let es = spanish(&args(shell));
-    assert_failed_with(&es, &format!("no se puede leer el paquete {package}: "));
-    assert!(
-        es.stderr.contains("; no se ha contactado con nada. Indique el instalador de la actualización con --package.")
+    assert_failed_with(
+        &es,
+        &format!("no se puede leer el paquete {package} (no es un archivo): no se ha iniciado nada."),
     );
+    assert!(!std::path::Path::new(&journal).exists(), "a refused run was recorded");
     // A --shell of blanks names no program.
     let file = dir.path().join("p.exe");
     std::fs::write(&file, b"update").unwrap_or_else(|e| panic!("{e}"));
