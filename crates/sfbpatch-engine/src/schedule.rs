@@ -364,11 +364,22 @@ pub async fn run<T: Transport, S: EventSink>(
         // given up (a host that stalls), and their procedures start them again.
         let pre = preflight(&cx, plan, resume);
         tokio::pin!(pre, spares);
-        tokio::select! {
+        let refused = tokio::select! {
             biased;
             refused = &mut pre => refused,
             () = &mut spares => pre.await,
+        };
+        // A server the preflight keeps from starting (refused, or waiting on or pooled with a
+        // refused one) installs nothing in this run: its spare is ended now, not left idle to
+        // the end of the run.
+        for sp in &plan.servers {
+            let prior = resume.and_then(|r| r.servers.get(sp.fqdn.as_str()));
+            let fresh = prior.is_none_or(|p| p.completed.is_empty() && p.in_flight.is_none());
+            if refused_for(plan, &refused, sp, fresh).is_some() {
+                cx.close_spare(&sp.fqdn).await;
+            }
         }
+        refused
     };
     let semaphore = Semaphore::new(parallel);
     let finished = Finished::default();

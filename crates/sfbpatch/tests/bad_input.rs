@@ -444,6 +444,14 @@ const CASES: &[(&str, Make)] = &[
         psremoting[2] = "psremoting";
         case(1, &args, &["cannot be read (it is not a file)", "nothing was started"]).also(&psremoting).absent(&j)
     }),
+    ("B50", |d| {
+        let j = d.join("journal.db");
+        let pkg = s(&write(d, PKG, b"cumulative update"));
+        let args = ["run", "--transport", "local", "--shell", "  ", "--package", &pkg, "--yes", "--journal", &s(&j)];
+        let mut psremoting = args;
+        psremoting[2] = "psremoting";
+        case(2, &args, &["--shell", "names no program to start"]).also(&psremoting).absent(&j)
+    }),
 ];
 
 /// B43: the run that could not start is not recorded: `sfbpatch history` shows no run.

@@ -72,15 +72,14 @@ fn a_transport_that_cannot_be_set_up_is_refused_in_the_operators_language() {
         a.extend_from_slice(&[&journal, "--yes", "--server", "se01.contoso.local"]);
         run(&a)
     };
-    assert_failed_with(
+    // Refused as the command line is read (README, B50), before any run is recorded.
+    assert_usage(
         &blank(&[]),
-        "--shell names no program to start; nothing was contacted. Give the shell program and its arguments, for \
-         example --shell \"powershell.exe -NoProfile -NonInteractive -Command -\".",
+        "names no program to start: give the shell program and its arguments, for example --shell \
+         \"powershell.exe -NoProfile -NonInteractive -Command -\"",
     );
-    assert_failed_with(
-        &blank(&["--lang", "es"]),
-        "--shell no nombra ningún programa que iniciar; no se ha contactado con nada.",
-    );
+    assert_usage(&blank(&["--lang", "es"]), "no nombra ningún programa que iniciar: indique el programa del shell");
+    assert!(!std::path::Path::new(&journal).exists(), "a refused run was recorded");
 }
 
 #[test]

@@ -27,6 +27,15 @@ pub(crate) fn parse_hook(s: &str) -> Result<String, String> {
 }
 
 /// `--max-failures`: `N` or `P%`; the refusal in the usage language.
+/// `--shell`: a program to start, then its arguments; blanks name none (README, "Bad input",
+/// B50: refused as the command line is read, before a run is recorded).
+pub(crate) fn parse_shell(s: &str) -> Result<String, String> {
+    if s.split_whitespace().next().is_none() {
+        return Err(sfbpatch_i18n::text(usage_lang(), "cli.usage.shell-empty"));
+    }
+    Ok(s.to_owned())
+}
+
 pub(crate) fn parse_failures(s: &str) -> Result<sfbpatch_engine::options::FailureBudget, String> {
     use sfbpatch_engine::options::FailureBudgetError;
     s.parse().map_err(|e: FailureBudgetError| {

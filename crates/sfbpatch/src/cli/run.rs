@@ -118,7 +118,7 @@ pub struct RunArgs {
     pub estate: Option<PathBuf>,
     /// With --transport local or psremoting: the shell program and its arguments, reading
     /// PowerShell on stdin; `{host}` is replaced by the server's FQDN (default: Windows PowerShell).
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, value_name = "COMMAND", value_parser = parse_shell)]
     pub shell: Option<String>,
     /// With --transport ssh: the connections file (TOML; see README).
     #[arg(long, value_name = "FILE")]
@@ -188,7 +188,7 @@ pub struct ResumeArgs {
     #[arg(long, value_name = "N|P%", value_parser = parse_failures)]
     pub max_failures: Option<sfbpatch_engine::options::FailureBudget>,
     /// The run's --shell, given again (sfbpatch starts no program it finds only in the journal).
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, value_name = "COMMAND", value_parser = parse_shell)]
     pub shell: Option<String>,
     /// The run's --pre-hook, given again.
     #[arg(long, value_name = "COMMAND", value_parser = parse_hook)]
