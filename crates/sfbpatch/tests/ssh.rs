@@ -81,6 +81,40 @@ fn a_standard_edition_server_costs_three_remote_shells_over_ssh_and_is_updated()
     assert!(sessions.iter().all(|s| s["open"] == false), "every kept shell closed its session: {sessions:?}");
 }
 
+/// Issue 14's last lever over SSH: the installer's remote shell is started ahead
+/// (`SshTransport::open_spare_session`, a channel opened on the host's connection once it
+/// answered), so that sshd's start of its process — about 150 ms on loopback, much more for
+/// `powershell.exe` — is spent before the outage, not inside it. The simulated steps take
+/// real time here (20 ms per simulated second: the steps between the host's first answer and
+/// the outage take about 0.8 s, five times sshd's start), as on a real server, where the steps
+/// before the outage (staging, the Management Shell) take seconds.
+#[test]
+fn the_installers_remote_shell_is_started_before_the_outage_opens() {
+    let Some(lab) = lab_with("SFBPATCH_SIM_TIME_SCALE=0.02") else { return };
+    let kh = lab.known_hosts("known_hosts", &lab.host_keys());
+    let conns = lab.connections(&kh);
+    let host = "se01.contoso.local";
+    let (code, v, err) = run(&lab, &conns, &["--server", host]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(v["servers"][0]["result"], "updated", "{v}");
+    let show = sfbpatch(&["sim", "show", "--estate", &lab.estate, "--format", "json"]);
+    let e: Value = serde_json::from_slice(&show.stdout).unwrap_or_else(|x| panic!("{x}"));
+    let se = e["hosts"].as_array().and_then(|h| h.iter().find(|h| h["fqdn"] == host).cloned()).unwrap_or_default();
+    let sessions: Vec<&Value> = se["sessions"].as_array().into_iter().flatten().collect();
+    // The installer's shell is the one session that never loaded the module (DOMAIN.md §4 rule 2).
+    let installer: Vec<&&Value> = sessions.iter().filter(|s| s["module_generation"].is_null()).collect();
+    assert_eq!(installer.len(), 1, "{sessions:?}");
+    let pid = installer[0]["process"]["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {sessions:?}"));
+    let started = lab.shell_started_ms(pid).unwrap_or_else(|| panic!("no start logged for pid {pid}"));
+    let db = rusqlite::Connection::open_with_flags(lab.path("journal.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let opened: i64 = db
+        .query_row("SELECT opened_ms FROM outages WHERE server = ?1", [host], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(started < opened, "the installer's remote shell started at {started}, the outage opened at {opened}");
+    assert_eq!(lab.shell_starts(host), 3, "still three remote shells");
+}
+
 #[test]
 fn a_changed_host_key_is_refused_and_nothing_runs() {
     let Some(lab) = lab() else { return };

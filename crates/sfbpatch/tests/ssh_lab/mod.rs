@@ -129,14 +129,26 @@ impl Lab {
     }
 }
 
-/// The file the lab's `powershell.exe` appends its host to at every start.
+/// The file the lab's `powershell.exe` appends a line to at every start: its host, its pid
+/// and the time (milliseconds since the Unix epoch).
 pub const STARTS: &str = "shell_starts";
 
 impl Lab {
     /// How many remote shell processes (`powershell.exe`) sshd started for `host`.
     pub fn shell_starts(&self, host: &str) -> usize {
         let text = std::fs::read_to_string(self.dir.path().join(STARTS)).unwrap_or_default();
-        text.lines().filter(|l| *l == host).count()
+        text.lines().filter(|l| l.split(' ').next() == Some(host)).count()
+    }
+
+    /// When the remote shell process `pid` started (milliseconds since the Unix epoch), from
+    /// the lab's `powershell.exe`, which `exec`s the simulator's shell (same pid).
+    pub fn shell_started_ms(&self, pid: u64) -> Option<i64> {
+        let text = std::fs::read_to_string(self.dir.path().join(STARTS)).unwrap_or_default();
+        text.lines().find_map(|l| {
+            let mut f = l.split(' ').skip(1);
+            (f.next()?.parse::<u64>().ok()? == pid).then_some(())?;
+            f.next()?.parse().ok()
+        })
     }
 }
 
@@ -176,14 +188,14 @@ pub fn lab_with_sshd(extra_env: &str, extra_sshd: &str) -> Option<Lab> {
     std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys"))
         .unwrap_or_else(|e| panic!("{e}"));
     // The server's "powershell.exe": the simulator's shell for that host, each start
-    // counted (one line naming the host in `STARTS`).
+    // counted (one line naming the host, the pid and the time in `STARTS`).
     let bindir = dir.path().join("bin");
     std::fs::create_dir_all(&bindir).unwrap_or_else(|e| panic!("{e}"));
     let wrapper = bindir.join("powershell.exe");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\necho \"$SFBPATCH_SIM_HOST\" >>'{}'\nexec \"$SFBPATCH_BIN\" sim shell --estate \"$SFBPATCH_SIM_ESTATE\" --host \"$SFBPATCH_SIM_HOST\"\n",
+            "#!/bin/sh\necho \"$SFBPATCH_SIM_HOST $$ $(date +%s%3N)\" >>'{}'\nexec \"$SFBPATCH_BIN\" sim shell --estate \"$SFBPATCH_SIM_ESTATE\" --host \"$SFBPATCH_SIM_HOST\"\n",
             dir.path().join(STARTS).display()
         ),
     )
