@@ -93,6 +93,7 @@ impl SshTransport {
     }
 
     async fn exec(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
+        let nonce = crate::nonce(self.lang)?;
         let h = self.handle(host).await?;
         let mut ch = match h.channel_open_session().await {
             Ok(c) => c,
@@ -106,7 +107,7 @@ impl SshTransport {
         }
         let sent = async {
             ch.exec(true, self.remote_shell.as_str()).await?;
-            ch.data(sfbpatch_core::envelope::wrap(script).as_bytes()).await?;
+            ch.data(sfbpatch_core::envelope::wrap(script, &nonce).as_bytes()).await?;
             ch.eof().await
         }
         .await;
@@ -133,7 +134,7 @@ impl SshTransport {
         if code.is_none() {
             self.forget(host).await;
         }
-        crate::outcome(host, code.map(|c| i32::try_from(c).unwrap_or(-1)), &stdout, &stderr)
+        crate::outcome(host, code.map(|c| i32::try_from(c).unwrap_or(-1)), &stdout, &stderr, &nonce)
     }
 
     /// A command on `session`'s kept channel, or on an exec channel of its own.
