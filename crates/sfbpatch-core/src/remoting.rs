@@ -92,6 +92,8 @@ pub enum Request {
         step: Option<StepId>,
         /// The command, before wrapping.
         script: String,
+        /// The nonce its result line carries (`envelope::Nonce`).
+        nonce: envelope::Nonce,
     },
     /// `Copy-Item -LiteralPath '<local>' -Destination '<remote>' -ToSession $sfbpatchSessionN`.
     Copy {
@@ -180,8 +182,8 @@ impl Request {
                 }
                 format!("{} = {}", session_var(*session), c.render())
             }
-            Request::Invoke { session, step, script } => {
-                let block = format!("{FRAME_START}{}{FRAME_END}", envelope::wrap(script).trim_end());
+            Request::Invoke { session, step, script, nonce } => {
+                let block = format!("{FRAME_START}{}{FRAME_END}", envelope::wrap(script, nonce).trim_end());
                 let c = Command::named(word("Invoke-Command")).arg(Arg::Switch(word("Session")));
                 let encoded = literal(&base64_encode(block.as_bytes()));
                 format!(
@@ -249,8 +251,8 @@ impl Request {
             let step = read_comment(rest.strip_prefix(BLOCK_END)?)?;
             let block = String::from_utf8(base64_decode(&encoded)?).ok()?;
             let wrapped = block.strip_prefix(FRAME_START)?.strip_suffix(FRAME_END)?;
-            let script = envelope::body(wrapped)?;
-            return Some(Request::Invoke { session, step, script });
+            let envelope::Body { script, nonce } = envelope::body(wrapped)?;
+            return Some(Request::Invoke { session, step, script, nonce });
         }
         if let Some(rest) = line.strip_prefix("Copy-Item -LiteralPath ") {
             let (local, rest) = take_literal(rest)?;
@@ -367,8 +369,14 @@ mod tests {
                 session: 3,
                 step: Some(StepId::InstallUpdate),
                 script: "net stop w3svc\nWrite-Output 'it''s → done'".into(),
+                nonce: envelope::Nonce::from_bytes([7; 8]),
             },
-            Request::Invoke { session: 4, step: None, script: "Get-CsWindowsService".into() },
+            Request::Invoke {
+                session: 4,
+                step: None,
+                script: "Get-CsWindowsService".into(),
+                nonce: envelope::Nonce::from_bytes([0xa5; 8]),
+            },
             Request::Copy {
                 session: 5,
                 step: Some(StepId::StagePackage),
@@ -408,7 +416,13 @@ mod tests {
         );
         let copy = Request::Copy { session: 2, step: None, local: "it's".into(), remote: "C:\\x".into() };
         assert_eq!(copy.render(), "Copy-Item -LiteralPath 'it''s' -Destination 'C:\\x' -ToSession $sfbpatchSession2");
-        let invoke = Request::Invoke { session: 1, step: Some(StepId::StopServices), script: "Get-Date".into() };
+        let nonce = envelope::Nonce::from_bytes([1; 8]);
+        let invoke = Request::Invoke {
+            session: 1,
+            step: Some(StepId::StopServices),
+            script: "Get-Date".into(),
+            nonce: nonce.clone(),
+        };
         let line = invoke.render();
         assert!(
             line.starts_with("Invoke-Command -Session $sfbpatchSession1 -ScriptBlock ([scriptblock]::Create("),
@@ -420,7 +434,7 @@ mod tests {
         let block = String::from_utf8(base64_decode(encoded).unwrap_or_default()).unwrap_or_default();
         assert_eq!(
             block,
-            format!("& {{\n{}\n}} | Out-String -Stream -Width 4096", envelope::wrap("Get-Date").trim_end())
+            format!("& {{\n{}\n}} | Out-String -Stream -Width 4096", envelope::wrap("Get-Date", &nonce).trim_end())
         );
         sfbpatch_pwsh::syntax::check(&block).unwrap_or_else(|e| panic!("{block}: {e}"));
     }

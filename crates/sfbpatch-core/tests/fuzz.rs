@@ -56,9 +56,10 @@ fn toml_soup() -> impl Strategy<Value = String> {
 }
 
 fn shell(text: &str) {
+    let nonce = envelope::Nonce::from_bytes([0x5a; 8]);
     let _ = envelope::body(text);
-    let _ = envelope::open(text);
-    let _ = envelope::open(&envelope::wrap(text));
+    let _ = envelope::open(text, &nonce);
+    let _ = envelope::open(&envelope::wrap(text, &nonce), &nonce);
 }
 
 fn readbacks(text: &str) {
@@ -85,7 +86,7 @@ fn output_soup() -> impl Strategy<Value = String> {
         "(SqlServerFqdn|SqlInstanceName|DatabaseName|ExpectedVersion|InstalledVersion|Succeed|State|IsReadyForUpgrade|PoolFqdn|ReadyForUpgrade|MissingReplicas) : [ -~]{0,16}",
         "\"[A-Z\\\\ a-z]{0,20}\",\"[A-Za-z ]{0,12}\",\"S-1-[0-9\\-]{0,20}\",\"[ -~]{0,20}\"",
         "(Running|Stopped) +[A-Za-z]{0,10} +[ -~]{0,16}",
-        "<<sfbpatch-exit:-?[0-9]{0,12}>>",
+        "<<sfbpatch-exit:([0-9a-f]{16}:)?-?[0-9]{0,12}>>",
         "[0-9]{1,6}(\\.[0-9]{1,6}){0,4}",
         "[^\n]{0,30}",
     ];

@@ -190,7 +190,7 @@ impl Remoting {
                     )),
                 }
             }
-            Request::Invoke { session, step, script } => {
+            Request::Invoke { session, step, script, nonce } => {
                 let s = match self.usable(*session, "Invoke-Command") {
                     Ok(s) => s,
                     Err(a) => return Ok(a),
@@ -203,7 +203,7 @@ impl Remoting {
                         if !stdout.is_empty() && !stdout.ends_with('\n') {
                             stdout.push('\n');
                         }
-                        stdout.push_str(&envelope::marker(x.exit_code));
+                        stdout.push_str(&envelope::marker(x.exit_code, nonce));
                         stdout.push('\n');
                         Answer::Text { stdout, stderr: x.stderr }
                     }

@@ -58,7 +58,12 @@ fn open(n: u64, host: &str, authentication: Authentication) -> Request {
 }
 
 fn invoke(n: u64, script: &str) -> Request {
-    Request::Invoke { session: n, step: None, script: script.into() }
+    Request::Invoke { session: n, step: None, script: script.into(), nonce: nonce() }
+}
+
+/// The nonce of the tests' commands (a transport draws one per command).
+fn nonce() -> envelope::Nonce {
+    envelope::Nonce::from_bytes([9; 8])
 }
 
 const TEST_SQL01: &str = "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn 'sql01.contoso.local'";
@@ -77,10 +82,10 @@ fn a_kerberos_session_has_no_network_credentials_and_a_credssp_one_has() {
         ],
     );
     assert_eq!(answers[0], (String::new(), String::new(), "Opened".into()));
-    let listed = envelope::open(&answers[1].0).unwrap_or_else(|| panic!("no result line: {:?}", answers[1]));
+    let listed = envelope::open(&answers[1].0, &nonce()).unwrap_or_else(|| panic!("no result line: {:?}", answers[1]));
     assert_eq!(listed.exit_code, 0);
     assert!(listed.stdout.contains("RTCSRV"), "{}", listed.stdout);
-    let refused = envelope::open(&answers[2].0).map(|o| o.exit_code);
+    let refused = envelope::open(&answers[2].0, &nonce()).map(|o| o.exit_code);
     assert_eq!(refused, Some(1), "{:?}", answers[2]);
     assert!(answers[2].1.contains("ANONYMOUS LOGON"), "{}", answers[2].1);
     assert!(e.host("fe01.contoso.local").is_some_and(|h| h.network_credentials), "the host keeps its own");
@@ -104,7 +109,7 @@ fn a_kerberos_session_has_no_network_credentials_and_a_credssp_one_has() {
     );
     assert_eq!(answers[0].1, "");
     assert_eq!(answers[1].2, "Opened");
-    assert_eq!(envelope::open(&answers[2].0).map(|o| o.exit_code), Some(0), "{:?}", answers[2]);
+    assert_eq!(envelope::open(&answers[2].0, &nonce()).map(|o| o.exit_code), Some(0), "{:?}", answers[2]);
 }
 
 #[test]
@@ -147,7 +152,7 @@ fn unknown_hosts_removed_and_dropped_sessions_answer_as_powershell_does() {
     let answers = talk(&mut r, &mut e, &[invoke(3, "Get-Date"), invoke(3, "Get-Date")]);
     assert_eq!(answers[0].2, "Broken");
     assert!(answers[0].1.contains("PSRemotingTransportException"), "{}", answers[0].1);
-    assert_eq!(envelope::open(&answers[0].0), None);
+    assert_eq!(envelope::open(&answers[0].0, &nonce()), None);
     assert!(answers[1].1.contains("The session state is Broken"), "{}", answers[1].1);
 }
 

@@ -177,8 +177,9 @@ pub(crate) enum HostScript {
     /// Wrapped in the transports' result protocol (`sfbpatch_core::envelope`): the command
     /// runs, then the wrapper prints the result line with the command's own exit code (a
     /// native program's, or 1 for a failed cmdlet), and the process ends with 0 (its last
-    /// statement, printing that line, succeeded).
-    Wrapped(String),
+    /// statement, printing that line, succeeded). The result line carries the nonce the
+    /// wrapped line gave (its tail, read by `envelope::body`), as the wrapper would print it.
+    Wrapped(envelope::Body),
     /// Plain text: the process ends with 1 when the last command failed, whatever native
     /// code it had, else 0 — or with N when the script ends with `exit N`.
     Plain {
@@ -206,20 +207,20 @@ impl HostScript {
     /// The PowerShell the estate executes.
     fn command(&self) -> &str {
         match self {
-            HostScript::Wrapped(c) | HostScript::Plain { command: c, .. } => c,
+            HostScript::Wrapped(envelope::Body { script: c, .. }) | HostScript::Plain { command: c, .. } => c,
         }
     }
 
     /// What the process answers for a command that completed with `exit_code`.
     fn ending(&self, exit_code: i32, mut stdout: String, mut stderr: String) -> Ending {
         let code = match self {
-            HostScript::Wrapped(_) => {
+            HostScript::Wrapped(envelope::Body { nonce, .. }) => {
                 // The result line ends both streams (the wrapper writes it to each).
                 for text in [&mut stdout, &mut stderr] {
                     if !text.is_empty() && !text.ends_with('\n') {
                         text.push('\n');
                     }
-                    text.push_str(&envelope::marker(exit_code));
+                    text.push_str(&envelope::marker(exit_code, nonce));
                     text.push('\n');
                 }
                 0
@@ -357,11 +358,13 @@ mod tests {
         assert_eq!(end("Get-CsWindowsService\nexit 7", 0), (7, "out\n".into()));
         assert_eq!(HostScript::read("Get-CsWindowsService\nexit 7").command(), "Get-CsWindowsService");
         // Wrapped: the process ends with 0, the command's own code on the result line.
-        let wrapped = envelope::wrap("net stop w3svc");
+        // The result line carries the nonce of the command the simulator ran.
+        let nonce = envelope::Nonce::from_bytes([0x3c; 8]);
+        let wrapped = envelope::wrap("net stop w3svc", &nonce);
         assert_eq!(HostScript::read(&wrapped).command(), "net stop w3svc");
-        assert_eq!(end(&wrapped, 2), (0, "out\n<<sfbpatch-exit:2>>\n".into()));
-        assert_eq!(end(&wrapped, 3010), (0, "out\n<<sfbpatch-exit:3010>>\n".into()));
-        let opened = envelope::open(&end(&wrapped, 1641).1).map(|o| (o.exit_code, o.stdout));
+        assert_eq!(end(&wrapped, 2), (0, "out\n<<sfbpatch-exit:3c3c3c3c3c3c3c3c:2>>\n".into()));
+        assert_eq!(end(&wrapped, 3010), (0, "out\n<<sfbpatch-exit:3c3c3c3c3c3c3c3c:3010>>\n".into()));
+        let opened = envelope::open(&end(&wrapped, 1641).1, &nonce).map(|o| (o.exit_code, o.stdout));
         assert_eq!(opened, Some((1641, "out\n".to_owned())));
         // The result line ends standard error too, after the command's own errors; plain text
         // gets none.
@@ -369,7 +372,7 @@ mod tests {
             Ending::Completed { stderr, .. } => stderr,
             other => panic!("{other:?}"),
         };
-        assert_eq!(stderr(&wrapped), "denied\n<<sfbpatch-exit:2>>\n");
+        assert_eq!(stderr(&wrapped), "denied\n<<sfbpatch-exit:3c3c3c3c3c3c3c3c:2>>\n");
         assert_eq!(stderr("net stop w3svc"), "denied");
     }
 

@@ -26,19 +26,24 @@ fn serve_text(e: &mut Estate, input: &str) -> (Served, String, String) {
 fn wrapped_lines_run_one_by_one_in_one_session_closed_at_the_end() {
     let mut e = estate();
     let before = e.host(SE).map_or(0, |h| h.sessions.len());
+    // Each command its own nonce, each answered with its own.
+    let (first, second) = (envelope::Nonce::from_bytes([1; 8]), envelope::Nonce::from_bytes([2; 8]));
     let input = format!(
         "{}{}{}",
-        envelope::wrap("Get-CsWindowsService"),
+        envelope::wrap("Get-CsWindowsService", &first),
         envelope::step_line("stop-w3svc"),
-        envelope::wrap("net stop w3svc"),
+        envelope::wrap("net stop w3svc", &second),
     );
     let (served, out, err) = serve_text(&mut e, &input);
     assert_eq!(served, Served::Ended);
     // Each command's output ends with its result line, on both streams.
-    let mut r = envelope::Reader::default();
-    let codes: Vec<i32> = out.split_inclusive('\n').filter_map(|l| r.line(l)).collect();
-    assert_eq!(codes, [0, 0], "{out}");
-    assert_eq!(err, "<<sfbpatch-exit:0>>\n<<sfbpatch-exit:0>>\n");
+    let mut r = envelope::Reader::new(first.clone());
+    let mut lines = out.split_inclusive('\n');
+    assert_eq!(lines.by_ref().find_map(|l| r.line(l)), Some(0), "{out}");
+    let mut r = envelope::Reader::new(second.clone());
+    assert_eq!(lines.by_ref().find_map(|l| r.line(l)), Some(0), "{out}");
+    assert_eq!(lines.next(), None, "{out}");
+    assert_eq!(err, format!("{}\n{}\n", envelope::marker(0, &first), envelope::marker(0, &second)));
     let h = e.host(SE).unwrap_or_else(|| panic!("no host"));
     assert_eq!(h.sessions.len(), before + 1, "one session for both commands: {:?}", h.sessions);
     let s = h.sessions.last().unwrap_or_else(|| panic!("no session"));
@@ -62,6 +67,13 @@ fn input_that_is_not_wrapped_is_one_script_as_before() {
 fn a_host_the_estate_does_not_have_is_an_error() {
     let mut e = estate();
     let t = Invocation { host: "nope.contoso.local".into(), ..template() };
-    let served = serve(&mut e, &t, ME, envelope::wrap("Get-PSDrive C").as_bytes(), Vec::new(), Vec::new());
+    let served = serve(
+        &mut e,
+        &t,
+        ME,
+        envelope::wrap("Get-PSDrive C", &envelope::Nonce::from_bytes([3; 8])).as_bytes(),
+        Vec::new(),
+        Vec::new(),
+    );
     assert!(matches!(&served, Err(ServeError::NoHost(h)) if h == "nope.contoso.local"), "{served:?}");
 }

@@ -233,7 +233,9 @@ impl LocalTransport {
         self.spares().remove(&session);
         // Owned by this future: dropped (a timeout), it kills the process.
         let mut shell = self.take(host, session)?;
-        let line = format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script));
+        let nonce = crate::nonce(self.lang)?;
+        let line =
+            format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script, &nonce));
         let mut written = send(&mut shell, &line).await;
         // A broken pipe proves the command never reached the process (it ended between the
         // check above and the write): sent again, once, to a new one.
@@ -242,7 +244,8 @@ impl LocalTransport {
             shell = self.start(host)?;
             written = send(&mut shell, &line).await;
         }
-        let (out, err) = tokio::join!(read_to_result(&mut shell.stdout), read_to_result(&mut shell.stderr));
+        let (out, err) =
+            tokio::join!(read_to_result(&mut shell.stdout, &nonce), read_to_result(&mut shell.stderr, &nonce));
         match (written, out, err) {
             (Ok(()), Ok((Some(code), stdout)), Ok((Some(_), stderr))) => {
                 self.put_back(host, session, shell).await;
@@ -253,28 +256,29 @@ impl LocalTransport {
             (_, out, err) => {
                 let (code, mut stdout) = out.unwrap_or((None, String::new()));
                 if let Some(code) = code {
-                    stdout.push_str(&envelope::marker(code));
+                    stdout.push_str(&envelope::marker(code, &nonce));
                     stdout.push('\n');
                 }
                 let stderr = err.map(|(_, s)| s).unwrap_or_default();
                 drop(shell.stdin);
                 let status = shell.child.wait().await.ok().and_then(|s| s.code());
-                crate::outcome(host, status, stdout.as_bytes(), stderr.as_bytes())
+                crate::outcome(host, status, stdout.as_bytes(), stderr.as_bytes(), &nonce)
             }
         }
     }
 
     /// A process of its own for one command.
     async fn shell(&self, host: &Fqdn, step: Option<StepId>, script: &str) -> Result<CommandOutput, TransportError> {
+        let nonce = crate::nonce(self.lang)?;
         let mut child = self.command(host, step).spawn().map_err(|e| self.start_error(&e))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(sfbpatch_core::envelope::wrap(script).as_bytes()).await.map_err(|e| {
+            stdin.write_all(envelope::wrap(script, &nonce).as_bytes()).await.map_err(|e| {
                 let a = sfbpatch_i18n::Args::new().with("program", self.program.display()).with("why", e);
                 TransportError::Other(sfbpatch_i18n::fmt(self.lang, "transport.local.write", &a))
             })?;
         }
         let out = child.wait_with_output().await.map_err(|e| TransportError::Other(e.to_string()))?;
-        crate::outcome(host, out.status.code(), &out.stdout, &out.stderr)
+        crate::outcome(host, out.status.code(), &out.stdout, &out.stderr, &nonce)
     }
 }
 
@@ -284,10 +288,13 @@ async fn send(shell: &mut Shell, line: &str) -> std::io::Result<()> {
     shell.stdin.flush().await
 }
 
-/// One stream read up to the current command's result line: its code (`None`: the stream
-/// ended first) and the text before it.
-async fn read_to_result<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> std::io::Result<(Option<i32>, String)> {
-    let mut reader = envelope::Reader::default();
+/// One stream read up to the current command's result line (with its `nonce`): its code
+/// (`None`: the stream ended first) and the text before it.
+async fn read_to_result<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    nonce: &envelope::Nonce,
+) -> std::io::Result<(Option<i32>, String)> {
+    let mut reader = envelope::Reader::new(nonce.clone());
     let mut line = Vec::new();
     loop {
         line.clear();

@@ -318,12 +318,14 @@ impl PsRemotingTransport {
         step: Option<StepId>,
         script: &str,
     ) -> Result<CommandOutput, TransportError> {
-        let r = self.exchange(p, host, &Request::Invoke { session, step, script: script.to_owned() }).await?;
+        let nonce = crate::nonce(self.lang)?;
+        let invoke = Request::Invoke { session, step, script: script.to_owned(), nonce: nonce.clone() };
+        let r = self.exchange(p, host, &invoke).await?;
         if !r.opened() {
             self.forget(session);
             return Err(TransportError::Disconnected(host.to_string()));
         }
-        match envelope::open(&r.stdout) {
+        match envelope::open(&r.stdout, &nonce) {
             Some(o) => Ok(CommandOutput { exit_code: o.exit_code, stdout: o.stdout, stderr: r.stderr }),
             None => Err(TransportError::NoResult { host: host.to_string(), exit_code: None }),
         }

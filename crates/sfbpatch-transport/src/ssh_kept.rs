@@ -55,14 +55,18 @@ pub(super) struct Cut {
 }
 
 /// One stream of a command: complete lines go to the reader, a partial line waits.
-#[derive(Default)]
 struct Stream {
     reader: envelope::Reader,
+    nonce: envelope::Nonce,
     pending: Vec<u8>,
     code: Option<i32>,
 }
 
 impl Stream {
+    fn new(nonce: &envelope::Nonce) -> Self {
+        Self { reader: envelope::Reader::new(nonce.clone()), nonce: nonce.clone(), pending: Vec::new(), code: None }
+    }
+
     fn feed(&mut self, data: &[u8]) {
         self.pending.extend_from_slice(data);
         while self.code.is_none() {
@@ -78,7 +82,7 @@ impl Stream {
         let mut text = self.reader.take();
         text.push_str(&String::from_utf8_lossy(&self.pending));
         if let Some(code) = self.code {
-            text.push_str(&envelope::marker(code));
+            text.push_str(&envelope::marker(code, &self.nonce));
             text.push('\n');
         }
         text
@@ -143,13 +147,14 @@ impl SshTransport {
             None => self.open_kept(host).await?,
         };
         let step = step.map_or("", |s| s.as_str());
-        let mut answer = kept.command(step, script).await;
+        let nonce = crate::nonce(self.lang)?;
+        let mut answer = kept.command(step, script, &nonce).await;
         // A write that failed proves the command never reached the shell: sent again, once,
         // on a new channel.
         if matches!(&answer, Err(cut) if cut.unsent) {
             drop(kept);
             kept = self.open_kept(host).await?;
-            answer = kept.command(step, script).await;
+            answer = kept.command(step, script, &nonce).await;
         }
         match answer {
             Ok(out) => {
@@ -163,7 +168,7 @@ impl SshTransport {
                 if cut.status.is_none() {
                     self.forget(host).await;
                 }
-                crate::outcome(host, cut.status, cut.stdout.as_bytes(), cut.stderr.as_bytes())
+                crate::outcome(host, cut.status, cut.stdout.as_bytes(), cut.stderr.as_bytes(), &nonce)
             }
         }
     }
@@ -254,10 +259,15 @@ impl Kept {
         Self { read, write: Some(write), closed: false, spare: false }
     }
 
-    /// Runs one wrapped command: its output up to both result lines, or how the channel
-    /// ended first.
-    pub(super) async fn command(&mut self, step: &str, script: &str) -> Result<CommandOutput, Cut> {
-        let line = format!("{}{}", envelope::step_line(step), envelope::wrap(script));
+    /// Runs one wrapped command (its result lines carrying `nonce`): its output up to both
+    /// result lines, or how the channel ended first.
+    pub(super) async fn command(
+        &mut self,
+        step: &str,
+        script: &str,
+        nonce: &envelope::Nonce,
+    ) -> Result<CommandOutput, Cut> {
+        let line = format!("{}{}", envelope::step_line(step), envelope::wrap(script, nonce));
         // A write that fails (the channel or the connection is gone): the command never ran.
         let sent = match &self.write {
             Some(w) => w.data(line.as_bytes()).await.is_ok(),
@@ -266,7 +276,7 @@ impl Kept {
         if !sent {
             return Err(Cut { status: None, stdout: String::new(), stderr: String::new(), unsent: true });
         }
-        let (mut out, mut err) = (Stream::default(), Stream::default());
+        let (mut out, mut err) = (Stream::new(nonce), Stream::new(nonce));
         let (mut status, mut eof) = (None, false);
         loop {
             if let (Some(code), Some(_)) = (out.code, err.code) {

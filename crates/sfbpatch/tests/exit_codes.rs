@@ -72,14 +72,15 @@ fn the_simulators_shell_exits_as_windows_powershell_and_the_result_line_carries_
     // `exit N` is the only way a plain script sets the process's code.
     assert_eq!(shell(&estate, SE, "Get-Service -Name 'W3SVC'\nexit 7").0, 7);
     // Wrapped as the transports send it: the process exits 0 and the result line says 2.
-    let (code, out, _) = shell(&estate, SE, &sfbpatch_core::envelope::wrap("net stop w3svc"));
+    let nonce = sfbpatch_core::envelope::Nonce::from_bytes([0x42; 8]);
+    let (code, out, _) = shell(&estate, SE, &sfbpatch_core::envelope::wrap("net stop w3svc", &nonce));
     assert_eq!(code, 0, "{out}");
-    let opened = sfbpatch_core::envelope::open(&out).unwrap_or_else(|| panic!("no result line: {out}"));
+    let opened = sfbpatch_core::envelope::open(&out, &nonce).unwrap_or_else(|| panic!("no result line: {out}"));
     assert_eq!(opened.exit_code, 2, "{out}");
     assert!(!opened.stdout.contains("<<sfbpatch-exit"), "{out}");
     // A failing cmdlet: 1 on the result line.
-    let (_, out, _) = shell(&estate, SE, &sfbpatch_core::envelope::wrap("Get-Service -Name 'NoSuchService'"));
-    assert_eq!(sfbpatch_core::envelope::open(&out).map(|o| o.exit_code), Some(1), "{out}");
+    let (_, out, _) = shell(&estate, SE, &sfbpatch_core::envelope::wrap("Get-Service -Name 'NoSuchService'", &nonce));
+    assert_eq!(sfbpatch_core::envelope::open(&out, &nonce).map(|o| o.exit_code), Some(1), "{out}");
 }
 
 #[test]

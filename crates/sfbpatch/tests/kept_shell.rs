@@ -83,10 +83,12 @@ fn a_kept_sim_shell_killed_leaves_no_open_session_behind() {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
     let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
-    stdin.write_all(sfbpatch_core::envelope::wrap("Get-CsWindowsService").as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let nonce = sfbpatch_core::envelope::Nonce::from_bytes([0x17; 8]);
+    let wrapped = sfbpatch_core::envelope::wrap("Get-CsWindowsService", &nonce);
+    stdin.write_all(wrapped.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     stdin.flush().unwrap_or_else(|e| panic!("{e}"));
     // The answer arrives while the process still runs (its input is open).
-    let mut reader = sfbpatch_core::envelope::Reader::default();
+    let mut reader = sfbpatch_core::envelope::Reader::new(nonce);
     let mut line = String::new();
     let code = loop {
         line.clear();
@@ -107,7 +109,10 @@ fn a_kept_sim_shell_killed_leaves_no_open_session_behind() {
     // The next shell on the estate finds its process gone: closed, so it holds no files.
     let o = sfbpatch()
         .args(["sim", "shell", "--estate", &estate, "--host", SE])
-        .write_stdin(sfbpatch_core::envelope::wrap("Get-PSDrive C"))
+        .write_stdin(sfbpatch_core::envelope::wrap(
+            "Get-PSDrive C",
+            &sfbpatch_core::envelope::Nonce::from_bytes([0x18; 8]),
+        ))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
