@@ -229,11 +229,13 @@ impl LocalTransport {
         step: Option<StepId>,
         script: &str,
     ) -> Result<CommandOutput, TransportError> {
+        // The nonce first: a failure to draw it returns before the kept process (perhaps the
+        // installer's spare) is taken out of its slot, which would drop, and so kill, it.
+        let nonce = crate::nonce(self.lang)?;
         // A spare's first command: from now on it is a session like any other.
         self.spares().remove(&session);
         // Owned by this future: dropped (a timeout), it kills the process.
         let mut shell = self.take(host, session)?;
-        let nonce = crate::nonce(self.lang)?;
         let line =
             format!("{}{}", envelope::step_line(step.map_or("", |s| s.as_str())), envelope::wrap(script, &nonce));
         let mut written = send(&mut shell, &line).await;

@@ -126,6 +126,9 @@ impl SshTransport {
         step: Option<StepId>,
         script: &str,
     ) -> Result<CommandOutput, TransportError> {
+        // The nonce first: a failure to draw it returns before the channel (perhaps the
+        // installer's spare) is taken out of its slot, which would drop, and so close, it.
+        let nonce = crate::nonce(self.lang)?;
         let taken = {
             let mut slots = self.slots();
             let slot = slots.entry(session).or_insert_with(|| (host.clone(), None));
@@ -147,7 +150,6 @@ impl SshTransport {
             None => self.open_kept(host).await?,
         };
         let step = step.map_or("", |s| s.as_str());
-        let nonce = crate::nonce(self.lang)?;
         let mut answer = kept.command(step, script, &nonce).await;
         // A write that failed proves the command never reached the shell: sent again, once,
         // on a new channel.
