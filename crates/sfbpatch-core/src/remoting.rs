@@ -14,7 +14,12 @@
 //!
 //! After each request the transport writes an [`Request::End`] line, which prints a marker on
 //! standard output and on standard error: the transport reads each stream up to its marker, so
-//! it knows where a request's output ends. The stdout marker carries the session's
+//! it knows where a request's output ends. Each end marker carries a fresh random
+//! [`envelope::Nonce`] besides the request's number (`<<sfbpatch-end:ID:NONCE:STATE>>`,
+//! `<<sfbpatch-end:ID:NONCE>>`), as a command's result line does, and is taken only at the end
+//! of a line: the far command's own output cannot know it, so it can neither end the read
+//! early (with a forged `Broken`) nor leave the real marker to the next request. The stdout
+//! marker carries the session's
 //! `PSSession.State` (`Opened`, `Broken`, `Closed`; empty when `New-PSSession` gave no session):
 //! a dropped connection is read from the session's own state, not from an error message's
 //! wording (`System.Management.Automation.Runspaces.RunspaceState`).
@@ -111,11 +116,13 @@ pub enum Request {
         /// N.
         session: u64,
     },
-    /// The end of request `id`: the markers on both streams, the stdout one with session N's
-    /// state.
+    /// The end of request `id`: the markers on both streams, with `nonce`, the stdout one
+    /// with session N's state.
     End {
         /// The request's number.
         id: u64,
+        /// The markers' nonce (fresh per request).
+        nonce: envelope::Nonce,
         /// The session whose state is reported.
         session: Option<u64>,
     },
@@ -130,8 +137,8 @@ const BLOCK_END: &str = "))))";
 /// The script block's frame around the wrapped script, on the server.
 const FRAME_START: &str = "& {\n";
 const FRAME_END: &str = "\n} | Out-String -Stream -Width 4096";
-/// The start of the end markers; `<<sfbpatch-end:ID:STATE>>` on stdout, `<<sfbpatch-end:ID>>`
-/// on stderr.
+/// The start of the end markers; `<<sfbpatch-end:ID:NONCE:STATE>>` on stdout,
+/// `<<sfbpatch-end:ID:NONCE>>` on stderr.
 pub const END_START: &str = "<<sfbpatch-end:";
 
 fn word(s: &'static str) -> Word {
@@ -143,24 +150,30 @@ fn session_var(n: u64) -> String {
 }
 
 /// The stderr end marker of request `id`.
-pub fn end_stderr(id: u64) -> String {
-    format!("{END_START}{id}>>")
+pub fn end_stderr(id: u64, nonce: &envelope::Nonce) -> String {
+    format!("{END_START}{id}:{nonce}>>")
 }
 
 /// The stdout end marker of request `id` with a session's state (empty: none).
-pub fn end_stdout(id: u64, state: &str) -> String {
-    format!("{END_START}{id}:{state}>>")
+pub fn end_stdout(id: u64, nonce: &envelope::Nonce, state: &str) -> String {
+    format!("{END_START}{id}:{nonce}:{state}>>")
 }
 
-/// The state in a stdout line that is request `id`'s end marker.
-pub fn read_end_stdout(line: &str, id: u64) -> Option<String> {
-    let rest = line.trim().strip_prefix(END_START)?.strip_prefix(&format!("{id}:"))?;
-    Some(rest.strip_suffix(">>")?.to_owned())
+/// When a stdout line ends with request `id`'s end marker: the text before it on the line
+/// (output that did not end its line; blank: none) and the session's state (letters only, as
+/// `PSSession.State` prints). Anything else, a marker with another nonce included, is output.
+pub fn read_end_stdout<'a>(line: &'a str, id: u64, nonce: &envelope::Nonce) -> Option<(&'a str, &'a str)> {
+    let line = line.trim_end();
+    let start = format!("{END_START}{id}:{nonce}:");
+    let at = line.rfind(&start)?;
+    let state = line[at + start.len()..].strip_suffix(">>")?;
+    state.bytes().all(|b| b.is_ascii_alphabetic()).then_some((&line[..at], state))
 }
 
-/// Whether a stderr line is request `id`'s end marker.
-pub fn is_end_stderr(line: &str, id: u64) -> bool {
-    line.trim() == end_stderr(id)
+/// When a stderr line ends with request `id`'s end marker: the text before it on the line (an
+/// error text that did not end its line; blank: none).
+pub fn read_end_stderr<'a>(line: &'a str, id: u64, nonce: &envelope::Nonce) -> Option<&'a str> {
+    line.trim_end().strip_suffix(&end_stderr(id, nonce))
 }
 
 impl Request {
@@ -204,17 +217,17 @@ impl Request {
                 let c = Command::named(word("Remove-PSSession")).arg(Arg::Switch(word("Session")));
                 format!("{} {}", c.render(), session_var(*session))
             }
-            Request::End { id, session } => {
+            Request::End { id, nonce, session } => {
                 let state = match session {
                     Some(n) => format!(
                         "{} + {}.State + {}",
-                        literal(&format!("{END_START}{id}:")),
+                        literal(&format!("{END_START}{id}:{nonce}:")),
                         session_var(*n),
                         literal(">>")
                     ),
-                    None => literal(&end_stdout(*id, "")),
+                    None => literal(&end_stdout(*id, nonce, "")),
                 };
-                format!("{state}; [Console]::Error.WriteLine({})", literal(&end_stderr(*id)))
+                format!("{state}; [Console]::Error.WriteLine({})", literal(&end_stderr(*id, nonce)))
             }
         }
     }
@@ -269,12 +282,12 @@ impl Request {
         let (first, rest) = take_literal(line)?;
         let id_text = first.strip_prefix(END_START)?;
         let (id, tail) = take_number(id_text)?;
+        let nonce = envelope::Nonce::parse(tail.strip_prefix(':')?.get(..16)?)?;
         let session = match rest.strip_prefix(" + ") {
             Some(r) => Some(take_number(r.strip_prefix(SESSION)?)?.0),
             None => None,
         };
-        let _ = tail;
-        Some(Request::End { id, session })
+        Some(Request::End { id, nonce, session })
     }
 
     /// The session a request acts on, if any.
@@ -385,8 +398,8 @@ mod tests {
             },
             Request::Copy { session: 5, step: None, local: "x".into(), remote: "C:\\x".into() },
             Request::Remove { session: 9 },
-            Request::End { id: 17, session: Some(3) },
-            Request::End { id: 18, session: None },
+            Request::End { id: 17, nonce: envelope::Nonce::from_bytes([0x5a; 8]), session: Some(3) },
+            Request::End { id: 18, nonce: envelope::Nonce::from_bytes([0; 8]), session: None },
         ]
     }
 
@@ -410,9 +423,10 @@ mod tests {
             open.render(),
             "$sfbpatchSession3 = New-PSSession -ComputerName 'fe01.contoso.local' -Authentication 'Credssp' -Credential $sfbpatchCredential"
         );
+        let end_nonce = envelope::Nonce::from_bytes([0x5a; 8]);
         assert_eq!(
-            Request::End { id: 17, session: Some(3) }.render(),
-            "'<<sfbpatch-end:17:' + $sfbpatchSession3.State + '>>'; [Console]::Error.WriteLine('<<sfbpatch-end:17>>')"
+            Request::End { id: 17, nonce: end_nonce, session: Some(3) }.render(),
+            "'<<sfbpatch-end:17:5a5a5a5a5a5a5a5a:' + $sfbpatchSession3.State + '>>'; [Console]::Error.WriteLine('<<sfbpatch-end:17:5a5a5a5a5a5a5a5a>>')"
         );
         let copy = Request::Copy { session: 2, step: None, local: "it's".into(), remote: "C:\\x".into() };
         assert_eq!(copy.render(), "Copy-Item -LiteralPath 'it''s' -Destination 'C:\\x' -ToSession $sfbpatchSession2");
@@ -449,6 +463,8 @@ mod tests {
             "$sfbpatchSession1 = New-PSSession -ComputerName 'not a host' -Authentication 'Kerberos'",
             "Remove-PSSession -Session $sfbpatchSession1 -Verbose",
             "'<<sfbpatch-end:1:>>'",
+            "'<<sfbpatch-end:1:5a5a5a5a5a5a5a5a:>>'",
+            "'<<sfbpatch-end:1:5a5a5a5a5a5a5a5:>>'; [Console]::Error.WriteLine('<<sfbpatch-end:1:5a5a5a5a5a5a5a5>>')",
             "Copy-Item -LiteralPath 'a' -Destination 'b' -ToSession $sfbpatchSession1 # sfbpatch-step: no-such-step",
         ] {
             assert_eq!(Request::parse(line), None, "{line}");
@@ -460,13 +476,39 @@ mod tests {
     }
 
     #[test]
-    fn end_markers_are_read_per_request() {
-        assert_eq!(read_end_stdout("<<sfbpatch-end:17:Opened>>\r", 17).as_deref(), Some("Opened"));
-        assert_eq!(read_end_stdout(&end_stdout(17, ""), 17).as_deref(), Some(""));
-        assert_eq!(read_end_stdout("<<sfbpatch-end:17:Opened>>", 1), None);
-        assert_eq!(read_end_stdout("<<sfbpatch-end:170:Opened>>", 17), None);
-        assert!(is_end_stderr("<<sfbpatch-end:4>>\r", 4));
-        assert!(!is_end_stderr("<<sfbpatch-end:40>>", 4));
+    fn end_markers_are_read_per_request_and_nonce() {
+        let n = envelope::Nonce::from_bytes([0x5a; 8]);
+        let got = read_end_stdout("<<sfbpatch-end:17:5a5a5a5a5a5a5a5a:Opened>>\r", 17, &n);
+        assert_eq!(got, Some(("", "Opened")));
+        assert_eq!(read_end_stdout(&end_stdout(17, &n, ""), 17, &n), Some(("", "")));
+        assert_eq!(read_end_stdout("<<sfbpatch-end:17:5a5a5a5a5a5a5a5a:Opened>>", 1, &n), None);
+        assert_eq!(read_end_stdout("<<sfbpatch-end:170:5a5a5a5a5a5a5a5a:Opened>>", 17, &n), None);
+        assert!(read_end_stderr("<<sfbpatch-end:4:5a5a5a5a5a5a5a5a>>\r", 4, &n).is_some());
+        assert_eq!(read_end_stderr("<<sfbpatch-end:40:5a5a5a5a5a5a5a5a>>", 4, &n), None);
+    }
+
+    #[test]
+    fn an_end_marker_without_its_nonce_is_output() {
+        let n = envelope::Nonce::from_bytes([0x5a; 8]);
+        let other = envelope::Nonce::from_bytes([0xa5; 8]);
+        // The form before the nonce, as a far command could print it with a guessed number.
+        assert_eq!(read_end_stdout("<<sfbpatch-end:17:Broken>>", 17, &n), None);
+        assert_eq!(read_end_stderr("<<sfbpatch-end:17>>", 17, &n), None);
+        assert_eq!(read_end_stdout(&end_stdout(17, &other, "Broken"), 17, &n), None);
+        assert_eq!(read_end_stderr(&end_stderr(17, &other), 17, &n), None);
+        // The marker followed by text, or a state that is not a word, is not one.
+        assert_eq!(read_end_stdout(&format!("{} x", end_stdout(17, &n, "Opened")), 17, &n), None);
+        assert_eq!(read_end_stdout("<<sfbpatch-end:17:5a5a5a5a5a5a5a5a:Opened>>>>", 17, &n), None);
+        assert_eq!(read_end_stderr(&format!("{}x", end_stderr(17, &n)), 17, &n), None);
+    }
+
+    #[test]
+    fn text_that_did_not_end_its_line_is_kept_before_an_end_marker() {
+        let n = envelope::Nonce::from_bytes([0x5a; 8]);
+        let line = format!("50% done{}", end_stdout(3, &n, "Opened"));
+        assert_eq!(read_end_stdout(&line, 3, &n), Some(("50% done", "Opened")));
+        let line = format!("Access is denied.{}\r", end_stderr(3, &n));
+        assert_eq!(read_end_stderr(&line, 3, &n), Some("Access is denied."));
     }
 
     #[test]

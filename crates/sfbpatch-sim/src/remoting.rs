@@ -16,7 +16,8 @@
 //! * `Copy-Item -ToSession` puts the local file's bytes on the host (`Estate::put_file`).
 //! * `Remove-PSSession` ends that session only (a real `Remove-PSSession` closes the sessions
 //!   it is given, not the others on the machine).
-//! * The end lines are answered with the session's state, as `PSSession.State` reads.
+//! * The end lines are answered with their nonce and the session's state, as
+//!   `PSSession.State` reads.
 //!
 //! Sessions live in this process, as PSSessions live in the local PowerShell process that
 //! created them: a new process knows none of an earlier one's, whose sessions stay open on the
@@ -250,11 +251,11 @@ impl Remoting {
                 }
                 None => Answer::err(null_session("Remove-PSSession")),
             },
-            Request::End { id, session } => {
+            Request::End { id, nonce, session } => {
                 let state = session.and_then(|n| self.sessions.get(&n)).map_or("", |s| s.state.as_str());
                 Answer::Text {
-                    stdout: format!("{}\n", end_stdout(*id, state)),
-                    stderr: format!("{}\n", end_stderr(*id)),
+                    stdout: format!("{}\n", end_stdout(*id, nonce, state)),
+                    stderr: format!("{}\n", end_stderr(*id, nonce)),
                 }
             }
         })

@@ -3,7 +3,7 @@
 
 use super::*;
 use sfbpatch_core::Fqdn;
-use sfbpatch_core::remoting::read_end_stdout;
+use sfbpatch_core::remoting::{read_end_stderr, read_end_stdout};
 
 fn estate() -> Estate {
     let topology =
@@ -23,7 +23,7 @@ fn talk(r: &mut Remoting, e: &mut Estate, requests: &[Request]) -> Vec<(String, 
     for (i, q) in requests.iter().enumerate() {
         input.push_str(&q.render());
         input.push('\n');
-        input.push_str(&Request::End { id: i as u64, session: q.session() }.render());
+        input.push_str(&Request::End { id: i as u64, nonce: end_nonce(), session: q.session() }.render());
         input.push('\n');
     }
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -35,14 +35,14 @@ fn talk(r: &mut Remoting, e: &mut Estate, requests: &[Request]) -> Vec<(String, 
             let (mut o, mut x) = (String::new(), String::new());
             let state = loop {
                 let line = outs.next().unwrap_or_else(|| panic!("no end marker {id} in {out}"));
-                if let Some(s) = read_end_stdout(line, id) {
-                    break s;
+                if let Some(("", s)) = read_end_stdout(line, id, &end_nonce()) {
+                    break s.to_owned();
                 }
                 o.push_str(line);
                 o.push('\n');
             };
             for line in errs.by_ref() {
-                if sfbpatch_core::remoting::is_end_stderr(line, id) {
+                if read_end_stderr(line, id, &end_nonce()) == Some("") {
                     break;
                 }
                 x.push_str(line);
@@ -59,6 +59,11 @@ fn open(n: u64, host: &str, authentication: Authentication) -> Request {
 
 fn invoke(n: u64, script: &str) -> Request {
     Request::Invoke { session: n, step: None, script: script.into(), nonce: nonce() }
+}
+
+/// The nonce of the tests' end lines (a transport draws one per request).
+fn end_nonce() -> envelope::Nonce {
+    envelope::Nonce::from_bytes([0x4e; 8])
 }
 
 /// The nonce of the tests' commands (a transport draws one per command).
@@ -183,8 +188,10 @@ fn a_copy_puts_the_local_files_bytes_on_the_host_and_other_lines_are_refused() {
     assert_eq!(file.installs, e.package_build);
 
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let input = "Stop-Computer -Force\n".to_owned() + &Request::End { id: 9, session: None }.render() + "\n";
+    let input = "Stop-Computer -Force\n".to_owned()
+        + &Request::End { id: 9, nonce: end_nonce(), session: None }.render()
+        + "\n";
     r.serve(&mut e, input.as_bytes(), &mut out, &mut err).unwrap_or_else(|x| panic!("{x}"));
-    assert_eq!(String::from_utf8_lossy(&out), "<<sfbpatch-end:9:>>\n");
+    assert_eq!(String::from_utf8_lossy(&out), "<<sfbpatch-end:9:4e4e4e4e4e4e4e4e:>>\n");
     assert!(String::from_utf8_lossy(&err).starts_with("sfbpatch-sim: not a line"), "nothing else is executed");
 }

@@ -230,10 +230,14 @@ impl PsRemotingTransport {
         Ok(p)
     }
 
-    /// Writes `request` and its end line, and reads both streams up to their end markers.
+    /// Writes `request` and its end line, and reads both streams up to their end markers: at
+    /// the end of a line, with this request's number and a fresh nonce (`remoting` module), so
+    /// that no output of the far command can end the read; text before a marker on its line
+    /// (output that did not end its line) is kept, its line ended.
     async fn exchange(&self, p: &mut Proc, host: &Fqdn, request: &Request) -> Result<Reply, TransportError> {
+        let nonce = crate::nonce(self.lang)?;
         let id = self.next();
-        let end = Request::End { id, session: request.session() };
+        let end = Request::End { id, nonce: nonce.clone(), session: request.session() };
         let text = format!("{}\n{}\n", request.render(), end.render());
         let gone = |e: std::io::Error| other(self.say("gone", &[("host", host.to_string()), ("why", e.to_string())]));
         let sent = async {
@@ -244,11 +248,18 @@ impl PsRemotingTransport {
             p.dead = true;
             return Err(gone(e));
         }
+        let keep = |text: &mut String, line: &str| {
+            if !line.trim().is_empty() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        };
         let out = async {
             let mut text = String::new();
             while let Some(line) = p.stdout.next_line().await? {
-                if let Some(state) = remoting::read_end_stdout(&line, id) {
-                    return Ok((text, state));
+                if let Some((before, state)) = remoting::read_end_stdout(&line, id, &nonce) {
+                    keep(&mut text, before);
+                    return Ok((text, state.to_owned()));
                 }
                 text.push_str(&line);
                 text.push('\n');
@@ -258,13 +269,8 @@ impl PsRemotingTransport {
         let err = async {
             let mut text = String::new();
             while let Some(line) = p.stderr.next_line().await? {
-                if remoting::is_end_stderr(&line, id) {
-                    return Ok(text);
-                }
-                // An error text that did not end its line: the marker follows it on the line.
-                if let Some(before) = line.trim_end().strip_suffix(&remoting::end_stderr(id)) {
-                    text.push_str(before);
-                    text.push('\n');
+                if let Some(before) = remoting::read_end_stderr(&line, id, &nonce) {
+                    keep(&mut text, before);
                     return Ok(text);
                 }
                 text.push_str(&line);
