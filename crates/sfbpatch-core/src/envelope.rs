@@ -156,9 +156,26 @@ pub fn step_of(line: &str) -> Option<String> {
 /// The code on `line` when it is the result line of the command of `nonce` (blank space and
 /// a byte-order mark around it ignored), else `None`: a marker without that nonce is output.
 pub fn result_code(line: &str, nonce: &Nonce) -> Option<i32> {
-    let line = line.trim().trim_start_matches('\u{feff}');
-    let rest = line.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?;
-    rest.strip_prefix(nonce.as_str())?.strip_prefix(':')?.parse::<i32>().ok()
+    split_result(line, nonce).map(|(_, code)| code)
+}
+
+/// The result line of the command of `nonce` at the **end** of `line`: the text before it
+/// (the command's last output, when it did not end its line: `Write-Host -NoNewline`,
+/// `[Console]::Write`; blank when there was none) and the code. `None` when `line` does not
+/// end with that marker: a marker without that nonce, or with text after it, is output.
+/// Only the nonce makes this safe: output cannot end with a marker it does not know.
+pub fn split_result<'a>(line: &'a str, nonce: &Nonce) -> Option<(&'a str, i32)> {
+    let line = line.trim_end().trim_start_matches('\u{feff}');
+    let start = format!("{MARKER_START}{nonce}:");
+    let at = line.rfind(&start)?;
+    let code = line[at + start.len()..].strip_suffix(MARKER_END)?.parse::<i32>().ok()?;
+    Some((&line[..at], code))
+}
+
+/// `before`, the text [`split_result`] found before a result line, as output: its line ended,
+/// nothing when it is blank.
+fn ended(before: &str) -> String {
+    if before.trim().is_empty() { String::new() } else { format!("{before}\n") }
 }
 
 /// One stream (standard output or standard error) of a process that runs many wrapped
@@ -180,11 +197,14 @@ impl Reader {
         Self { text: String::new(), nonce }
     }
 
-    /// Takes one line as read (its end included): `Some(code)` when it is the result line,
-    /// which is not kept; the command's text on this stream is then complete ([`Reader::take`]).
+    /// Takes one line as read (its end included): `Some(code)` when it ends with the result
+    /// line, which is not kept (text before it on the line is, its line ended); the command's text on this stream is then complete ([`Reader::take`]).
     pub fn line(&mut self, line: &str) -> Option<i32> {
-        match result_code(line, &self.nonce) {
-            Some(code) if line.ends_with('\n') => Some(code),
+        match split_result(line, &self.nonce) {
+            Some((before, code)) if line.ends_with('\n') => {
+                self.text.push_str(&ended(before));
+                Some(code)
+            }
             _ => {
                 self.text.push_str(line);
                 None
@@ -218,9 +238,11 @@ pub struct Opened {
     pub stdout: String,
 }
 
-/// Reads the result line of the command of `nonce`: the last line of `stdout` (a command's
-/// own output cannot end after it; only blank lines may). `None` when there is none, or when
-/// the last line is a result line with another nonce or none (the command's own output).
+/// Reads the result line of the command of `nonce`: the end of the last line of `stdout` (a
+/// command's own output cannot end after it; only blank lines may; output that did not end
+/// its line is before it on that line, and kept, its line ended). `None` when there is none,
+/// or when the last line ends with a result line with another nonce or none (the command's
+/// own output).
 pub fn open(stdout: &str, nonce: &Nonce) -> Option<Opened> {
     // A byte-order mark some hosts write before the first output.
     let stdout = stdout.strip_prefix('\u{feff}').unwrap_or(stdout);
@@ -229,16 +251,16 @@ pub fn open(stdout: &str, nonce: &Nonce) -> Option<Opened> {
     loop {
         let text = &stdout[..end];
         let line_start = text.trim_end_matches(['\r', '\n']).rfind('\n').map_or(0, |i| i + 1);
-        let line = text[line_start..].trim();
-        if line.is_empty() {
+        let line = &text[line_start..];
+        if line.trim().is_empty() {
             if line_start == 0 {
                 return None;
             }
             end = line_start;
             continue;
         }
-        let code = result_code(line, nonce)?;
-        return Some(Opened { exit_code: code, stdout: stdout[..line_start].to_owned() });
+        let (before, code) = split_result(line, nonce)?;
+        return Some(Opened { exit_code: code, stdout: format!("{}{}", &stdout[..line_start], ended(before)) });
     }
 }
 

@@ -104,13 +104,14 @@ fn a_kept_process_is_read_line_by_line_up_to_each_commands_result_line() {
     assert_eq!(r.take(), "The service was stopped.\r\nsecond\n");
     assert_eq!(r.line("<<sfbpatch-exit:0123456789abcdef:3010>>\n"), Some(3010), "a command without output");
     assert_eq!(r.take(), "");
-    // A marker-like line that is not one, and a last line cut before its end, are text.
+    // A marker-like line that is not one, a marker with text after it, and a last line cut
+    // before its end, are text.
     assert_eq!(r.line("<<sfbpatch-exit:0123456789abcdef:x>>\n"), None);
-    assert_eq!(r.line("say <<sfbpatch-exit:0123456789abcdef:0>>\n"), None);
+    assert_eq!(r.line("<<sfbpatch-exit:0123456789abcdef:0>> said\n"), None);
     assert_eq!(r.line("<<sfbpatch-exit:0123456789abcdef:0>>"), None, "no line end: the process was cut mid-line");
     assert_eq!(
         r.take(),
-        "<<sfbpatch-exit:0123456789abcdef:x>>\nsay <<sfbpatch-exit:0123456789abcdef:0>>\n<<sfbpatch-exit:0123456789abcdef:0>>"
+        "<<sfbpatch-exit:0123456789abcdef:x>>\n<<sfbpatch-exit:0123456789abcdef:0>> said\n<<sfbpatch-exit:0123456789abcdef:0>>"
     );
     assert_eq!(r.take(), "");
 }
@@ -149,4 +150,30 @@ fn the_wrapper_ends_both_streams_with_the_result_line_and_its_nonce() {
     // Another nonce, another tail: a body whose tail was edited is not a wrapped command.
     let other = Nonce::from_bytes([0xff; 8]);
     assert_ne!(super::tail(&other), super::tail(&n()));
+}
+
+#[test]
+fn output_that_did_not_end_its_line_is_kept_before_the_result_line_on_it() {
+    // `Write-Host -NoNewline '50% done'` or `[Console]::Write`, then the wrapper's result line.
+    let got = open("50% done<<sfbpatch-exit:0123456789abcdef:0>>\n", &n());
+    assert_eq!(got, Some(Opened { exit_code: 0, stdout: "50% done\n".into() }));
+    let got = open("first\n\u{feff}50%<<sfbpatch-exit:0123456789abcdef:3010>>\r\n\r\n", &n());
+    assert_eq!(got, Some(Opened { exit_code: 3010, stdout: "first\n50%\n".into() }));
+    // A forged marker without the nonce, not ended, before the real one: output.
+    let got = open("<<sfbpatch-exit:0>><<sfbpatch-exit:0123456789abcdef:2>>\n", &n());
+    assert_eq!(got, Some(Opened { exit_code: 2, stdout: "<<sfbpatch-exit:0>>\n".into() }));
+    // Another nonce at the end of a line is still output.
+    assert_eq!(open("50%<<sfbpatch-exit:ffffffffffffffff:0>>\n", &n()), None);
+    let mut r = Reader::new(n());
+    assert_eq!(r.line("one\n"), None);
+    assert_eq!(r.line("50% done<<sfbpatch-exit:0123456789abcdef:1>>\r\n"), Some(1));
+    assert_eq!(r.take(), "one\n50% done\n");
+    assert_eq!(r.line("  <<sfbpatch-exit:0123456789abcdef:0>>\n"), Some(0), "blank before it: no output");
+    assert_eq!(r.take(), "");
+    assert_eq!(
+        strip_stderr("Access is denied.<<sfbpatch-exit:0123456789abcdef:1>>\n", &n()),
+        "Access is denied.\n",
+        "an error text that did not end its line"
+    );
+    assert_eq!(split_result("x<<sfbpatch-exit:0123456789abcdef:7>> \r\n", &n()), Some(("x", 7)));
 }
