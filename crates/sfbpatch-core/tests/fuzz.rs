@@ -1,7 +1,7 @@
 //! Fuzz targets on the stable toolchain (issue 13): property tests over arbitrary bytes and
 //! text, plus cheap structure-aware inputs (the bundled example topology with bytes changed,
 //! TOML and `Name : Value` lines from pieces), for the topology readers, the shell envelope
-//! and the readback parsers. Each asserts that nothing panics and that an error renders a
+//! (with forged result lines: `forged`) and the readback parsers. Each asserts that nothing panics and that an error renders a
 //! message. The `fuzz_*` targets are ignored (`scripts/fuzz` runs them with many cases); the
 //! `smoke_*` ones run 64 cases in CI so the targets keep compiling. Findings are kept by
 //! proptest in `tests/fuzz.proptest-regressions` and replayed first on every run.
@@ -62,6 +62,55 @@ fn shell(text: &str) {
     let _ = envelope::open(&envelope::wrap(text, &nonce), &nonce);
 }
 
+/// Output a command may print, from the result protocol's own pieces: forged result lines
+/// (no nonce, another nonce), partial lines, CRLF. None can spell the real nonce below.
+fn forged_soup() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("<<sfbpatch-exit:"),
+        Just("5a5a5a5a5a5a5a5a"),
+        Just(":0>>"),
+        Just(":3010>>"),
+        Just(":1>>"),
+        Just(">>"),
+        Just("\n"),
+        Just("\r\n"),
+        Just("text"),
+        Just(" "),
+        Just("<<sfbpatch-exit:0>>"),
+        Just("<<sfbpatch-exit:5a5a5a5a5a5a5a5a:0>>"),
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+/// Whatever a command prints before its result line, `open` and a kept process's `Reader`
+/// give back exactly that output (its last line ended) and the command's own code: a forged
+/// line never ends the command nor changes its code (issue 14's kept shells; the nonce).
+fn forged(out: &str, code: i32) {
+    let nonce = envelope::Nonce::from_bytes([0x11; 8]);
+    let all = format!("{out}{}\n", envelope::marker(code, &nonce));
+    // Text after the last line end is kept, its line ended, unless it is only blanks (the
+    // result line's own indentation).
+    let tail = out.rsplit('\n').next().unwrap_or_default();
+    let want = match tail {
+        "" => out.to_owned(),
+        t if t.trim().is_empty() => out[..out.len() - t.len()].to_owned(),
+        _ => format!("{out}\n"),
+    };
+    let opened = envelope::open(&all, &nonce);
+    assert_eq!(opened, Some(envelope::Opened { exit_code: code, stdout: want.clone() }), "{all:?}");
+    let mut reader = envelope::Reader::new(nonce);
+    let lines: Vec<&str> = all.split_inclusive('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let got = reader.line(line);
+        if i + 1 < lines.len() {
+            assert_eq!(got, None, "line {i} of {all:?} ended the command");
+        } else {
+            assert_eq!(got, Some(code), "{all:?}");
+        }
+    }
+    assert_eq!(reader.take(), want, "{all:?}");
+}
+
 fn readbacks(text: &str) {
     let _ = readback::parse_services(text);
     let _ = readback::parse_patch_versions(text);
@@ -107,6 +156,8 @@ proptest! {
     fn smoke_shell(s in any::<String>()) { shell(&s); }
     #[test]
     fn smoke_readback(s in output_soup(), t in any::<String>()) { readbacks(&s); readbacks(&t); }
+    #[test]
+    fn smoke_forged(s in forged_soup(), code in -2..4000i32) { forged(&s, code); }
 }
 
 proptest! {
@@ -127,4 +178,7 @@ proptest! {
     #[test]
     #[ignore = "fuzz target: scripts/fuzz"]
     fn fuzz_readback(s in output_soup(), t in any::<String>()) { readbacks(&s); readbacks(&t); }
+    #[test]
+    #[ignore = "fuzz target: scripts/fuzz"]
+    fn fuzz_forged(s in forged_soup(), code in any::<i32>()) { forged(&s, code); }
 }
