@@ -64,17 +64,22 @@ pub(crate) fn journal_failure(lang: Lang, e: &JournalError) -> Failure {
     Failure::Message(msg)
 }
 
+/// The run `id` names, else the journal's latest (refused when it holds none).
+pub(crate) fn run_or_latest(journal: &Journal, id: Option<String>, lang: Lang) -> Result<String, Failure> {
+    match id {
+        Some(id) => Ok(id),
+        None => journal
+            .latest()
+            .map_err(|e| journal_failure(lang, &e))?
+            .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs"))),
+    }
+}
+
 /// `sfbpatch status`.
 pub fn status(args: StatusArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal_read_only(&jpath, lang)?;
-    let id = match args.run_id {
-        Some(id) => id,
-        None => journal
-            .latest()
-            .map_err(|e| journal_failure(lang, &e))?
-            .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs")))?,
-    };
+    let id = run_or_latest(&journal, args.run_id, lang)?;
     let s = journal.status(&id).map_err(|e| journal_failure(lang, &e))?;
     Ok(match args.format {
         ReportFormat::Json => render::json(&s),

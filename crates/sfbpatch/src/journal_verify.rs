@@ -7,7 +7,7 @@ use sfbpatch_i18n::{Args, fmt as tr, text};
 use sfbpatch_journal::{Finding, Journal, Tamper};
 
 use crate::cli::{ReportFormat, VerifyArgs};
-use crate::inspect::{journal_failure, journal_path, open_journal_read_only};
+use crate::inspect::{journal_failure, journal_path, open_journal_read_only, run_or_latest};
 use crate::{Failure, Output, render};
 
 /// `journal verify --format json`.
@@ -36,13 +36,7 @@ fn line(f: &Finding, lang: Lang) -> String {
 pub fn verify(args: VerifyArgs, lang: Lang) -> Result<Output, Failure> {
     let jpath = journal_path(args.journal.journal.as_ref());
     let journal = open_journal_read_only(&jpath, lang)?;
-    let id = match args.run_id {
-        Some(id) => id,
-        None => journal
-            .latest()
-            .map_err(|e| journal_failure(lang, &e))?
-            .ok_or_else(|| Failure::Message(text(lang, "cli.run.no-runs")))?,
-    };
+    let id = run_or_latest(&journal, args.run_id, lang)?;
     let findings = journal.verify(&id).map_err(|e| journal_failure(lang, &e))?;
     let tampered: Vec<&Finding> = findings.iter().filter(|f| f.is_tampering()).collect();
     let body = match args.format {
