@@ -18,15 +18,56 @@ use sfbpatch_sim::rehearse::package_sha256;
 use sfbpatch_sim::transport::SimTransport;
 use tokio::sync::watch;
 
-struct SlowWhoami {
+/// The simulator's transport, wrapped for these tests: each `whoami` may take 20 virtual
+/// seconds (counting how many are in flight together); the `whoami` of `refuse` may answer
+/// nothing the rights check can read (the preflight refuses that server); spare sessions
+/// (`Transport::open_spare_session`, as the local and SSH transports start the installer's
+/// shell ahead) may be given. Logs each spare opened and closed and each step command sent.
+struct Wrapped {
     inner: SimTransport,
+    slow_whoami: bool,
+    refuse: Option<&'static str>,
+    spares: bool,
     in_flight: Cell<usize>,
     most: Cell<usize>,
+    next: Cell<SessionId>,
+    log: std::cell::RefCell<Vec<String>>,
 }
 
-impl Transport for SlowWhoami {
+/// Spare sessions' ids: the simulator's own are far below.
+const SPARE_IDS: SessionId = 1_000_000;
+
+impl Wrapped {
+    fn new(slow_whoami: bool, refuse: Option<&'static str>, spares: bool) -> Self {
+        let inner =
+            SimTransport::new(estate(3), package_sha256("SkypeServerUpdateInstaller.exe", &TARGET), TARGET, 1.0);
+        let (in_flight, most, next, log) = (Cell::new(0), Cell::new(0), Cell::new(SPARE_IDS), Default::default());
+        Self { inner, slow_whoami, refuse, spares, in_flight, most, next, log }
+    }
+    fn say(&self, line: String) {
+        self.log.borrow_mut().push(line);
+    }
+}
+
+impl Transport for Wrapped {
     async fn open_session(&self, host: &Fqdn) -> Result<SessionId, TransportError> {
         self.inner.open_session(host).await
+    }
+    async fn open_spare_session(&self, host: &Fqdn) -> Result<Option<SessionId>, TransportError> {
+        if !self.spares {
+            return Ok(None);
+        }
+        let id = self.next.get();
+        self.next.set(id + 1);
+        self.say(format!("spare-open {host} {id}"));
+        Ok(Some(id))
+    }
+    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
+        if session >= SPARE_IDS {
+            self.say(format!("spare-close {host} {session}"));
+            return Ok(());
+        }
+        self.inner.close_session(host, session).await
     }
     async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
         self.inner.close_sessions(host).await
@@ -39,13 +80,21 @@ impl Transport for SlowWhoami {
         script: &str,
         timeout: Duration,
     ) -> Result<CommandOutput, TransportError> {
-        if !script.contains("whoami /groups") {
-            return self.inner.run(host, session, step, script, timeout).await;
+        if script.contains("whoami /groups") {
+            if self.refuse == Some(host.as_str()) {
+                return Ok(CommandOutput { exit_code: 0, stdout: "nothing readable".into(), stderr: String::new() });
+            }
+            if self.slow_whoami {
+                self.in_flight.set(self.in_flight.get() + 1);
+                self.most.set(self.most.get().max(self.in_flight.get()));
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                self.in_flight.set(self.in_flight.get() - 1);
+            }
+        } else if let Some(step) = step {
+            self.say(format!("step {host} {}", step.as_str()));
         }
-        self.in_flight.set(self.in_flight.get() + 1);
-        self.most.set(self.most.get().max(self.in_flight.get()));
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        self.in_flight.set(self.in_flight.get() - 1);
+        // A spare is the installer's session: the simulator gets a session of its own for it.
+        let session = session.filter(|s| *s < SPARE_IDS);
         self.inner.run(host, session, step, script, timeout).await
     }
     async fn stage(
@@ -78,8 +127,7 @@ fn the_hosts_whoami_probes_overlap() {
         .start_paused(true)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let inner = SimTransport::new(estate(3), package_sha256("SkypeServerUpdateInstaller.exe", &TARGET), TARGET, 1.0);
-    let t = SlowWhoami { inner, in_flight: Cell::new(0), most: Cell::new(0) };
+    let t = Wrapped::new(true, None, false);
     let rec = Recorder::default();
     let (_tx, rx) = watch::channel(false);
     let opts = RunOptions { target_build: Some(TARGET), ..RunOptions::default() };
@@ -87,82 +135,6 @@ fn the_hosts_whoami_probes_overlap() {
     assert_eq!(s.state.as_str(), "completed", "{:?}", s.servers);
     // Two servers, each its own steps' only host: both probes wait together, not in turn.
     assert_eq!(t.most.get(), 2);
-}
-
-/// The simulator's transport with spare sessions (`Transport::open_spare_session`, as the
-/// local and SSH transports start the installer's shell ahead), whose `whoami` on `refuse`
-/// answers nothing the rights check can read: the preflight refuses that server. Logs each
-/// spare opened and closed and each step command sent, in order.
-struct Spares {
-    inner: SimTransport,
-    refuse: &'static str,
-    next: Cell<SessionId>,
-    log: std::cell::RefCell<Vec<String>>,
-}
-
-impl Spares {
-    fn say(&self, line: String) {
-        self.log.borrow_mut().push(line);
-    }
-}
-
-impl Transport for Spares {
-    async fn open_session(&self, host: &Fqdn) -> Result<SessionId, TransportError> {
-        self.inner.open_session(host).await
-    }
-    async fn open_spare_session(&self, host: &Fqdn) -> Result<Option<SessionId>, TransportError> {
-        let id = self.next.get();
-        self.next.set(id + 1);
-        self.say(format!("spare-open {host} {id}"));
-        Ok(Some(id))
-    }
-    async fn close_session(&self, host: &Fqdn, session: SessionId) -> Result<(), TransportError> {
-        if session >= 1_000_000 {
-            self.say(format!("spare-close {host} {session}"));
-            return Ok(());
-        }
-        self.inner.close_session(host, session).await
-    }
-    async fn close_sessions(&self, host: &Fqdn) -> Result<(), TransportError> {
-        self.inner.close_sessions(host).await
-    }
-    async fn run(
-        &self,
-        host: &Fqdn,
-        session: Option<SessionId>,
-        step: Option<StepId>,
-        script: &str,
-        timeout: Duration,
-    ) -> Result<CommandOutput, TransportError> {
-        if script.contains("whoami /groups") {
-            if host.as_str() == self.refuse {
-                return Ok(CommandOutput { exit_code: 0, stdout: "nothing readable".into(), stderr: String::new() });
-            }
-        } else if let Some(step) = step {
-            self.say(format!("step {host} {}", step.as_str()));
-        }
-        // A spare is the installer's session: the simulator gets a session of its own for it.
-        let session = session.filter(|s| *s < 1_000_000);
-        self.inner.run(host, session, step, script, timeout).await
-    }
-    async fn stage(
-        &self,
-        host: &Fqdn,
-        step: Option<StepId>,
-        remote_path: &str,
-        timeout: Duration,
-    ) -> Result<(), TransportError> {
-        self.inner.stage(host, step, remote_path, timeout).await
-    }
-    fn package_sha256(&self) -> String {
-        self.inner.package_sha256()
-    }
-    fn now_ms(&self) -> u64 {
-        self.inner.now_ms()
-    }
-    fn real(&self, d: Duration) -> Duration {
-        self.inner.real(d)
-    }
 }
 
 /// A server the preflight refuses installs nothing in this run: the installer's shell started
@@ -178,8 +150,7 @@ fn a_refused_servers_spare_is_ended_when_the_preflight_refuses_it() {
         .start_paused(true)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let inner = SimTransport::new(estate(3), package_sha256("SkypeServerUpdateInstaller.exe", &TARGET), TARGET, 1.0);
-    let t = Spares { inner, refuse: "se01.contoso.local", next: Cell::new(1_000_000), log: Default::default() };
+    let t = Wrapped::new(false, Some("se01.contoso.local"), true);
     let rec = Recorder::default();
     let (_tx, rx) = watch::channel(false);
     let opts = RunOptions { target_build: Some(TARGET), ..RunOptions::default() };
